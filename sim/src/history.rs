@@ -1,0 +1,112 @@
+//! The run's history, Jepsen-shaped: every client operation is an invoke followed by exactly
+//! one completion, `ok`, `fail` (definitely did not take effect) or `info` (may have).
+//!
+//! Values written by producers are unique u64s (the record value is its decimal ASCII), so a
+//! value identifies one send. An `info` send is never assumed absent. Polls record what the
+//! client saw, in order. Seeks and assignments are recorded so checkers know when a consumer
+//! legitimately moved its position.
+
+use serde::Serialize;
+
+/// A topic-partition, e.g. `t/0`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Tp {
+    pub topic: String,
+    pub partition: i32,
+}
+
+impl Tp {
+    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
+        Tp { topic: topic.into(), partition }
+    }
+}
+
+impl std::fmt::Display for Tp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.topic, self.partition)
+    }
+}
+
+/// One record read by a poll.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Read {
+    pub tp: Tp,
+    pub offset: i64,
+    pub value: u64,
+}
+
+/// How an operation ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Ok,
+    /// Definitely did not happen; carries the error name.
+    Fail(String),
+    /// May have happened; carries the error name.
+    Info(String),
+}
+
+/// What an event is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum EventKind {
+    /// A producer began sending `value` to `tp`.
+    SendInvoke { tp: Tp, value: u64 },
+    /// The send of `op` completed; `offset` is known only for `ok`.
+    SendComplete { outcome: Outcome, offset: Option<i64> },
+    /// A consumer began a poll.
+    PollInvoke,
+    /// The poll of `op` completed with these records, in the order returned.
+    PollComplete { outcome: Outcome, reads: Vec<Read> },
+    /// A consumer moved its position explicitly (assign, seek, offset reset).
+    Seek { tp: Tp, offset: i64 },
+}
+
+/// One history event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// Position in the history (0, 1, 2, …).
+    pub index: usize,
+    /// Simulated time in milliseconds since the run started.
+    pub time_ms: u64,
+    /// The client process (producer or consumer instance) that did it.
+    pub process: u32,
+    /// The operation this event belongs to: an invoke and its completion share it.
+    pub op: u64,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// The whole history of a run, in the order events happened.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct History {
+    pub events: Vec<Event>,
+    next_op: u64,
+}
+
+impl History {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Record an invoke; returns its op id for the completion.
+    pub fn invoke(&mut self, time_ms: u64, process: u32, kind: EventKind) -> u64 {
+        let op = self.next_op;
+        self.next_op += 1;
+        self.push(time_ms, process, op, kind);
+        op
+    }
+
+    /// Record a completion (or a seek) for an op.
+    pub fn push(&mut self, time_ms: u64, process: u32, op: u64, kind: EventKind) {
+        let index = self.events.len();
+        self.events.push(Event { index, time_ms, process, op, kind });
+    }
+
+    /// A fresh op id for events that have no invoke (seeks).
+    pub fn next_op(&mut self) -> u64 {
+        let op = self.next_op;
+        self.next_op += 1;
+        op
+    }
+}

@@ -1,0 +1,5 @@
+//! kafkasim's testbed: simulated cluster, nemesis, scenarios, checkers and runner.
+
+pub mod checker;
+pub mod history;
+pub mod scenario;

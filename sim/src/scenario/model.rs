@@ -1,0 +1,217 @@
+//! The validated scenario model: what `parse` produces and the runner consumes.
+//!
+//! Every field here has already been checked: Kafka config keys against the table of configs
+//! kafkasim honours, durations parsed, targets resolved to their kind. A scenario that reaches
+//! this type can be run.
+
+use std::collections::BTreeMap;
+
+/// A config value as written in the scenario (Kafka configs keep their own names).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigValue {
+    Int(i64),
+    Bool(bool),
+    Str(String),
+}
+
+/// Configs keyed by Kafka's names, e.g. `flush.messages`, `acks`.
+pub type Configs = BTreeMap<String, ConfigValue>;
+
+/// One scenario file.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Path as given on the command line.
+    pub path: String,
+    /// Hex SHA-256 of the file's bytes, for the report.
+    pub source_hash: String,
+    pub name: String,
+    /// One sentence: what the scenario shows.
+    pub why: String,
+    /// Default number of seeds in a sweep.
+    pub seeds: u64,
+    /// Simulated length of the safety phase.
+    pub duration_ms: u64,
+    pub cluster: Cluster,
+    /// Broker and default topic configs (`[broker]`).
+    pub broker: Configs,
+    pub model: Model,
+    pub topics: Vec<Topic>,
+    pub workloads: Vec<Workload>,
+    pub faults: Vec<FaultStep>,
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// Number of brokers, ids 1..=brokers.
+    pub brokers: u32,
+}
+
+/// kafkasim's own switches (`[model]`).
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    /// Test-only: inject wall-clock nondeterminism so `--check-determinism` must exit 3.
+    pub nondeterminism_for_test: bool,
+    /// Probability that SimDisk keeps each dirty sector at a power loss (default 0.5).
+    pub power_loss_keep_probability: f64,
+    /// Dirty data older than this becomes durable on its own (default 30 s).
+    pub dirty_expire_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Topic {
+    pub name: String,
+    pub partitions: i32,
+    pub replication_factor: i16,
+    /// Optional explicit placement: replicas (broker ids) per partition. Without it,
+    /// partition p is placed round-robin starting at broker (p % brokers) + 1.
+    pub placement: Option<Vec<Vec<i32>>>,
+    /// Topic-level configs (override `[broker]`).
+    pub config: Configs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadKind {
+    Producer,
+    Consumer,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub kind: WorkloadKind,
+    /// Number of client processes of this workload.
+    pub clients: u32,
+    pub topic: String,
+    /// Producer: sends per second per client. Consumer: ignored.
+    pub rate_per_sec: f64,
+    /// Producer: whether records carry a key (murmur2 partitioning) or go to explicit
+    /// partitions round-robin.
+    pub keyed: bool,
+    /// Client configs under Kafka's names (`acks`, `linger.ms`, `retries`, …).
+    pub config: Configs,
+}
+
+/// What a fault action is aimed at, resolved when its step fires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `broker(n)`
+    Broker(i32),
+    /// `all`
+    All,
+}
+
+/// The fault kinds of SIMULATION.md that this build can fire.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultKind {
+    Kill,
+    PowerLoss,
+    Restart,
+    /// Restart with every file gone.
+    RestartEmptyDisk,
+    Pause,
+    Resume,
+    /// Cut the target off from every other node (both ways).
+    Partition,
+    /// End every network fault on the target.
+    Heal,
+    /// Add this latency to every message to and from the target.
+    SlowLink { delay_ms: u64 },
+    /// Close every open connection of the target now.
+    ResetConnection,
+    /// The next `count` responses of the target are dropped (processed, then the connection
+    /// breaks before the reply).
+    DropResponse { count: u32 },
+    /// Hold every response of the target for `duration_ms`.
+    HoldConnection { duration_ms: u64 },
+    /// Every disk write and fsync of the target takes this long.
+    DiskLatency { delay_ms: u64 },
+    /// The target's disk is full: writes fail with ENOSPC until healed.
+    Enospc,
+    /// The next fsync of the target fails (the log directory goes offline).
+    FsyncError,
+    /// Flip `count` random bits in the durable bytes of the target's log files.
+    BitFlip { count: u32 },
+    /// Shift the target's wall clock by `delta_ms` (may be negative) for good.
+    Skew { delta_ms: i64 },
+    /// Jump the target's wall clock by `delta_ms` at once.
+    Jump { delta_ms: i64 },
+    /// Force an fsync of the target's files now.
+    Flush,
+}
+
+impl FaultKind {
+    /// The kebab-case name used in scenario files and reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::Kill => "kill",
+            FaultKind::PowerLoss => "power-loss",
+            FaultKind::Restart => "restart",
+            FaultKind::RestartEmptyDisk => "restart-empty-disk",
+            FaultKind::Pause => "pause",
+            FaultKind::Resume => "resume",
+            FaultKind::Partition => "partition",
+            FaultKind::Heal => "heal",
+            FaultKind::SlowLink { .. } => "slow-link",
+            FaultKind::ResetConnection => "reset-connection",
+            FaultKind::DropResponse { .. } => "drop-response",
+            FaultKind::HoldConnection { .. } => "hold-connection",
+            FaultKind::DiskLatency { .. } => "disk-latency",
+            FaultKind::Enospc => "enospc",
+            FaultKind::FsyncError => "fsync-error",
+            FaultKind::BitFlip { .. } => "bit-flip",
+            FaultKind::Skew { .. } => "skew",
+            FaultKind::Jump { .. } => "jump",
+            FaultKind::Flush => "flush",
+        }
+    }
+}
+
+/// One action of a step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    pub kind: FaultKind,
+    pub target: Target,
+    /// Delay after the step fires before this action is applied.
+    pub after_ms: u64,
+}
+
+/// A `[[fault]]` step: actions applied together at a simulated time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultStep {
+    pub at_ms: u64,
+    pub actions: Vec<Action>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Valid,
+    Invalid,
+    Unknown,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Valid => "valid",
+            Verdict::Invalid => "invalid",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+/// `[expect]`: what the run must show.
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    /// Anomaly kinds that must show on every seed.
+    pub must: Vec<String>,
+    /// Anomaly kinds that may show.
+    pub allow: Vec<String>,
+    /// Minimum acknowledged (ok) sends.
+    pub min_acknowledged: u64,
+    /// Minimum fault actions fired, in total.
+    pub min_faults: u64,
+    /// Minimum firings per fault kind name (e.g. `bit-flip` → 1).
+    pub min_faults_by_kind: BTreeMap<String, u64>,
+    /// Minimum observed effects by name (e.g. `disk.bytes_discarded` → 1, see SIMULATION.md).
+    pub min_effects: BTreeMap<String, u64>,
+}

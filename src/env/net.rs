@@ -1,0 +1,62 @@
+//! Network fault hooks and the trace sink.
+//!
+//! madsim's TCP is a reliable ordered channel and cannot lose or reset a single stream, so
+//! the broker asks [`NetHooks`] before handling each request and before writing each
+//! response. The harness answers with a [`NetAction`]: pass, delay (slow link, held
+//! connection) or reset (a reset connection, or a dropped response: the request was
+//! processed and the connection breaks before the reply).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The connection a hook is asked about.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    /// The broker serving the connection.
+    pub node_id: i32,
+    /// A per-broker connection counter, so one connection can be singled out.
+    pub conn_id: u64,
+    /// The remote end.
+    pub peer: SocketAddr,
+}
+
+/// What the broker must do with a request or response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetAction {
+    /// Carry on.
+    Pass,
+    /// Wait this long first (slow link, held connection), then carry on.
+    Delay(Duration),
+    /// Close the connection now, without answering.
+    Reset,
+}
+
+/// Fault hooks around a broker's connections. Real mode uses [`NoNetFaults`].
+pub trait NetHooks: Send + Sync + 'static {
+    /// Called when a request frame has been read, before it is handled.
+    fn on_request(&self, _conn: &ConnInfo, _api_key: i16) -> NetAction {
+        NetAction::Pass
+    }
+    /// Called when a response is ready, before it is written.
+    fn on_response(&self, _conn: &ConnInfo, _api_key: i16) -> NetAction {
+        NetAction::Pass
+    }
+}
+
+/// No faults: real mode.
+#[derive(Debug, Default)]
+pub struct NoNetFaults;
+impl NetHooks for NoNetFaults {}
+
+/// A sink for the events that make up a run's trace hash (messages, disk operations).
+pub trait Trace: Send + Sync + 'static {
+    /// Record one event of the given kind with its bytes.
+    fn record(&self, kind: &str, bytes: &[u8]);
+}
+
+/// Discards everything: real mode.
+#[derive(Debug, Default)]
+pub struct NoTrace;
+impl Trace for NoTrace {
+    fn record(&self, _kind: &str, _bytes: &[u8]) {}
+}
