@@ -1,0 +1,563 @@
+//! The log of one partition: offset assignment, rolling, reads, truncation, retention, flush
+//! policy and recovery.
+//!
+//! Invariants (asserted after every change): segment base offsets strictly increase and each
+//! segment starts at the previous one's next offset, so offsets are contiguous from the log
+//! start offset (the first segment's base) to the log end offset; `log_start <= log_end`.
+//!
+//! Recovery on [`Log::open`] is deliberately simple and honest: every batch of every segment is
+//! checked (length, magic, CRC32C, offset contiguity); at the first bad batch that segment is
+//! cut there and every later segment is deleted; indexes are *always* rebuilt from the `.log`
+//! files, so index files are never trusted and never fsynced. Whatever recovery changed is made
+//! durable before `open` returns, so a second crash cannot resurrect what it dropped.
+//!
+//! Durability follows the flush policy: with `flush.messages` unset nothing is fsynced during
+//! an append. [`Log::flush`] fsyncs every dirty `.log` file, then the partition directory (when
+//! segments were created or deleted) and its parent (when the directory was created).
+//! Truncation and retention deletes are made durable at once, because resurrecting truncated
+//! or deleted data after a power loss would move offsets backwards.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::batch::{self, BatchHeader};
+use super::segment::Segment;
+use super::{LogConfig, StorageError};
+use crate::env::Disk;
+
+/// What one append wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset of the first record appended.
+    pub base_offset: i64,
+    /// Offset of the last record appended.
+    pub last_offset: i64,
+    /// Records appended, over all batches.
+    pub record_count: u64,
+    /// Largest batch max timestamp appended.
+    pub max_timestamp: i64,
+}
+
+/// What recovery found and did when the log was opened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Segments in the log after recovery.
+    pub segments: usize,
+    /// Valid batches found.
+    pub batches: u64,
+    /// Bytes dropped: torn or corrupt tails plus every deleted later segment.
+    pub truncated_bytes: u64,
+    /// Batches that failed their CRC32C.
+    pub corrupt_batches: u64,
+    /// Why recovery cut the log, if it did.
+    pub reason: Option<String>,
+}
+
+/// What one [`Log::tick`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Whether `flush.ms` caused an fsync.
+    pub flushed: bool,
+    /// Whether `segment.ms` rolled the active segment.
+    pub rolled: bool,
+    /// Base offsets of the segments retention deleted.
+    pub deleted_segments: Vec<i64>,
+    /// Bytes retention deleted.
+    pub deleted_bytes: u64,
+}
+
+/// One segment, for reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentSummary {
+    /// The segment's base offset.
+    pub base_offset: i64,
+    /// Offset after its last batch.
+    pub next_offset: i64,
+    /// Bytes of its `.log` file.
+    pub size_bytes: u64,
+    /// Largest timestamp in it, -1 when empty.
+    pub max_timestamp: i64,
+}
+
+/// A partition's log.
+pub struct Log {
+    /// Where the files live.
+    disk: Arc<dyn Disk>,
+    /// The partition directory, e.g. `t-0`.
+    dir: String,
+    /// Topic settings.
+    config: LogConfig,
+    /// Segments by base offset; never empty; the last one is the active segment.
+    segments: BTreeMap<i64, Segment>,
+    /// Set by an fsync failure: every later call fails with [`StorageError::Offline`].
+    offline: bool,
+    /// Segment files were created or removed since the directory was last fsynced.
+    dir_dirty: bool,
+    /// The partition directory was created and its parent not fsynced since.
+    parent_dirty: bool,
+    /// Records appended since the last flush: drives `flush.messages`.
+    unflushed_messages: u64,
+    /// Wall time of the last flush (or open): drives `flush.ms`.
+    last_flush_ms: i64,
+    /// Latest wall time the caller told us about.
+    now_ms: i64,
+}
+
+fn parent_of(dir: &str) -> &str {
+    dir.rsplit_once('/').map(|(parent, _)| parent).unwrap_or("")
+}
+
+/// Base offset of a `.log` file name, if it is one of ours.
+fn segment_base(name: &str) -> Option<i64> {
+    let stem = name.strip_suffix(".log")?;
+    if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok()
+}
+
+impl Log {
+    /// Open (creating the directory if missing) and recover the log in `dir`.
+    pub fn open(
+        disk: Arc<dyn Disk>,
+        dir: &str,
+        config: LogConfig,
+        now_ms: i64,
+    ) -> Result<(Log, RecoveryReport), StorageError> {
+        let dir = dir.trim_end_matches('/').to_string();
+        let existed = disk.exists(&dir);
+        disk.create_dir_all(&dir)?;
+        let mut log = Log {
+            disk,
+            dir,
+            config,
+            segments: BTreeMap::new(),
+            offline: false,
+            dir_dirty: false,
+            parent_dirty: !existed,
+            unflushed_messages: 0,
+            last_flush_ms: now_ms,
+            now_ms,
+        };
+        let report = log.recover()?;
+        log.check_invariants();
+        Ok((log, report))
+    }
+
+    fn recover(&mut self) -> Result<RecoveryReport, StorageError> {
+        let names = self.disk.list_dir(&self.dir)?;
+        let bases: Vec<i64> = names.iter().filter_map(|n| segment_base(n)).collect();
+        let mut changed = self.remove_orphan_indexes(&names, &bases)?;
+        let mut report = RecoveryReport::default();
+        let mut expected: Option<i64> = None;
+        let mut cut = false;
+        for base in bases {
+            if !cut && expected.is_some_and(|e| e != base) {
+                report.reason = Some(format!("{}: segment {base} does not start at {}", self.dir, expected.unwrap()));
+                cut = true;
+            }
+            if cut {
+                report.truncated_bytes += self.delete_segment_files(base)?;
+                changed = true;
+                continue;
+            }
+            let interval = self.config.index_interval_bytes;
+            let (segment, found) = Segment::recover(&self.disk, &self.dir, base, interval)?;
+            report.batches += found.batches;
+            report.truncated_bytes += found.truncated_bytes;
+            report.corrupt_batches += found.crc_failure as u64;
+            if found.reason.is_some() {
+                report.reason = found.reason;
+                cut = true;
+                changed = true;
+            }
+            expected = Some(segment.next_offset());
+            self.segments.insert(base, segment);
+        }
+        if self.segments.is_empty() {
+            self.segments.insert(0, Segment::create(&self.disk, &self.dir, 0)?);
+            self.dir_dirty = true;
+        }
+        if changed {
+            self.flush()?;
+        }
+        report.segments = self.segments.len();
+        Ok(report)
+    }
+
+    fn remove_orphan_indexes(&mut self, names: &[String], bases: &[i64]) -> Result<bool, StorageError> {
+        let mut removed = false;
+        for name in names {
+            let Some((stem, ext)) = name.rsplit_once('.') else { continue };
+            let is_index = ext == "index" || ext == "timeindex";
+            if is_index && !stem.parse::<i64>().is_ok_and(|base| bases.contains(&base)) {
+                self.disk.remove(&format!("{}/{name}", self.dir))?;
+                self.dir_dirty = true;
+                removed = true;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn delete_segment_files(&mut self, base: i64) -> Result<u64, StorageError> {
+        let stem = super::segment::file_stem(base);
+        let log_path = format!("{}/{stem}.log", self.dir);
+        let bytes = self.disk.len(&log_path).unwrap_or(0);
+        for ext in ["log", "index", "timeindex"] {
+            self.disk.remove(&format!("{}/{stem}.{ext}", self.dir))?;
+        }
+        self.dir_dirty = true;
+        Ok(bytes)
+    }
+
+    fn check_online(&self) -> Result<(), StorageError> {
+        if self.offline {
+            Err(StorageError::Offline)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn check_invariants(&self) {
+        let mut expected = None;
+        for (base, segment) in &self.segments {
+            assert_eq!(*base, segment.base_offset, "segment keyed by its base offset");
+            if let Some(expected) = expected {
+                assert_eq!(*base, expected, "segments must be contiguous and strictly increasing");
+            }
+            assert!(segment.next_offset() >= *base, "segment next offset below its base");
+            expected = Some(segment.next_offset());
+        }
+        assert!(!self.segments.is_empty(), "a log always has an active segment");
+        assert!(self.log_end_offset() >= self.log_start_offset(), "log end offset below log start offset");
+    }
+
+    /// The first offset still in the log: the first segment's base offset.
+    pub fn log_start_offset(&self) -> i64 {
+        *self.segments.keys().next().expect("a log always has a segment")
+    }
+
+    /// The offset the next appended record gets.
+    pub fn log_end_offset(&self) -> i64 {
+        self.active().next_offset()
+    }
+
+    /// The settings the log runs with.
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    fn active(&self) -> &Segment {
+        self.segments.values().next_back().expect("a log always has a segment")
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        self.segments.values_mut().next_back().expect("a log always has a segment")
+    }
+
+    /// Split and validate producer or follower bytes: CRC, size limit, offset-delta sanity.
+    fn validate_incoming(&self, bytes: &[u8], from_leader: bool) -> Result<Vec<(usize, BatchHeader)>, StorageError> {
+        if bytes.is_empty() {
+            return Err(StorageError::InvalidRecord("no batches to append".into()));
+        }
+        let headers = batch::split(bytes)?;
+        for (_, header) in &headers {
+            if header.size() > self.config.max_message_bytes {
+                return Err(StorageError::TooLarge);
+            }
+            if from_leader && (header.record_count < 1 || header.last_offset_delta != header.record_count - 1) {
+                return Err(StorageError::InvalidRecord(format!(
+                    "batch has {} records but last offset delta {}",
+                    header.record_count, header.last_offset_delta
+                )));
+            }
+        }
+        Ok(headers)
+    }
+
+    /// Append batches from a producer as the leader: validate each, assign offsets from the log
+    /// end offset and stamp `leader_epoch`, roll first if needed, append, fsync per
+    /// `flush.messages`.
+    pub fn append(&mut self, batches: &[u8], leader_epoch: i32, now_ms: i64) -> Result<AppendInfo, StorageError> {
+        self.check_online()?;
+        let mut bytes = batches.to_vec();
+        let mut headers = self.validate_incoming(&bytes, true)?;
+        let mut next_offset = self.log_end_offset();
+        for (position, header) in headers.iter_mut() {
+            let size = header.size();
+            batch::patch_base_offset(&mut bytes[*position..*position + size], next_offset);
+            batch::patch_leader_epoch(&mut bytes[*position..*position + size], leader_epoch);
+            header.base_offset = next_offset;
+            header.partition_leader_epoch = leader_epoch;
+            next_offset = header.next_offset();
+        }
+        self.append_validated(&bytes, &headers, now_ms)
+    }
+
+    /// Append batches replicated from the leader, keeping their offsets and epochs. They must
+    /// start at the log end offset and be contiguous.
+    pub fn append_as_follower(&mut self, batches: &[u8], now_ms: i64) -> Result<AppendInfo, StorageError> {
+        self.check_online()?;
+        let headers = self.validate_incoming(batches, false)?;
+        let mut expected = self.log_end_offset();
+        for (_, header) in &headers {
+            if header.base_offset != expected {
+                return Err(StorageError::InvalidRecord(format!(
+                    "follower batch at offset {} but log end offset is {expected}",
+                    header.base_offset
+                )));
+            }
+            expected = header.next_offset();
+        }
+        self.append_validated(batches, &headers, now_ms)
+    }
+
+    fn should_roll(&self, incoming_bytes: u64, last_offset: i64, now_ms: i64) -> bool {
+        let active = self.active();
+        if active.is_empty() {
+            return false;
+        }
+        let full = active.size() + incoming_bytes > self.config.segment_bytes;
+        let old = active.rolling_timestamp_ms().is_some_and(|t| now_ms - t >= self.config.segment_ms);
+        full || old || !active.can_hold_offset(last_offset)
+    }
+
+    /// Start a new active segment at the log end offset.
+    fn roll(&mut self) -> Result<(), StorageError> {
+        let base = self.log_end_offset();
+        self.active().write_indexes(&self.disk)?;
+        let segment = Segment::create(&self.disk, &self.dir, base)?;
+        self.segments.insert(base, segment);
+        self.dir_dirty = true;
+        Ok(())
+    }
+
+    fn append_validated(
+        &mut self,
+        bytes: &[u8],
+        headers: &[(usize, BatchHeader)],
+        now_ms: i64,
+    ) -> Result<AppendInfo, StorageError> {
+        self.now_ms = self.now_ms.max(now_ms);
+        let first = headers.first().expect("validated batches are not empty").1;
+        let last = headers.last().expect("validated batches are not empty").1;
+        if self.should_roll(bytes.len() as u64, last.last_offset(), now_ms) {
+            self.roll()?;
+        }
+        let interval = self.config.index_interval_bytes;
+        let disk = self.disk.clone();
+        self.active_mut().append(&disk, bytes, headers, interval, now_ms)?;
+        let record_count: u64 = headers.iter().map(|(_, h)| h.record_count.max(0) as u64).sum();
+        self.unflushed_messages += record_count;
+        if self.config.flush_messages.is_some_and(|n| self.unflushed_messages >= n) {
+            self.flush()?;
+        }
+        self.check_invariants();
+        Ok(AppendInfo {
+            base_offset: first.base_offset,
+            last_offset: last.last_offset(),
+            record_count,
+            max_timestamp: headers.iter().map(|(_, h)| h.max_timestamp).max().unwrap_or(-1),
+        })
+    }
+
+    /// Whole batches starting with the one containing `offset`, stopping before any batch whose
+    /// base offset is at least `max_offset` (the high watermark) and before exceeding
+    /// `max_bytes` — but always at least one batch when one is readable, as Kafka does.
+    pub fn read(&self, offset: i64, max_bytes: usize, max_offset: i64) -> Result<Vec<u8>, StorageError> {
+        self.check_online()?;
+        let (log_start, log_end) = (self.log_start_offset(), self.log_end_offset());
+        if offset < log_start || offset > log_end {
+            return Err(StorageError::OffsetOutOfRange { requested: offset, log_start, log_end });
+        }
+        let mut out = Vec::new();
+        let first_base = *self.segments.range(..=offset).next_back().expect("offset >= log start").0;
+        for (base, segment) in self.segments.range(first_base..) {
+            let position = if *base == first_base {
+                match segment.find(&self.disk, offset)? {
+                    Some((position, _)) => position,
+                    None => continue,
+                }
+            } else {
+                0
+            };
+            if !segment.read_from(&self.disk, position, max_bytes, max_offset, &mut out)? {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Drop every batch whose base offset is at least `offset` (a batch containing `offset`
+    /// but starting before it is kept whole). An offset at or below the log start empties the
+    /// log and restarts it at `offset`. The result is fsynced before returning.
+    pub fn truncate_to(&mut self, offset: i64) -> Result<(), StorageError> {
+        self.check_online()?;
+        if offset >= self.log_end_offset() {
+            return Ok(());
+        }
+        if offset <= self.log_start_offset() {
+            return self.truncate_fully_and_start_at(offset);
+        }
+        let doomed: Vec<i64> = self.segments.range(offset..).map(|(base, _)| *base).collect();
+        for base in doomed {
+            let segment = self.segments.remove(&base).expect("listed above");
+            segment.delete(&self.disk)?;
+            self.dir_dirty = true;
+        }
+        let interval = self.config.index_interval_bytes;
+        let disk = self.disk.clone();
+        self.active_mut().truncate_to(&disk, offset, interval)?;
+        self.flush()?;
+        self.check_invariants();
+        Ok(())
+    }
+
+    fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), StorageError> {
+        for (_, segment) in std::mem::take(&mut self.segments) {
+            segment.delete(&self.disk)?;
+        }
+        self.segments.insert(offset, Segment::create(&self.disk, &self.dir, offset)?);
+        self.dir_dirty = true;
+        self.flush()?;
+        self.check_invariants();
+        Ok(())
+    }
+
+    /// fsync every dirty `.log` file, then the directory if segments were created or deleted,
+    /// then its parent if the directory itself is new. An fsync failure takes the log offline.
+    pub fn flush(&mut self) -> Result<(), StorageError> {
+        self.check_online()?;
+        let result = self.flush_inner();
+        if result.is_err() {
+            self.offline = true;
+            return Err(StorageError::Offline);
+        }
+        self.unflushed_messages = 0;
+        self.last_flush_ms = self.now_ms;
+        Ok(())
+    }
+
+    fn flush_inner(&mut self) -> std::io::Result<()> {
+        let disk = self.disk.clone();
+        for segment in self.segments.values_mut() {
+            segment.fsync(&disk)?;
+        }
+        if self.dir_dirty {
+            disk.fsync_dir(&self.dir)?;
+            self.dir_dirty = false;
+        }
+        if self.parent_dirty {
+            disk.fsync_dir(parent_of(&self.dir))?;
+            self.parent_dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Time-driven work: `flush.ms`, `segment.ms` rolls, `retention.ms` and `retention.bytes`
+    /// (whole segments, oldest first, never the active one).
+    pub fn tick(&mut self, now_ms: i64) -> Result<TickReport, StorageError> {
+        self.check_online()?;
+        self.now_ms = self.now_ms.max(now_ms);
+        let mut report = TickReport::default();
+        let active = self.active();
+        if !active.is_empty() && active.rolling_timestamp_ms().is_some_and(|t| now_ms - t >= self.config.segment_ms) {
+            self.roll()?;
+            report.rolled = true;
+        }
+        self.delete_expired_segments(now_ms, &mut report)?;
+        if !report.deleted_segments.is_empty() {
+            self.flush()?;
+        }
+        let flush_due = self.config.flush_ms.is_some_and(|ms| now_ms - self.last_flush_ms >= ms);
+        if flush_due && self.has_unflushed_data() {
+            self.flush()?;
+            report.flushed = true;
+        }
+        self.check_invariants();
+        Ok(report)
+    }
+
+    fn has_unflushed_data(&self) -> bool {
+        self.dir_dirty || self.parent_dirty || self.segments.values().any(|s| s.dirty)
+    }
+
+    /// The newest timestamp of a segment for `retention.ms`: its max timestamp, or the time of
+    /// its first append when no batch carries a timestamp.
+    fn segment_timestamp(segment: &Segment) -> i64 {
+        if segment.max_timestamp() >= 0 {
+            segment.max_timestamp()
+        } else {
+            segment.rolling_timestamp_ms().unwrap_or(i64::MIN)
+        }
+    }
+
+    fn delete_expired_segments(&mut self, now_ms: i64, report: &mut TickReport) -> Result<(), StorageError> {
+        if let Some(retention_ms) = self.config.retention_ms {
+            while self.segments.len() > 1 {
+                let oldest = self.segments.values().next().expect("len > 1");
+                if now_ms - Self::segment_timestamp(oldest) <= retention_ms {
+                    break;
+                }
+                self.delete_oldest(report)?;
+            }
+        }
+        if let Some(retention_bytes) = self.config.retention_bytes {
+            let mut excess = self.size_bytes() as i64 - retention_bytes as i64;
+            while self.segments.len() > 1 {
+                let oldest = self.segments.values().next().expect("len > 1").size() as i64;
+                if excess - oldest < 0 {
+                    break;
+                }
+                excess -= oldest;
+                self.delete_oldest(report)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn delete_oldest(&mut self, report: &mut TickReport) -> Result<(), StorageError> {
+        let (base, segment) = self.segments.pop_first().expect("never called on the last segment");
+        assert!(!self.segments.is_empty(), "retention never deletes the active segment");
+        segment.delete(&self.disk)?;
+        self.dir_dirty = true;
+        report.deleted_segments.push(base);
+        report.deleted_bytes += segment.size();
+        Ok(())
+    }
+
+    /// Bytes of all `.log` files.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.values().map(|s| s.size()).sum()
+    }
+
+    /// The first batch whose max timestamp is at least `timestamp`, as (its base offset, its
+    /// max timestamp), found through the time indexes. `None` when no batch reaches it (or the
+    /// disk failed to answer).
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Option<(i64, i64)> {
+        for segment in self.segments.values() {
+            if let Ok(Some((_, header))) = segment.find_by_timestamp(&self.disk, timestamp) {
+                return Some((header.base_offset, header.max_timestamp));
+            }
+        }
+        None
+    }
+
+    /// Every segment, oldest first.
+    pub fn segments(&self) -> Vec<SegmentSummary> {
+        self.segments
+            .values()
+            .map(|s| SegmentSummary {
+                base_offset: s.base_offset,
+                next_offset: s.next_offset(),
+                size_bytes: s.size(),
+                max_timestamp: s.max_timestamp(),
+            })
+            .collect()
+    }
+
+    /// Whether an fsync failure took the log offline.
+    pub fn is_offline(&self) -> bool {
+        self.offline
+    }
+}

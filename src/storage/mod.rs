@@ -1,0 +1,84 @@
+//! Kafka's segmented log, synchronous and free of async, over the [`Disk`](crate::env::Disk) seam.
+//!
+//! A partition's log lives in `<topic>-<partition>/` as segments named by their base offset:
+//! `{base_offset:020}.log` (whole RecordBatch v2 batches), `.index` (sparse offset → position)
+//! and `.timeindex` (sparse max timestamp → offset). [`Log`] assigns offsets, rolls segments,
+//! serves reads, truncates, enforces retention and flush policy, and recovers on open.
+//!
+//! Guarantees: batches are stored exactly as validated (CRC32C checked before the write and
+//! again after every read); offsets are contiguous from the log start offset to the log end
+//! offset; after an fsync failure the log is offline and every later call fails.
+
+pub mod batch;
+pub mod index;
+mod log;
+pub mod segment;
+pub mod testing;
+
+pub use log::{AppendInfo, Log, RecoveryReport, SegmentSummary, TickReport};
+
+/// Per-topic log settings, named after Kafka's topic configs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `segment.bytes`: roll when the active segment would grow past this.
+    pub segment_bytes: u64,
+    /// `segment.ms`: roll when the active segment's first append is this old.
+    pub segment_ms: i64,
+    /// `index.interval.bytes`: log bytes between two offset index entries.
+    pub index_interval_bytes: u64,
+    /// `flush.messages`: fsync after this many records; `None` never fsyncs per message.
+    pub flush_messages: Option<u64>,
+    /// `flush.ms`: fsync when unsynced data is this old (checked by [`Log::tick`]).
+    pub flush_ms: Option<i64>,
+    /// `retention.ms`: delete segments whose newest timestamp is older; `None` keeps forever.
+    pub retention_ms: Option<i64>,
+    /// `retention.bytes`: delete old segments while the log is larger; `None` unbounded.
+    pub retention_bytes: Option<u64>,
+    /// `max.message.bytes`: the largest batch accepted.
+    pub max_message_bytes: usize,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: 1 << 30,
+            segment_ms: 7 * 24 * 3600 * 1000,
+            index_interval_bytes: 4096,
+            flush_messages: None,
+            flush_ms: None,
+            retention_ms: Some(7 * 24 * 3600 * 1000),
+            retention_bytes: None,
+            max_message_bytes: 1_048_588,
+        }
+    }
+}
+
+/// Why a storage call failed. Each maps to one Kafka error code in the server.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// Bytes failed a CRC or are structurally broken (CORRUPT_MESSAGE).
+    #[error("corrupt batch: {0}")]
+    Corrupt(String),
+    /// A well-formed batch the log refuses (INVALID_RECORD).
+    #[error("invalid record: {0}")]
+    InvalidRecord(String),
+    /// A batch larger than `max.message.bytes` (MESSAGE_TOO_LARGE).
+    #[error("batch larger than max.message.bytes")]
+    TooLarge,
+    /// A read outside `[log_start, log_end]` (OFFSET_OUT_OF_RANGE).
+    #[error("offset {requested} out of range [{log_start}, {log_end}]")]
+    OffsetOutOfRange {
+        /// The offset asked for.
+        requested: i64,
+        /// The log start offset at the time.
+        log_start: i64,
+        /// The log end offset at the time.
+        log_end: i64,
+    },
+    /// The disk failed; ENOSPC keeps `ErrorKind::StorageFull` (KAFKA_STORAGE_ERROR).
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// An fsync failed earlier, so the log directory is offline (KAFKA_STORAGE_ERROR).
+    #[error("log directory offline after an fsync failure")]
+    Offline,
+}
