@@ -393,6 +393,9 @@ impl Log {
     /// log and restarts it at `offset`. The result is fsynced before returning.
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), StorageError> {
         self.check_online()?;
+        if offset < 0 {
+            return Err(StorageError::InvalidRecord(format!("cannot truncate to negative offset {offset}")));
+        }
         if offset >= self.log_end_offset() {
             return Ok(());
         }

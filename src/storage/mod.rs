@@ -82,3 +82,6 @@ pub enum StorageError {
     #[error("log directory offline after an fsync failure")]
     Offline,
 }
+
+#[cfg(test)]
+mod tests;
