@@ -1,5 +1,6 @@
 //! kafkasim's testbed: simulated cluster, nemesis, scenarios, checkers and runner.
 
 pub mod checker;
+pub mod disk;
 pub mod history;
 pub mod scenario;
