@@ -141,6 +141,46 @@ mod tests {
     }
 
     #[test]
+    fn large_clean_history_has_no_false_positives() {
+        // Over 100k events: 4 producers over 4 partitions, one consumer per partition reading
+        // in batches of 10, and a drain holding everything.
+        let mut b = HistoryBuilder::new();
+        let mut logs: BTreeMap<i32, Vec<(i64, u64)>> = BTreeMap::new();
+        for value in 0..50_000u64 {
+            let partition = (value % 4) as i32;
+            let log = logs.entry(partition).or_default();
+            let offset = log.len() as i64;
+            b.send_ok((value % 4) as u32, tp(partition), value, offset);
+            log.push((offset, value));
+        }
+        for (&partition, log) in &logs {
+            for batch in log.chunks(10) {
+                let reads: Vec<(Tp, i64, u64)> = batch
+                    .iter()
+                    .map(|&(offset, value)| (tp(partition), offset, value))
+                    .collect();
+                b.poll(100 + partition as u32, &reads);
+            }
+        }
+        let history = b.build();
+        assert!(history.events.len() >= 100_000);
+        let mut state = FinalState::default();
+        for (&partition, log) in &logs {
+            let high_watermark = log.len() as i64;
+            let records = log.clone();
+            state.logs.insert(
+                tp(partition),
+                FinalLog {
+                    log_start_offset: 0,
+                    high_watermark,
+                    records,
+                },
+            );
+        }
+        assert_eq!(check_all(&history, &state), vec![]);
+    }
+
+    #[test]
     fn bad_history_reports_sorted_anomalies() {
         let mut b = HistoryBuilder::new();
         b.send_ok(1, tp(0), 10, 0);
