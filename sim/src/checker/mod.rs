@@ -48,15 +48,11 @@ pub struct Anomaly {
 impl Anomaly {
     /// The order `check_all` reports anomalies in: kind, partition, offset, value, then the
     /// rest so that the order is total.
-    fn sort_key(&self) -> (&str, &Option<Tp>, Option<i64>, Option<u64>, &[usize], &str) {
-        (
-            &self.kind,
-            &self.tp,
-            self.offset,
-            self.value,
-            &self.events,
-            &self.description,
-        )
+    fn report_order(&self, other: &Self) -> std::cmp::Ordering {
+        (&self.kind, &self.tp, self.offset, self.value)
+            .cmp(&(&other.kind, &other.tp, other.offset, other.value))
+            .then_with(|| self.events.cmp(&other.events))
+            .then_with(|| self.description.cmp(&other.description))
     }
 }
 
@@ -108,7 +104,7 @@ pub fn check_all(history: &History, final_state: &FinalState) -> Vec<Anomaly> {
         .iter()
         .flat_map(|check| check(history, final_state))
         .collect();
-    anomalies.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    anomalies.sort_by(Anomaly::report_order);
     anomalies
 }
 
@@ -208,7 +204,7 @@ mod tests {
             ]
         );
         let mut sorted = anomalies.clone();
-        sorted.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        sorted.sort_by(Anomaly::report_order);
         assert_eq!(anomalies, sorted);
         assert_eq!(check_all(&history, &state), anomalies, "deterministic");
     }

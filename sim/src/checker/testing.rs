@@ -8,8 +8,12 @@ pub(crate) fn tp(partition: i32) -> Tp {
     Tp::new("t", partition)
 }
 
-/// A final state from (partition, log start offset, records as (offset, value)).
-pub(crate) fn final_state(logs: &[(Tp, i64, &[(i64, u64)])]) -> FinalState {
+/// One partition's final log for `final_state`: (partition, log start offset, records as
+/// (offset, value)).
+pub(crate) type LogSpec<'a> = (Tp, i64, &'a [(i64, u64)]);
+
+/// A final state from one `LogSpec` per partition.
+pub(crate) fn final_state(logs: &[LogSpec<'_>]) -> FinalState {
     let mut state = FinalState::default();
     for (tp, log_start_offset, records) in logs {
         let high_watermark = records
