@@ -1,2 +1,10 @@
+//! kafkasim: a Kafka-compatible broker whose whole logic runs under deterministic simulation.
+//!
+//! Everything here is what would ship in a real broker. All I/O and nondeterminism enters
+//! through [`env`]; under `--cfg madsim` the same code runs inside the simulator.
+
+pub mod client;
 pub mod env;
+pub mod protocol;
+pub mod server;
 pub mod storage;

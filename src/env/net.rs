@@ -41,6 +41,10 @@ pub trait NetHooks: Send + Sync + 'static {
     fn on_response(&self, _conn: &ConnInfo, _api_key: i16) -> NetAction {
         NetAction::Pass
     }
+    /// Extra latency for the next disk write of this broker (a slow disk).
+    fn disk_delay(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// No faults: real mode.

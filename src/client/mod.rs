@@ -1,0 +1,17 @@
+//! kafkasim's own Kafka clients — producer, consumer and admin — speaking the real wire
+//! protocol. The simulation's workloads and the command-line tools use them; they follow
+//! Kafka's client semantics and config names so that what they record is what a Kafka
+//! application would have seen.
+
+pub mod admin;
+pub mod cluster;
+pub mod connection;
+pub mod consumer;
+pub mod partitioner;
+pub mod producer;
+
+pub use admin::{Admin, AdminError};
+pub use consumer::{ConsumeError, Consumer, ConsumerConfig, ConsumerRecord, OffsetReset};
+pub use producer::{
+    Delivery, ProduceError, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
+};

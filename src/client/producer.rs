@@ -1,0 +1,472 @@
+//! The producer: partitions records, batches them per partition (`batch.size`, `linger.ms`),
+//! and delivers each batch to the partition leader with retries (`retries`,
+//! `retry.backoff.ms`, `delivery.timeout.ms`), at most `max.in.flight.requests.per.connection`
+//! batches in flight per partition.
+//!
+//! Every record's outcome is one of: its offset; [`ProduceError::Fail`] — it definitely was
+//! not written (every attempt was rejected before the append); or [`ProduceError::Info`] —
+//! it may have been written (some attempt's fate is unknown: a broken connection, a timeout,
+//! an error after the append). This is exactly the history's ok / fail / info.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, RequestKind, ResponseKind, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use tokio::sync::{mpsc, oneshot, Mutex, Semaphore};
+use tokio::time::Instant;
+
+use super::cluster::ClusterClient;
+use super::connection::ConnError;
+use super::partitioner::partition_for_key;
+use crate::env::Clock;
+use crate::protocol::codes;
+
+const PRODUCE_VERSION: i16 = 8;
+
+/// Producer configs, Kafka names in the comments.
+#[derive(Debug, Clone)]
+pub struct ProducerConfig {
+    pub bootstrap: Vec<SocketAddr>,
+    pub client_id: String,
+    /// `acks`: 0, 1 or -1 (all).
+    pub acks: i16,
+    /// `batch.size` in bytes.
+    pub batch_size: usize,
+    /// `linger.ms`.
+    pub linger: Duration,
+    /// `retries`.
+    pub retries: u32,
+    /// `retry.backoff.ms`.
+    pub retry_backoff: Duration,
+    /// `max.in.flight.requests.per.connection`.
+    pub max_in_flight: usize,
+    /// `delivery.timeout.ms`: the bound on a record's whole life, retries included.
+    pub delivery_timeout: Duration,
+    /// `request.timeout.ms`.
+    pub request_timeout: Duration,
+    /// `compression.type`.
+    pub compression: Compression,
+}
+
+impl ProducerConfig {
+    /// Kafka's defaults.
+    pub fn new(bootstrap: Vec<SocketAddr>) -> Self {
+        ProducerConfig {
+            bootstrap,
+            client_id: "kafkasim-producer".into(),
+            acks: -1,
+            batch_size: 16_384,
+            linger: Duration::from_millis(5),
+            retries: i32::MAX as u32,
+            retry_backoff: Duration::from_millis(100),
+            max_in_flight: 5,
+            delivery_timeout: Duration::from_millis(120_000),
+            request_timeout: Duration::from_millis(30_000),
+            compression: Compression::None,
+        }
+    }
+}
+
+/// A record to send.
+#[derive(Debug, Clone, Default)]
+pub struct ProducerRecord {
+    pub topic: String,
+    /// Explicit partition; otherwise chosen from the key (murmur2) or sticky.
+    pub partition: Option<i32>,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+}
+
+/// Where an acknowledged record landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordMetadata {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// A record that was not acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProduceError {
+    /// Definitely not written.
+    #[error("failed: {0}")]
+    Fail(String),
+    /// May have been written.
+    #[error("unknown outcome: {0}")]
+    Info(String),
+}
+
+/// Resolves when the record is acknowledged or given up on.
+pub type Delivery = oneshot::Receiver<Result<RecordMetadata, ProduceError>>;
+
+struct Pending {
+    record: Record,
+    reply: oneshot::Sender<Result<RecordMetadata, ProduceError>>,
+}
+
+struct Batch {
+    topic: String,
+    partition: i32,
+    records: Vec<Pending>,
+    bytes: usize,
+    created: Instant,
+}
+
+/// A producer; cheap to clone.
+#[derive(Clone)]
+pub struct Producer {
+    config: Arc<ProducerConfig>,
+    cluster: Arc<Mutex<ClusterClient>>,
+    clock: Arc<dyn Clock>,
+    records: mpsc::Sender<(String, i32, Pending)>,
+    /// The sticky partition per topic for keyless records.
+    sticky: Arc<std::sync::Mutex<BTreeMap<String, i32>>>,
+}
+
+impl Producer {
+    /// Create a producer; its batching task runs on the current node.
+    pub fn new(config: ProducerConfig, clock: Arc<dyn Clock>) -> Producer {
+        let cluster = ClusterClient::new(
+            config.bootstrap.clone(),
+            &config.client_id,
+            config.max_in_flight,
+            config.request_timeout,
+        );
+        let cluster = Arc::new(Mutex::new(cluster));
+        let config = Arc::new(config);
+        let (records, rx) = mpsc::channel(65_536);
+        tokio::spawn(accumulate(config.clone(), cluster.clone(), rx));
+        Producer {
+            config,
+            cluster,
+            clock,
+            records,
+            sticky: Arc::default(),
+        }
+    }
+
+    /// Choose the record's partition and queue it; returns the partition and a future for
+    /// its outcome. Fails at once (definitely not written) if the topic is unknown.
+    pub async fn send(&self, record: ProducerRecord) -> Result<(i32, Delivery), ProduceError> {
+        let partitions = self.partition_count(&record.topic).await?;
+        let partition = match (record.partition, &record.key) {
+            (Some(p), _) if p >= 0 && (p as usize) < partitions => p,
+            (Some(p), _) => return Err(ProduceError::Fail(format!("partition {p} out of range"))),
+            (None, Some(key)) => partition_for_key(key, partitions),
+            (None, None) => self.sticky_partition(&record.topic, partitions),
+        };
+        let (reply, rx) = oneshot::channel();
+        let pending = Pending {
+            record: Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: 0,
+                sequence: 0,
+                timestamp: self.clock.wall_ms(),
+                key: record.key,
+                value: record.value,
+                headers: Default::default(),
+            },
+            reply,
+        };
+        self.records
+            .send((record.topic, partition, pending))
+            .await
+            .map_err(|_| ProduceError::Fail("producer closed".into()))?;
+        Ok((partition, rx))
+    }
+
+    async fn partition_count(&self, topic: &str) -> Result<usize, ProduceError> {
+        let mut cluster = self.cluster.lock().await;
+        if let Some(n) = cluster.partition_count(topic) {
+            return Ok(n);
+        }
+        cluster
+            .refresh(&[topic.to_string()])
+            .await
+            .map_err(|e| ProduceError::Fail(format!("metadata: {e}")))?;
+        cluster
+            .partition_count(topic)
+            .ok_or_else(|| ProduceError::Fail(format!("unknown topic {topic}")))
+    }
+
+    fn sticky_partition(&self, topic: &str, partitions: usize) -> i32 {
+        let mut sticky = self.sticky.lock().unwrap();
+        *sticky
+            .entry(topic.to_string())
+            .or_insert_with(|| (madsim::rand::random::<u32>() as usize % partitions) as i32)
+    }
+
+    /// Move keyless records of `topic` to a new partition (called when a batch completes).
+    pub fn rotate_sticky(&self, topic: &str) {
+        self.sticky.lock().unwrap().remove(topic);
+    }
+
+    /// The producer's config.
+    pub fn config(&self) -> &ProducerConfig {
+        &self.config
+    }
+}
+
+/// The batching loop: gathers records per partition and hands full or lingered batches to
+/// delivery tasks.
+async fn accumulate(
+    config: Arc<ProducerConfig>,
+    cluster: Arc<Mutex<ClusterClient>>,
+    mut rx: mpsc::Receiver<(String, i32, Pending)>,
+) {
+    let mut open: BTreeMap<(String, i32), Batch> = BTreeMap::new();
+    let mut in_flight: BTreeMap<(String, i32), Arc<Semaphore>> = BTreeMap::new();
+    loop {
+        let deadline = open.values().map(|b| b.created + config.linger).min();
+        let next = match deadline {
+            Some(deadline) => {
+                tokio::time::timeout(
+                    deadline.saturating_duration_since(Instant::now()),
+                    rx.recv(),
+                )
+                .await
+            }
+            None => Ok(rx.recv().await),
+        };
+        match next {
+            Ok(Some((topic, partition, pending))) => {
+                let size = pending.record.value.as_ref().map_or(0, |v| v.len())
+                    + pending.record.key.as_ref().map_or(0, |k| k.len())
+                    + 16;
+                let key = (topic.clone(), partition);
+                let batch = open.entry(key.clone()).or_insert_with(|| Batch {
+                    topic,
+                    partition,
+                    records: Vec::new(),
+                    bytes: 0,
+                    created: Instant::now(),
+                });
+                batch.records.push(pending);
+                batch.bytes += size;
+                if batch.bytes >= config.batch_size {
+                    let batch = open.remove(&key).expect("just inserted");
+                    dispatch(&config, &cluster, &mut in_flight, batch);
+                }
+            }
+            Ok(None) => return,
+            Err(_) => {
+                let now = Instant::now();
+                let ready: Vec<_> = open
+                    .iter()
+                    .filter(|(_, b)| b.created + config.linger <= now)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for key in ready {
+                    let batch = open.remove(&key).expect("listed above");
+                    dispatch(&config, &cluster, &mut in_flight, batch);
+                }
+            }
+        }
+    }
+}
+
+fn dispatch(
+    config: &Arc<ProducerConfig>,
+    cluster: &Arc<Mutex<ClusterClient>>,
+    in_flight: &mut BTreeMap<(String, i32), Arc<Semaphore>>,
+    batch: Batch,
+) {
+    let semaphore = in_flight
+        .entry((batch.topic.clone(), batch.partition))
+        .or_insert_with(|| Arc::new(Semaphore::new(config.max_in_flight.max(1))))
+        .clone();
+    let config = config.clone();
+    let cluster = cluster.clone();
+    // Acquire in dispatch order (the semaphore is FIFO) so batches of a partition are sent in
+    // order; with max.in.flight = 1 a batch is only sent after the previous one completed.
+    let acquire = semaphore.acquire_owned();
+    tokio::spawn(async move {
+        let Ok(_permit) = acquire.await else { return };
+        let outcome = deliver(&config, &cluster, &batch).await;
+        for (i, pending) in batch.records.into_iter().enumerate() {
+            let result = outcome.clone().map(|base_offset| RecordMetadata {
+                partition: batch.partition,
+                offset: base_offset + i as i64,
+            });
+            let _ = pending.reply.send(result);
+        }
+    });
+}
+
+/// Send one batch until it is acknowledged, definitely rejected, or out of time/retries.
+/// Returns the base offset.
+async fn deliver(
+    config: &ProducerConfig,
+    cluster: &Mutex<ClusterClient>,
+    batch: &Batch,
+) -> Result<i64, ProduceError> {
+    let records = encode(config, batch).map_err(ProduceError::Fail)?;
+    let deadline = batch.created + config.delivery_timeout;
+    // Once any attempt might have been applied, a later definite failure no longer proves
+    // the record absent.
+    let mut maybe_applied = false;
+    let mut attempt = 0u32;
+    loop {
+        let result = attempt_once(config, cluster, batch, records.clone()).await;
+        let (error, applied, retriable) = match result {
+            Ok(base_offset) => return Ok(base_offset),
+            Err(Attempt::Code(code)) => (
+                codes::name(code).to_string(),
+                !codes::is_definite_failure(code),
+                codes::is_retriable(code),
+            ),
+            Err(Attempt::Conn(e)) => (e.to_string(), e.maybe_applied(), true),
+        };
+        maybe_applied |= applied;
+        attempt += 1;
+        let out_of_time = Instant::now() + config.retry_backoff >= deadline;
+        if !retriable || attempt > config.retries || out_of_time {
+            let message = format!("{error} after {attempt} attempt(s)");
+            return Err(if maybe_applied {
+                ProduceError::Info(message)
+            } else {
+                ProduceError::Fail(message)
+            });
+        }
+        tokio::time::sleep(config.retry_backoff).await;
+    }
+}
+
+enum Attempt {
+    Code(i16),
+    Conn(ConnError),
+}
+
+async fn attempt_once(
+    config: &ProducerConfig,
+    cluster: &Mutex<ClusterClient>,
+    batch: &Batch,
+    records: Bytes,
+) -> Result<i64, Attempt> {
+    let (leader, conn) = {
+        let mut cluster = cluster.lock().await;
+        let leader = match cluster.leader(&batch.topic, batch.partition) {
+            Some(leader) => leader,
+            None => {
+                let _ = cluster.refresh(&[batch.topic.clone()]).await;
+                cluster
+                    .leader(&batch.topic, batch.partition)
+                    .ok_or(Attempt::Code(codes::LEADER_NOT_AVAILABLE))?
+            }
+        };
+        match cluster.connection(leader).await {
+            Ok(conn) => (leader, conn),
+            Err(e) => {
+                // Not connected: nothing was sent, so this attempt cannot have been applied.
+                let _ = cluster.refresh(&[batch.topic.clone()]).await;
+                return Err(Attempt::Code(if matches!(e, ConnError::Connect(_)) {
+                    codes::LEADER_NOT_AVAILABLE
+                } else {
+                    codes::REQUEST_TIMED_OUT
+                }));
+            }
+        }
+    };
+    let mut partition = PartitionProduceData::default();
+    partition.index = batch.partition;
+    partition.records = Some(records);
+    let mut topic = TopicProduceData::default();
+    topic.name = TopicName(StrBytes::from_string(batch.topic.clone()));
+    topic.partition_data = vec![partition];
+    let mut request = ProduceRequest::default();
+    request.acks = config.acks;
+    request.timeout_ms = config.request_timeout.as_millis() as i32;
+    request.topic_data = vec![topic];
+    if config.acks == 0 {
+        // No response will come: the write's fate is unknown by definition, but Kafka's
+        // producer reports success with offset -1.
+        return conn
+            .send_only(
+                RequestKind::Produce(request),
+                ApiKey::Produce,
+                PRODUCE_VERSION,
+            )
+            .await
+            .map(|_| -1)
+            .map_err(Attempt::Conn);
+    }
+    let response = conn
+        .request(
+            RequestKind::Produce(request),
+            ApiKey::Produce,
+            PRODUCE_VERSION,
+            config.request_timeout,
+        )
+        .await;
+    let response = match response {
+        Ok(ResponseKind::Produce(response)) => response,
+        Ok(_) => {
+            return Err(Attempt::Conn(ConnError::Protocol(
+                "unexpected response to Produce".into(),
+            )))
+        }
+        Err(e) => {
+            let mut cluster = cluster.lock().await;
+            cluster.drop_connection(leader);
+            let _ = cluster.refresh(&[batch.topic.clone()]).await;
+            return Err(Attempt::Conn(e));
+        }
+    };
+    let p = response
+        .responses
+        .iter()
+        .flat_map(|t| &t.partition_responses)
+        .find(|p| p.index == batch.partition)
+        .ok_or(Attempt::Conn(ConnError::Protocol(
+            "partition missing from Produce response".into(),
+        )))?;
+    if p.error_code == codes::NONE {
+        Ok(p.base_offset)
+    } else {
+        if matches!(
+            p.error_code,
+            codes::NOT_LEADER_OR_FOLLOWER
+                | codes::UNKNOWN_TOPIC_OR_PARTITION
+                | codes::LEADER_NOT_AVAILABLE
+        ) {
+            let _ = cluster.lock().await.refresh(&[batch.topic.clone()]).await;
+        }
+        Err(Attempt::Code(p.error_code))
+    }
+}
+
+fn encode(config: &ProducerConfig, batch: &Batch) -> Result<Bytes, String> {
+    // The crate's encoder starts a new batch whenever a record's sequence is not base + i,
+    // so number them 0, 1, 2, … to get exactly one batch.
+    let records: Vec<Record> = batch
+        .records
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut r = p.record.clone();
+            r.offset = i as i64;
+            r.sequence = i as i32;
+            r
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: config.compression,
+    };
+    RecordBatchEncoder::encode(&mut buf, records.iter(), &options).map_err(|e| e.to_string())?;
+    Ok(buf.freeze())
+}

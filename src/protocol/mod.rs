@@ -1,0 +1,245 @@
+//! Kafka wire protocol: framing, the versions kafkasim implements, and request/response
+//! (de)serialisation through the `kafka-protocol` crate.
+//!
+//! A frame is a big-endian i32 size followed by that many bytes. A request is a header plus a
+//! body; a response is a header (correlation id, tagged fields for flexible versions) plus a
+//! body. Only the versions in [`SUPPORTED`] are advertised in ApiVersions and accepted: real
+//! clients pick features from that list, so it must never claim more than is implemented.
+
+pub mod codes;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::{Decodable, Encodable};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// The APIs and version ranges kafkasim implements (inclusive).
+pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 9),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 7),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::FindCoordinator, 0, 4),
+    (ApiKey::ApiVersions, 0, 4),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 5),
+];
+
+/// The supported range of an API, if kafkasim implements it at all.
+pub fn supported_range(api_key: ApiKey) -> Option<(i16, i16)> {
+    SUPPORTED
+        .iter()
+        .find(|(key, _, _)| *key == api_key)
+        .map(|(_, min, max)| (*min, *max))
+}
+
+/// Whether `version` of the API with raw key `api_key` is implemented.
+pub fn is_supported(api_key: i16, version: i16) -> bool {
+    ApiKey::try_from(api_key)
+        .ok()
+        .and_then(supported_range)
+        .is_some_and(|(min, max)| (min..=max).contains(&version))
+}
+
+/// Why a frame could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("connection closed")]
+    Closed,
+    #[error("frame of {size} bytes exceeds the limit of {limit}")]
+    TooLarge { size: i64, limit: usize },
+    #[error("negative frame size {0}")]
+    Negative(i32),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Read one size-prefixed frame, refusing frames larger than `limit` bytes
+/// (`socket.request.max.bytes`) before allocating for them.
+pub async fn read_frame<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    limit: usize,
+) -> Result<Bytes, FrameError> {
+    let mut size_bytes = [0u8; 4];
+    match reader.read_exact(&mut size_bytes).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
+        Err(e) => return Err(e.into()),
+    }
+    let size = i32::from_be_bytes(size_bytes);
+    if size < 0 {
+        return Err(FrameError::Negative(size));
+    }
+    if size as usize > limit {
+        return Err(FrameError::TooLarge {
+            size: size as i64,
+            limit,
+        });
+    }
+    let mut body = vec![0u8; size as usize];
+    reader.read_exact(&mut body).await?;
+    Ok(Bytes::from(body))
+}
+
+/// Write one frame and flush it (madsim's TCP sends nothing until flushed).
+pub async fn write_frame<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(body.len() + 4);
+    buf.extend_from_slice(&(body.len() as i32).to_be_bytes());
+    buf.extend_from_slice(body);
+    writer.write_all(&buf).await?;
+    writer.flush().await
+}
+
+/// A decoded request.
+#[derive(Debug)]
+pub struct Request {
+    pub header: RequestHeader,
+    pub api_key: ApiKey,
+    pub body: RequestKind,
+}
+
+/// Why a request frame could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("frame too short for a request header")]
+    Short,
+    #[error("unknown api key {0}")]
+    UnknownApi(i16),
+    #[error("unsupported version {version} of api {api_key}")]
+    UnsupportedVersion {
+        api_key: i16,
+        version: i16,
+        correlation_id: i32,
+    },
+    #[error("malformed request: {0}")]
+    Malformed(String),
+}
+
+/// Decode a request frame. Unknown APIs and unsupported versions are reported without
+/// decoding the body (the body's layout is unknown to us then).
+pub fn decode_request(mut frame: Bytes) -> Result<Request, DecodeError> {
+    if frame.len() < 8 {
+        return Err(DecodeError::Short);
+    }
+    let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    let api_key = ApiKey::try_from(raw_key).map_err(|_| DecodeError::UnknownApi(raw_key))?;
+    if !is_supported(raw_key, version) {
+        return Err(DecodeError::UnsupportedVersion {
+            api_key: raw_key,
+            version,
+            correlation_id,
+        });
+    }
+    let header_version = api_key.request_header_version(version);
+    let header = RequestHeader::decode(&mut frame, header_version)
+        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let body = RequestKind::decode(api_key, &mut frame, version)
+        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    Ok(Request {
+        header,
+        api_key,
+        body,
+    })
+}
+
+/// Encode a response body with its header for the request's api and version.
+pub fn encode_response(
+    api_key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &ResponseKind,
+) -> anyhow::Result<Bytes> {
+    let mut buf = BytesMut::new();
+    let mut header = ResponseHeader::default();
+    header.correlation_id = correlation_id;
+    header.encode(&mut buf, api_key.response_header_version(version))?;
+    body.encode(&mut buf, version)?;
+    Ok(buf.freeze())
+}
+
+/// Encode a request with its header (used by kafkasim's own clients).
+pub fn encode_request(header: &RequestHeader, body: &RequestKind) -> anyhow::Result<Bytes> {
+    let api_key =
+        ApiKey::try_from(header.request_api_key).map_err(|_| anyhow::anyhow!("unknown api key"))?;
+    let mut buf = BytesMut::new();
+    header.encode(
+        &mut buf,
+        api_key.request_header_version(header.request_api_version),
+    )?;
+    body.encode(&mut buf, header.request_api_version)?;
+    Ok(buf.freeze())
+}
+
+/// Decode a response frame for a request of `api_key` at `version`; returns the correlation
+/// id and the body.
+pub fn decode_response(
+    api_key: ApiKey,
+    version: i16,
+    mut frame: Bytes,
+) -> anyhow::Result<(i32, ResponseKind)> {
+    let header = ResponseHeader::decode(&mut frame, api_key.response_header_version(version))?;
+    let body = ResponseKind::decode(api_key, &mut frame, version)?;
+    Ok((header.correlation_id, body))
+}
+
+/// The ApiVersions v0 error response for an unsupported version: per KIP-511 the broker
+/// answers with v0 of the response so any client can read it.
+pub fn unsupported_version_response(correlation_id: i32) -> Bytes {
+    let mut buf = BytesMut::new();
+    buf.put_i32(correlation_id);
+    buf.put_i16(codes::UNSUPPORTED_VERSION);
+    // api_keys array (v0: int32 length) listing what we support, then nothing else in v0.
+    buf.put_i32(SUPPORTED.len() as i32);
+    for (key, min, max) in SUPPORTED {
+        buf.put_i16(*key as i16);
+        buf.put_i16(*min);
+        buf.put_i16(*max);
+    }
+    buf.freeze()
+}
+
+/// Peek at a frame's api key without consuming it.
+pub fn peek_api_key(frame: &Bytes) -> Option<i16> {
+    (frame.len() >= 2).then(|| (&frame[..2]).get_i16())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_frames_are_errors_not_panics() {
+        for frame in [
+            vec![],
+            vec![0; 7],
+            vec![0xff; 8],
+            vec![0, 0, 0, 9, 0, 0, 0, 1, 0xff, 0xff, 0xff],
+        ] {
+            let _ = decode_request(Bytes::from(frame));
+        }
+        // A Produce v9 header with a truncated body must be Malformed.
+        let frame = Bytes::from(vec![0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0]);
+        assert!(matches!(
+            decode_request(frame),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn unsupported_versions_are_named() {
+        let frame = Bytes::from(vec![0, 0, 0, 2, 0, 0, 0, 7, 0, 0]);
+        match decode_request(frame) {
+            Err(DecodeError::UnsupportedVersion {
+                api_key: 0,
+                version: 2,
+                correlation_id: 7,
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}

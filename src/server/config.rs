@@ -1,0 +1,176 @@
+//! Broker configuration: the static cluster map of this build (brokers and partition
+//! placement, standing in for the controller until replication lands) and the log configs
+//! under Kafka's own names.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use crate::storage::LogConfig;
+
+/// Where a broker can be reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerEndpoint {
+    pub node_id: i32,
+    pub host: String,
+    pub port: i32,
+}
+
+/// A topic in the static cluster map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicAssignment {
+    pub name: String,
+    /// Replicas (broker ids) of each partition, by partition index; the first is the leader.
+    pub replicas: Vec<Vec<i32>>,
+    /// Topic-level config overrides, Kafka names and string values.
+    pub configs: BTreeMap<String, String>,
+}
+
+/// Everything a broker process needs to start.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Kafka's `node.id`.
+    pub node_id: i32,
+    /// Address to bind.
+    pub listen: SocketAddr,
+    /// Every broker of the cluster, this one included.
+    pub brokers: Vec<BrokerEndpoint>,
+    /// Topics known at start (more may be created with CreateTopics and are persisted).
+    pub topics: Vec<TopicAssignment>,
+    /// Broker-level configs (Kafka names, string values): log defaults and server limits.
+    pub configs: BTreeMap<String, String>,
+    /// Reported in Metadata.
+    pub cluster_id: String,
+}
+
+impl BrokerConfig {
+    /// A single broker serving on `listen`, advertising `listen` itself.
+    pub fn single(node_id: i32, listen: SocketAddr) -> Self {
+        BrokerConfig {
+            node_id,
+            listen,
+            brokers: vec![BrokerEndpoint {
+                node_id,
+                host: listen.ip().to_string(),
+                port: listen.port() as i32,
+            }],
+            topics: Vec::new(),
+            configs: BTreeMap::new(),
+            cluster_id: "kafkasim".to_string(),
+        }
+    }
+
+    /// `socket.request.max.bytes` (Kafka default 100 MiB).
+    pub fn socket_request_max_bytes(&self) -> Result<usize, String> {
+        Ok(int_config(&self.configs, "socket.request.max.bytes")?.unwrap_or(104_857_600) as usize)
+    }
+}
+
+fn int_config(configs: &BTreeMap<String, String>, key: &str) -> Result<Option<i64>, String> {
+    match configs.get(key) {
+        None => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| format!("{key}: expected an integer, got {v:?}")),
+    }
+}
+
+/// The topic and broker configs that the log honours, by Kafka name. Anything else in a
+/// CreateTopics request is rejected with INVALID_CONFIG.
+pub const LOG_CONFIG_KEYS: &[&str] = &[
+    "segment.bytes",
+    "segment.ms",
+    "index.interval.bytes",
+    "flush.messages",
+    "flush.ms",
+    "retention.ms",
+    "retention.bytes",
+    "max.message.bytes",
+    "compression.type",
+    "cleanup.policy",
+];
+
+/// Build a partition's LogConfig: defaults, then broker-level configs, then topic overrides.
+/// Broker-level keys may carry Kafka's `log.` prefix (`log.segment.bytes`, `log.flush.interval.messages`).
+pub fn log_config(
+    broker: &BTreeMap<String, String>,
+    topic: &BTreeMap<String, String>,
+) -> Result<LogConfig, String> {
+    let mut config = LogConfig::default();
+    for source in [broker, topic] {
+        for (key, value) in source {
+            apply_log_config(&mut config, key, value)?;
+        }
+    }
+    Ok(config)
+}
+
+fn apply_log_config(config: &mut LogConfig, key: &str, value: &str) -> Result<(), String> {
+    let int = || {
+        value
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| format!("{key}: expected an integer, got {value:?}"))
+    };
+    // Kafka uses -1 (or Long.MAX_VALUE) for "never" on these.
+    let optional = |v: i64| {
+        if v < 0 || v == i64::MAX {
+            None
+        } else {
+            Some(v)
+        }
+    };
+    match key {
+        "segment.bytes" | "log.segment.bytes" => {
+            config.segment_bytes = positive(key, int()?)? as u64
+        }
+        "segment.ms" | "log.roll.ms" => config.segment_ms = positive(key, int()?)?,
+        "index.interval.bytes" | "log.index.interval.bytes" => {
+            config.index_interval_bytes = int()?.max(0) as u64
+        }
+        "flush.messages" | "log.flush.interval.messages" => {
+            config.flush_messages = optional(int()?).map(|v| v as u64)
+        }
+        "flush.ms" | "log.flush.interval.ms" => config.flush_ms = optional(int()?),
+        "retention.ms" | "log.retention.ms" => config.retention_ms = optional(int()?),
+        "retention.bytes" | "log.retention.bytes" => {
+            config.retention_bytes = optional(int()?).map(|v| v as u64)
+        }
+        "max.message.bytes" | "message.max.bytes" => {
+            config.max_message_bytes = positive(key, int()?)? as usize
+        }
+        // Stored as received; the broker never recompresses, so these are accepted and
+        // have no effect beyond validation.
+        "compression.type" => {
+            if ![
+                "producer",
+                "none",
+                "gzip",
+                "snappy",
+                "lz4",
+                "zstd",
+                "uncompressed",
+            ]
+            .contains(&value)
+            {
+                return Err(format!("{key}: unknown codec {value:?}"));
+            }
+        }
+        "cleanup.policy" => {
+            if value != "delete" {
+                return Err(format!("{key}: only \"delete\" is implemented"));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn positive(key: &str, v: i64) -> Result<i64, String> {
+    if v > 0 {
+        Ok(v)
+    } else {
+        Err(format!("{key}: must be positive, got {v}"))
+    }
+}

@@ -1,0 +1,98 @@
+//! Fetch: read whole batches below the high watermark from each requested partition; if
+//! fewer than `min_bytes` are available, wait (the fetch purgatory) until more is appended
+//! or `max_wait_ms` passes. Follower fetches (replica id ≥ 0) are not served yet.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse};
+
+use crate::protocol::codes;
+use crate::server::Broker;
+
+/// Upper bound on how long one fetch may wait, whatever the client asks.
+const FETCH_WAIT_MAX: Duration = Duration::from_secs(30);
+
+pub async fn handle(broker: &Broker, request: FetchRequest) -> FetchResponse {
+    let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(FETCH_WAIT_MAX);
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut appended = broker.appended.subscribe();
+    loop {
+        appended.borrow_and_update();
+        let (response, bytes) = read_all(broker, &request).await;
+        let now = tokio::time::Instant::now();
+        if bytes >= request.min_bytes.max(0) as usize || now >= deadline || has_error(&response) {
+            return response;
+        }
+        // Woken by any append on this broker; re-read then. A timeout ends the wait.
+        if tokio::time::timeout(
+            deadline.saturating_duration_since(tokio::time::Instant::now()),
+            appended.changed(),
+        )
+        .await
+        .is_err()
+        {
+            return read_all(broker, &request).await.0;
+        }
+    }
+}
+
+fn has_error(response: &FetchResponse) -> bool {
+    response
+        .responses
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .any(|p| p.error_code != codes::NONE)
+}
+
+async fn read_all(broker: &Broker, request: &FetchRequest) -> (FetchResponse, usize) {
+    let mut response = FetchResponse::default();
+    let mut budget = if request.max_bytes > 0 {
+        request.max_bytes as usize
+    } else {
+        usize::MAX
+    };
+    let mut total = 0usize;
+    for topic in &request.topics {
+        let name = topic.topic.0.as_str();
+        let mut out = FetchableTopicResponse::default();
+        out.topic = topic.topic.clone();
+        for partition in &topic.partitions {
+            let mut p = PartitionData::default();
+            p.partition_index = partition.partition;
+            p.high_watermark = -1;
+            p.last_stable_offset = -1;
+            p.log_start_offset = -1;
+            p.aborted_transactions = Some(Vec::new());
+            p.preferred_read_replica = (-1).into();
+            match broker.partition(name, partition.partition) {
+                None => {
+                    let known = broker.topics().iter().any(|t| t.name == name);
+                    p.error_code = if known {
+                        codes::NOT_LEADER_OR_FOLLOWER
+                    } else {
+                        codes::UNKNOWN_TOPIC_OR_PARTITION
+                    };
+                }
+                Some(handle) => {
+                    let max = (partition.partition_max_bytes.max(0) as usize).min(budget);
+                    let read = handle.read(partition.fetch_offset, max.max(1)).await;
+                    p.error_code = read.error_code;
+                    p.high_watermark = read.offsets.high_watermark;
+                    p.last_stable_offset = read.offsets.high_watermark;
+                    p.log_start_offset = read.offsets.log_start_offset;
+                    total += read.records.len();
+                    budget = budget.saturating_sub(read.records.len());
+                    p.records = Some(read.records);
+                }
+            }
+            if p.records.is_none() {
+                p.records = Some(Bytes::new());
+            }
+            out.partitions.push(p);
+        }
+        response.responses.push(out);
+    }
+    (response, total)
+}

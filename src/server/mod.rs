@@ -1,0 +1,191 @@
+//! The broker: listener, connections, request dispatch and the partitions it hosts.
+//!
+//! [`Broker::start`] opens (recovers) every partition this broker hosts, then [`serve`]
+//! accepts connections. Each connection handles one request at a time, like Kafka's muted
+//! channels, so responses leave in request order. Malformed or unsupported requests get a
+//! Kafka error code where the protocol has room for one, otherwise the connection is closed;
+//! nothing a peer sends can panic the broker.
+
+pub mod config;
+mod connection;
+mod handlers;
+pub mod partition;
+mod topics;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use config::{BrokerConfig, BrokerEndpoint, TopicAssignment};
+use partition::{PartitionHandle, TICK_INTERVAL};
+
+use crate::env::Env;
+
+/// A running broker's shared state.
+pub struct Broker {
+    pub env: Env,
+    pub config: BrokerConfig,
+    /// Topics of the cluster map (static ones plus those created at run time).
+    topics: Mutex<BTreeMap<String, TopicAssignment>>,
+    /// The partitions this broker hosts, by (topic, partition).
+    partitions: Mutex<BTreeMap<(String, i32), PartitionHandle>>,
+    /// Bumped after every append on this broker; delayed fetches wait on it.
+    appended: watch::Sender<u64>,
+}
+
+impl Broker {
+    /// Load the cluster map and open every hosted partition (running log recovery).
+    pub fn start(env: Env, config: BrokerConfig) -> anyhow::Result<Arc<Broker>> {
+        let (appended, _) = watch::channel(0);
+        let broker = Arc::new(Broker {
+            env,
+            config,
+            topics: Mutex::new(BTreeMap::new()),
+            partitions: Mutex::new(BTreeMap::new()),
+            appended,
+        });
+        let mut known: Vec<TopicAssignment> = broker.config.topics.clone();
+        for topic in topics::load_persisted(&*broker.env.disk)? {
+            if !known.iter().any(|t| t.name == topic.name) {
+                known.push(topic);
+            }
+        }
+        for topic in known {
+            broker.add_topic(topic)?;
+        }
+        Ok(broker)
+    }
+
+    /// Register a topic and open the partitions of it that this broker hosts.
+    fn add_topic(&self, topic: TopicAssignment) -> anyhow::Result<()> {
+        let log_config =
+            config::log_config(&self.config.configs, &topic.configs).map_err(anyhow::Error::msg)?;
+        for (index, replicas) in topic.replicas.iter().enumerate() {
+            if replicas.first() != Some(&self.config.node_id) {
+                continue;
+            }
+            let dir = format!("{}-{}", topic.name, index);
+            let handle = PartitionHandle::open(&self.env, &dir, log_config.clone())
+                .map_err(|e| anyhow::anyhow!("opening {dir}: {e:?}"))?;
+            self.partitions
+                .lock()
+                .unwrap()
+                .insert((topic.name.clone(), index as i32), handle);
+        }
+        self.topics
+            .lock()
+            .unwrap()
+            .insert(topic.name.clone(), topic);
+        Ok(())
+    }
+
+    /// Create a topic at run time: open its partitions and persist the topic list.
+    pub fn create_topic(&self, topic: TopicAssignment) -> anyhow::Result<()> {
+        self.add_topic(topic)?;
+        self.persist_runtime_topics()?;
+        Ok(())
+    }
+
+    /// Delete a topic: drop its partitions (their actors stop) and remove its files.
+    /// Returns false if no such topic exists.
+    pub fn delete_topic(&self, name: &str) -> anyhow::Result<bool> {
+        let Some(topic) = self.topics.lock().unwrap().remove(name) else {
+            return Ok(false);
+        };
+        let disk = &self.env.disk;
+        for index in 0..topic.replicas.len() {
+            self.partitions
+                .lock()
+                .unwrap()
+                .remove(&(name.to_string(), index as i32));
+            let dir = format!("{name}-{index}");
+            for file in disk.list_dir(&dir)? {
+                disk.remove(&format!("{dir}/{file}"))?;
+            }
+            disk.fsync_dir(&dir)?;
+        }
+        self.persist_runtime_topics()?;
+        Ok(true)
+    }
+
+    /// Persist the topics that are not part of the static configuration.
+    fn persist_runtime_topics(&self) -> std::io::Result<()> {
+        let runtime: Vec<TopicAssignment> = self
+            .topics()
+            .into_iter()
+            .filter(|t| !self.config.topics.iter().any(|s| s.name == t.name))
+            .collect();
+        topics::persist(&*self.env.disk, &runtime)
+    }
+
+    /// The handle of a partition this broker leads.
+    pub fn partition(&self, topic: &str, index: i32) -> Option<PartitionHandle> {
+        self.partitions
+            .lock()
+            .unwrap()
+            .get(&(topic.to_string(), index))
+            .cloned()
+    }
+
+    /// Every hosted partition, in (topic, partition) order.
+    pub fn partitions(&self) -> Vec<((String, i32), PartitionHandle)> {
+        self.partitions
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// A snapshot of the cluster map's topics, in name order.
+    pub fn topics(&self) -> Vec<TopicAssignment> {
+        self.topics.lock().unwrap().values().cloned().collect()
+    }
+
+    /// fsync every hosted partition (the `flush` fault, and controlled shutdown).
+    pub async fn flush_all(&self) {
+        for (_, handle) in self.partitions() {
+            let _ = handle.flush().await;
+        }
+    }
+
+    fn notify_appended(&self) {
+        self.appended.send_modify(|n| *n += 1);
+    }
+}
+
+/// Accept connections forever, and run log housekeeping on a timer.
+pub async fn serve(broker: Arc<Broker>, listener: TcpListener) -> anyhow::Result<()> {
+    tokio::spawn(housekeeping(broker.clone()));
+    let mut conn_id = 0u64;
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        conn_id += 1;
+        let info = crate::env::ConnInfo {
+            node_id: broker.config.node_id,
+            conn_id,
+            peer,
+        };
+        tokio::spawn(connection::run(broker.clone(), stream, info));
+    }
+}
+
+/// Start a broker on its configured address and serve until the process dies.
+pub async fn run(env: Env, config: BrokerConfig) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let broker = Broker::start(env, config)?;
+    let listener = TcpListener::bind(listen).await?;
+    tracing::info!(%listen, "broker listening");
+    serve(broker, listener).await
+}
+
+async fn housekeeping(broker: Arc<Broker>) {
+    loop {
+        tokio::time::sleep(TICK_INTERVAL).await;
+        for (_, handle) in broker.partitions() {
+            handle.tick().await;
+        }
+    }
+}
