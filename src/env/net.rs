@@ -56,6 +56,9 @@ impl NetHooks for NoNetFaults {}
 pub trait Trace: Send + Sync + 'static {
     /// Record one event of the given kind with its bytes.
     fn record(&self, kind: &str, bytes: &[u8]);
+    /// Count an observable effect of a fault (e.g. `recovery.corrupt_batches`), so a
+    /// scenario can show that its fault fired and what it did.
+    fn effect(&self, _name: &str, _count: u64) {}
 }
 
 /// Discards everything: real mode.

@@ -237,7 +237,13 @@ impl Actor {
             }
             Command::Tick => {
                 let now = self.env.clock.wall_ms();
-                let _ = self.checked(|log| log.tick(now).map(|_| ()));
+                    let trace = self.env.trace.clone();
+                let _ = self.checked(|log| {
+                    let report = log.tick(now)?;
+                    trace.effect("retention.deleted_segments", report.deleted_segments.len() as u64);
+                    trace.effect("retention.deleted_bytes", report.deleted_bytes);
+                    Ok(())
+                });
             }
         }
     }
@@ -300,9 +306,15 @@ impl Actor {
     /// Map a storage error to its code; I/O errors take the log directory offline.
     fn fail(&mut self, error: StorageError) -> i16 {
         let code = storage_error_code(&error);
+        if let StorageError::Io(e) = &error {
+            if e.kind() == std::io::ErrorKind::StorageFull {
+                self.env.trace.effect("storage.enospc", 1);
+            }
+        }
         if matches!(error, StorageError::Io(_) | StorageError::Offline) {
             tracing::warn!(partition = %self.dir, %error, "log directory offline");
             self.env.trace.record("offline", self.dir.as_bytes());
+            self.env.trace.effect("storage.offline", 1);
             self.online = false;
         }
         code
