@@ -48,7 +48,7 @@ pub struct Cluster {
 }
 
 /// kafkasim's own switches (`[model]`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Model {
     /// Test-only: inject wall-clock nondeterminism so `--check-determinism` must exit 3.
     pub nondeterminism_for_test: bool,
@@ -56,6 +56,17 @@ pub struct Model {
     pub power_loss_keep_probability: f64,
     /// Dirty data older than this becomes durable on its own (default 30 s).
     pub dirty_expire_ms: u64,
+}
+
+impl Default for Model {
+    /// The values a scenario gets when `[model]` does not set them.
+    fn default() -> Self {
+        Model {
+            nondeterminism_for_test: false,
+            power_loss_keep_probability: 0.5,
+            dirty_expire_ms: 30_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -115,26 +126,40 @@ pub enum FaultKind {
     /// End every network fault on the target.
     Heal,
     /// Add this latency to every message to and from the target.
-    SlowLink { delay_ms: u64 },
+    SlowLink {
+        delay_ms: u64,
+    },
     /// Close every open connection of the target now.
     ResetConnection,
     /// The next `count` responses of the target are dropped (processed, then the connection
     /// breaks before the reply).
-    DropResponse { count: u32 },
+    DropResponse {
+        count: u32,
+    },
     /// Hold every response of the target for `duration_ms`.
-    HoldConnection { duration_ms: u64 },
+    HoldConnection {
+        duration_ms: u64,
+    },
     /// Every disk write and fsync of the target takes this long.
-    DiskLatency { delay_ms: u64 },
+    DiskLatency {
+        delay_ms: u64,
+    },
     /// The target's disk is full: writes fail with ENOSPC until healed.
     Enospc,
     /// The next fsync of the target fails (the log directory goes offline).
     FsyncError,
     /// Flip `count` random bits in the durable bytes of the target's log files.
-    BitFlip { count: u32 },
+    BitFlip {
+        count: u32,
+    },
     /// Shift the target's wall clock by `delta_ms` (may be negative) for good.
-    Skew { delta_ms: i64 },
+    Skew {
+        delta_ms: i64,
+    },
     /// Jump the target's wall clock by `delta_ms` at once.
-    Jump { delta_ms: i64 },
+    Jump {
+        delta_ms: i64,
+    },
     /// Force an fsync of the target's files now.
     Flush,
 }
