@@ -78,8 +78,8 @@ pub struct ConfigSpec {
     pub scope: Scope,
     pub kind: ConfigType,
     pub default: ConfigDefault,
-    /// Values Kafka accepts that this build does not implement yet, each with the reason
-    /// given to the user. Compared with the value's text (`true`, `read_committed`).
+    /// Values Kafka accepts that this build does not implement yet, each with the sentence
+    /// shown to the user. Compared with the value's text (`true`, `read_committed`).
     pub not_yet: &'static [(&'static str, &'static str)],
     /// One line for the README.
     pub doc: &'static str,
@@ -174,7 +174,7 @@ static HONOURED: &[ConfigSpec] = &[
         kind: ConfigType::Bool,
         // Kafka's default is true since 3.0; this build has no idempotent producer yet.
         default: D::Bool(false),
-        not_yet: &[("true", "idempotence is not implemented yet")],
+        not_yet: &[("true", "idempotence is not implemented yet: only false is accepted in this build")],
         doc: "idempotent producer (only false in this build)",
     },
     spec("compression.type", Producer, ConfigType::Enum(PRODUCER_COMPRESSION), D::Str("none"),
@@ -195,7 +195,10 @@ static HONOURED: &[ConfigSpec] = &[
         scope: Consumer,
         kind: ConfigType::Enum(&["read_uncommitted", "read_committed"]),
         default: D::Str("read_uncommitted"),
-        not_yet: &[("read_committed", "transactions are not implemented yet")],
+        not_yet: &[(
+            "read_committed",
+            "transactions are not implemented yet: only read_uncommitted is accepted in this build",
+        )],
         doc: "which records a fetch may return (only read_uncommitted in this build)",
     },
 ];

@@ -125,7 +125,8 @@ pub fn parse(path_for_messages: &str, text: &str) -> Result<Scenario> {
         text,
     };
     let document = ImDocument::parse(text).map_err(|error| {
-        let message = error.message().trim().to_string();
+        // toml_edit's messages may span lines ("invalid string\nexpected ..."): keep one line.
+        let message = error.message().trim().lines().collect::<Vec<_>>().join("; ");
         source.error(error.span(), "", message, None)
     })?;
     let root = Obj {
@@ -705,7 +706,7 @@ fn config_value(field: &Field, spec: &configs::ConfigSpec) -> Result<ConfigValue
         ConfigValue::Str(value) => value.clone(),
     };
     match spec.not_yet.iter().find(|(refused, _)| *refused == text) {
-        Some((_, reason)) => Err(field.error(format!("{text}: {reason}"))),
+        Some((_, reason)) => Err(field.error(*reason)),
         None => Ok(value),
     }
 }
@@ -1312,3 +1313,7 @@ fn flatten_names<'a>(table: &Obj<'a>) -> Vec<(String, Field<'a>)> {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod tests;
