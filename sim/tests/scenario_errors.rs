@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use kafkasim_sim::scenario::{load, parse};
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("sim/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("sim/ has a parent")
+        .to_path_buf()
 }
 
 fn rejected_files() -> Vec<PathBuf> {
@@ -24,7 +27,11 @@ fn rejected_files() -> Vec<PathBuf> {
 #[test]
 fn every_rejected_scenario_is_rejected_with_its_message() {
     let files = rejected_files();
-    assert!(files.len() >= 17, "expected the whole rejection catalogue, found {}", files.len());
+    assert!(
+        files.len() >= 17,
+        "expected the whole rejection catalogue, found {}",
+        files.len()
+    );
     for file in files {
         let name = file.file_stem().unwrap().to_str().unwrap().to_string();
         // Messages carry the path as given; a relative one keeps snapshots machine-independent.
@@ -46,7 +53,12 @@ fn load_names_the_path_as_given() {
     let path = Path::new("../scenarios-rejected/unknown-table.toml");
     let error = load(path).unwrap_err();
     assert_eq!(error.file, "../scenarios-rejected/unknown-table.toml");
-    assert!(error.to_string().starts_with("../scenarios-rejected/unknown-table.toml:"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with("../scenarios-rejected/unknown-table.toml:"),
+        "{error}"
+    );
 }
 
 #[test]

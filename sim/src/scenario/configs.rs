@@ -243,6 +243,44 @@ pub fn int_or_default(configs: &Configs, place: Scope, name: &str) -> i64 {
     }
 }
 
+/// The honoured configs as the rows of a Markdown table (key, scope, type, default, meaning),
+/// for scenarios/README.md; a test keeps the README in step with this table.
+pub fn markdown_rows() -> String {
+    honoured_configs().iter().map(markdown_row).collect()
+}
+
+fn markdown_row(spec: &ConfigSpec) -> String {
+    let kind = match spec.kind {
+        ConfigType::Int { min, max } => format!("integer {}", range_text(min, max)),
+        ConfigType::DurationMs { min, max } => format!("integer ms {}", range_text(min, max)),
+        ConfigType::Bool => "bool".to_string(),
+        ConfigType::Enum(values) => values.join(" \\| "),
+        ConfigType::Acks => "\"0\" \\| \"1\" \\| \"all\" (\"-1\"; also 0, 1, -1)".to_string(),
+    };
+    let default = match spec.default {
+        ConfigDefault::Int(i64::MAX) => "Long.MAX".to_string(),
+        ConfigDefault::Int(value) => value.to_string(),
+        ConfigDefault::Bool(value) => value.to_string(),
+        ConfigDefault::Str(value) => format!("\"{value}\""),
+    };
+    format!(
+        "| `{}` | {} | {} | {} | {} |\n",
+        spec.name,
+        spec.scope.name(),
+        kind,
+        default,
+        spec.doc
+    )
+}
+
+fn range_text(min: i64, max: i64) -> String {
+    match max {
+        i64::MAX => format!("≥ {min}"),
+        max if max == INT_MAX => format!("{min}..=Int.MAX"),
+        max => format!("{min}..={max}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,7 +126,12 @@ pub fn parse(path_for_messages: &str, text: &str) -> Result<Scenario> {
     };
     let document = ImDocument::parse(text).map_err(|error| {
         // toml_edit's messages may span lines ("invalid string\nexpected ..."): keep one line.
-        let message = error.message().trim().lines().collect::<Vec<_>>().join("; ");
+        let message = error
+            .message()
+            .trim()
+            .lines()
+            .collect::<Vec<_>>()
+            .join("; ");
         source.error(error.span(), "", message, None)
     })?;
     let root = Obj {

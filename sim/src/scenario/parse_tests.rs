@@ -9,7 +9,9 @@ use super::*;
 const SMOKE: &str = "scenarios/smoke/produce-consume.toml";
 
 fn repo_file(relative: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -55,17 +57,31 @@ fn smoke_example_parses_to_the_expected_model() {
     assert_eq!(scenario.seeds, 16);
     assert_eq!(scenario.duration_ms, 10_000);
     assert_eq!(scenario.cluster.brokers, 1);
-    assert_eq!(scenario.broker, Configs::from([("segment.bytes".into(), ConfigValue::Int(65_536))]));
+    assert_eq!(
+        scenario.broker,
+        Configs::from([("segment.bytes".into(), ConfigValue::Int(65_536))])
+    );
     assert_eq!(scenario.model.power_loss_keep_probability, 0.5);
     assert_eq!(scenario.model.dirty_expire_ms, 30_000);
     assert!(!scenario.model.nondeterminism_for_test);
 
-    let [topic] = scenario.topics.as_slice() else { panic!("one topic") };
-    assert_eq!((topic.name.as_str(), topic.partitions, topic.replication_factor), ("t", 3, 1));
+    let [topic] = scenario.topics.as_slice() else {
+        panic!("one topic")
+    };
+    assert_eq!(
+        (
+            topic.name.as_str(),
+            topic.partitions,
+            topic.replication_factor
+        ),
+        ("t", 3, 1)
+    );
     assert_eq!(topic.placement, None);
     assert!(topic.config.is_empty());
 
-    let [producer, consumer] = scenario.workloads.as_slice() else { panic!("two workloads") };
+    let [producer, consumer] = scenario.workloads.as_slice() else {
+        panic!("two workloads")
+    };
     assert_eq!(producer.kind, WorkloadKind::Producer);
     assert_eq!((producer.clients, producer.topic.as_str()), (1, "t"));
     assert_eq!(producer.rate_per_sec, 200.0);
@@ -77,8 +93,10 @@ fn smoke_example_parses_to_the_expected_model() {
     assert_eq!(producer.config, producer_config);
     assert_eq!(consumer.kind, WorkloadKind::Consumer);
     assert_eq!((consumer.clients, consumer.topic.as_str()), (1, "t"));
-    let consumer_config =
-        Configs::from([("auto.offset.reset".into(), ConfigValue::Str("earliest".into()))]);
+    let consumer_config = Configs::from([(
+        "auto.offset.reset".into(),
+        ConfigValue::Str("earliest".into()),
+    )]);
     assert_eq!(consumer.config, consumer_config);
 
     assert!(scenario.faults.is_empty());
@@ -93,15 +111,21 @@ fn readme_example_is_the_smoke_scenario() {
     let marker = format!("<!-- example: {SMOKE} -->\n```toml\n");
     let start = readme.find(&marker).expect("README marks its full example") + marker.len();
     let end = start + readme[start..].find("```\n").expect("example block ends");
-    assert_eq!(&readme[start..end], repo_file(SMOKE), "README example and {SMOKE} differ");
+    assert_eq!(
+        &readme[start..end],
+        repo_file(SMOKE),
+        "README example and {SMOKE} differ"
+    );
 }
 
 #[test]
 fn scenario_readme_lists_every_honoured_config() {
     let readme = repo_file("scenarios/README.md");
-    for spec in honoured_configs() {
-        assert!(readme.contains(&format!("`{}`", spec.name)), "README misses {}", spec.name);
-    }
+    let rows = super::super::configs::markdown_rows();
+    assert!(
+        readme.contains(&rows),
+        "README's config table differs; expected rows:\n{rows}"
+    );
 }
 
 #[test]
@@ -122,16 +146,37 @@ target = "broker(1)"
 duration = "2s"
 "#;
     let scenario = parse_minimal(faults, VALID).unwrap_or_else(|e| panic!("{e}"));
-    let [first, second] = scenario.faults.as_slice() else { panic!("two steps") };
+    let [first, second] = scenario.faults.as_slice() else {
+        panic!("two steps")
+    };
     assert_eq!(first.at_ms, 1_000);
     let expected = vec![
-        Action { kind: FaultKind::SlowLink { delay_ms: 20 }, target: Target::Broker(2), after_ms: 0 },
-        Action { kind: FaultKind::Skew { delta_ms: -30_000 }, target: Target::All, after_ms: 500 },
-        Action { kind: FaultKind::BitFlip { count: 1 }, target: Target::Broker(3), after_ms: 0 },
+        Action {
+            kind: FaultKind::SlowLink { delay_ms: 20 },
+            target: Target::Broker(2),
+            after_ms: 0,
+        },
+        Action {
+            kind: FaultKind::Skew { delta_ms: -30_000 },
+            target: Target::All,
+            after_ms: 500,
+        },
+        Action {
+            kind: FaultKind::BitFlip { count: 1 },
+            target: Target::Broker(3),
+            after_ms: 0,
+        },
     ];
     assert_eq!(first.actions, expected);
     let hold = FaultKind::HoldConnection { duration_ms: 2_000 };
-    assert_eq!(second.actions, vec![Action { kind: hold, target: Target::Broker(1), after_ms: 0 }]);
+    assert_eq!(
+        second.actions,
+        vec![Action {
+            kind: hold,
+            target: Target::Broker(1),
+            after_ms: 0
+        }]
+    );
 }
 
 #[test]
@@ -199,10 +244,17 @@ min = { acknowledged = 10, effects = { "disk.bytes_discarded" = 1 } }
     assert_eq!(scenario.expect.min_effects["disk.bytes_discarded"], 1);
 
     let both = "[expect]\nmust = [\"unseen\"]\nallow = [\"unseen\"]\n";
-    assert!(parse_minimal("", both).unwrap_err().message.contains("both must and allow"));
+    assert!(parse_minimal("", both)
+        .unwrap_err()
+        .message
+        .contains("both must and allow"));
     let nothing = parse_minimal("", "[expect]\n").unwrap_err();
     assert_eq!(nothing.field, "expect");
-    assert_eq!(nothing.line, minimal("").lines().count() + 1, "points at the [expect] header");
+    assert_eq!(
+        nothing.line,
+        minimal("").lines().count() + 1,
+        "points at the [expect] header"
+    );
 }
 
 #[test]
