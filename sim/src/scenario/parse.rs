@@ -155,7 +155,9 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The file being parsed, for turning byte offsets into lines and columns.
 struct Source<'a> {
+    /// The path as given, for messages.
     file: &'a str,
+    /// The whole file, to count lines and columns in.
     text: &'a str,
 }
 
@@ -246,7 +248,9 @@ fn join_path(parent: &str, key: &str) -> String {
 struct Field<'a> {
     source: &'a Source<'a>,
     node: Node<'a>,
+    /// Dotted path for messages, e.g. `fault[1].actions[0].target`.
     path: String,
+    /// Bytes an error about this value points at: the value, else its key, else its table.
     span: Option<Range<usize>>,
 }
 
@@ -378,8 +382,11 @@ fn range(min: i64, max: i64) -> String {
 /// A table with its location and field path.
 struct Obj<'a> {
     source: &'a Source<'a>,
+    /// A `[table]`, an `[[array]]` element or an inline `{ table }` alike.
     table: &'a dyn TableLike,
+    /// Dotted path for messages; empty for the document itself.
     path: String,
+    /// The table's header or braces, for errors about a missing key.
     span: Option<Range<usize>>,
 }
 
@@ -955,6 +962,9 @@ fn workload_from(table: &Obj, topics: &[Topic]) -> Result<Workload> {
         Some(field) => configs_from(&field, place)?,
         None => Configs::new(),
     };
+    if kind == WorkloadKind::Producer {
+        check_delivery_timeout(table, &config)?;
+    }
     Ok(Workload {
         kind,
         clients,
@@ -963,6 +973,32 @@ fn workload_from(table: &Obj, topics: &[Topic]) -> Result<Workload> {
         keyed,
         config,
     })
+}
+
+/// Kafka's producer refuses to start when a configured delivery.timeout.ms is shorter than
+/// linger.ms + request.timeout.ms; so do we, rather than run a client Kafka would not.
+fn check_delivery_timeout(table: &Obj, config: &Configs) -> Result<()> {
+    if !config.contains_key("delivery.timeout.ms") {
+        return Ok(());
+    }
+    let value = |name| configs::int_or_default(config, Scope::Producer, name);
+    let delivery = value("delivery.timeout.ms");
+    let floor = value("linger.ms").saturating_add(value("request.timeout.ms"));
+    if delivery >= floor {
+        return Ok(());
+    }
+    let config_field = table.get("config").expect("the key came from config");
+    // Point at the value when written as one quoted key; a bare dotted key points at config.
+    let located = config_field
+        .table()?
+        .get("delivery.timeout.ms")
+        .unwrap_or(config_field);
+    let message = format!(
+        "delivery.timeout.ms ({delivery}) must be at least linger.ms + request.timeout.ms \
+         ({floor}), as Kafka's producer requires"
+    );
+    let path = join_path(&table.path, "config") + ".\"delivery.timeout.ms\"";
+    Err(Field { path, ..located }.error(message))
 }
 
 fn workload_topic(field: &Field, topics: &[Topic]) -> Result<String> {
