@@ -521,8 +521,12 @@ fn check_sections(root: &Obj) -> Result<()> {
             let suggestion = did_you_mean(key, &names)
                 .and_then(|near| SECTIONS.iter().find(|(name, _)| *name == near))
                 .map(|(_, written)| written.to_string());
+            let noun = match field.node {
+                Node::Item(Item::Table(_) | Item::ArrayOfTables(_)) => "table",
+                _ => "top-level key",
+            };
             let message = format!(
-                "unknown table `{key}` (expected: {})",
+                "unknown {noun} `{key}` (expected: {})",
                 SECTIONS
                     .iter()
                     .map(|(_, written)| *written)
