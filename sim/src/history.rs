@@ -17,10 +17,7 @@ pub struct Tp {
 
 impl Tp {
     pub fn new(topic: impl Into<String>, partition: i32) -> Self {
-        Tp {
-            topic: topic.into(),
-            partition,
-        }
+        Tp { topic: topic.into(), partition }
     }
 }
 
@@ -56,10 +53,7 @@ pub enum EventKind {
     /// A producer began sending `value` to `tp`.
     SendInvoke { tp: Tp, value: u64 },
     /// The send of `op` completed; `offset` is known only for `ok`.
-    SendComplete {
-        outcome: Outcome,
-        offset: Option<i64>,
-    },
+    SendComplete { outcome: Outcome, offset: Option<i64> },
     /// A consumer began a poll.
     PollInvoke,
     /// The poll of `op` completed with these records, in the order returned.
@@ -106,13 +100,7 @@ impl History {
     /// Record a completion (or a seek) for an op.
     pub fn push(&mut self, time_ms: u64, process: u32, op: u64, kind: EventKind) {
         let index = self.events.len();
-        self.events.push(Event {
-            index,
-            time_ms,
-            process,
-            op,
-            kind,
-        });
+        self.events.push(Event { index, time_ms, process, op, kind });
     }
 
     /// A fresh op id for events that have no invoke (seeks).

@@ -61,29 +61,17 @@ pub struct FsDisk {
 impl FsDisk {
     /// A disk rooted at `root` (created on first use).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        FsDisk {
-            root: root.into(),
-            files: Mutex::new(BTreeMap::new()),
-        }
+        FsDisk { root: root.into(), files: Mutex::new(BTreeMap::new()) }
     }
 
     fn full(&self, path: &str) -> PathBuf {
         self.root.join(path)
     }
 
-    fn with_file<T>(
-        &self,
-        path: &str,
-        f: impl FnOnce(&mut File) -> io::Result<T>,
-    ) -> io::Result<T> {
+    fn with_file<T>(&self, path: &str, f: impl FnOnce(&mut File) -> io::Result<T>) -> io::Result<T> {
         let mut files = self.files.lock().unwrap();
         if !files.contains_key(path) {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(self.full(path))?;
+            let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(self.full(path))?;
             files.insert(path.to_string(), file);
         }
         f(files.get_mut(path).expect("inserted above"))
@@ -196,20 +184,13 @@ fn not_found(path: &str) -> io::Error {
 
 impl Disk for MemDisk {
     fn create_dir_all(&self, dir: &str) -> io::Result<()> {
-        self.dirs
-            .lock()
-            .unwrap()
-            .insert(dir.trim_end_matches('/').to_string());
+        self.dirs.lock().unwrap().insert(dir.trim_end_matches('/').to_string());
         Ok(())
     }
 
     fn list_dir(&self, dir: &str) -> io::Result<Vec<String>> {
         let prefix = format!("{}/", dir.trim_end_matches('/'));
-        let prefix = if dir.is_empty() {
-            String::new()
-        } else {
-            prefix
-        };
+        let prefix = if dir.is_empty() { String::new() } else { prefix };
         let mut names: Vec<String> = Vec::new();
         let files = self.files.lock().unwrap();
         let dirs = self.dirs.lock().unwrap();
@@ -230,12 +211,7 @@ impl Disk for MemDisk {
     }
 
     fn len(&self, path: &str) -> io::Result<u64> {
-        self.files
-            .lock()
-            .unwrap()
-            .get(path)
-            .map(|f| f.len() as u64)
-            .ok_or_else(|| not_found(path))
+        self.files.lock().unwrap().get(path).map(|f| f.len() as u64).ok_or_else(|| not_found(path))
     }
 
     fn read_at(&self, path: &str, offset: u64, len: usize) -> io::Result<Vec<u8>> {
@@ -255,10 +231,7 @@ impl Disk for MemDisk {
     }
 
     fn write_file(&self, path: &str, data: &[u8]) -> io::Result<()> {
-        self.files
-            .lock()
-            .unwrap()
-            .insert(path.to_string(), data.to_vec());
+        self.files.lock().unwrap().insert(path.to_string(), data.to_vec());
         Ok(())
     }
 
@@ -282,11 +255,7 @@ impl Disk for MemDisk {
     }
 
     fn fsync(&self, path: &str) -> io::Result<()> {
-        if self.files.lock().unwrap().contains_key(path) {
-            Ok(())
-        } else {
-            Err(not_found(path))
-        }
+        if self.files.lock().unwrap().contains_key(path) { Ok(()) } else { Err(not_found(path)) }
     }
 
     fn fsync_dir(&self, _dir: &str) -> io::Result<()> {

@@ -11,7 +11,7 @@ mod disk;
 mod net;
 
 pub use disk::{Disk, FsDisk, MemDisk};
-pub use net::{ConnInfo, NetAction, NetHooks, NoNetFaults, NoTrace, Trace};
+pub use net::{ConnInfo, NetAction, NetHooks, NoNetFaults, Trace, NoTrace};
 
 use std::sync::Arc;
 
