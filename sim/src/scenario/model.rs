@@ -126,40 +126,26 @@ pub enum FaultKind {
     /// End every network fault on the target.
     Heal,
     /// Add this latency to every message to and from the target.
-    SlowLink {
-        delay_ms: u64,
-    },
+    SlowLink { delay_ms: u64 },
     /// Close every open connection of the target now.
     ResetConnection,
     /// The next `count` responses of the target are dropped (processed, then the connection
     /// breaks before the reply).
-    DropResponse {
-        count: u32,
-    },
+    DropResponse { count: u32 },
     /// Hold every response of the target for `duration_ms`.
-    HoldConnection {
-        duration_ms: u64,
-    },
+    HoldConnection { duration_ms: u64 },
     /// Every disk write and fsync of the target takes this long.
-    DiskLatency {
-        delay_ms: u64,
-    },
+    DiskLatency { delay_ms: u64 },
     /// The target's disk is full: writes fail with ENOSPC until healed.
     Enospc,
     /// The next fsync of the target fails (the log directory goes offline).
     FsyncError,
     /// Flip `count` random bits in the durable bytes of the target's log files.
-    BitFlip {
-        count: u32,
-    },
+    BitFlip { count: u32 },
     /// Shift the target's wall clock by `delta_ms` (may be negative) for good.
-    Skew {
-        delta_ms: i64,
-    },
+    Skew { delta_ms: i64 },
     /// Jump the target's wall clock by `delta_ms` at once.
-    Jump {
-        delta_ms: i64,
-    },
+    Jump { delta_ms: i64 },
     /// Force an fsync of the target's files now.
     Flush,
 }
