@@ -48,7 +48,7 @@ pub struct Cluster {
 }
 
 /// kafkasim's own switches (`[model]`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Model {
     /// Test-only: inject wall-clock nondeterminism so `--check-determinism` must exit 3.
     pub nondeterminism_for_test: bool,
@@ -56,6 +56,17 @@ pub struct Model {
     pub power_loss_keep_probability: f64,
     /// Dirty data older than this becomes durable on its own (default 30 s).
     pub dirty_expire_ms: u64,
+}
+
+impl Default for Model {
+    /// The values a scenario gets when `[model]` does not set them.
+    fn default() -> Self {
+        Model {
+            nondeterminism_for_test: false,
+            power_loss_keep_probability: 0.5,
+            dirty_expire_ms: 30_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -1,0 +1,267 @@
+//! Tests of the scenario parser on whole files: the catalogue's smoke example parses to the
+//! model it describes, and the less common spellings the README allows are accepted.
+//! Rejections live in sim/tests/scenario_errors.rs, one file each.
+
+use std::path::Path;
+
+use super::*;
+
+const SMOKE: &str = "scenarios/smoke/produce-consume.toml";
+
+fn repo_file(relative: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A minimal valid file with `extra` appended, for spelling tests.
+fn minimal(extra: &str) -> String {
+    format!(
+        r#"
+[scenario]
+name = "x"
+why = "y"
+duration = "10s"
+[cluster]
+brokers = 3
+[[topic]]
+name = "t"
+partitions = 2
+replication_factor = 1
+[[workload]]
+kind = "producer"
+topic = "t"
+rate = "10/s"
+{extra}
+"#
+    )
+}
+
+fn parse_minimal(extra: &str, expect: &str) -> std::result::Result<Scenario, ScenarioError> {
+    let mut text = minimal(extra);
+    text.push_str(expect);
+    parse("test.toml", &text)
+}
+
+const VALID: &str = "[expect]\nverdict = \"valid\"\n";
+
+#[test]
+fn smoke_example_parses_to_the_expected_model() {
+    let text = repo_file(SMOKE);
+    let scenario = parse(SMOKE, &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenario.path, SMOKE);
+    assert_eq!(scenario.source_hash, hex(&Sha256::digest(text.as_bytes())));
+    assert_eq!(scenario.source_hash.len(), 64);
+    assert_eq!(scenario.name, "produce-consume");
+    assert_eq!(scenario.seeds, 16);
+    assert_eq!(scenario.duration_ms, 10_000);
+    assert_eq!(scenario.cluster.brokers, 1);
+    assert_eq!(
+        scenario.broker,
+        Configs::from([("segment.bytes".into(), ConfigValue::Int(65_536))])
+    );
+    assert_eq!(scenario.model.power_loss_keep_probability, 0.5);
+    assert_eq!(scenario.model.dirty_expire_ms, 30_000);
+    assert!(!scenario.model.nondeterminism_for_test);
+
+    let [topic] = scenario.topics.as_slice() else {
+        panic!("one topic")
+    };
+    assert_eq!(
+        (
+            topic.name.as_str(),
+            topic.partitions,
+            topic.replication_factor
+        ),
+        ("t", 3, 1)
+    );
+    assert_eq!(topic.placement, None);
+    assert!(topic.config.is_empty());
+
+    let [producer, consumer] = scenario.workloads.as_slice() else {
+        panic!("two workloads")
+    };
+    assert_eq!(producer.kind, WorkloadKind::Producer);
+    assert_eq!((producer.clients, producer.topic.as_str()), (1, "t"));
+    assert_eq!(producer.rate_per_sec, 200.0);
+    assert!(producer.keyed);
+    let producer_config = Configs::from([
+        ("acks".into(), ConfigValue::Str("1".into())),
+        ("linger.ms".into(), ConfigValue::Int(5)),
+    ]);
+    assert_eq!(producer.config, producer_config);
+    assert_eq!(consumer.kind, WorkloadKind::Consumer);
+    assert_eq!((consumer.clients, consumer.topic.as_str()), (1, "t"));
+    let consumer_config = Configs::from([(
+        "auto.offset.reset".into(),
+        ConfigValue::Str("earliest".into()),
+    )]);
+    assert_eq!(consumer.config, consumer_config);
+
+    assert!(scenario.faults.is_empty());
+    assert!(scenario.expect.must.is_empty() && scenario.expect.allow.is_empty());
+    assert_eq!(scenario.expect.min_acknowledged, 500);
+    assert_eq!(scenario.expect.min_faults, 0);
+}
+
+#[test]
+fn readme_example_is_the_smoke_scenario() {
+    let readme = repo_file("scenarios/README.md");
+    let marker = format!("<!-- example: {SMOKE} -->\n```toml\n");
+    let start = readme.find(&marker).expect("README marks its full example") + marker.len();
+    let end = start + readme[start..].find("```\n").expect("example block ends");
+    assert_eq!(
+        &readme[start..end],
+        repo_file(SMOKE),
+        "README example and {SMOKE} differ"
+    );
+}
+
+#[test]
+fn scenario_readme_lists_every_honoured_config() {
+    let readme = repo_file("scenarios/README.md");
+    let rows = super::super::configs::markdown_rows();
+    assert!(
+        readme.contains(&rows),
+        "README's config table differs; expected rows:\n{rows}"
+    );
+}
+
+#[test]
+fn scenario_faults_parse_with_parameters_in_both_array_spellings() {
+    let faults = r#"
+[[fault]]
+at = "1s"
+actions = [
+  { do = "slow-link", target = "broker(2)", delay = "20ms" },
+  { do = "skew", target = "all", delta = "-30s", after = "500ms" },
+  { do = "bit-flip", target = "broker(3)" },
+]
+[[fault]]
+at = "2s"
+[[fault.actions]]
+do = "hold-connection"
+target = "broker(1)"
+duration = "2s"
+"#;
+    let scenario = parse_minimal(faults, VALID).unwrap_or_else(|e| panic!("{e}"));
+    let [first, second] = scenario.faults.as_slice() else {
+        panic!("two steps")
+    };
+    assert_eq!(first.at_ms, 1_000);
+    let expected = vec![
+        Action {
+            kind: FaultKind::SlowLink { delay_ms: 20 },
+            target: Target::Broker(2),
+            after_ms: 0,
+        },
+        Action {
+            kind: FaultKind::Skew { delta_ms: -30_000 },
+            target: Target::All,
+            after_ms: 500,
+        },
+        Action {
+            kind: FaultKind::BitFlip { count: 1 },
+            target: Target::Broker(3),
+            after_ms: 0,
+        },
+    ];
+    assert_eq!(first.actions, expected);
+    let hold = FaultKind::HoldConnection { duration_ms: 2_000 };
+    assert_eq!(
+        second.actions,
+        vec![Action {
+            kind: hold,
+            target: Target::Broker(1),
+            after_ms: 0
+        }]
+    );
+}
+
+#[test]
+fn scenario_configs_accept_unquoted_dotted_keys_and_integer_acks() {
+    let extra = "config = { acks = -1, linger.ms = 7 }\n[broker]\nflush.messages = 10\n";
+    let scenario = parse_minimal(extra, VALID).unwrap_or_else(|e| panic!("{e}"));
+    let config = &scenario.workloads[0].config;
+    assert_eq!(config["acks"], ConfigValue::Str("all".into()));
+    assert_eq!(config["linger.ms"], ConfigValue::Int(7));
+    assert_eq!(scenario.broker["flush.messages"], ConfigValue::Int(10));
+
+    let typo = parse_minimal("config = { linger.mss = 7 }", VALID).unwrap_err();
+    assert_eq!(typo.field, "workload[0].config.\"linger.mss\"");
+    assert_eq!(typo.suggestion.as_deref(), Some("linger.ms"));
+}
+
+#[test]
+fn scenario_twice_set_config_is_rejected() {
+    let error = parse_minimal("config = { \"linger.ms\" = 1, linger.ms = 2 }", VALID).unwrap_err();
+    assert!(error.message.contains("set twice"), "{error}");
+}
+
+#[test]
+fn scenario_topic_config_rejects_broker_only_keys() {
+    let extra = "[[topic]]\nname = \"u\"\npartitions = 1\nreplication_factor = 1\n\
+                 config = { \"replica.lag.time.max.ms\" = 100 }\n";
+    let error = parse_minimal(extra, VALID).unwrap_err();
+    assert_eq!(error.field, "topic[1].config.\"replica.lag.time.max.ms\"");
+    assert!(error.message.contains("set it in [broker]"), "{error}");
+}
+
+#[test]
+fn scenario_placement_is_checked_against_partitions_and_brokers() {
+    let ok = minimal("").replace(
+        "replication_factor = 1\n",
+        "replication_factor = 1\nplacement = [[3], [1]]\n",
+    ) + VALID;
+    let scenario = parse("test.toml", &ok).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenario.topics[0].placement, Some(vec![vec![3], vec![1]]));
+    for (placement, complaint) in [
+        ("[[1]]", "one replica list per partition"),
+        ("[[1], [4]]", "1..=3"),
+        ("[[1], [1, 2]]", "expected 1 broker id"),
+    ] {
+        let text = minimal("").replace(
+            "replication_factor = 1\n",
+            &format!("replication_factor = 1\nplacement = {placement}\n"),
+        ) + VALID;
+        let error = parse("test.toml", &text).unwrap_err();
+        assert!(error.message.contains(complaint), "{placement}: {error}");
+    }
+}
+
+#[test]
+fn scenario_expect_must_allow_and_minimums() {
+    let expect = r#"
+[expect]
+must = ["acked-write-absent"]
+allow = ["unseen", "lost-write"]
+min = { acknowledged = 10, effects = { "disk.bytes_discarded" = 1 } }
+"#;
+    let scenario = parse_minimal("", expect).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenario.expect.must, vec!["acked-write-absent"]);
+    assert_eq!(scenario.expect.allow, vec!["unseen", "lost-write"]);
+    assert_eq!(scenario.expect.min_effects["disk.bytes_discarded"], 1);
+
+    let both = "[expect]\nmust = [\"unseen\"]\nallow = [\"unseen\"]\n";
+    assert!(parse_minimal("", both)
+        .unwrap_err()
+        .message
+        .contains("both must and allow"));
+    let nothing = parse_minimal("", "[expect]\n").unwrap_err();
+    assert_eq!(nothing.field, "expect");
+    assert_eq!(
+        nothing.line,
+        minimal("").lines().count() + 1,
+        "points at the [expect] header"
+    );
+}
+
+#[test]
+fn scenario_error_display_has_file_line_column_field() {
+    let error = parse_minimal("clients = 0", VALID).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "test.toml:16:11: workload[0].clients: expected an integer in 1..=64, found 0"
+    );
+}
