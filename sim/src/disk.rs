@@ -253,6 +253,19 @@ impl SimDisk {
         self.lock().enospc = enospc;
     }
 
+    /// Write back everything, like `sync(2)`: every file's cached bytes and every directory
+    /// entry become durable. The `flush` fault.
+    pub fn sync_all(&self) {
+        self.record("sync-all", "", 0, 0);
+        let mut state = self.lock();
+        for inode in state.inodes.values_mut() {
+            inode.durable = inode.cached.clone();
+            inode.dirty.clear();
+        }
+        state.durable = state.current.clone();
+        state.collect_garbage();
+    }
+
     /// Make the next fsync (of a file or a directory) fail.
     pub fn fail_next_fsync(&self) {
         self.record("fail-next-fsync", "", 0, 0);

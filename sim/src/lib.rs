@@ -1,6 +1,12 @@
 //! kafkasim's testbed: simulated cluster, nemesis, scenarios, checkers and runner.
 
 pub mod checker;
+pub mod clock;
+pub mod cluster;
 pub mod disk;
+pub mod faults;
 pub mod history;
+pub mod runner;
 pub mod scenario;
+pub mod trace;
+pub mod workload;

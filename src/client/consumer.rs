@@ -93,6 +93,8 @@ pub struct Consumer {
     pub high_watermarks: BTreeMap<(String, i32), i64>,
     /// Last log start offset seen per partition.
     pub log_start_offsets: BTreeMap<(String, i32), i64>,
+    /// Positions set by `auto.offset.reset` since the last `take_resets`.
+    resets: Vec<(String, i32, i64)>,
 }
 
 impl Consumer {
@@ -109,6 +111,7 @@ impl Consumer {
             positions: BTreeMap::new(),
             high_watermarks: BTreeMap::new(),
             log_start_offsets: BTreeMap::new(),
+            resets: Vec::new(),
         }
     }
 
@@ -124,6 +127,12 @@ impl Consumer {
     pub fn seek(&mut self, topic: &str, partition: i32, offset: i64) {
         self.positions
             .insert((topic.to_string(), partition), Some(offset));
+    }
+
+    /// The positions `auto.offset.reset` chose since the last call: a consumer that was
+    /// moved this way may legitimately re-read or skip.
+    pub fn take_resets(&mut self) -> Vec<(String, i32, i64)> {
+        std::mem::take(&mut self.resets)
     }
 
     /// The next offset to fetch, if known.
@@ -168,6 +177,7 @@ impl Consumer {
                 OffsetReset::None => return Err(ConsumeError::OutOfRange { topic, partition }),
             };
             if let Some(offset) = self.list_offset(&topic, partition, timestamp).await? {
+                self.resets.push((topic.clone(), partition, offset));
                 self.positions.insert((topic, partition), Some(offset));
             }
         }

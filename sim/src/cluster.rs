@@ -1,0 +1,304 @@
+//! The simulated cluster: brokers as madsim nodes, each with its SimDisk, fault hooks and
+//! wall clock owned here so they outlive kills and restarts, plus the fault actions that the
+//! nemesis applies to them.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafkasim::env::Env;
+use kafkasim::server::{self, BrokerConfig, BrokerEndpoint, TopicAssignment};
+use madsim::net::NetSim;
+use madsim::runtime::{Handle, NodeHandle};
+use rand::Rng;
+use serde::Serialize;
+
+use crate::clock::{RunClock, SimClock};
+use crate::disk::SimDisk;
+use crate::faults::NodeFaults;
+use crate::scenario::{ConfigValue, Configs, FaultKind, Scenario, Target};
+use crate::trace::RunTrace;
+
+/// The port every broker listens on.
+pub const BROKER_PORT: u16 = 9092;
+
+/// A broker's address in the simulated network.
+pub fn broker_addr(id: i32) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, id as u8)), BROKER_PORT)
+}
+
+/// A client node's address.
+pub fn client_ip(index: u32) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 0, 1 + (index / 250) as u8, (index % 250 + 1) as u8))
+}
+
+/// One broker and the state the harness keeps for it.
+pub struct BrokerNode {
+    pub id: i32,
+    node: NodeHandle,
+    pub disk: Arc<SimDisk>,
+    pub faults: Arc<NodeFaults>,
+    pub clock_offset_ms: Arc<AtomicI64>,
+    /// False between a kill (or power loss) and the next restart.
+    pub alive: bool,
+    pub paused: bool,
+    pub partitioned: bool,
+}
+
+/// A fault that fired, for the report and the trace.
+#[derive(Debug, Clone, Serialize)]
+pub struct FiredFault {
+    pub time_ms: u64,
+    pub kind: String,
+    pub target: String,
+    /// What it did, in a few words (e.g. bytes discarded by a power loss).
+    pub detail: String,
+}
+
+/// The simulated brokers of one run.
+pub struct SimCluster {
+    pub brokers: BTreeMap<i32, BrokerNode>,
+    trace: Arc<RunTrace>,
+    clock: RunClock,
+    keep_probability: f64,
+}
+
+fn config_string(value: &ConfigValue) -> String {
+    match value {
+        ConfigValue::Int(v) => v.to_string(),
+        ConfigValue::Bool(v) => v.to_string(),
+        ConfigValue::Str(v) => v.clone(),
+    }
+}
+
+fn config_strings(configs: &Configs) -> BTreeMap<String, String> {
+    configs.iter().map(|(k, v)| (k.clone(), config_string(v))).collect()
+}
+
+/// The static cluster map: replicas of each partition from the scenario's placement, or
+/// partition p on broker (p mod brokers) + 1.
+pub fn assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
+    let brokers = scenario.cluster.brokers as i32;
+    scenario
+        .topics
+        .iter()
+        .map(|topic| TopicAssignment {
+            name: topic.name.clone(),
+            replicas: match &topic.placement {
+                Some(placement) => placement.clone(),
+                None => (0..topic.partitions).map(|p| vec![p % brokers + 1]).collect(),
+            },
+            configs: config_strings(&topic.config),
+        })
+        .collect()
+}
+
+impl SimCluster {
+    /// Create every broker node; each starts its broker process at once.
+    pub fn start(scenario: &Scenario, trace: Arc<RunTrace>, clock: RunClock) -> SimCluster {
+        let handle = Handle::current();
+        let ids: Vec<i32> = (1..=scenario.cluster.brokers as i32).collect();
+        let endpoints: Vec<BrokerEndpoint> = ids
+            .iter()
+            .map(|&id| BrokerEndpoint { node_id: id, host: broker_addr(id).ip().to_string(), port: BROKER_PORT as i32 })
+            .collect();
+        let topics = assignments(scenario);
+        let mut brokers = BTreeMap::new();
+        for &id in &ids {
+            let node_trace = trace.for_node(id);
+            let disk = Arc::new(
+                SimDisk::new(move || clock.now_ms())
+                    .with_trace(node_trace.clone())
+                    .with_dirty_expire_ms(scenario.model.dirty_expire_ms),
+            );
+            let faults = Arc::new(NodeFaults::default());
+            let clock_offset_ms = Arc::new(AtomicI64::new(0));
+            let config = BrokerConfig {
+                node_id: id,
+                listen: broker_addr(id),
+                brokers: endpoints.clone(),
+                topics: topics.clone(),
+                configs: config_strings(&scenario.broker),
+                cluster_id: "kafkasim".into(),
+            };
+            let env = Env {
+                node_id: id,
+                disk: disk.clone(),
+                clock: Arc::new(SimClock::new(clock, clock_offset_ms.clone())),
+                net: faults.clone(),
+                trace: node_trace,
+            };
+            let node = handle
+                .create_node()
+                .name(format!("broker-{id}"))
+                .ip(broker_addr(id).ip())
+                .init(move || {
+                    let env = env.clone();
+                    let config = config.clone();
+                    async move {
+                        if let Err(error) = server::run(env, config).await {
+                            tracing::error!(%error, "broker stopped");
+                        }
+                    }
+                })
+                .build();
+            brokers.insert(
+                id,
+                BrokerNode { id, node, disk, faults, clock_offset_ms, alive: true, paused: false, partitioned: false },
+            );
+        }
+        SimCluster { brokers, trace, clock, keep_probability: scenario.model.power_loss_keep_probability }
+    }
+
+    /// The broker ids a target names, resolved now.
+    pub fn resolve(&self, target: &Target) -> Vec<i32> {
+        match target {
+            Target::Broker(id) => vec![*id],
+            Target::All => self.brokers.keys().copied().collect(),
+        }
+    }
+
+    /// Apply one fault action to one broker; returns what happened.
+    pub fn apply(&mut self, kind: &FaultKind, id: i32, rng: &mut impl Rng) -> FiredFault {
+        let now_ms = self.clock.now_ms();
+        let handle = Handle::current();
+        let keep_probability = self.keep_probability;
+        let broker = self.brokers.get_mut(&id).expect("targets are validated against the cluster");
+        let node_id = broker.node.id();
+        let detail = match kind {
+            FaultKind::Kill => {
+                handle.kill(node_id);
+                broker.alive = false;
+                "process killed; page cache kept".to_string()
+            }
+            FaultKind::PowerLoss => {
+                handle.kill(node_id);
+                broker.alive = false;
+                let before = broker.disk.stats();
+                broker.disk.power_loss(rng, keep_probability, now_ms);
+                let after = broker.disk.stats();
+                format!(
+                    "machine lost power: {} dirty bytes discarded, {} sectors torn",
+                    after.bytes_discarded - before.bytes_discarded,
+                    after.sectors_torn - before.sectors_torn
+                )
+            }
+            FaultKind::Restart => {
+                broker.paused = false;
+                handle.restart(node_id);
+                broker.alive = true;
+                "process restarted".to_string()
+            }
+            FaultKind::RestartEmptyDisk => {
+                handle.kill(node_id);
+                broker.disk.wipe();
+                handle.restart(node_id);
+                broker.alive = true;
+                "restarted with an empty disk".to_string()
+            }
+            FaultKind::Pause => {
+                handle.pause(node_id);
+                broker.paused = true;
+                "process paused".to_string()
+            }
+            FaultKind::Resume => {
+                handle.resume(node_id);
+                broker.paused = false;
+                "process resumed".to_string()
+            }
+            FaultKind::Partition => {
+                NetSim::current().clog_node(node_id);
+                broker.partitioned = true;
+                "cut off from every other node".to_string()
+            }
+            FaultKind::Heal => {
+                heal_broker(broker);
+                "network and disk faults ended".to_string()
+            }
+            FaultKind::SlowLink { delay_ms } => {
+                broker.faults.set_link_delay(Duration::from_millis(*delay_ms));
+                format!("{delay_ms} ms added to every request and response")
+            }
+            FaultKind::ResetConnection => {
+                broker.faults.reset_connections();
+                "every open connection will be reset".to_string()
+            }
+            FaultKind::DropResponse { count } => {
+                broker.faults.drop_responses(*count);
+                format!("the next {count} Produce responses are dropped after the append")
+            }
+            FaultKind::HoldConnection { duration_ms } => {
+                broker.faults.hold(Duration::from_millis(*duration_ms));
+                format!("responses held for {duration_ms} ms")
+            }
+            FaultKind::DiskLatency { delay_ms } => {
+                broker.faults.set_disk_delay(Duration::from_millis(*delay_ms));
+                format!("{delay_ms} ms added to every disk write")
+            }
+            FaultKind::Enospc => {
+                broker.disk.set_enospc(true);
+                "disk full: writes fail with ENOSPC".to_string()
+            }
+            FaultKind::FsyncError => {
+                broker.disk.fail_next_fsync();
+                "the next fsync fails".to_string()
+            }
+            FaultKind::BitFlip { count } => {
+                let before = broker.disk.bit_flips().len();
+                broker.disk.flip_bits(rng, *count as usize);
+                let flips = broker.disk.bit_flips();
+                let new: Vec<String> =
+                    flips[before..].iter().map(|f| format!("{}@{} bit {}", f.path, f.offset, f.bit)).collect();
+                format!("flipped {}", if new.is_empty() { "nothing (no log bytes yet)".to_string() } else { new.join(", ") })
+            }
+            FaultKind::Skew { delta_ms } => {
+                broker.clock_offset_ms.store(*delta_ms, Ordering::Relaxed);
+                format!("wall clock offset set to {delta_ms} ms")
+            }
+            FaultKind::Jump { delta_ms } => {
+                let now = broker.clock_offset_ms.fetch_add(*delta_ms, Ordering::Relaxed) + delta_ms;
+                format!("wall clock jumped {delta_ms} ms (offset now {now} ms)")
+            }
+            FaultKind::Flush => {
+                broker.disk.sync_all();
+                "every file and directory fsynced".to_string()
+            }
+        };
+        let fired = FiredFault { time_ms: now_ms, kind: kind.name().to_string(), target: format!("broker({id})"), detail };
+        self.trace.record(0, "fault", format!("{} {} {}", fired.time_ms, fired.kind, fired.target).as_bytes());
+        fired
+    }
+
+    /// End every fault: network and disk faults off, paused brokers resumed, dead ones
+    /// restarted (with whatever their disk kept). Clock offsets stay: a skewed clock is not
+    /// a fault that heals.
+    pub fn heal_all(&mut self) -> Vec<i32> {
+        let handle = Handle::current();
+        let mut restarted = Vec::new();
+        for broker in self.brokers.values_mut() {
+            heal_broker(broker);
+            if broker.paused {
+                handle.resume(broker.node.id());
+                broker.paused = false;
+            }
+            if !broker.alive {
+                handle.restart(broker.node.id());
+                broker.alive = true;
+                restarted.push(broker.id);
+            }
+        }
+        self.trace.record(0, "heal", format!("{restarted:?}").as_bytes());
+        restarted
+    }
+}
+
+fn heal_broker(broker: &mut BrokerNode) {
+    if broker.partitioned {
+        NetSim::current().unclog_node(broker.node.id());
+        broker.partitioned = false;
+    }
+    broker.faults.heal();
+    broker.disk.set_enospc(false);
+}

@@ -1,0 +1,409 @@
+//! Run one scenario at one seed: build the simulated cluster, run the workloads and the
+//! faults (safety), heal, converge, drain, check — and judge the result against the
+//! scenario's expectation.
+//!
+//! A run is a pure function of (scenario, seed, build). Each run gets a fresh OS thread and a
+//! fresh madsim runtime created before anything else, because madsim seeds std's HashMap
+//! keys only on a fresh thread; the scenario's own random choices come from a ChaCha stream
+//! seeded from the seed, apart from madsim's RNG.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafkasim::client::{Consumer, ConsumerConfig, OffsetReset, Producer};
+use madsim::runtime::{Handle, Runtime};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::checker::{self, Anomaly, FinalLog, FinalState};
+use crate::clock::{RunClock, SimClock};
+use crate::cluster::{broker_addr, client_ip, FiredFault, SimCluster};
+use crate::history::{History, Tp};
+use crate::scenario::configs::{int_or_default, Scope};
+use crate::scenario::{Action, Scenario, Verdict, WorkloadKind};
+use crate::trace::RunTrace;
+use crate::workload::{self, Recorder};
+
+/// How long brokers get to come up before the workloads start.
+const STARTUP: Duration = Duration::from_millis(500);
+/// Extra time after the producers' delivery timeout for the cluster to settle.
+const CONVERGE_SLACK: Duration = Duration::from_secs(10);
+/// The drain must finish within this much simulated time.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// A run that exceeds its phases by this much simulated time is stopped by madsim.
+const TIME_LIMIT_SLACK: Duration = Duration::from_secs(900);
+
+/// Bumped by every run that asks for test-only nondeterminism: a mutable static is exactly
+/// the kind of state that makes two runs of one seed differ.
+static NONDETERMINISM_FOR_TEST: AtomicU64 = AtomicU64::new(0);
+
+/// Everything a run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunData {
+    pub verdict: Verdict,
+    /// Why the verdict is unknown, if it is.
+    pub liveness_failure: Option<String>,
+    pub anomalies: Vec<Anomaly>,
+    pub faults: Vec<FiredFault>,
+    pub final_state: FinalState,
+    #[serde(skip)]
+    pub history: History,
+    pub trace_hash: String,
+    pub trace_events: u64,
+    pub trace_kinds: BTreeMap<String, u64>,
+    pub effects: BTreeMap<String, u64>,
+    pub sim_time_ms: u64,
+    pub restarts: u64,
+}
+
+impl Serialize for Verdict {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// Run a seed on the current thread, which must be fresh (see the module docs).
+pub fn run_seed(scenario: &Scenario, seed: u64) -> RunData {
+    let mut runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
+    let total = phase_budget(scenario) + TIME_LIMIT_SLACK;
+    runtime.set_time_limit(total);
+    runtime.block_on(supervise(scenario.clone(), seed))
+}
+
+/// Run a seed on a fresh thread, turning a panic (a broken invariant, a madsim deadlock or
+/// time limit) into an `unknown` verdict that names it.
+pub fn run_seed_isolated(scenario: &Scenario, seed: u64) -> RunData {
+    let scenario_for_thread = scenario.clone();
+    let joined = std::thread::Builder::new()
+        .name(format!("run-{seed}"))
+        .spawn(move || run_seed(&scenario_for_thread, seed))
+        .expect("spawn run thread")
+        .join();
+    match joined {
+        Ok(data) => data,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "non-string panic".into());
+            RunData::failed(format!("run panicked (seed {seed}): {message}"))
+        }
+    }
+}
+
+impl RunData {
+    fn failed(reason: String) -> RunData {
+        RunData {
+            verdict: Verdict::Unknown,
+            liveness_failure: Some(reason),
+            anomalies: Vec::new(),
+            faults: Vec::new(),
+            final_state: FinalState::default(),
+            history: History::new(),
+            trace_hash: String::new(),
+            trace_events: 0,
+            trace_kinds: BTreeMap::new(),
+            effects: BTreeMap::new(),
+            sim_time_ms: 0,
+            restarts: 0,
+        }
+    }
+}
+
+fn delivery_timeout_max(scenario: &Scenario) -> Duration {
+    scenario
+        .workloads
+        .iter()
+        .filter(|w| w.kind == WorkloadKind::Producer)
+        .map(|w| int_or_default(&w.config, Scope::Producer, "delivery.timeout.ms").max(0) as u64)
+        .max()
+        .map(Duration::from_millis)
+        .unwrap_or_default()
+}
+
+fn phase_budget(scenario: &Scenario) -> Duration {
+    STARTUP + Duration::from_millis(scenario.duration_ms) + delivery_timeout_max(scenario) + CONVERGE_SLACK + DRAIN_TIMEOUT
+}
+
+fn bootstrap(scenario: &Scenario) -> Vec<SocketAddr> {
+    (1..=scenario.cluster.brokers as i32).map(broker_addr).collect()
+}
+
+async fn supervise(scenario: Scenario, seed: u64) -> RunData {
+    let clock = RunClock::start();
+    let trace = RunTrace::new();
+    trace.record(0, "start", format!("{} {seed}", scenario.source_hash).as_bytes());
+    if scenario.model.nondeterminism_for_test {
+        let n = NONDETERMINISM_FOR_TEST.fetch_add(1, Ordering::Relaxed);
+        trace.record(0, "nondeterminism-for-test", &n.to_be_bytes());
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6b61_666b_6173_696d);
+    let mut cluster = SimCluster::start(&scenario, trace.clone(), clock);
+    tokio::time::sleep(STARTUP).await;
+
+    // Safety: workloads and faults.
+    let recorder = Recorder::new(trace.clone(), clock);
+    let stop_producers = Arc::new(AtomicBool::new(false));
+    let stop_consumers = Arc::new(AtomicBool::new(false));
+    spawn_workloads(&scenario, seed, &recorder, &stop_producers, &stop_consumers, clock);
+    let mut faults = Vec::new();
+    let mut restarts = 0;
+    for (at_ms, action) in timeline(&scenario) {
+        let now = clock.now_ms();
+        let at = at_ms + STARTUP.as_millis() as u64;
+        if at > now {
+            tokio::time::sleep(Duration::from_millis(at - now)).await;
+        }
+        for id in cluster.resolve(&action.target) {
+            restarts += matches!(action.kind, crate::scenario::FaultKind::Restart | crate::scenario::FaultKind::RestartEmptyDisk) as u64;
+            faults.push(cluster.apply(&action.kind, id, &mut rng));
+        }
+    }
+    let safety_end = STARTUP.as_millis() as u64 + scenario.duration_ms;
+    let now = clock.now_ms();
+    if safety_end > now {
+        tokio::time::sleep(Duration::from_millis(safety_end - now)).await;
+    }
+    stop_producers.store(true, Ordering::Relaxed);
+
+    // Heal, then converge: every outstanding send completes (ok, fail or info by its
+    // delivery timeout) while the cluster settles.
+    restarts += cluster.heal_all().len() as u64;
+    let converge_deadline = clock.now_ms() + (delivery_timeout_max(&scenario) + CONVERGE_SLACK).as_millis() as u64;
+    while recorder.pending_sends.load(Ordering::Relaxed) > 0 && clock.now_ms() < converge_deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut liveness_failure = None;
+    let pending = recorder.pending_sends.load(Ordering::Relaxed);
+    if pending > 0 {
+        liveness_failure = Some(format!("{pending} sends still pending after the converge deadline"));
+    }
+    // Let consumers catch up on what is there, then stop them.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop_consumers.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // Drain every partition from log start to the high watermark.
+    let final_state = match drain(&scenario, clock).await {
+        Ok(state) => state,
+        Err(reason) => {
+            liveness_failure.get_or_insert(reason);
+            FinalState::default()
+        }
+    };
+    let history = recorder.history();
+    let anomalies = checker::check_all(&history, &final_state);
+    let verdict = if liveness_failure.is_some() {
+        Verdict::Unknown
+    } else if anomalies.is_empty() {
+        Verdict::Valid
+    } else {
+        Verdict::Invalid
+    };
+    let mut effects = trace.effects();
+    for broker in cluster.brokers.values() {
+        add_disk_effects(&mut effects, broker);
+    }
+    RunData {
+        verdict,
+        liveness_failure,
+        anomalies,
+        faults,
+        final_state,
+        history,
+        trace_hash: trace.hash(),
+        trace_events: trace.events(),
+        trace_kinds: trace.kinds(),
+        effects,
+        sim_time_ms: clock.now_ms(),
+        restarts,
+    }
+}
+
+fn add_disk_effects(effects: &mut BTreeMap<String, u64>, broker: &crate::cluster::BrokerNode) {
+    let disk = broker.disk.stats();
+    let net = broker.faults.effects();
+    for (name, value) in [
+        ("disk.bytes_discarded", disk.bytes_discarded),
+        ("disk.sectors_torn", disk.sectors_torn),
+        ("disk.bits_flipped", disk.bits_flipped),
+        ("disk.enospc_errors", disk.enospc_errors),
+        ("disk.fsync_errors", disk.fsync_errors),
+        ("disk.power_losses", disk.power_losses),
+        ("net.responses_dropped", net.responses_dropped),
+        ("net.connections_reset", net.connections_reset),
+        ("net.messages_delayed", net.messages_delayed),
+    ] {
+        if value > 0 {
+            *effects.entry(name.to_string()).or_default() += value;
+        }
+    }
+}
+
+/// Every fault action with the simulated time (ms after the safety phase began) it fires
+/// at, in time order; actions of one step keep their order.
+fn timeline(scenario: &Scenario) -> Vec<(u64, Action)> {
+    let mut actions: Vec<(u64, Action)> = scenario
+        .faults
+        .iter()
+        .flat_map(|step| step.actions.iter().map(move |a| (step.at_ms + a.after_ms, a.clone())))
+        .collect();
+    actions.sort_by_key(|(at, _)| *at);
+    actions
+}
+
+fn spawn_workloads(
+    scenario: &Scenario,
+    seed: u64,
+    recorder: &Recorder,
+    stop_producers: &Arc<AtomicBool>,
+    stop_consumers: &Arc<AtomicBool>,
+    clock: RunClock,
+) {
+    let handle = Handle::current();
+    let mut process = 0u32;
+    for workload in &scenario.workloads {
+        let partitions =
+            scenario.topics.iter().find(|t| t.name == workload.topic).map(|t| t.partitions).expect("validated topic");
+        for _ in 0..workload.clients {
+            let node = handle.create_node().name(format!("client-{process}")).ip(client_ip(process)).build();
+            let recorder = recorder.clone();
+            let workload = workload.clone();
+            let this = process;
+            match workload.kind {
+                WorkloadKind::Producer => {
+                    let stop = stop_producers.clone();
+                    let config = workload::producer_config(&workload, bootstrap(scenario), this);
+                    let client_clock = Arc::new(SimClock::new(clock, Arc::default()));
+                    node.spawn(async move {
+                        let producer = Producer::new(config, client_clock);
+                        workload::run_producer(workload, partitions, this, producer, recorder, stop, seed).await
+                    });
+                }
+                WorkloadKind::Consumer => {
+                    let stop = stop_consumers.clone();
+                    let config = workload::consumer_config(&workload, bootstrap(scenario), this);
+                    node.spawn(async move {
+                        let consumer = Consumer::new(config);
+                        workload::run_consumer(workload.topic, partitions, this, consumer, recorder, stop).await
+                    });
+                }
+            }
+            process += 1;
+        }
+    }
+}
+
+/// Read every partition from log start to the high watermark with a fresh consumer on a
+/// fresh node.
+async fn drain(scenario: &Scenario, clock: RunClock) -> Result<FinalState, String> {
+    let node = Handle::current().create_node().name("drain").ip(client_ip(999)).build();
+    let scenario = scenario.clone();
+    let task = node.spawn(async move {
+        let deadline = clock.now_ms() + DRAIN_TIMEOUT.as_millis() as u64;
+        let mut config = ConsumerConfig::new(bootstrap(&scenario));
+        config.client_id = "drain".into();
+        config.auto_offset_reset = OffsetReset::Earliest;
+        config.request_timeout = Duration::from_secs(5);
+        let mut consumer = Consumer::new(config);
+        let mut state = FinalState::default();
+        for topic in &scenario.topics {
+            for partition in 0..topic.partitions {
+                let log = drain_partition(&mut consumer, &topic.name, partition, clock, deadline).await?;
+                state.logs.insert(Tp::new(topic.name.clone(), partition), log);
+            }
+        }
+        Ok(state)
+    });
+    task.await.map_err(|e| format!("drain task failed: {e}"))?
+}
+
+async fn drain_partition(
+    consumer: &mut Consumer,
+    topic: &str,
+    partition: i32,
+    clock: RunClock,
+    deadline: u64,
+) -> Result<FinalLog, String> {
+    let timed_out = || format!("drain of {topic}/{partition} did not finish in {} s", DRAIN_TIMEOUT.as_secs());
+    let (log_start, high_watermark) = loop {
+        let start = consumer.list_offset(topic, partition, -2).await.ok().flatten();
+        let end = consumer.list_offset(topic, partition, -1).await.ok().flatten();
+        if let (Some(start), Some(end)) = (start, end) {
+            break (start, end);
+        }
+        if clock.now_ms() >= deadline {
+            return Err(timed_out());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    consumer.assign(&[(topic.to_string(), partition)]);
+    consumer.seek(topic, partition, log_start);
+    let mut records = Vec::new();
+    while consumer.position(topic, partition).unwrap_or(log_start) < high_watermark {
+        if clock.now_ms() >= deadline {
+            return Err(timed_out());
+        }
+        let polled = consumer.poll(Duration::from_millis(500)).await.map_err(|e| format!("drain of {topic}/{partition}: {e}"))?;
+        for record in polled {
+            let value = record.value.as_deref().and_then(|v| std::str::from_utf8(v).ok()).and_then(|v| v.parse::<u64>().ok());
+            if let (Some(value), true) = (value, record.offset < high_watermark) {
+                records.push((record.offset, value));
+            }
+        }
+    }
+    Ok(FinalLog { log_start_offset: log_start, high_watermark, records })
+}
+
+/// What the run showed against what the scenario expects.
+#[derive(Debug, Clone, Serialize)]
+pub struct Judgement {
+    pub passed: bool,
+    /// Anomaly kinds found, sorted.
+    pub shown: Vec<String>,
+    /// `must` kinds that did not show.
+    pub missing: Vec<String>,
+    /// Kinds found that are neither `must` nor `allow`.
+    pub unexpected: Vec<String>,
+    /// Minimums not met, in words.
+    pub unmet_minimums: Vec<String>,
+}
+
+/// Judge a run against `[expect]`.
+pub fn judge(scenario: &Scenario, data: &RunData) -> Judgement {
+    let expect = &scenario.expect;
+    let mut shown: Vec<String> = data.anomalies.iter().map(|a| a.kind.clone()).collect();
+    shown.sort();
+    shown.dedup();
+    let missing: Vec<String> = expect.must.iter().filter(|k| !shown.contains(k)).cloned().collect();
+    let unexpected: Vec<String> =
+        shown.iter().filter(|k| !expect.must.contains(k) && !expect.allow.contains(k)).cloned().collect();
+    let counts = checker::summary::count(&data.history);
+    let mut unmet = Vec::new();
+    if counts.sends_ok < expect.min_acknowledged {
+        unmet.push(format!("acknowledged {} < {}", counts.sends_ok, expect.min_acknowledged));
+    }
+    if (data.faults.len() as u64) < expect.min_faults {
+        unmet.push(format!("faults {} < {}", data.faults.len(), expect.min_faults));
+    }
+    for (kind, min) in &expect.min_faults_by_kind {
+        let fired = data.faults.iter().filter(|f| &f.kind == kind).count() as u64;
+        if fired < *min {
+            unmet.push(format!("{kind} faults {fired} < {min}"));
+        }
+    }
+    for (effect, min) in &expect.min_effects {
+        let seen = data.effects.get(effect).copied().unwrap_or(0);
+        if seen < *min {
+            unmet.push(format!("effect {effect} {seen} < {min}"));
+        }
+    }
+    let passed =
+        data.verdict != Verdict::Unknown && missing.is_empty() && unexpected.is_empty() && unmet.is_empty();
+    Judgement { passed, shown, missing, unexpected, unmet_minimums: unmet }
+}
