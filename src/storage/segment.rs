@@ -307,6 +307,9 @@ impl Segment {
         interval: u64,
     ) -> Result<(Segment, SegmentRecovery), StorageError> {
         let mut segment = Segment::new(dir, base_offset);
+        // Whether the previous process fsynced this file is unknowable (a kill keeps unsynced
+        // bytes in the page cache), so the first flush after open covers it again.
+        segment.dirty = true;
         let data = disk.read_all(&segment.log_path)?;
         let mut report = SegmentRecovery::default();
         let mut position = 0usize;
@@ -337,7 +340,6 @@ impl Segment {
         if position < data.len() {
             report.truncated_bytes = (data.len() - position) as u64;
             disk.truncate(&segment.log_path, position as u64)?;
-            segment.dirty = true;
         }
         segment.write_indexes(disk)?;
         Ok((segment, report))
