@@ -134,7 +134,9 @@ fn normalize(path: &str) -> String {
 }
 
 fn parent_of(path: &str) -> &str {
-    path.rsplit_once('/').map(|(parent, _)| parent).unwrap_or("")
+    path.rsplit_once('/')
+        .map(|(parent, _)| parent)
+        .unwrap_or("")
 }
 
 fn not_found(path: &str) -> io::Error {
@@ -174,7 +176,13 @@ impl State {
             .current
             .values()
             .chain(self.durable.values())
-            .filter_map(|e| if let Entry::File(i) = e { Some(*i) } else { None })
+            .filter_map(|e| {
+                if let Entry::File(i) = e {
+                    Some(*i)
+                } else {
+                    None
+                }
+            })
             .collect();
         self.inodes.retain(|i, _| live.contains(i));
     }
@@ -182,7 +190,10 @@ impl State {
     fn check_space(&mut self) -> io::Result<()> {
         if self.enospc {
             self.stats.enospc_errors += 1;
-            return Err(io::Error::new(io::ErrorKind::StorageFull, "simulated ENOSPC"));
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "simulated ENOSPC",
+            ));
         }
         Ok(())
     }
@@ -199,7 +210,12 @@ impl State {
 impl SimDisk {
     /// An empty disk reading simulated time from `clock`.
     pub fn new(clock: impl Fn() -> u64 + Send + Sync + 'static) -> SimDisk {
-        SimDisk { state: Mutex::new(State::default()), clock: Box::new(clock), trace: None, dirty_expire_ms: DIRTY_EXPIRE_MS_DEFAULT }
+        SimDisk {
+            state: Mutex::new(State::default()),
+            clock: Box::new(clock),
+            trace: None,
+            dirty_expire_ms: DIRTY_EXPIRE_MS_DEFAULT,
+        }
     }
 
     /// Record every operation in `trace` (kind "disk").
@@ -269,7 +285,9 @@ impl SimDisk {
             .current
             .iter()
             .filter_map(|(path, entry)| match entry {
-                Entry::File(inode) if path.ends_with(".log") && !state.inodes[inode].cached.is_empty() => {
+                Entry::File(inode)
+                    if path.ends_with(".log") && !state.inodes[inode].cached.is_empty() =>
+                {
                     Some((path.clone(), *inode))
                 }
                 _ => None,
@@ -288,7 +306,11 @@ impl SimDisk {
                 file.durable[offset] ^= 1 << bit;
             }
             state.stats.bits_flipped += 1;
-            state.flips.push(BitFlip { path: path.clone(), offset: offset as u64, bit });
+            state.flips.push(BitFlip {
+                path: path.clone(),
+                offset: offset as u64,
+                bit,
+            });
             self.record("flip", path, offset as u64, bit as u64);
         }
     }
@@ -315,14 +337,21 @@ impl SimDisk {
     }
 
     /// Apply a power loss to one file; returns (sectors lost, bytes lost).
-    fn settle(inode: &mut Inode, rng: &mut impl Rng, keep_probability: f64, now_ms: u64, expire: u64) -> (u64, u64) {
+    fn settle(
+        inode: &mut Inode,
+        rng: &mut impl Rng,
+        keep_probability: f64,
+        now_ms: u64,
+        expire: u64,
+    ) -> (u64, u64) {
         let cached_len = inode.cached.len() as u64;
         let mut result = inode.durable.clone();
         let mut lost = (0, 0);
         for (&sector, &dirtied_ms) in &inode.dirty {
             let start = sector * SECTOR_BYTES;
             let end = (start + SECTOR_BYTES).min(cached_len);
-            let keep = rng.gen_bool(keep_probability.clamp(0.0, 1.0)) || now_ms.saturating_sub(dirtied_ms) >= expire;
+            let keep = rng.gen_bool(keep_probability.clamp(0.0, 1.0))
+                || now_ms.saturating_sub(dirtied_ms) >= expire;
             if start >= end {
                 continue;
             }
@@ -334,7 +363,8 @@ impl SimDisk {
             if result.len() < end as usize {
                 result.resize(end as usize, 0);
             }
-            result[start as usize..end as usize].copy_from_slice(&inode.cached[start as usize..end as usize]);
+            result[start as usize..end as usize]
+                .copy_from_slice(&inode.cached[start as usize..end as usize]);
         }
         inode.durable = result.clone();
         inode.cached = result;
@@ -369,7 +399,9 @@ impl Disk for SimDisk {
             path.push_str(part);
             match state.current.get(&path) {
                 Some(Entry::Dir) => {}
-                Some(Entry::File(_)) => return Err(io::Error::new(io::ErrorKind::AlreadyExists, path)),
+                Some(Entry::File(_)) => {
+                    return Err(io::Error::new(io::ErrorKind::AlreadyExists, path))
+                }
                 None => {
                     state.current.insert(path.clone(), Entry::Dir);
                 }
@@ -437,7 +469,8 @@ impl Disk for SimDisk {
         let inode = state.inode_or_create(&path)?;
         let file = state.inodes.get_mut(&inode).expect("live inode");
         file.cached = data.to_vec();
-        file.dirty.retain(|sector, _| sector * SECTOR_BYTES < data.len() as u64);
+        file.dirty
+            .retain(|sector, _| sector * SECTOR_BYTES < data.len() as u64);
         file.mark_dirty(0, data.len() as u64, now_ms);
         state.stats.writes += 1;
         state.stats.bytes_written += data.len() as u64;
@@ -587,8 +620,14 @@ mod tests {
         disk.power_loss(&mut rng, 0.5, 0);
         let data = disk.read_all("a.log").unwrap();
         let stats = disk.stats();
-        assert!(stats.sectors_torn > 0 && stats.sectors_torn < 64, "{stats:?}");
-        assert!(data.contains(&0), "a lost sector before a kept one reads as zeros");
+        assert!(
+            stats.sectors_torn > 0 && stats.sectors_torn < 64,
+            "{stats:?}"
+        );
+        assert!(
+            data.contains(&0),
+            "a lost sector before a kept one reads as zeros"
+        );
         assert_eq!(stats.bytes_discarded, stats.sectors_torn * 512);
     }
 
@@ -652,7 +691,11 @@ mod tests {
         time.store(40_000, Ordering::SeqCst);
         disk.append("a.log", &[2; 1024]).unwrap();
         disk.power_loss(&mut rng, 0.0, 45_000);
-        assert_eq!(disk.read_all("a.log").unwrap(), vec![1; 1024], "old sectors kept, young lost");
+        assert_eq!(
+            disk.read_all("a.log").unwrap(),
+            vec![1; 1024],
+            "old sectors kept, young lost"
+        );
     }
 
     #[test]
@@ -662,7 +705,10 @@ mod tests {
         disk.set_enospc(true);
         let error = disk.append("a", b"yz").unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::StorageFull);
-        assert_eq!(disk.write_file("b", b"q").unwrap_err().kind(), io::ErrorKind::StorageFull);
+        assert_eq!(
+            disk.write_file("b", b"q").unwrap_err().kind(),
+            io::ErrorKind::StorageFull
+        );
         assert!(!disk.exists("b"));
         disk.set_enospc(false);
         assert_eq!(disk.read_all("a").unwrap(), b"x");
@@ -700,7 +746,10 @@ mod tests {
         struct Collect(Mutex<Vec<(String, Vec<u8>)>>);
         impl Trace for Collect {
             fn record(&self, kind: &str, bytes: &[u8]) {
-                self.0.lock().unwrap().push((kind.to_string(), bytes.to_vec()));
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push((kind.to_string(), bytes.to_vec()));
             }
         }
         let collect = Arc::new(Collect::default());

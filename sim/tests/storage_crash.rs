@@ -58,18 +58,29 @@ struct Model {
 
 impl Model {
     fn next_offset(&self) -> i64 {
-        self.batches.last().map(|b| batch::validate(b).unwrap().next_offset()).unwrap_or(0)
+        self.batches
+            .last()
+            .map(|b| batch::validate(b).unwrap().next_offset())
+            .unwrap_or(0)
     }
 }
 
 fn records(count: usize, tag: u8) -> Vec<TestRecord> {
-    (0..count).map(|i| TestRecord::value(&[tag, i as u8, 0xab, 0xcd, 0xef])).collect()
+    (0..count)
+        .map(|i| TestRecord::value(&[tag, i as u8, 0xab, 0xcd, 0xef]))
+        .collect()
 }
 
 /// Every batch in the log, start to end.
 fn read_everything(log: &Log) -> Vec<Vec<u8>> {
-    let bytes = log.read(log.log_start_offset(), usize::MAX, i64::MAX).unwrap();
-    batch::split(&bytes).unwrap().into_iter().map(|(at, h)| bytes[at..at + h.size()].to_vec()).collect()
+    let bytes = log
+        .read(log.log_start_offset(), usize::MAX, i64::MAX)
+        .unwrap();
+    batch::split(&bytes)
+        .unwrap()
+        .into_iter()
+        .map(|(at, h)| bytes[at..at + h.size()].to_vec())
+        .collect()
 }
 
 /// Every offset in [log start, log end) reads back as the model batch containing it.
@@ -79,7 +90,11 @@ fn check_lookups(log: &Log, model: &Model) {
     for expected in &model.batches {
         let header = batch::validate(expected).unwrap();
         for offset in header.base_offset..header.next_offset() {
-            assert_eq!(&log.read(offset, 1, i64::MAX).unwrap(), expected, "offset {offset}");
+            assert_eq!(
+                &log.read(offset, 1, i64::MAX).unwrap(),
+                expected,
+                "offset {offset}"
+            );
         }
     }
 }
@@ -87,11 +102,22 @@ fn check_lookups(log: &Log, model: &Model) {
 /// After a restart: the log holds a prefix of the model at least as long as what was durable.
 fn check_recovered(log: &Log, model: &mut Model, lossless: bool) {
     let found = read_everything(log);
-    assert!(found.len() <= model.batches.len(), "recovered more batches than were appended");
+    assert!(
+        found.len() <= model.batches.len(),
+        "recovered more batches than were appended"
+    );
     for (i, batch) in found.iter().enumerate() {
-        assert_eq!(batch, &model.batches[i], "batch {i} differs from what was appended");
+        assert_eq!(
+            batch, &model.batches[i],
+            "batch {i} differs from what was appended"
+        );
     }
-    assert!(found.len() >= model.durable, "lost fsynced batches: {} < {}", found.len(), model.durable);
+    assert!(
+        found.len() >= model.durable,
+        "lost fsynced batches: {} < {}",
+        found.len(),
+        model.durable
+    );
     if lossless {
         assert_eq!(found.len(), model.batches.len(), "a kill must lose nothing");
     }
@@ -118,7 +144,11 @@ fn run(ops: Vec<Op>, flush_every_message: bool, segment_bytes: u64, seed: u64) {
     };
     let now = |time: &AtomicU64| time.load(Ordering::SeqCst) as i64;
     let (mut log, _) = Log::open(disk.clone(), "t-0", config.clone(), 0).unwrap();
-    let mut model = Model { batches: Vec::new(), durable: 0, tag: 0 };
+    let mut model = Model {
+        batches: Vec::new(),
+        durable: 0,
+        tag: 0,
+    };
     for op in ops {
         match op {
             Op::Append(counts) => {
@@ -149,20 +179,27 @@ fn run(ops: Vec<Op>, flush_every_message: bool, segment_bytes: u64, seed: u64) {
             Op::Truncate(fraction) => {
                 let target = (model.next_offset() as f64 * fraction) as i64;
                 log.truncate_to(target).unwrap();
-                model.batches.retain(|b| batch::validate(b).unwrap().base_offset < target);
+                model
+                    .batches
+                    .retain(|b| batch::validate(b).unwrap().base_offset < target);
                 model.durable = model.batches.len();
             }
             Op::Kill => {
                 drop(log);
-                let (reopened, report) = Log::open(disk.clone(), "t-0", config.clone(), now(&time)).unwrap();
-                assert_eq!(report.truncated_bytes, 0, "a kill leaves nothing to repair: {report:?}");
+                let (reopened, report) =
+                    Log::open(disk.clone(), "t-0", config.clone(), now(&time)).unwrap();
+                assert_eq!(
+                    report.truncated_bytes, 0,
+                    "a kill leaves nothing to repair: {report:?}"
+                );
                 log = reopened;
                 check_recovered(&log, &mut model, true);
             }
             Op::PowerLoss(keep_probability) => {
                 drop(log);
                 sim.power_loss(&mut rng, keep_probability, time.load(Ordering::SeqCst));
-                let (reopened, _) = Log::open(disk.clone(), "t-0", config.clone(), now(&time)).unwrap();
+                let (reopened, _) =
+                    Log::open(disk.clone(), "t-0", config.clone(), now(&time)).unwrap();
                 log = reopened;
                 check_recovered(&log, &mut model, false);
             }
@@ -170,7 +207,10 @@ fn run(ops: Vec<Op>, flush_every_message: bool, segment_bytes: u64, seed: u64) {
                 sim.set_enospc(true);
                 let request = encode_batch(0, 0, now(&time), &records(1, 0));
                 let error = log.append(&request, 1, now(&time)).unwrap_err();
-                assert!(matches!(&error, StorageError::Io(e) if e.kind() == io::ErrorKind::StorageFull), "{error}");
+                assert!(
+                    matches!(&error, StorageError::Io(e) if e.kind() == io::ErrorKind::StorageFull),
+                    "{error}"
+                );
                 sim.set_enospc(false);
             }
         }
@@ -199,12 +239,72 @@ fn default_flush_policy_can_lose_acknowledged_appends() {
     let sim = Arc::new(SimDisk::new(|| 0));
     let disk: Arc<dyn Disk> = sim.clone();
     let (mut log, _) = Log::open(disk.clone(), "t-0", LogConfig::default(), 0).unwrap();
-    log.append(&encode_batch(0, 0, 0, &records(3, 1)), 0, 0).unwrap();
+    log.append(&encode_batch(0, 0, 0, &records(3, 1)), 0, 0)
+        .unwrap();
     log.flush().unwrap();
-    log.append(&encode_batch(0, 0, 0, &records(3, 2)), 0, 0).unwrap();
+    log.append(&encode_batch(0, 0, 0, &records(3, 2)), 0, 0)
+        .unwrap();
     drop(log);
     sim.power_loss(&mut ChaCha8Rng::seed_from_u64(1), 0.0, 0);
     let (log, report) = Log::open(disk, "t-0", LogConfig::default(), 0).unwrap();
     assert_eq!(log.log_end_offset(), 3, "{report:?}");
     assert!(sim.stats().bytes_discarded > 0);
+}
+
+#[test]
+fn bit_flip_is_caught_on_read_and_by_recovery() {
+    let sim = Arc::new(SimDisk::new(|| 0));
+    let disk: Arc<dyn Disk> = sim.clone();
+    let config = LogConfig {
+        segment_bytes: 600,
+        ..LogConfig::default()
+    };
+    let (mut log, _) = Log::open(disk.clone(), "t-0", config.clone(), 0).unwrap();
+    let mut appended = Vec::new();
+    for tag in 0..20 {
+        let info = log
+            .append(&encode_batch(0, 0, 0, &records(2, tag)), 0, 0)
+            .unwrap();
+        appended.push(encode_batch(info.base_offset, 0, 0, &records(2, tag)));
+    }
+    log.flush().unwrap();
+    sim.flip_bits(&mut ChaCha8Rng::seed_from_u64(3), 1);
+    let whole = log.read(0, usize::MAX, i64::MAX);
+    assert!(
+        matches!(whole, Err(StorageError::Corrupt(_))),
+        "the CRC check after the read catches the flip"
+    );
+    drop(log);
+    let (log, report) = Log::open(disk, "t-0", config, 0).unwrap();
+    assert!(report.reason.is_some(), "{report:?}");
+    let found = read_everything(&log);
+    assert!(found.len() < appended.len());
+    assert_eq!(&found[..], &appended[..found.len()]);
+}
+
+#[test]
+fn fsync_error_takes_the_log_offline() {
+    let sim = Arc::new(SimDisk::new(|| 0));
+    let disk: Arc<dyn Disk> = sim.clone();
+    let config = LogConfig {
+        flush_messages: Some(1),
+        ..LogConfig::default()
+    };
+    let (mut log, _) = Log::open(disk.clone(), "t-0", config.clone(), 0).unwrap();
+    log.append(&encode_batch(0, 0, 0, &records(1, 1)), 0, 0)
+        .unwrap();
+    sim.fail_next_fsync();
+    let error = log
+        .append(&encode_batch(0, 0, 0, &records(1, 2)), 0, 0)
+        .unwrap_err();
+    assert!(matches!(error, StorageError::Offline));
+    assert!(matches!(
+        log.read(0, 100, i64::MAX),
+        Err(StorageError::Offline)
+    ));
+    assert_eq!(sim.stats().fsync_errors, 1);
+    drop(log);
+    // A restarted process finds the page cache, including the unacknowledged append.
+    let (log, _) = Log::open(disk, "t-0", config, 0).unwrap();
+    assert_eq!(log.log_end_offset(), 2);
 }

@@ -98,7 +98,10 @@ fn i64_at(bytes: &[u8], at: usize) -> i64 {
 /// the header's own size. The CRC needs the whole batch: see [`validate`].
 pub fn parse_header(bytes: &[u8]) -> Result<BatchHeader, StorageError> {
     if bytes.len() < HEADER_LEN {
-        return Err(StorageError::Corrupt(format!("batch header needs {HEADER_LEN} bytes, got {}", bytes.len())));
+        return Err(StorageError::Corrupt(format!(
+            "batch header needs {HEADER_LEN} bytes, got {}",
+            bytes.len()
+        )));
     }
     let header = BatchHeader {
         base_offset: i64_at(bytes, 0),
@@ -116,10 +119,16 @@ pub fn parse_header(bytes: &[u8]) -> Result<BatchHeader, StorageError> {
         record_count: i32_at(bytes, 57),
     };
     if header.batch_length < BATCH_LENGTH_MIN {
-        return Err(StorageError::Corrupt(format!("batch length {} below minimum", header.batch_length)));
+        return Err(StorageError::Corrupt(format!(
+            "batch length {} below minimum",
+            header.batch_length
+        )));
     }
     if header.magic != MAGIC_V2 {
-        return Err(StorageError::Corrupt(format!("unsupported magic {}", header.magic)));
+        return Err(StorageError::Corrupt(format!(
+            "unsupported magic {}",
+            header.magic
+        )));
     }
     Ok(header)
 }
@@ -149,7 +158,10 @@ pub fn validate(bytes: &[u8]) -> Result<BatchHeader, StorageError> {
         )));
     }
     if header.last_offset_delta < 0 || header.record_count < 0 {
-        return Err(StorageError::Corrupt(format!("batch at offset {}: negative counts", header.base_offset)));
+        return Err(StorageError::Corrupt(format!(
+            "batch at offset {}: negative counts",
+            header.base_offset
+        )));
     }
     Ok(header)
 }
@@ -209,15 +221,29 @@ mod tests {
     #[test]
     fn truncated_batch_is_corrupt() {
         let bytes = encode_batch(0, 0, 1_000, &[TestRecord::value(b"hello")]);
-        assert!(matches!(validate(&bytes[..bytes.len() - 1]), Err(StorageError::Corrupt(_))));
-        assert!(matches!(validate(&bytes[..30]), Err(StorageError::Corrupt(_))));
-        assert!(matches!(validate(&[0u8; 70]), Err(StorageError::Corrupt(_))));
+        assert!(matches!(
+            validate(&bytes[..bytes.len() - 1]),
+            Err(StorageError::Corrupt(_))
+        ));
+        assert!(matches!(
+            validate(&bytes[..30]),
+            Err(StorageError::Corrupt(_))
+        ));
+        assert!(matches!(
+            validate(&[0u8; 70]),
+            Err(StorageError::Corrupt(_))
+        ));
     }
 
     #[test]
     fn split_two_batches() {
         let mut bytes = encode_batch(0, 0, 1, &[TestRecord::value(b"x")]);
-        bytes.extend(encode_batch(1, 0, 2, &[TestRecord::value(b"y"), TestRecord::value(b"z")]));
+        bytes.extend(encode_batch(
+            1,
+            0,
+            2,
+            &[TestRecord::value(b"y"), TestRecord::value(b"z")],
+        ));
         let batches = split(&bytes).unwrap();
         assert_eq!(batches.len(), 2);
         assert_eq!(batches[1].1.record_count, 2);

@@ -38,15 +38,23 @@ impl OffsetIndex {
     /// Add an entry; it must lie after the last one.
     pub fn push(&mut self, entry: OffsetEntry) {
         if let Some(last) = self.entries.last() {
-            assert!(entry.relative_offset > last.relative_offset, "offset index must be strictly increasing");
-            assert!(entry.position > last.position, "offset index positions must be strictly increasing");
+            assert!(
+                entry.relative_offset > last.relative_offset,
+                "offset index must be strictly increasing"
+            );
+            assert!(
+                entry.position > last.position,
+                "offset index positions must be strictly increasing"
+            );
         }
         self.entries.push(entry);
     }
 
     /// The last entry whose offset is at most `relative_offset`: where a scan for it starts.
     pub fn lookup(&self, relative_offset: u32) -> Option<OffsetEntry> {
-        let count = self.entries.partition_point(|e| e.relative_offset <= relative_offset);
+        let count = self
+            .entries
+            .partition_point(|e| e.relative_offset <= relative_offset);
         count.checked_sub(1).map(|i| self.entries[i])
     }
 
@@ -91,7 +99,10 @@ impl TimeIndex {
             if entry.timestamp <= last.timestamp {
                 return;
             }
-            assert!(entry.relative_offset > last.relative_offset, "time index offsets must increase");
+            assert!(
+                entry.relative_offset > last.relative_offset,
+                "time index offsets must increase"
+            );
         }
         self.entries.push(entry);
     }
@@ -106,7 +117,9 @@ impl TimeIndex {
 
     /// Drop every entry at or after `relative_offset`.
     pub fn truncate_to_offset(&mut self, relative_offset: u32) {
-        let keep = self.entries.partition_point(|e| e.relative_offset < relative_offset);
+        let keep = self
+            .entries
+            .partition_point(|e| e.relative_offset < relative_offset);
         self.entries.truncate(keep);
     }
 
@@ -139,9 +152,18 @@ mod tests {
     fn offset_lookup_finds_floor_entry() {
         let mut index = OffsetIndex::default();
         assert_eq!(index.lookup(5), None);
-        index.push(OffsetEntry { relative_offset: 0, position: 0 });
-        index.push(OffsetEntry { relative_offset: 10, position: 4096 });
-        index.push(OffsetEntry { relative_offset: 20, position: 8200 });
+        index.push(OffsetEntry {
+            relative_offset: 0,
+            position: 0,
+        });
+        index.push(OffsetEntry {
+            relative_offset: 10,
+            position: 4096,
+        });
+        index.push(OffsetEntry {
+            relative_offset: 20,
+            position: 8200,
+        });
         assert_eq!(index.lookup(0).unwrap().position, 0);
         assert_eq!(index.lookup(15).unwrap().position, 4096);
         assert_eq!(index.lookup(20).unwrap().position, 8200);
@@ -155,9 +177,18 @@ mod tests {
     #[test]
     fn time_index_keeps_only_new_maxima() {
         let mut index = TimeIndex::default();
-        index.maybe_push(TimeEntry { timestamp: 100, relative_offset: 0 });
-        index.maybe_push(TimeEntry { timestamp: 90, relative_offset: 3 });
-        index.maybe_push(TimeEntry { timestamp: 150, relative_offset: 5 });
+        index.maybe_push(TimeEntry {
+            timestamp: 100,
+            relative_offset: 0,
+        });
+        index.maybe_push(TimeEntry {
+            timestamp: 90,
+            relative_offset: 3,
+        });
+        index.maybe_push(TimeEntry {
+            timestamp: 150,
+            relative_offset: 5,
+        });
         assert_eq!(index.len(), 2);
         assert_eq!(index.lookup_below(100), None);
         assert_eq!(index.lookup_below(101).unwrap().relative_offset, 0);

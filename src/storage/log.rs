@@ -155,7 +155,11 @@ impl Log {
         let mut cut = false;
         for base in bases {
             if !cut && expected.is_some_and(|e| e != base) {
-                report.reason = Some(format!("{}: segment {base} does not start at {}", self.dir, expected.unwrap()));
+                report.reason = Some(format!(
+                    "{}: segment {base} does not start at {}",
+                    self.dir,
+                    expected.unwrap()
+                ));
                 cut = true;
             }
             if cut {
@@ -177,7 +181,8 @@ impl Log {
             self.segments.insert(base, segment);
         }
         if self.segments.is_empty() {
-            self.segments.insert(0, Segment::create(&self.disk, &self.dir, 0)?);
+            self.segments
+                .insert(0, Segment::create(&self.disk, &self.dir, 0)?);
             self.dir_dirty = true;
         }
         if changed {
@@ -187,10 +192,16 @@ impl Log {
         Ok(report)
     }
 
-    fn remove_orphan_indexes(&mut self, names: &[String], bases: &[i64]) -> Result<bool, StorageError> {
+    fn remove_orphan_indexes(
+        &mut self,
+        names: &[String],
+        bases: &[i64],
+    ) -> Result<bool, StorageError> {
         let mut removed = false;
         for name in names {
-            let Some((stem, ext)) = name.rsplit_once('.') else { continue };
+            let Some((stem, ext)) = name.rsplit_once('.') else {
+                continue;
+            };
             let is_index = ext == "index" || ext == "timeindex";
             if is_index && !stem.parse::<i64>().is_ok_and(|base| bases.contains(&base)) {
                 self.disk.remove(&format!("{}/{name}", self.dir))?;
@@ -223,20 +234,39 @@ impl Log {
     fn check_invariants(&self) {
         let mut expected = None;
         for (base, segment) in &self.segments {
-            assert_eq!(*base, segment.base_offset, "segment keyed by its base offset");
+            assert_eq!(
+                *base, segment.base_offset,
+                "segment keyed by its base offset"
+            );
             if let Some(expected) = expected {
-                assert_eq!(*base, expected, "segments must be contiguous and strictly increasing");
+                assert_eq!(
+                    *base, expected,
+                    "segments must be contiguous and strictly increasing"
+                );
             }
-            assert!(segment.next_offset() >= *base, "segment next offset below its base");
+            assert!(
+                segment.next_offset() >= *base,
+                "segment next offset below its base"
+            );
             expected = Some(segment.next_offset());
         }
-        assert!(!self.segments.is_empty(), "a log always has an active segment");
-        assert!(self.log_end_offset() >= self.log_start_offset(), "log end offset below log start offset");
+        assert!(
+            !self.segments.is_empty(),
+            "a log always has an active segment"
+        );
+        assert!(
+            self.log_end_offset() >= self.log_start_offset(),
+            "log end offset below log start offset"
+        );
     }
 
     /// The first offset still in the log: the first segment's base offset.
     pub fn log_start_offset(&self) -> i64 {
-        *self.segments.keys().next().expect("a log always has a segment")
+        *self
+            .segments
+            .keys()
+            .next()
+            .expect("a log always has a segment")
     }
 
     /// The offset the next appended record gets.
@@ -250,15 +280,25 @@ impl Log {
     }
 
     fn active(&self) -> &Segment {
-        self.segments.values().next_back().expect("a log always has a segment")
+        self.segments
+            .values()
+            .next_back()
+            .expect("a log always has a segment")
     }
 
     fn active_mut(&mut self) -> &mut Segment {
-        self.segments.values_mut().next_back().expect("a log always has a segment")
+        self.segments
+            .values_mut()
+            .next_back()
+            .expect("a log always has a segment")
     }
 
     /// Split and validate producer or follower bytes: CRC, size limit, offset-delta sanity.
-    fn validate_incoming(&self, bytes: &[u8], from_leader: bool) -> Result<Vec<(usize, BatchHeader)>, StorageError> {
+    fn validate_incoming(
+        &self,
+        bytes: &[u8],
+        from_leader: bool,
+    ) -> Result<Vec<(usize, BatchHeader)>, StorageError> {
         if bytes.is_empty() {
             return Err(StorageError::InvalidRecord("no batches to append".into()));
         }
@@ -267,7 +307,9 @@ impl Log {
             if header.size() > self.config.max_message_bytes {
                 return Err(StorageError::TooLarge);
             }
-            if from_leader && (header.record_count < 1 || header.last_offset_delta != header.record_count - 1) {
+            if from_leader
+                && (header.record_count < 1 || header.last_offset_delta != header.record_count - 1)
+            {
                 return Err(StorageError::InvalidRecord(format!(
                     "batch has {} records but last offset delta {}",
                     header.record_count, header.last_offset_delta
@@ -280,7 +322,12 @@ impl Log {
     /// Append batches from a producer as the leader: validate each, assign offsets from the log
     /// end offset and stamp `leader_epoch`, roll first if needed, append, fsync per
     /// `flush.messages`.
-    pub fn append(&mut self, batches: &[u8], leader_epoch: i32, now_ms: i64) -> Result<AppendInfo, StorageError> {
+    pub fn append(
+        &mut self,
+        batches: &[u8],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, StorageError> {
         self.check_online()?;
         let mut bytes = batches.to_vec();
         let mut headers = self.validate_incoming(&bytes, true)?;
@@ -298,7 +345,11 @@ impl Log {
 
     /// Append batches replicated from the leader, keeping their offsets and epochs. They must
     /// start at the log end offset and be contiguous.
-    pub fn append_as_follower(&mut self, batches: &[u8], now_ms: i64) -> Result<AppendInfo, StorageError> {
+    pub fn append_as_follower(
+        &mut self,
+        batches: &[u8],
+        now_ms: i64,
+    ) -> Result<AppendInfo, StorageError> {
         self.check_online()?;
         let headers = self.validate_incoming(batches, false)?;
         let mut expected = self.log_end_offset();
@@ -320,7 +371,9 @@ impl Log {
             return false;
         }
         let full = active.size() + incoming_bytes > self.config.segment_bytes;
-        let old = active.rolling_timestamp_ms().is_some_and(|t| now_ms - t >= self.config.segment_ms);
+        let old = active
+            .rolling_timestamp_ms()
+            .is_some_and(|t| now_ms - t >= self.config.segment_ms);
         full || old || !active.can_hold_offset(last_offset)
     }
 
@@ -348,10 +401,18 @@ impl Log {
         }
         let interval = self.config.index_interval_bytes;
         let disk = self.disk.clone();
-        self.active_mut().append(&disk, bytes, headers, interval, now_ms)?;
-        let record_count: u64 = headers.iter().map(|(_, h)| h.record_count.max(0) as u64).sum();
+        self.active_mut()
+            .append(&disk, bytes, headers, interval, now_ms)?;
+        let record_count: u64 = headers
+            .iter()
+            .map(|(_, h)| h.record_count.max(0) as u64)
+            .sum();
         self.unflushed_messages += record_count;
-        if self.config.flush_messages.is_some_and(|n| self.unflushed_messages >= n) {
+        if self
+            .config
+            .flush_messages
+            .is_some_and(|n| self.unflushed_messages >= n)
+        {
             self.flush()?;
         }
         self.check_invariants();
@@ -359,21 +420,39 @@ impl Log {
             base_offset: first.base_offset,
             last_offset: last.last_offset(),
             record_count,
-            max_timestamp: headers.iter().map(|(_, h)| h.max_timestamp).max().unwrap_or(-1),
+            max_timestamp: headers
+                .iter()
+                .map(|(_, h)| h.max_timestamp)
+                .max()
+                .unwrap_or(-1),
         })
     }
 
     /// Whole batches starting with the one containing `offset`, stopping before any batch whose
     /// base offset is at least `max_offset` (the high watermark) and before exceeding
     /// `max_bytes` — but always at least one batch when one is readable, as Kafka does.
-    pub fn read(&self, offset: i64, max_bytes: usize, max_offset: i64) -> Result<Vec<u8>, StorageError> {
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+    ) -> Result<Vec<u8>, StorageError> {
         self.check_online()?;
         let (log_start, log_end) = (self.log_start_offset(), self.log_end_offset());
         if offset < log_start || offset > log_end {
-            return Err(StorageError::OffsetOutOfRange { requested: offset, log_start, log_end });
+            return Err(StorageError::OffsetOutOfRange {
+                requested: offset,
+                log_start,
+                log_end,
+            });
         }
         let mut out = Vec::new();
-        let first_base = *self.segments.range(..=offset).next_back().expect("offset >= log start").0;
+        let first_base = *self
+            .segments
+            .range(..=offset)
+            .next_back()
+            .expect("offset >= log start")
+            .0;
         for (base, segment) in self.segments.range(first_base..) {
             let position = if *base == first_base {
                 match segment.find(&self.disk, offset)? {
@@ -396,7 +475,9 @@ impl Log {
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), StorageError> {
         self.check_online()?;
         if offset < 0 {
-            return Err(StorageError::InvalidRecord(format!("cannot truncate to negative offset {offset}")));
+            return Err(StorageError::InvalidRecord(format!(
+                "cannot truncate to negative offset {offset}"
+            )));
         }
         if offset >= self.log_end_offset() {
             return Ok(());
@@ -404,7 +485,11 @@ impl Log {
         if offset <= self.log_start_offset() {
             return self.truncate_fully_and_start_at(offset);
         }
-        let doomed: Vec<i64> = self.segments.range(offset..).map(|(base, _)| *base).collect();
+        let doomed: Vec<i64> = self
+            .segments
+            .range(offset..)
+            .map(|(base, _)| *base)
+            .collect();
         for base in doomed {
             let segment = self.segments.remove(&base).expect("listed above");
             segment.delete(&self.disk)?;
@@ -422,7 +507,8 @@ impl Log {
         for (_, segment) in std::mem::take(&mut self.segments) {
             segment.delete(&self.disk)?;
         }
-        self.segments.insert(offset, Segment::create(&self.disk, &self.dir, offset)?);
+        self.segments
+            .insert(offset, Segment::create(&self.disk, &self.dir, offset)?);
         self.dir_dirty = true;
         self.flush()?;
         self.check_invariants();
@@ -466,7 +552,11 @@ impl Log {
         self.now_ms = self.now_ms.max(now_ms);
         let mut report = TickReport::default();
         let active = self.active();
-        if !active.is_empty() && active.rolling_timestamp_ms().is_some_and(|t| now_ms - t >= self.config.segment_ms) {
+        if !active.is_empty()
+            && active
+                .rolling_timestamp_ms()
+                .is_some_and(|t| now_ms - t >= self.config.segment_ms)
+        {
             self.roll()?;
             report.rolled = true;
         }
@@ -474,7 +564,10 @@ impl Log {
         if !report.deleted_segments.is_empty() {
             self.flush()?;
         }
-        let flush_due = self.config.flush_ms.is_some_and(|ms| now_ms - self.last_flush_ms >= ms);
+        let flush_due = self
+            .config
+            .flush_ms
+            .is_some_and(|ms| now_ms - self.last_flush_ms >= ms);
         if flush_due && self.has_unflushed_data() {
             self.flush()?;
             report.flushed = true;
@@ -497,7 +590,11 @@ impl Log {
         }
     }
 
-    fn delete_expired_segments(&mut self, now_ms: i64, report: &mut TickReport) -> Result<(), StorageError> {
+    fn delete_expired_segments(
+        &mut self,
+        now_ms: i64,
+        report: &mut TickReport,
+    ) -> Result<(), StorageError> {
         if let Some(retention_ms) = self.config.retention_ms {
             while self.segments.len() > 1 {
                 let oldest = self.segments.values().next().expect("len > 1");
@@ -522,8 +619,14 @@ impl Log {
     }
 
     fn delete_oldest(&mut self, report: &mut TickReport) -> Result<(), StorageError> {
-        let (base, segment) = self.segments.pop_first().expect("never called on the last segment");
-        assert!(!self.segments.is_empty(), "retention never deletes the active segment");
+        let (base, segment) = self
+            .segments
+            .pop_first()
+            .expect("never called on the last segment");
+        assert!(
+            !self.segments.is_empty(),
+            "retention never deletes the active segment"
+        );
         segment.delete(&self.disk)?;
         self.dir_dirty = true;
         report.deleted_segments.push(base);

@@ -115,7 +115,11 @@ impl Segment {
     /// Offset `offset` relative to the base, as indexes store it.
     fn relative(&self, offset: i64) -> u32 {
         let relative = offset - self.base_offset;
-        assert!((0..=u32::MAX as i64).contains(&relative), "offset {offset} outside segment {}", self.base_offset);
+        assert!(
+            (0..=u32::MAX as i64).contains(&relative),
+            "offset {offset} outside segment {}",
+            self.base_offset
+        );
         relative as u32
     }
 
@@ -127,16 +131,25 @@ impl Segment {
     /// Account for a batch written at `position`: indexes, size, next offset, timestamps.
     fn record_batch(&mut self, position: u64, header: &BatchHeader, index_interval_bytes: u64) {
         assert_eq!(position, self.size, "batches are contiguous in bytes");
-        assert_eq!(header.base_offset, self.next_offset, "batches are contiguous in offsets");
+        assert_eq!(
+            header.base_offset, self.next_offset,
+            "batches are contiguous in offsets"
+        );
         if self.size == 0 || self.bytes_since_last_index >= index_interval_bytes {
             let relative_offset = self.relative(header.base_offset);
-            self.index.push(OffsetEntry { relative_offset, position: position as u32 });
+            self.index.push(OffsetEntry {
+                relative_offset,
+                position: position as u32,
+            });
             self.bytes_since_last_index = 0;
         }
         if header.max_timestamp > self.max_timestamp {
             self.max_timestamp = header.max_timestamp;
             let relative_offset = self.relative(header.base_offset);
-            self.time_index.maybe_push(TimeEntry { timestamp: header.max_timestamp, relative_offset });
+            self.time_index.maybe_push(TimeEntry {
+                timestamp: header.max_timestamp,
+                relative_offset,
+            });
         }
         self.bytes_since_last_index += header.size() as u64;
         self.size += header.size() as u64;
@@ -153,7 +166,10 @@ impl Segment {
         now_ms: i64,
     ) -> io::Result<()> {
         let position = disk.append(&self.log_path, bytes)?;
-        assert_eq!(position, self.size, "segment file length diverged from the log's view");
+        assert_eq!(
+            position, self.size,
+            "segment file length diverged from the log's view"
+        );
         self.dirty = true;
         if self.rolling_timestamp_ms.is_none() {
             self.rolling_timestamp_ms = Some(now_ms);
@@ -193,12 +209,20 @@ impl Segment {
     }
 
     /// Position and header of the first batch whose last offset is at least `offset`.
-    pub fn find(&self, disk: &Arc<dyn Disk>, offset: i64) -> Result<Option<(u64, BatchHeader)>, StorageError> {
+    pub fn find(
+        &self,
+        disk: &Arc<dyn Disk>,
+        offset: i64,
+    ) -> Result<Option<(u64, BatchHeader)>, StorageError> {
         if offset >= self.next_offset {
             return Ok(None);
         }
         let relative = self.relative(offset.max(self.base_offset));
-        let mut position = self.index.lookup(relative).map(|e| e.position as u64).unwrap_or(0);
+        let mut position = self
+            .index
+            .lookup(relative)
+            .map(|e| e.position as u64)
+            .unwrap_or(0);
         while position < self.size {
             let header = self.header_at(disk, position)?;
             if header.last_offset() >= offset {
@@ -219,7 +243,11 @@ impl Segment {
             return Ok(None);
         }
         let mut position = match self.time_index.lookup_below(timestamp) {
-            Some(entry) => self.index.lookup(entry.relative_offset).map(|e| e.position as u64).unwrap_or(0),
+            Some(entry) => self
+                .index
+                .lookup(entry.relative_offset)
+                .map(|e| e.position as u64)
+                .unwrap_or(0),
             None => 0,
         };
         while position < self.size {
@@ -261,7 +289,12 @@ impl Segment {
 
     /// Cut the segment before its first batch whose base offset is at least `offset`.
     /// Returns the bytes removed.
-    pub fn truncate_to(&mut self, disk: &Arc<dyn Disk>, offset: i64, interval: u64) -> Result<u64, StorageError> {
+    pub fn truncate_to(
+        &mut self,
+        disk: &Arc<dyn Disk>,
+        offset: i64,
+        interval: u64,
+    ) -> Result<u64, StorageError> {
         let mut position = 0;
         while position < self.size {
             let header = self.header_at(disk, position)?;
@@ -331,8 +364,12 @@ impl Segment {
                     break;
                 }
                 Err(error) => {
-                    report.crc_failure = matches!(&error, StorageError::Corrupt(m) if m.contains("crc"));
-                    report.reason = Some(format!("{}: position {position}: {error}", segment.log_path));
+                    report.crc_failure =
+                        matches!(&error, StorageError::Corrupt(m) if m.contains("crc"));
+                    report.reason = Some(format!(
+                        "{}: position {position}: {error}",
+                        segment.log_path
+                    ));
                     break;
                 }
             }

@@ -20,7 +20,11 @@ pub struct TestRecord {
 impl TestRecord {
     /// A record with a value, no key, at the batch's base timestamp.
     pub fn value(value: &[u8]) -> Self {
-        TestRecord { key: None, value: Some(value.to_vec()), timestamp_delta: 0 }
+        TestRecord {
+            key: None,
+            value: Some(value.to_vec()),
+            timestamp_delta: 0,
+        }
     }
 }
 
@@ -61,8 +65,21 @@ fn encode_record(offset_delta: i32, record: &TestRecord) -> Vec<u8> {
 }
 
 /// Encode one uncompressed batch with no producer id. `records` must not be empty.
-pub fn encode_batch(base_offset: i64, leader_epoch: i32, base_timestamp: i64, records: &[TestRecord]) -> Vec<u8> {
-    encode_batch_with_producer(base_offset, leader_epoch, base_timestamp, records, -1, -1, -1)
+pub fn encode_batch(
+    base_offset: i64,
+    leader_epoch: i32,
+    base_timestamp: i64,
+    records: &[TestRecord],
+) -> Vec<u8> {
+    encode_batch_with_producer(
+        base_offset,
+        leader_epoch,
+        base_timestamp,
+        records,
+        -1,
+        -1,
+        -1,
+    )
 }
 
 /// Encode one uncompressed batch with the given idempotent producer fields.
@@ -76,7 +93,8 @@ pub fn encode_batch_with_producer(
     base_sequence: i32,
 ) -> Vec<u8> {
     assert!(!records.is_empty(), "a batch holds at least one record");
-    let max_timestamp = base_timestamp + records.iter().map(|r| r.timestamp_delta).max().unwrap_or(0);
+    let max_timestamp =
+        base_timestamp + records.iter().map(|r| r.timestamp_delta).max().unwrap_or(0);
     let mut out = Vec::new();
     out.extend_from_slice(&base_offset.to_be_bytes());
     out.extend_from_slice(&0i32.to_be_bytes()); // batchLength, patched below
@@ -141,7 +159,11 @@ pub fn decode_records(bytes: &[u8]) -> Vec<TestRecord> {
         let value = get_bytes(bytes, &mut at);
         let headers = get_varlong(bytes, &mut at);
         assert_eq!(headers, 0, "test batches carry no headers");
-        records.push(TestRecord { key, value, timestamp_delta });
+        records.push(TestRecord {
+            key,
+            value,
+            timestamp_delta,
+        });
     }
     records
 }
@@ -153,7 +175,11 @@ mod tests {
     #[test]
     fn encode_decode_round_trip() {
         let records = vec![
-            TestRecord { key: Some(b"k".to_vec()), value: None, timestamp_delta: 5 },
+            TestRecord {
+                key: Some(b"k".to_vec()),
+                value: None,
+                timestamp_delta: 5,
+            },
             TestRecord::value(&[7u8; 300]),
         ];
         let bytes = encode_batch(3, 1, 100, &records);
@@ -167,7 +193,8 @@ mod tests {
         let records = vec![TestRecord::value(b"one"), TestRecord::value(b"two")];
         let bytes = encode_batch(10, 0, 1_000, &records);
         let mut buf = bytes::Bytes::from(bytes);
-        let decoded = RecordBatchDecoder::decode(&mut buf).expect("kafka-protocol accepts our batch");
+        let decoded =
+            RecordBatchDecoder::decode(&mut buf).expect("kafka-protocol accepts our batch");
         assert_eq!(decoded.records.len(), 2);
         assert_eq!(decoded.records[1].offset, 11);
         assert_eq!(decoded.records[1].value.as_deref(), Some(&b"two"[..]));

@@ -14,7 +14,9 @@ use super::*;
 use crate::env::{Disk, MemDisk};
 
 fn records(count: usize, tag: u8, value_bytes: usize) -> Vec<TestRecord> {
-    (0..count).map(|i| TestRecord::value(&vec![tag.wrapping_add(i as u8); value_bytes])).collect()
+    (0..count)
+        .map(|i| TestRecord::value(&vec![tag.wrapping_add(i as u8); value_bytes]))
+        .collect()
 }
 
 fn batch_of(count: usize, timestamp: i64, tag: u8) -> Vec<u8> {
@@ -22,7 +24,12 @@ fn batch_of(count: usize, timestamp: i64, tag: u8) -> Vec<u8> {
 }
 
 fn small_config() -> LogConfig {
-    LogConfig { segment_bytes: 400, index_interval_bytes: 100, retention_ms: None, ..LogConfig::default() }
+    LogConfig {
+        segment_bytes: 400,
+        index_interval_bytes: 100,
+        retention_ms: None,
+        ..LogConfig::default()
+    }
 }
 
 fn open(disk: &Arc<dyn Disk>, config: LogConfig) -> (Log, RecoveryReport) {
@@ -35,7 +42,11 @@ fn mem() -> Arc<dyn Disk> {
 
 /// Base offsets of the batches in `bytes`.
 fn bases(bytes: &[u8]) -> Vec<i64> {
-    batch::split(bytes).unwrap().iter().map(|(_, h)| h.base_offset).collect()
+    batch::split(bytes)
+        .unwrap()
+        .iter()
+        .map(|(_, h)| h.base_offset)
+        .collect()
 }
 
 #[test]
@@ -44,16 +55,34 @@ fn append_assigns_offsets_and_epoch() {
     let (mut log, report) = open(&disk, LogConfig::default());
     assert_eq!(report.segments, 1);
     let first = log.append(&batch_of(3, 100, 1), 5, 0).unwrap();
-    assert_eq!((first.base_offset, first.last_offset, first.record_count), (0, 2, 3));
+    assert_eq!(
+        (first.base_offset, first.last_offset, first.record_count),
+        (0, 2, 3)
+    );
     let mut two = batch_of(2, 200, 2);
     two.extend(batch_of(1, 300, 3));
     let second = log.append(&two, 6, 0).unwrap();
-    assert_eq!((second.base_offset, second.last_offset, second.max_timestamp), (3, 5, 300));
+    assert_eq!(
+        (second.base_offset, second.last_offset, second.max_timestamp),
+        (3, 5, 300)
+    );
     assert_eq!(log.log_end_offset(), 6);
     let all = log.read(0, usize::MAX, i64::MAX).unwrap();
     let headers = batch::split(&all).unwrap();
-    assert_eq!(headers.iter().map(|(_, h)| h.base_offset).collect::<Vec<_>>(), vec![0, 3, 5]);
-    assert_eq!(headers.iter().map(|(_, h)| h.partition_leader_epoch).collect::<Vec<_>>(), vec![5, 6, 6]);
+    assert_eq!(
+        headers
+            .iter()
+            .map(|(_, h)| h.base_offset)
+            .collect::<Vec<_>>(),
+        vec![0, 3, 5]
+    );
+    assert_eq!(
+        headers
+            .iter()
+            .map(|(_, h)| h.partition_leader_epoch)
+            .collect::<Vec<_>>(),
+        vec![5, 6, 6]
+    );
     assert!(disk.exists("t-0/00000000000000000000.log"));
 }
 
@@ -64,14 +93,31 @@ fn read_respects_containing_batch_high_watermark_and_max_bytes() {
     for tag in 0..4 {
         log.append(&batch_of(3, 100, tag), 0, 0).unwrap();
     }
-    assert_eq!(bases(&log.read(4, usize::MAX, i64::MAX).unwrap()), vec![3, 6, 9]);
+    assert_eq!(
+        bases(&log.read(4, usize::MAX, i64::MAX).unwrap()),
+        vec![3, 6, 9]
+    );
     assert_eq!(bases(&log.read(4, usize::MAX, 9).unwrap()), vec![3, 6]);
-    assert_eq!(bases(&log.read(4, usize::MAX, 3).unwrap()), Vec::<i64>::new());
-    assert_eq!(bases(&log.read(4, 1, i64::MAX).unwrap()), vec![3], "at least one batch");
-    assert!(log.read(12, 100, i64::MAX).unwrap().is_empty(), "reading at the log end is empty");
+    assert_eq!(
+        bases(&log.read(4, usize::MAX, 3).unwrap()),
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        bases(&log.read(4, 1, i64::MAX).unwrap()),
+        vec![3],
+        "at least one batch"
+    );
+    assert!(
+        log.read(12, 100, i64::MAX).unwrap().is_empty(),
+        "reading at the log end is empty"
+    );
     assert!(matches!(
         log.read(13, 100, i64::MAX),
-        Err(StorageError::OffsetOutOfRange { requested: 13, log_start: 0, log_end: 12 })
+        Err(StorageError::OffsetOutOfRange {
+            requested: 13,
+            log_start: 0,
+            log_end: 12
+        })
     ));
 }
 
@@ -80,10 +126,14 @@ fn rolls_by_size_and_time_and_lookups_cross_segments() {
     let disk = mem();
     let (mut log, _) = open(&disk, small_config());
     for tag in 0..20 {
-        log.append(&batch_of(2, 1_000 + tag as i64, tag), 0, 0).unwrap();
+        log.append(&batch_of(2, 1_000 + tag as i64, tag), 0, 0)
+            .unwrap();
     }
     let segments = log.segments();
-    assert!(segments.len() > 3, "segment.bytes=400 must roll: {segments:?}");
+    assert!(
+        segments.len() > 3,
+        "segment.bytes=400 must roll: {segments:?}"
+    );
     assert!(segments.iter().all(|s| s.size_bytes <= 400));
     for offset in 0..40 {
         let bytes = log.read(offset, 1, i64::MAX).unwrap();
@@ -91,8 +141,13 @@ fn rolls_by_size_and_time_and_lookups_cross_segments() {
         assert!(header.base_offset <= offset && offset <= header.last_offset());
     }
     let before = log.segments().len();
-    log.append(&batch_of(1, 5_000, 99), 0, 7 * 24 * 3600 * 1000).unwrap();
-    assert_eq!(log.segments().len(), before + 1, "segment.ms rolls on the next append");
+    log.append(&batch_of(1, 5_000, 99), 0, 7 * 24 * 3600 * 1000)
+        .unwrap();
+    assert_eq!(
+        log.segments().len(),
+        before + 1,
+        "segment.ms rolls on the next append"
+    );
 }
 
 #[test]
@@ -113,23 +168,37 @@ fn offset_for_timestamp_finds_first_batch_reaching_it() {
 #[test]
 fn retention_deletes_whole_old_segments_never_the_active_one() {
     let disk = mem();
-    let config = LogConfig { retention_ms: Some(1_000), ..small_config() };
+    let config = LogConfig {
+        retention_ms: Some(1_000),
+        ..small_config()
+    };
     let (mut log, _) = open(&disk, config);
     for tag in 0..20 {
-        log.append(&batch_of(2, tag as i64 * 100, tag), 0, 0).unwrap();
+        log.append(&batch_of(2, tag as i64 * 100, tag), 0, 0)
+            .unwrap();
     }
     let report = log.tick(1_500).unwrap();
     assert!(!report.deleted_segments.is_empty());
-    assert!(log.segments().iter().all(|s| s.max_timestamp >= 500), "{:?}", log.segments());
+    assert!(
+        log.segments().iter().all(|s| s.max_timestamp >= 500),
+        "{:?}",
+        log.segments()
+    );
     assert_eq!(log.log_start_offset(), log.segments()[0].base_offset);
-    assert!(log.read(0, 10, i64::MAX).is_err(), "deleted offsets are out of range");
+    assert!(
+        log.read(0, 10, i64::MAX).is_err(),
+        "deleted offsets are out of range"
+    );
     let report = log.tick(1_000_000).unwrap();
     assert!(!report.deleted_segments.is_empty());
     assert_eq!(log.segments().len(), 1, "active segment is kept");
     assert_eq!(log.log_end_offset(), 40);
 
     let disk = mem();
-    let config = LogConfig { retention_bytes: Some(800), ..small_config() };
+    let config = LogConfig {
+        retention_bytes: Some(800),
+        ..small_config()
+    };
     let (mut log, _) = open(&disk, config);
     for tag in 0..20 {
         log.append(&batch_of(2, 0, tag), 0, 0).unwrap();
@@ -147,7 +216,11 @@ fn truncate_cuts_at_batch_boundaries_and_reopens() {
         log.append(&batch_of(2, 0, tag), 0, 0).unwrap();
     }
     log.truncate_to(13).unwrap();
-    assert_eq!(log.log_end_offset(), 14, "the batch 12..=13 contains offset 13 and is kept");
+    assert_eq!(
+        log.log_end_offset(),
+        14,
+        "the batch 12..=13 contains offset 13 and is kept"
+    );
     log.truncate_to(12).unwrap();
     assert_eq!(log.log_end_offset(), 12);
     let info = log.append(&batch_of(1, 0, 50), 1, 0).unwrap();
@@ -157,7 +230,10 @@ fn truncate_cuts_at_batch_boundaries_and_reopens() {
     assert_eq!(report.truncated_bytes, 0);
     assert_eq!(log.log_end_offset(), 13);
     let mut log = log;
-    assert!(matches!(log.truncate_to(-5), Err(StorageError::InvalidRecord(_))));
+    assert!(matches!(
+        log.truncate_to(-5),
+        Err(StorageError::InvalidRecord(_))
+    ));
     log.truncate_to(0).unwrap();
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 0));
 }
@@ -198,17 +274,32 @@ fn recovery_cuts_corrupt_tail_and_drops_later_segments() {
 #[test]
 fn rejects_bad_batches() {
     let disk = mem();
-    let config = LogConfig { max_message_bytes: 200, ..LogConfig::default() };
+    let config = LogConfig {
+        max_message_bytes: 200,
+        ..LogConfig::default()
+    };
     let (mut log, _) = open(&disk, config);
-    assert!(matches!(log.append(&[], 0, 0), Err(StorageError::InvalidRecord(_))));
+    assert!(matches!(
+        log.append(&[], 0, 0),
+        Err(StorageError::InvalidRecord(_))
+    ));
     let big = encode_batch(0, 0, 0, &records(1, 0, 300));
-    assert!(matches!(log.append(&big, 0, 0), Err(StorageError::TooLarge)));
+    assert!(matches!(
+        log.append(&big, 0, 0),
+        Err(StorageError::TooLarge)
+    ));
     let mut corrupt = batch_of(1, 0, 0);
     let last = corrupt.len() - 1;
     corrupt[last] ^= 1;
-    assert!(matches!(log.append(&corrupt, 0, 0), Err(StorageError::Corrupt(_))));
+    assert!(matches!(
+        log.append(&corrupt, 0, 0),
+        Err(StorageError::Corrupt(_))
+    ));
     let good = batch_of(1, 0, 0);
-    assert!(matches!(log.append(&good[..good.len() - 1], 0, 0), Err(StorageError::Corrupt(_))));
+    assert!(matches!(
+        log.append(&good[..good.len() - 1], 0, 0),
+        Err(StorageError::Corrupt(_))
+    ));
     assert_eq!(log.log_end_offset(), 0, "nothing appended");
 }
 
@@ -219,10 +310,16 @@ fn follower_append_keeps_offsets_and_must_start_at_log_end() {
     let leader_batch = encode_batch(0, 4, 0, &records(2, 0, 5));
     log.append_as_follower(&leader_batch, 0).unwrap();
     let gap = encode_batch(5, 4, 0, &records(1, 0, 5));
-    assert!(matches!(log.append_as_follower(&gap, 0), Err(StorageError::InvalidRecord(_))));
+    assert!(matches!(
+        log.append_as_follower(&gap, 0),
+        Err(StorageError::InvalidRecord(_))
+    ));
     let next = encode_batch(2, 4, 0, &records(1, 0, 5));
     log.append_as_follower(&next, 0).unwrap();
-    assert_eq!(log.read(0, usize::MAX, i64::MAX).unwrap(), [leader_batch, next].concat());
+    assert_eq!(
+        log.read(0, usize::MAX, i64::MAX).unwrap(),
+        [leader_batch, next].concat()
+    );
 }
 
 /// MemDisk whose fsyncs fail on demand.
@@ -275,24 +372,42 @@ impl Disk for FailingDisk {
 
 #[test]
 fn fsync_failure_takes_the_log_offline() {
-    let failing = Arc::new(FailingDisk { inner: MemDisk::new(), fail_fsync: AtomicBool::new(false) });
+    let failing = Arc::new(FailingDisk {
+        inner: MemDisk::new(),
+        fail_fsync: AtomicBool::new(false),
+    });
     let disk: Arc<dyn Disk> = failing.clone();
-    let config = LogConfig { flush_messages: Some(1), ..LogConfig::default() };
+    let config = LogConfig {
+        flush_messages: Some(1),
+        ..LogConfig::default()
+    };
     let (mut log, _) = open(&disk, config);
     log.append(&batch_of(1, 0, 0), 0, 0).unwrap();
     failing.fail_fsync.store(true, Ordering::SeqCst);
-    assert!(matches!(log.append(&batch_of(1, 0, 1), 0, 0), Err(StorageError::Offline)));
+    assert!(matches!(
+        log.append(&batch_of(1, 0, 1), 0, 0),
+        Err(StorageError::Offline)
+    ));
     failing.fail_fsync.store(false, Ordering::SeqCst);
     assert!(log.is_offline());
-    assert!(matches!(log.append(&batch_of(1, 0, 2), 0, 0), Err(StorageError::Offline)));
-    assert!(matches!(log.read(0, 100, i64::MAX), Err(StorageError::Offline)));
+    assert!(matches!(
+        log.append(&batch_of(1, 0, 2), 0, 0),
+        Err(StorageError::Offline)
+    ));
+    assert!(matches!(
+        log.read(0, 100, i64::MAX),
+        Err(StorageError::Offline)
+    ));
     assert!(matches!(log.flush(), Err(StorageError::Offline)));
 }
 
 #[test]
 fn flush_ms_flushes_on_tick() {
     let disk = mem();
-    let config = LogConfig { flush_ms: Some(1_000), ..LogConfig::default() };
+    let config = LogConfig {
+        flush_ms: Some(1_000),
+        ..LogConfig::default()
+    };
     let (mut log, _) = open(&disk, config);
     log.append(&batch_of(1, 0, 0), 0, 10).unwrap();
     assert!(!log.tick(500).unwrap().flushed);
@@ -305,15 +420,20 @@ fn indexes_are_written_in_kafka_layout() {
     let disk = mem();
     let (mut log, _) = open(&disk, small_config());
     for tag in 0..10 {
-        log.append(&batch_of(1, 10 * tag as i64, tag), 0, 0).unwrap();
+        log.append(&batch_of(1, 10 * tag as i64, tag), 0, 0)
+            .unwrap();
     }
     drop(log);
     let (log, _) = open(&disk, small_config());
     let first = log.segments()[0].clone();
-    let index = disk.read_all(&format!("t-0/{:020}.index", first.base_offset)).unwrap();
+    let index = disk
+        .read_all(&format!("t-0/{:020}.index", first.base_offset))
+        .unwrap();
     assert!(index.len() >= 16 && index.len() % 8 == 0);
     assert_eq!(&index[..8], &[0, 0, 0, 0, 0, 0, 0, 0]);
-    let timeindex = disk.read_all(&format!("t-0/{:020}.timeindex", first.base_offset)).unwrap();
+    let timeindex = disk
+        .read_all(&format!("t-0/{:020}.timeindex", first.base_offset))
+        .unwrap();
     assert!(!timeindex.is_empty() && timeindex.len() % 12 == 0);
 }
 
@@ -337,11 +457,22 @@ fn op() -> impl Strategy<Value = Op> {
 /// Every offset in [log start, log end) is answered by the batch the model says holds it.
 fn check_lookups(log: &Log, model: &[(i64, Vec<u8>)]) {
     let start = log.log_start_offset();
-    assert_eq!(log.log_end_offset(), model.last().map(|(_, b)| batch::validate(b).unwrap().next_offset()).unwrap_or(start).max(start));
+    assert_eq!(
+        log.log_end_offset(),
+        model
+            .last()
+            .map(|(_, b)| batch::validate(b).unwrap().next_offset())
+            .unwrap_or(start)
+            .max(start)
+    );
     for (base, bytes) in model.iter().filter(|(base, _)| *base >= start) {
         let header = batch::validate(bytes).unwrap();
         for offset in *base..header.next_offset() {
-            assert_eq!(&log.read(offset, 1, i64::MAX).unwrap(), bytes, "offset {offset}");
+            assert_eq!(
+                &log.read(offset, 1, i64::MAX).unwrap(),
+                bytes,
+                "offset {offset}"
+            );
         }
     }
 }
