@@ -424,11 +424,13 @@ impl Disk for SimDisk {
 
     fn exists(&self, path: &str) -> bool {
         let path = normalize(path);
+        self.record("exists", &path, 0, 0);
         path.is_empty() || self.lock().current.contains_key(&path)
     }
 
     fn len(&self, path: &str) -> io::Result<u64> {
         let path = normalize(path);
+        self.record("len", &path, 0, 0);
         let state = self.lock();
         let inode = state.inode_of(&path)?;
         Ok(state.inodes[&inode].cached.len() as u64)

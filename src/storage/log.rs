@@ -370,7 +370,9 @@ impl Log {
         if active.is_empty() {
             return false;
         }
-        let full = active.size() + incoming_bytes > self.config.segment_bytes;
+        // Index positions are u32 (Kafka caps segment.bytes at i32::MAX for the same reason).
+        let segment_bytes_max = self.config.segment_bytes.min(i32::MAX as u64);
+        let full = active.size() + incoming_bytes > segment_bytes_max;
         let old = active
             .rolling_timestamp_ms()
             .is_some_and(|t| now_ms - t >= self.config.segment_ms);

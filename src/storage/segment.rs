@@ -165,7 +165,15 @@ impl Segment {
         index_interval_bytes: u64,
         now_ms: i64,
     ) -> io::Result<()> {
-        let position = disk.append(&self.log_path, bytes)?;
+        let position = match disk.append(&self.log_path, bytes) {
+            Ok(position) => position,
+            Err(error) => {
+                // A real disk may have written part of the data before failing (ENOSPC):
+                // cut it off so the file matches what the log believes it holds.
+                let _ = disk.truncate(&self.log_path, self.size);
+                return Err(error);
+            }
+        };
         assert_eq!(
             position, self.size,
             "segment file length diverged from the log's view"
