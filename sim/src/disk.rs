@@ -743,6 +743,22 @@ mod tests {
     }
 
     #[test]
+    fn same_seed_same_power_loss() {
+        let outcome = |seed: u64| {
+            let disk = SimDisk::new(|| 0);
+            disk.append("a.log", &[]).unwrap();
+            disk.fsync_dir("").unwrap();
+            for i in 0..50u8 {
+                disk.append("a.log", &[i; 300]).unwrap();
+            }
+            disk.power_loss(&mut ChaCha8Rng::seed_from_u64(seed), 0.5, 0);
+            (disk.read_all("a.log").unwrap(), disk.stats())
+        };
+        assert_eq!(outcome(11), outcome(11));
+        assert_ne!(outcome(11).0, outcome(12).0);
+    }
+
+    #[test]
     fn trace_records_operations() {
         #[derive(Default)]
         struct Collect(Mutex<Vec<(String, Vec<u8>)>>);
