@@ -437,11 +437,13 @@ impl Disk for SimDisk {
 
     fn exists(&self, path: &str) -> bool {
         let path = normalize(path);
+        self.record("exists", &path, 0, 0);
         path.is_empty() || self.lock().current.contains_key(&path)
     }
 
     fn len(&self, path: &str) -> io::Result<u64> {
         let path = normalize(path);
+        self.record("len", &path, 0, 0);
         let state = self.lock();
         let inode = state.inode_of(&path)?;
         Ok(state.inodes[&inode].cached.len() as u64)
@@ -751,6 +753,22 @@ mod tests {
         assert!(disk.read_all("a.log").unwrap().iter().any(|b| *b != 0));
         disk.wipe();
         assert!(disk.list_dir("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn same_seed_same_power_loss() {
+        let outcome = |seed: u64| {
+            let disk = SimDisk::new(|| 0);
+            disk.append("a.log", &[]).unwrap();
+            disk.fsync_dir("").unwrap();
+            for i in 0..50u8 {
+                disk.append("a.log", &[i; 300]).unwrap();
+            }
+            disk.power_loss(&mut ChaCha8Rng::seed_from_u64(seed), 0.5, 0);
+            (disk.read_all("a.log").unwrap(), disk.stats())
+        };
+        assert_eq!(outcome(11), outcome(11));
+        assert_ne!(outcome(11).0, outcome(12).0);
     }
 
     #[test]

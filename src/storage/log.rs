@@ -13,7 +13,8 @@
 //!
 //! Durability follows the flush policy: with `flush.messages` unset nothing is fsynced during
 //! an append. [`Log::flush`] fsyncs every dirty `.log` file, then the partition directory (when
-//! segments were created or deleted) and its parent (when the directory was created).
+//! segments were created or deleted) and its parent (once after every open, since a restarted
+//! process cannot know whether its predecessor fsynced them).
 //! Truncation and retention deletes are made durable at once, because resurrecting truncated
 //! or deleted data after a power loss would move offsets backwards.
 
@@ -93,7 +94,7 @@ pub struct Log {
     offline: bool,
     /// Segment files were created or removed since the directory was last fsynced.
     dir_dirty: bool,
-    /// The partition directory was created and its parent not fsynced since.
+    /// The partition directory may not be durable in its parent yet (always true after open).
     parent_dirty: bool,
     /// Records appended since the last flush: drives `flush.messages`.
     unflushed_messages: u64,
@@ -125,7 +126,6 @@ impl Log {
         now_ms: i64,
     ) -> Result<(Log, RecoveryReport), StorageError> {
         let dir = dir.trim_end_matches('/').to_string();
-        let existed = disk.exists(&dir);
         disk.create_dir_all(&dir)?;
         let mut log = Log {
             disk,
@@ -133,8 +133,10 @@ impl Log {
             config,
             segments: BTreeMap::new(),
             offline: false,
-            dir_dirty: false,
-            parent_dirty: !existed,
+            // After a restart nothing says whether the previous process fsynced the directory
+            // and its entry in the parent, so the first flush after open does both.
+            dir_dirty: true,
+            parent_dirty: true,
             unflushed_messages: 0,
             last_flush_ms: now_ms,
             now_ms,
@@ -368,7 +370,9 @@ impl Log {
         if active.is_empty() {
             return false;
         }
-        let full = active.size() + incoming_bytes > self.config.segment_bytes;
+        // Index positions are u32 (Kafka caps segment.bytes at i32::MAX for the same reason).
+        let segment_bytes_max = self.config.segment_bytes.min(i32::MAX as u64);
+        let full = active.size() + incoming_bytes > segment_bytes_max;
         let old = active
             .rolling_timestamp_ms()
             .is_some_and(|t| now_ms - t >= self.config.segment_ms);
@@ -514,7 +518,7 @@ impl Log {
     }
 
     /// fsync every dirty `.log` file, then the directory if segments were created or deleted,
-    /// then its parent if the directory itself is new. An fsync failure takes the log offline.
+    /// then its parent once after open. An fsync failure takes the log offline.
     pub fn flush(&mut self) -> Result<(), StorageError> {
         self.check_online()?;
         let result = self.flush_inner();

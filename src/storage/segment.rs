@@ -165,7 +165,15 @@ impl Segment {
         index_interval_bytes: u64,
         now_ms: i64,
     ) -> io::Result<()> {
-        let position = disk.append(&self.log_path, bytes)?;
+        let position = match disk.append(&self.log_path, bytes) {
+            Ok(position) => position,
+            Err(error) => {
+                // A real disk may have written part of the data before failing (ENOSPC):
+                // cut it off so the file matches what the log believes it holds.
+                let _ = disk.truncate(&self.log_path, self.size);
+                return Err(error);
+            }
+        };
         assert_eq!(
             position, self.size,
             "segment file length diverged from the log's view"
@@ -340,6 +348,9 @@ impl Segment {
         interval: u64,
     ) -> Result<(Segment, SegmentRecovery), StorageError> {
         let mut segment = Segment::new(dir, base_offset);
+        // Whether the previous process fsynced this file is unknowable (a kill keeps unsynced
+        // bytes in the page cache), so the first flush after open covers it again.
+        segment.dirty = true;
         let data = disk.read_all(&segment.log_path)?;
         let mut report = SegmentRecovery::default();
         let mut position = 0usize;
@@ -374,7 +385,6 @@ impl Segment {
         if position < data.len() {
             report.truncated_bytes = (data.len() - position) as u64;
             disk.truncate(&segment.log_path, position as u64)?;
-            segment.dirty = true;
         }
         segment.write_indexes(disk)?;
         Ok((segment, report))

@@ -523,3 +523,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn recovery_drops_segments_after_a_gap() {
+    let disk = mem();
+    let (mut log, _) = open(&disk, small_config());
+    for tag in 0..20 {
+        log.append(&batch_of(2, 0, tag), 0, 0).unwrap();
+    }
+    let segments = log.segments();
+    assert!(segments.len() >= 3);
+    drop(log);
+    disk.remove(&format!("t-0/{:020}.log", segments[1].base_offset))
+        .unwrap();
+    let (log, report) = open(&disk, small_config());
+    assert_eq!(log.segments(), segments[..1].to_vec());
+    assert!(report.reason.unwrap().contains("does not start at"));
+    assert!(!disk.exists(&format!("t-0/{:020}.log", segments[2].base_offset)));
+    assert!(
+        !disk.exists(&format!("t-0/{:020}.index", segments[1].base_offset)),
+        "orphan index removed"
+    );
+}

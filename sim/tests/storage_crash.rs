@@ -1,0 +1,314 @@
+//! Crash property of the storage layer on SimDisk: any sequence of appends, rolls, kills,
+//! power losses, flushes, truncations and ENOSPC episodes leaves a log whose batches are a
+//! prefix of what was appended (byte for byte), that holds every batch an fsync covered (with
+//! `flush.messages=1`, every acknowledged append), and that answers every offset lookup.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use kafkasim::env::Disk;
+use kafkasim::storage::batch;
+use kafkasim::storage::testing::{encode_batch, TestRecord};
+use kafkasim::storage::{Log, LogConfig, StorageError};
+use kafkasim_sim::disk::SimDisk;
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// Produce batches of these record counts in one request.
+    Append(Vec<usize>),
+    /// Let simulated time pass (drives writeback of old dirty sectors).
+    Sleep(u64),
+    /// Explicit fsync of everything.
+    Flush,
+    /// Cut the log at this fraction of its length.
+    Truncate(f64),
+    /// The process dies and restarts: the page cache survives.
+    Kill,
+    /// The machine loses power, keeping each dirty sector with this probability, then restarts.
+    PowerLoss(f64),
+    /// One append while the disk is full.
+    Enospc,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => prop::collection::vec(1usize..6, 1..3).prop_map(Op::Append),
+        1 => (1u64..40_000).prop_map(Op::Sleep),
+        1 => Just(Op::Flush),
+        1 => (0.0f64..1.0).prop_map(Op::Truncate),
+        1 => Just(Op::Kill),
+        2 => prop_oneof![Just(0.0), Just(1.0), 0.0f64..1.0].prop_map(Op::PowerLoss),
+        1 => Just(Op::Enospc),
+    ]
+}
+
+/// What the test expects the log to hold.
+struct Model {
+    /// Every batch acknowledged and not truncated, as the log must store it.
+    batches: Vec<Vec<u8>>,
+    /// How many leading batches an fsync covered: they must survive a power loss.
+    durable: usize,
+    /// Distinguishes record values across the run.
+    tag: u8,
+}
+
+impl Model {
+    fn next_offset(&self) -> i64 {
+        self.batches
+            .last()
+            .map(|b| batch::validate(b).unwrap().next_offset())
+            .unwrap_or(0)
+    }
+}
+
+fn records(count: usize, tag: u8) -> Vec<TestRecord> {
+    (0..count)
+        .map(|i| TestRecord::value(&[tag, i as u8, 0xab, 0xcd, 0xef]))
+        .collect()
+}
+
+/// Every batch in the log, start to end.
+fn read_everything(log: &Log) -> Vec<Vec<u8>> {
+    let bytes = log
+        .read(log.log_start_offset(), usize::MAX, i64::MAX)
+        .unwrap();
+    batch::split(&bytes)
+        .unwrap()
+        .into_iter()
+        .map(|(at, h)| bytes[at..at + h.size()].to_vec())
+        .collect()
+}
+
+/// Every offset in [log start, log end) reads back as the model batch containing it.
+fn check_lookups(log: &Log, model: &Model) {
+    assert_eq!(log.log_start_offset(), 0);
+    assert_eq!(log.log_end_offset(), model.next_offset());
+    for expected in &model.batches {
+        let header = batch::validate(expected).unwrap();
+        for offset in header.base_offset..header.next_offset() {
+            assert_eq!(
+                &log.read(offset, 1, i64::MAX).unwrap(),
+                expected,
+                "offset {offset}"
+            );
+        }
+    }
+}
+
+/// After a restart: the log holds a prefix of the model at least as long as what was durable.
+fn check_recovered(log: &Log, model: &mut Model, lossless: bool) {
+    let found = read_everything(log);
+    assert!(
+        found.len() <= model.batches.len(),
+        "recovered more batches than were appended"
+    );
+    for (i, batch) in found.iter().enumerate() {
+        assert_eq!(
+            batch, &model.batches[i],
+            "batch {i} differs from what was appended"
+        );
+    }
+    assert!(
+        found.len() >= model.durable,
+        "lost fsynced batches: {} < {}",
+        found.len(),
+        model.durable
+    );
+    if lossless {
+        assert_eq!(found.len(), model.batches.len(), "a kill must lose nothing");
+    }
+    model.batches.truncate(found.len());
+    if !lossless {
+        // A power loss leaves only what is on the platter, so all of it is durable now; a
+        // kill leaves the page cache as it was, durable or not.
+        model.durable = found.len();
+    }
+}
+
+fn run(ops: Vec<Op>, flush_every_message: bool, segment_bytes: u64, seed: u64) {
+    let time = Arc::new(AtomicU64::new(0));
+    let clock = time.clone();
+    let sim = Arc::new(SimDisk::new(move || clock.load(Ordering::SeqCst)));
+    let disk: Arc<dyn Disk> = sim.clone();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let config = LogConfig {
+        segment_bytes,
+        index_interval_bytes: 128,
+        flush_messages: flush_every_message.then_some(1),
+        retention_ms: None,
+        ..LogConfig::default()
+    };
+    let now = |time: &AtomicU64| time.load(Ordering::SeqCst) as i64;
+    let (mut log, _) = Log::open(disk.clone(), "t-0", config.clone(), 0).unwrap();
+    let mut model = Model {
+        batches: Vec::new(),
+        durable: 0,
+        tag: 0,
+    };
+    for op in ops {
+        match op {
+            Op::Append(counts) => {
+                let mut request = Vec::new();
+                let mut expected = Vec::new();
+                let mut next = model.next_offset();
+                for count in counts {
+                    model.tag = model.tag.wrapping_add(1);
+                    let records = records(count, model.tag);
+                    request.extend(encode_batch(0, 0, now(&time), &records));
+                    expected.push(encode_batch(next, 1, now(&time), &records));
+                    next += count as i64;
+                }
+                let info = log.append(&request, 1, now(&time)).unwrap();
+                assert_eq!(info.last_offset + 1, next);
+                model.batches.extend(expected);
+                if flush_every_message {
+                    model.durable = model.batches.len();
+                }
+            }
+            Op::Sleep(ms) => {
+                time.fetch_add(ms, Ordering::SeqCst);
+            }
+            Op::Flush => {
+                log.flush().unwrap();
+                model.durable = model.batches.len();
+            }
+            Op::Truncate(fraction) => {
+                let target = (model.next_offset() as f64 * fraction) as i64;
+                log.truncate_to(target).unwrap();
+                model
+                    .batches
+                    .retain(|b| batch::validate(b).unwrap().base_offset < target);
+                model.durable = model.batches.len();
+            }
+            Op::Kill => {
+                drop(log);
+                let (reopened, report) =
+                    Log::open(disk.clone(), "t-0", config.clone(), now(&time)).unwrap();
+                assert_eq!(
+                    report.truncated_bytes, 0,
+                    "a kill leaves nothing to repair: {report:?}"
+                );
+                log = reopened;
+                check_recovered(&log, &mut model, true);
+            }
+            Op::PowerLoss(keep_probability) => {
+                drop(log);
+                sim.power_loss(&mut rng, keep_probability, time.load(Ordering::SeqCst));
+                let (reopened, _) =
+                    Log::open(disk.clone(), "t-0", config.clone(), now(&time)).unwrap();
+                log = reopened;
+                check_recovered(&log, &mut model, false);
+            }
+            Op::Enospc => {
+                sim.set_enospc(true);
+                let request = encode_batch(0, 0, now(&time), &records(1, 0));
+                let error = log.append(&request, 1, now(&time)).unwrap_err();
+                assert!(
+                    matches!(&error, StorageError::Io(e) if e.kind() == io::ErrorKind::StorageFull),
+                    "{error}"
+                );
+                sim.set_enospc(false);
+            }
+        }
+        check_lookups(&log, &model);
+    }
+}
+
+proptest! {
+    // PROPTEST_CASES raises the count for a longer hunt.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn crashes_leave_a_durable_prefix(
+        ops in prop::collection::vec(op(), 1..60),
+        flush_every_message in any::<bool>(),
+        segment_bytes in prop_oneof![Just(300u64), Just(1_000), Just(1 << 20)],
+        seed in any::<u64>(),
+    ) {
+        run(ops, flush_every_message, segment_bytes, seed);
+    }
+}
+
+#[test]
+fn default_flush_policy_can_lose_acknowledged_appends() {
+    // The counterpart of the property: without flush.messages, an acknowledged append that no
+    // fsync covered is gone after a power loss that keeps no dirty sector.
+    let sim = Arc::new(SimDisk::new(|| 0));
+    let disk: Arc<dyn Disk> = sim.clone();
+    let (mut log, _) = Log::open(disk.clone(), "t-0", LogConfig::default(), 0).unwrap();
+    log.append(&encode_batch(0, 0, 0, &records(3, 1)), 0, 0)
+        .unwrap();
+    log.flush().unwrap();
+    log.append(&encode_batch(0, 0, 0, &records(3, 2)), 0, 0)
+        .unwrap();
+    drop(log);
+    sim.power_loss(&mut ChaCha8Rng::seed_from_u64(1), 0.0, 0);
+    let (log, report) = Log::open(disk, "t-0", LogConfig::default(), 0).unwrap();
+    assert_eq!(log.log_end_offset(), 3, "{report:?}");
+    assert!(sim.stats().bytes_discarded > 0);
+}
+
+#[test]
+fn bit_flip_is_caught_on_read_and_by_recovery() {
+    let sim = Arc::new(SimDisk::new(|| 0));
+    let disk: Arc<dyn Disk> = sim.clone();
+    let config = LogConfig {
+        segment_bytes: 600,
+        ..LogConfig::default()
+    };
+    let (mut log, _) = Log::open(disk.clone(), "t-0", config.clone(), 0).unwrap();
+    let mut appended = Vec::new();
+    for tag in 0..20 {
+        let info = log
+            .append(&encode_batch(0, 0, 0, &records(2, tag)), 0, 0)
+            .unwrap();
+        appended.push(encode_batch(info.base_offset, 0, 0, &records(2, tag)));
+    }
+    log.flush().unwrap();
+    sim.flip_bits(&mut ChaCha8Rng::seed_from_u64(3), 1);
+    let whole = log.read(0, usize::MAX, i64::MAX);
+    assert!(
+        matches!(whole, Err(StorageError::Corrupt(_))),
+        "the CRC check after the read catches the flip"
+    );
+    drop(log);
+    let (log, report) = Log::open(disk, "t-0", config, 0).unwrap();
+    assert!(report.reason.is_some(), "{report:?}");
+    let found = read_everything(&log);
+    assert!(found.len() < appended.len());
+    assert_eq!(&found[..], &appended[..found.len()]);
+}
+
+#[test]
+fn fsync_error_takes_the_log_offline() {
+    let sim = Arc::new(SimDisk::new(|| 0));
+    let disk: Arc<dyn Disk> = sim.clone();
+    let config = LogConfig {
+        flush_messages: Some(1),
+        ..LogConfig::default()
+    };
+    let (mut log, _) = Log::open(disk.clone(), "t-0", config.clone(), 0).unwrap();
+    log.append(&encode_batch(0, 0, 0, &records(1, 1)), 0, 0)
+        .unwrap();
+    sim.fail_next_fsync();
+    let error = log
+        .append(&encode_batch(0, 0, 0, &records(1, 2)), 0, 0)
+        .unwrap_err();
+    assert!(matches!(error, StorageError::Offline));
+    assert!(matches!(
+        log.read(0, 100, i64::MAX),
+        Err(StorageError::Offline)
+    ));
+    assert_eq!(sim.stats().fsync_errors, 1);
+    drop(log);
+    // A restarted process finds the page cache, including the unacknowledged append.
+    let (log, _) = Log::open(disk, "t-0", config, 0).unwrap();
+    assert_eq!(log.log_end_offset(), 2);
+}
