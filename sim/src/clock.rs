@@ -23,12 +23,16 @@ pub struct RunClock {
 impl RunClock {
     /// Must be called inside the runtime.
     pub fn start() -> RunClock {
-        RunClock { start: Instant::now() }
+        RunClock {
+            start: Instant::now(),
+        }
     }
 
     /// Simulated milliseconds since the run began.
     pub fn now_ms(&self) -> u64 {
-        Instant::now().saturating_duration_since(self.start).as_millis() as u64
+        Instant::now()
+            .saturating_duration_since(self.start)
+            .as_millis() as u64
     }
 }
 

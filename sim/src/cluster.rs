@@ -31,7 +31,12 @@ pub fn broker_addr(id: i32) -> SocketAddr {
 
 /// A client node's address.
 pub fn client_ip(index: u32) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(10, 0, 1 + (index / 250) as u8, (index % 250 + 1) as u8))
+    IpAddr::V4(Ipv4Addr::new(
+        10,
+        0,
+        1 + (index / 250) as u8,
+        (index % 250 + 1) as u8,
+    ))
 }
 
 /// One broker and the state the harness keeps for it.
@@ -74,7 +79,10 @@ fn config_string(value: &ConfigValue) -> String {
 }
 
 fn config_strings(configs: &Configs) -> BTreeMap<String, String> {
-    configs.iter().map(|(k, v)| (k.clone(), config_string(v))).collect()
+    configs
+        .iter()
+        .map(|(k, v)| (k.clone(), config_string(v)))
+        .collect()
 }
 
 /// The static cluster map: replicas of each partition from the scenario's placement, or
@@ -88,7 +96,9 @@ pub fn assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
             name: topic.name.clone(),
             replicas: match &topic.placement {
                 Some(placement) => placement.clone(),
-                None => (0..topic.partitions).map(|p| vec![p % brokers + 1]).collect(),
+                None => (0..topic.partitions)
+                    .map(|p| vec![p % brokers + 1])
+                    .collect(),
             },
             configs: config_strings(&topic.config),
         })
@@ -102,7 +112,11 @@ impl SimCluster {
         let ids: Vec<i32> = (1..=scenario.cluster.brokers as i32).collect();
         let endpoints: Vec<BrokerEndpoint> = ids
             .iter()
-            .map(|&id| BrokerEndpoint { node_id: id, host: broker_addr(id).ip().to_string(), port: BROKER_PORT as i32 })
+            .map(|&id| BrokerEndpoint {
+                node_id: id,
+                host: broker_addr(id).ip().to_string(),
+                port: BROKER_PORT as i32,
+            })
             .collect();
         let topics = assignments(scenario);
         let mut brokers = BTreeMap::new();
@@ -146,10 +160,24 @@ impl SimCluster {
                 .build();
             brokers.insert(
                 id,
-                BrokerNode { id, node, disk, faults, clock_offset_ms, alive: true, paused: false, partitioned: false },
+                BrokerNode {
+                    id,
+                    node,
+                    disk,
+                    faults,
+                    clock_offset_ms,
+                    alive: true,
+                    paused: false,
+                    partitioned: false,
+                },
             );
         }
-        SimCluster { brokers, trace, clock, keep_probability: scenario.model.power_loss_keep_probability }
+        SimCluster {
+            brokers,
+            trace,
+            clock,
+            keep_probability: scenario.model.power_loss_keep_probability,
+        }
     }
 
     /// The broker ids a target names, resolved now.
@@ -165,7 +193,10 @@ impl SimCluster {
         let now_ms = self.clock.now_ms();
         let handle = Handle::current();
         let keep_probability = self.keep_probability;
-        let broker = self.brokers.get_mut(&id).expect("targets are validated against the cluster");
+        let broker = self
+            .brokers
+            .get_mut(&id)
+            .expect("targets are validated against the cluster");
         let node_id = broker.node.id();
         let detail = match kind {
             FaultKind::Kill => {
@@ -218,7 +249,9 @@ impl SimCluster {
                 "network and disk faults ended".to_string()
             }
             FaultKind::SlowLink { delay_ms } => {
-                broker.faults.set_link_delay(Duration::from_millis(*delay_ms));
+                broker
+                    .faults
+                    .set_link_delay(Duration::from_millis(*delay_ms));
                 format!("{delay_ms} ms added to every request and response")
             }
             FaultKind::ResetConnection => {
@@ -234,7 +267,9 @@ impl SimCluster {
                 format!("responses held for {duration_ms} ms")
             }
             FaultKind::DiskLatency { delay_ms } => {
-                broker.faults.set_disk_delay(Duration::from_millis(*delay_ms));
+                broker
+                    .faults
+                    .set_disk_delay(Duration::from_millis(*delay_ms));
                 format!("{delay_ms} ms added to every disk write")
             }
             FaultKind::Enospc => {
@@ -249,16 +284,28 @@ impl SimCluster {
                 let before = broker.disk.bit_flips().len();
                 broker.disk.flip_bits(rng, *count as usize);
                 let flips = broker.disk.bit_flips();
-                let new: Vec<String> =
-                    flips[before..].iter().map(|f| format!("{}@{} bit {}", f.path, f.offset, f.bit)).collect();
-                format!("flipped {}", if new.is_empty() { "nothing (no log bytes yet)".to_string() } else { new.join(", ") })
+                let new: Vec<String> = flips[before..]
+                    .iter()
+                    .map(|f| format!("{}@{} bit {}", f.path, f.offset, f.bit))
+                    .collect();
+                format!(
+                    "flipped {}",
+                    if new.is_empty() {
+                        "nothing (no log bytes yet)".to_string()
+                    } else {
+                        new.join(", ")
+                    }
+                )
             }
             FaultKind::Skew { delta_ms } => {
                 broker.clock_offset_ms.store(*delta_ms, Ordering::Relaxed);
                 format!("wall clock offset set to {delta_ms} ms")
             }
             FaultKind::Jump { delta_ms } => {
-                let now = broker.clock_offset_ms.fetch_add(*delta_ms, Ordering::Relaxed) + delta_ms;
+                let now = broker
+                    .clock_offset_ms
+                    .fetch_add(*delta_ms, Ordering::Relaxed)
+                    + delta_ms;
                 format!("wall clock jumped {delta_ms} ms (offset now {now} ms)")
             }
             FaultKind::Flush => {
@@ -266,8 +313,17 @@ impl SimCluster {
                 "every file and directory fsynced".to_string()
             }
         };
-        let fired = FiredFault { time_ms: now_ms, kind: kind.name().to_string(), target: format!("broker({id})"), detail };
-        self.trace.record(0, "fault", format!("{} {} {}", fired.time_ms, fired.kind, fired.target).as_bytes());
+        let fired = FiredFault {
+            time_ms: now_ms,
+            kind: kind.name().to_string(),
+            target: format!("broker({id})"),
+            detail,
+        };
+        self.trace.record(
+            0,
+            "fault",
+            format!("{} {} {}", fired.time_ms, fired.kind, fired.target).as_bytes(),
+        );
         fired
     }
 
@@ -289,7 +345,8 @@ impl SimCluster {
                 restarted.push(broker.id);
             }
         }
-        self.trace.record(0, "heal", format!("{restarted:?}").as_bytes());
+        self.trace
+            .record(0, "heal", format!("{restarted:?}").as_bytes());
         restarted
     }
 }

@@ -6,6 +6,8 @@ pub mod cluster;
 pub mod disk;
 pub mod faults;
 pub mod history;
+pub mod logging;
+pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod trace;

@@ -26,14 +26,19 @@ pub fn scenario_key(path: &str) -> String {
     let normalized = path.replace('\\', "/");
     let trimmed = normalized.trim_start_matches("./");
     match trimmed.find("scenarios/") {
-        Some(i) => trimmed[i + "scenarios/".len()..].trim_end_matches(".toml").to_string(),
+        Some(i) => trimmed[i + "scenarios/".len()..]
+            .trim_end_matches(".toml")
+            .to_string(),
         None => trimmed.trim_end_matches(".toml").to_string(),
     }
 }
 
 /// The command that reproduces a run exactly.
 pub fn repro(scenario: &Scenario, seed: u64) -> String {
-    format!("cargo run --release -p kafkasim-sim --bin kafkasim -- run {} --seed {seed}", scenario.path)
+    format!(
+        "cargo run --release -p kafkasim-sim --bin kafkasim -- run {} --seed {seed}",
+        scenario.path
+    )
 }
 
 /// The build this binary came from.
@@ -63,13 +68,23 @@ fn anomaly_with_context(anomaly: &Anomaly, events: &[Event]) -> Value {
 }
 
 /// The report of one run as JSON. `wall_ms` is the only wall-clock figure.
-pub fn run_report(scenario: &Scenario, seed: u64, data: &RunData, judgement: &Judgement, wall_ms: u64) -> Value {
+pub fn run_report(
+    scenario: &Scenario,
+    seed: u64,
+    data: &RunData,
+    judgement: &Judgement,
+    wall_ms: u64,
+) -> Value {
     let counts: OpCounts = count(&data.history);
     let mut faults_by_kind: BTreeMap<&str, u64> = BTreeMap::new();
     for fault in &data.faults {
         *faults_by_kind.entry(fault.kind.as_str()).or_default() += 1;
     }
-    let anomalies: Vec<Value> = data.anomalies.iter().map(|a| anomaly_with_context(a, &data.history.events)).collect();
+    let anomalies: Vec<Value> = data
+        .anomalies
+        .iter()
+        .map(|a| anomaly_with_context(a, &data.history.events))
+        .collect();
     let logs: BTreeMap<String, Value> = data
         .final_state
         .logs
@@ -126,13 +141,18 @@ pub fn run_report(scenario: &Scenario, seed: u64, data: &RunData, judgement: &Ju
 
 /// Where a run's report goes.
 pub fn run_dir(report_dir: &Path, scenario: &Scenario, seed: u64) -> PathBuf {
-    report_dir.join(scenario_key(&scenario.path)).join(seed.to_string())
+    report_dir
+        .join(scenario_key(&scenario.path))
+        .join(seed.to_string())
 }
 
 /// Write a run's report.json (and its history as JSON lines, for digging).
 pub fn write_run(dir: &Path, report: &Value, data: &RunData) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(report)? + "\n")?;
+    std::fs::write(
+        dir.join("report.json"),
+        serde_json::to_string_pretty(report)? + "\n",
+    )?;
     let mut lines = String::new();
     for event in &data.history.events {
         lines.push_str(&serde_json::to_string(event)?);
@@ -172,7 +192,10 @@ impl ScenarioSummary {
             self.failed += 1;
             self.failing_seeds.push(seed);
         }
-        *self.verdicts.entry(data.verdict.name().to_string()).or_default() += 1;
+        *self
+            .verdicts
+            .entry(data.verdict.name().to_string())
+            .or_default() += 1;
         for kind in &judgement.shown {
             *self.anomalies.entry(kind.clone()).or_default() += 1;
         }
@@ -198,7 +221,9 @@ impl ScenarioSummary {
 
     /// Simulated seconds per wall second.
     pub fn speed(&self) -> Option<f64> {
-        self.wall_ms.filter(|w| *w > 0).map(|w| self.sim_ms as f64 / w as f64)
+        self.wall_ms
+            .filter(|w| *w > 0)
+            .map(|w| self.sim_ms as f64 / w as f64)
     }
 }
 
@@ -206,14 +231,21 @@ fn counts_cell(map: &BTreeMap<String, u64>) -> String {
     if map.is_empty() {
         return "—".into();
     }
-    map.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+    map.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The sweep summary as markdown. With `deterministic`, wall-clock columns are left out.
 pub fn summary_markdown(summaries: &[ScenarioSummary], deterministic: bool) -> String {
     let mut out = String::from("# kafkasim sweep summary\n\n");
     out.push_str("| scenario | seeds | passed | verdicts | anomalies | acknowledged | faults fired | effects |");
-    out.push_str(if deterministic { "\n|---|---|---|---|---|---|---|---|\n" } else { " sim s / wall s |\n|---|---|---|---|---|---|---|---|---|\n" });
+    out.push_str(if deterministic {
+        "\n|---|---|---|---|---|---|---|---|\n"
+    } else {
+        " sim s / wall s |\n|---|---|---|---|---|---|---|---|---|\n"
+    });
     for s in summaries {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -227,7 +259,12 @@ pub fn summary_markdown(summaries: &[ScenarioSummary], deterministic: bool) -> S
             counts_cell(&s.effects)
         ));
         if !deterministic {
-            out.push_str(&format!(" {} |", s.speed().map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into())));
+            out.push_str(&format!(
+                " {} |",
+                s.speed()
+                    .map(|v| format!("{v:.1}"))
+                    .unwrap_or_else(|| "—".into())
+            ));
         }
         out.push('\n');
     }

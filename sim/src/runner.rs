@@ -74,15 +74,23 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> RunData {
     runtime.block_on(supervise(scenario.clone(), seed))
 }
 
-/// Run a seed on a fresh thread, turning a panic (a broken invariant, a madsim deadlock or
-/// time limit) into an `unknown` verdict that names it.
-pub fn run_seed_isolated(scenario: &Scenario, seed: u64) -> RunData {
-    let scenario_for_thread = scenario.clone();
-    let joined = std::thread::Builder::new()
-        .name(format!("run-{seed}"))
-        .spawn(move || run_seed(&scenario_for_thread, seed))
-        .expect("spawn run thread")
-        .join();
+/// Run a seed on a fresh thread, logging to `log_path` if given, and turn a panic (a broken
+/// invariant, a madsim deadlock or time limit) into an `unknown` verdict that names it.
+pub fn run_seed_isolated(
+    scenario: &Scenario,
+    seed: u64,
+    log_path: Option<&std::path::Path>,
+) -> RunData {
+    let scenario = scenario.clone();
+    let run = move || run_seed(&scenario, seed);
+    let joined = match log_path {
+        Some(path) => crate::logging::spawn_with_run_log(path, run),
+        None => std::thread::Builder::new()
+            .name(format!("run-{seed}"))
+            .spawn(run)
+            .expect("spawn run thread")
+            .join(),
+    };
     match joined {
         Ok(data) => data,
         Err(panic) => {
@@ -97,7 +105,7 @@ pub fn run_seed_isolated(scenario: &Scenario, seed: u64) -> RunData {
 }
 
 impl RunData {
-    fn failed(reason: String) -> RunData {
+    pub fn failed(reason: String) -> RunData {
         RunData {
             verdict: Verdict::Unknown,
             liveness_failure: Some(reason),
@@ -127,17 +135,27 @@ fn delivery_timeout_max(scenario: &Scenario) -> Duration {
 }
 
 fn phase_budget(scenario: &Scenario) -> Duration {
-    STARTUP + Duration::from_millis(scenario.duration_ms) + delivery_timeout_max(scenario) + CONVERGE_SLACK + DRAIN_TIMEOUT
+    STARTUP
+        + Duration::from_millis(scenario.duration_ms)
+        + delivery_timeout_max(scenario)
+        + CONVERGE_SLACK
+        + DRAIN_TIMEOUT
 }
 
 fn bootstrap(scenario: &Scenario) -> Vec<SocketAddr> {
-    (1..=scenario.cluster.brokers as i32).map(broker_addr).collect()
+    (1..=scenario.cluster.brokers as i32)
+        .map(broker_addr)
+        .collect()
 }
 
 async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     let clock = RunClock::start();
     let trace = RunTrace::new();
-    trace.record(0, "start", format!("{} {seed}", scenario.source_hash).as_bytes());
+    trace.record(
+        0,
+        "start",
+        format!("{} {seed}", scenario.source_hash).as_bytes(),
+    );
     if scenario.model.nondeterminism_for_test {
         let n = NONDETERMINISM_FOR_TEST.fetch_add(1, Ordering::Relaxed);
         trace.record(0, "nondeterminism-for-test", &n.to_be_bytes());
@@ -150,7 +168,14 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     let recorder = Recorder::new(trace.clone(), clock);
     let stop_producers = Arc::new(AtomicBool::new(false));
     let stop_consumers = Arc::new(AtomicBool::new(false));
-    spawn_workloads(&scenario, seed, &recorder, &stop_producers, &stop_consumers, clock);
+    spawn_workloads(
+        &scenario,
+        seed,
+        &recorder,
+        &stop_producers,
+        &stop_consumers,
+        clock,
+    );
     let mut faults = Vec::new();
     let mut restarts = 0;
     for (at_ms, action) in timeline(&scenario) {
@@ -160,7 +185,10 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
             tokio::time::sleep(Duration::from_millis(at - now)).await;
         }
         for id in cluster.resolve(&action.target) {
-            restarts += matches!(action.kind, crate::scenario::FaultKind::Restart | crate::scenario::FaultKind::RestartEmptyDisk) as u64;
+            restarts += matches!(
+                action.kind,
+                crate::scenario::FaultKind::Restart | crate::scenario::FaultKind::RestartEmptyDisk
+            ) as u64;
             faults.push(cluster.apply(&action.kind, id, &mut rng));
         }
     }
@@ -174,14 +202,17 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     // Heal, then converge: every outstanding send completes (ok, fail or info by its
     // delivery timeout) while the cluster settles.
     restarts += cluster.heal_all().len() as u64;
-    let converge_deadline = clock.now_ms() + (delivery_timeout_max(&scenario) + CONVERGE_SLACK).as_millis() as u64;
+    let converge_deadline =
+        clock.now_ms() + (delivery_timeout_max(&scenario) + CONVERGE_SLACK).as_millis() as u64;
     while recorder.pending_sends.load(Ordering::Relaxed) > 0 && clock.now_ms() < converge_deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut liveness_failure = None;
     let pending = recorder.pending_sends.load(Ordering::Relaxed);
     if pending > 0 {
-        liveness_failure = Some(format!("{pending} sends still pending after the converge deadline"));
+        liveness_failure = Some(format!(
+            "{pending} sends still pending after the converge deadline"
+        ));
     }
     // Let consumers catch up on what is there, then stop them.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -251,7 +282,11 @@ fn timeline(scenario: &Scenario) -> Vec<(u64, Action)> {
     let mut actions: Vec<(u64, Action)> = scenario
         .faults
         .iter()
-        .flat_map(|step| step.actions.iter().map(move |a| (step.at_ms + a.after_ms, a.clone())))
+        .flat_map(|step| {
+            step.actions
+                .iter()
+                .map(move |a| (step.at_ms + a.after_ms, a.clone()))
+        })
         .collect();
     actions.sort_by_key(|(at, _)| *at);
     actions
@@ -268,10 +303,18 @@ fn spawn_workloads(
     let handle = Handle::current();
     let mut process = 0u32;
     for workload in &scenario.workloads {
-        let partitions =
-            scenario.topics.iter().find(|t| t.name == workload.topic).map(|t| t.partitions).expect("validated topic");
+        let partitions = scenario
+            .topics
+            .iter()
+            .find(|t| t.name == workload.topic)
+            .map(|t| t.partitions)
+            .expect("validated topic");
         for _ in 0..workload.clients {
-            let node = handle.create_node().name(format!("client-{process}")).ip(client_ip(process)).build();
+            let node = handle
+                .create_node()
+                .name(format!("client-{process}"))
+                .ip(client_ip(process))
+                .build();
             let recorder = recorder.clone();
             let workload = workload.clone();
             let this = process;
@@ -282,7 +325,10 @@ fn spawn_workloads(
                     let client_clock = Arc::new(SimClock::new(clock, Arc::default()));
                     node.spawn(async move {
                         let producer = Producer::new(config, client_clock);
-                        workload::run_producer(workload, partitions, this, producer, recorder, stop, seed).await
+                        workload::run_producer(
+                            workload, partitions, this, producer, recorder, stop, seed,
+                        )
+                        .await
                     });
                 }
                 WorkloadKind::Consumer => {
@@ -290,7 +336,15 @@ fn spawn_workloads(
                     let config = workload::consumer_config(&workload, bootstrap(scenario), this);
                     node.spawn(async move {
                         let consumer = Consumer::new(config);
-                        workload::run_consumer(workload.topic, partitions, this, consumer, recorder, stop).await
+                        workload::run_consumer(
+                            workload.topic,
+                            partitions,
+                            this,
+                            consumer,
+                            recorder,
+                            stop,
+                        )
+                        .await
                     });
                 }
             }
@@ -302,7 +356,11 @@ fn spawn_workloads(
 /// Read every partition from log start to the high watermark with a fresh consumer on a
 /// fresh node.
 async fn drain(scenario: &Scenario, clock: RunClock) -> Result<FinalState, String> {
-    let node = Handle::current().create_node().name("drain").ip(client_ip(999)).build();
+    let node = Handle::current()
+        .create_node()
+        .name("drain")
+        .ip(client_ip(999))
+        .build();
     let scenario = scenario.clone();
     let task = node.spawn(async move {
         let deadline = clock.now_ms() + DRAIN_TIMEOUT.as_millis() as u64;
@@ -314,8 +372,11 @@ async fn drain(scenario: &Scenario, clock: RunClock) -> Result<FinalState, Strin
         let mut state = FinalState::default();
         for topic in &scenario.topics {
             for partition in 0..topic.partitions {
-                let log = drain_partition(&mut consumer, &topic.name, partition, clock, deadline).await?;
-                state.logs.insert(Tp::new(topic.name.clone(), partition), log);
+                let log =
+                    drain_partition(&mut consumer, &topic.name, partition, clock, deadline).await?;
+                state
+                    .logs
+                    .insert(Tp::new(topic.name.clone(), partition), log);
             }
         }
         Ok(state)
@@ -330,10 +391,23 @@ async fn drain_partition(
     clock: RunClock,
     deadline: u64,
 ) -> Result<FinalLog, String> {
-    let timed_out = || format!("drain of {topic}/{partition} did not finish in {} s", DRAIN_TIMEOUT.as_secs());
+    let timed_out = || {
+        format!(
+            "drain of {topic}/{partition} did not finish in {} s",
+            DRAIN_TIMEOUT.as_secs()
+        )
+    };
     let (log_start, high_watermark) = loop {
-        let start = consumer.list_offset(topic, partition, -2).await.ok().flatten();
-        let end = consumer.list_offset(topic, partition, -1).await.ok().flatten();
+        let start = consumer
+            .list_offset(topic, partition, -2)
+            .await
+            .ok()
+            .flatten();
+        let end = consumer
+            .list_offset(topic, partition, -1)
+            .await
+            .ok()
+            .flatten();
         if let (Some(start), Some(end)) = (start, end) {
             break (start, end);
         }
@@ -349,15 +423,26 @@ async fn drain_partition(
         if clock.now_ms() >= deadline {
             return Err(timed_out());
         }
-        let polled = consumer.poll(Duration::from_millis(500)).await.map_err(|e| format!("drain of {topic}/{partition}: {e}"))?;
+        let polled = consumer
+            .poll(Duration::from_millis(500))
+            .await
+            .map_err(|e| format!("drain of {topic}/{partition}: {e}"))?;
         for record in polled {
-            let value = record.value.as_deref().and_then(|v| std::str::from_utf8(v).ok()).and_then(|v| v.parse::<u64>().ok());
+            let value = record
+                .value
+                .as_deref()
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .and_then(|v| v.parse::<u64>().ok());
             if let (Some(value), true) = (value, record.offset < high_watermark) {
                 records.push((record.offset, value));
             }
         }
     }
-    Ok(FinalLog { log_start_offset: log_start, high_watermark, records })
+    Ok(FinalLog {
+        log_start_offset: log_start,
+        high_watermark,
+        records,
+    })
 }
 
 /// What the run showed against what the scenario expects.
@@ -380,16 +465,31 @@ pub fn judge(scenario: &Scenario, data: &RunData) -> Judgement {
     let mut shown: Vec<String> = data.anomalies.iter().map(|a| a.kind.clone()).collect();
     shown.sort();
     shown.dedup();
-    let missing: Vec<String> = expect.must.iter().filter(|k| !shown.contains(k)).cloned().collect();
-    let unexpected: Vec<String> =
-        shown.iter().filter(|k| !expect.must.contains(k) && !expect.allow.contains(k)).cloned().collect();
+    let missing: Vec<String> = expect
+        .must
+        .iter()
+        .filter(|k| !shown.contains(k))
+        .cloned()
+        .collect();
+    let unexpected: Vec<String> = shown
+        .iter()
+        .filter(|k| !expect.must.contains(k) && !expect.allow.contains(k))
+        .cloned()
+        .collect();
     let counts = checker::summary::count(&data.history);
     let mut unmet = Vec::new();
     if counts.sends_ok < expect.min_acknowledged {
-        unmet.push(format!("acknowledged {} < {}", counts.sends_ok, expect.min_acknowledged));
+        unmet.push(format!(
+            "acknowledged {} < {}",
+            counts.sends_ok, expect.min_acknowledged
+        ));
     }
     if (data.faults.len() as u64) < expect.min_faults {
-        unmet.push(format!("faults {} < {}", data.faults.len(), expect.min_faults));
+        unmet.push(format!(
+            "faults {} < {}",
+            data.faults.len(),
+            expect.min_faults
+        ));
     }
     for (kind, min) in &expect.min_faults_by_kind {
         let fired = data.faults.iter().filter(|f| &f.kind == kind).count() as u64;
@@ -403,7 +503,15 @@ pub fn judge(scenario: &Scenario, data: &RunData) -> Judgement {
             unmet.push(format!("effect {effect} {seen} < {min}"));
         }
     }
-    let passed =
-        data.verdict != Verdict::Unknown && missing.is_empty() && unexpected.is_empty() && unmet.is_empty();
-    Judgement { passed, shown, missing, unexpected, unmet_minimums: unmet }
+    let passed = data.verdict != Verdict::Unknown
+        && missing.is_empty()
+        && unexpected.is_empty()
+        && unmet.is_empty();
+    Judgement {
+        passed,
+        shown,
+        missing,
+        unexpected,
+        unmet_minimums: unmet,
+    }
 }

@@ -44,7 +44,13 @@ impl RunTrace {
     /// Add to an effect counter.
     pub fn effect(&self, name: &str, count: u64) {
         if count > 0 {
-            *self.state.lock().unwrap().effects.entry(name.to_string()).or_default() += count;
+            *self
+                .state
+                .lock()
+                .unwrap()
+                .effects
+                .entry(name.to_string())
+                .or_default() += count;
         }
     }
 
@@ -69,7 +75,10 @@ impl RunTrace {
 
     /// A `Trace` for one node.
     pub fn for_node(self: &Arc<Self>, node: i32) -> Arc<NodeTrace> {
-        Arc::new(NodeTrace { node, run: self.clone() })
+        Arc::new(NodeTrace {
+            node,
+            run: self.clone(),
+        })
     }
 }
 

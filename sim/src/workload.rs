@@ -14,7 +14,8 @@ use bytes::Bytes;
 use kafka_protocol::records::Compression;
 use kafkasim::client::partitioner::partition_for_key;
 use kafkasim::client::{
-    ConsumeError, Consumer, ConsumerConfig, OffsetReset, ProduceError, Producer, ProducerConfig, ProducerRecord,
+    ConsumeError, Consumer, ConsumerConfig, OffsetReset, ProduceError, Producer, ProducerConfig,
+    ProducerRecord,
 };
 
 use crate::clock::RunClock;
@@ -35,7 +36,12 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(trace: Arc<RunTrace>, clock: RunClock) -> Recorder {
-        Recorder { history: Arc::default(), trace, clock, pending_sends: Arc::default() }
+        Recorder {
+            history: Arc::default(),
+            trace,
+            clock,
+            pending_sends: Arc::default(),
+        }
     }
 
     fn hash(&self, process: u32, op: u64, kind: &EventKind) {
@@ -45,12 +51,18 @@ impl Recorder {
 
     pub fn invoke(&self, process: u32, kind: EventKind) -> u64 {
         self.hash(process, u64::MAX, &kind);
-        self.history.lock().unwrap().invoke(self.clock.now_ms(), process, kind)
+        self.history
+            .lock()
+            .unwrap()
+            .invoke(self.clock.now_ms(), process, kind)
     }
 
     pub fn complete(&self, process: u32, op: u64, kind: EventKind) {
         self.hash(process, op, &kind);
-        self.history.lock().unwrap().push(self.clock.now_ms(), process, op, kind);
+        self.history
+            .lock()
+            .unwrap()
+            .push(self.clock.now_ms(), process, op, kind);
     }
 
     pub fn seek(&self, process: u32, tp: Tp, offset: i64) {
@@ -89,7 +101,11 @@ fn ms(workload: &Workload, place: Scope, name: &str) -> Duration {
 }
 
 /// The producer configs of a workload, Kafka defaults where the scenario is silent.
-pub fn producer_config(workload: &Workload, bootstrap: Vec<SocketAddr>, process: u32) -> ProducerConfig {
+pub fn producer_config(
+    workload: &Workload,
+    bootstrap: Vec<SocketAddr>,
+    process: u32,
+) -> ProducerConfig {
     let mut config = ProducerConfig::new(bootstrap);
     config.client_id = format!("producer-{process}");
     config.acks = match string_config(workload, Scope::Producer, "acks").as_str() {
@@ -97,31 +113,49 @@ pub fn producer_config(workload: &Workload, bootstrap: Vec<SocketAddr>, process:
         "1" => 1,
         _ => -1,
     };
-    config.batch_size = int_or_default(&workload.config, Scope::Producer, "batch.size").max(0) as usize;
+    config.batch_size =
+        int_or_default(&workload.config, Scope::Producer, "batch.size").max(0) as usize;
     config.linger = ms(workload, Scope::Producer, "linger.ms");
-    config.retries = int_or_default(&workload.config, Scope::Producer, "retries").clamp(0, u32::MAX as i64) as u32;
+    config.retries = int_or_default(&workload.config, Scope::Producer, "retries")
+        .clamp(0, u32::MAX as i64) as u32;
     config.retry_backoff = ms(workload, Scope::Producer, "retry.backoff.ms");
-    config.max_in_flight =
-        int_or_default(&workload.config, Scope::Producer, "max.in.flight.requests.per.connection") as usize;
+    config.max_in_flight = int_or_default(
+        &workload.config,
+        Scope::Producer,
+        "max.in.flight.requests.per.connection",
+    ) as usize;
     config.delivery_timeout = ms(workload, Scope::Producer, "delivery.timeout.ms");
     config.request_timeout = ms(workload, Scope::Producer, "request.timeout.ms");
-    config.compression = compression(&string_config(workload, Scope::Producer, "compression.type"));
+    config.compression = compression(&string_config(
+        workload,
+        Scope::Producer,
+        "compression.type",
+    ));
     config
 }
 
 /// The consumer configs of a workload.
-pub fn consumer_config(workload: &Workload, bootstrap: Vec<SocketAddr>, process: u32) -> ConsumerConfig {
+pub fn consumer_config(
+    workload: &Workload,
+    bootstrap: Vec<SocketAddr>,
+    process: u32,
+) -> ConsumerConfig {
     let mut config = ConsumerConfig::new(bootstrap);
     config.client_id = format!("consumer-{process}");
-    config.auto_offset_reset = match string_config(workload, Scope::Consumer, "auto.offset.reset").as_str() {
-        "earliest" => OffsetReset::Earliest,
-        "none" => OffsetReset::None,
-        _ => OffsetReset::Latest,
-    };
-    config.fetch_min_bytes = int_or_default(&workload.config, Scope::Consumer, "fetch.min.bytes") as i32;
+    config.auto_offset_reset =
+        match string_config(workload, Scope::Consumer, "auto.offset.reset").as_str() {
+            "earliest" => OffsetReset::Earliest,
+            "none" => OffsetReset::None,
+            _ => OffsetReset::Latest,
+        };
+    config.fetch_min_bytes =
+        int_or_default(&workload.config, Scope::Consumer, "fetch.min.bytes") as i32;
     config.fetch_max_wait = ms(workload, Scope::Consumer, "fetch.max.wait.ms");
-    config.max_partition_fetch_bytes =
-        int_or_default(&workload.config, Scope::Consumer, "max.partition.fetch.bytes") as i32;
+    config.max_partition_fetch_bytes = int_or_default(
+        &workload.config,
+        Scope::Consumer,
+        "max.partition.fetch.bytes",
+    ) as i32;
     config
 }
 
@@ -168,10 +202,14 @@ pub async fn run_producer(
         tokio::spawn(async move {
             let outcome = match producer.send(record).await {
                 Err(error) => Err(error),
-                Ok((_, delivery)) => delivery.await.unwrap_or(Err(ProduceError::Info("producer dropped".into()))),
+                Ok((_, delivery)) => delivery
+                    .await
+                    .unwrap_or(Err(ProduceError::Info("producer dropped".into()))),
             };
             let (outcome, offset) = match outcome {
-                Ok(meta) if acks_zero || meta.offset < 0 => (Outcome::Info("acks=0: no acknowledgement".into()), None),
+                Ok(meta) if acks_zero || meta.offset < 0 => {
+                    (Outcome::Info("acks=0: no acknowledgement".into()), None)
+                }
                 Ok(meta) => (Outcome::Ok, Some(meta.offset)),
                 Err(ProduceError::Fail(e)) => (Outcome::Fail(e), None),
                 Err(ProduceError::Info(e)) => (Outcome::Info(e), None),
@@ -204,19 +242,30 @@ pub async fn run_consumer(
                 let reads = records
                     .iter()
                     .filter_map(|r| {
-                        let value = std::str::from_utf8(r.value.as_deref()?).ok()?.parse::<u64>().ok()?;
-                        Some(Read { tp: Tp::new(r.topic.clone(), r.partition), offset: r.offset, value })
+                        let value = std::str::from_utf8(r.value.as_deref()?)
+                            .ok()?
+                            .parse::<u64>()
+                            .ok()?;
+                        Some(Read {
+                            tp: Tp::new(r.topic.clone(), r.partition),
+                            offset: r.offset,
+                            value,
+                        })
                     })
                     .collect();
-                EventKind::PollComplete { outcome: Outcome::Ok, reads }
+                EventKind::PollComplete {
+                    outcome: Outcome::Ok,
+                    reads,
+                }
             }
             Err(ConsumeError::OutOfRange { topic, partition }) => EventKind::PollComplete {
                 outcome: Outcome::Fail(format!("offset out of range on {topic}/{partition}")),
                 reads: Vec::new(),
             },
-            Err(ConsumeError::Conn(e)) => {
-                EventKind::PollComplete { outcome: Outcome::Fail(e.to_string()), reads: Vec::new() }
-            }
+            Err(ConsumeError::Conn(e)) => EventKind::PollComplete {
+                outcome: Outcome::Fail(e.to_string()),
+                reads: Vec::new(),
+            },
         };
         recorder.complete(process, op, kind);
     }
@@ -229,4 +278,3 @@ fn splitmix(mut x: u64) -> u64 {
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
 }
-

@@ -237,10 +237,13 @@ impl Actor {
             }
             Command::Tick => {
                 let now = self.env.clock.wall_ms();
-                    let trace = self.env.trace.clone();
+                let trace = self.env.trace.clone();
                 let _ = self.checked(|log| {
                     let report = log.tick(now)?;
-                    trace.effect("retention.deleted_segments", report.deleted_segments.len() as u64);
+                    trace.effect(
+                        "retention.deleted_segments",
+                        report.deleted_segments.len() as u64,
+                    );
                     trace.effect("retention.deleted_bytes", report.deleted_bytes);
                     Ok(())
                 });
@@ -311,7 +314,11 @@ impl Actor {
                 self.env.trace.effect("storage.enospc", 1);
             }
         }
-        if matches!(error, StorageError::Io(_) | StorageError::Offline) {
+        // A full disk fails the write without taking the directory offline (nothing was
+        // written); any other I/O failure does, like Kafka's KafkaStorageException.
+        let disk_full =
+            matches!(&error, StorageError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull);
+        if !disk_full && matches!(error, StorageError::Io(_) | StorageError::Offline) {
             tracing::warn!(partition = %self.dir, %error, "log directory offline");
             self.env.trace.record("offline", self.dir.as_bytes());
             self.env.trace.effect("storage.offline", 1);
