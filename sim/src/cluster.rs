@@ -211,9 +211,10 @@ impl SimCluster {
                 broker.disk.power_loss(rng, keep_probability, now_ms);
                 let after = broker.disk.stats();
                 format!(
-                    "machine lost power: {} dirty bytes discarded, {} sectors torn",
+                    "machine lost power: {} dirty bytes discarded, {} sectors torn, {} files lost",
                     after.bytes_discarded - before.bytes_discarded,
-                    after.sectors_torn - before.sectors_torn
+                    after.sectors_torn - before.sectors_torn,
+                    after.files_lost - before.files_lost
                 )
             }
             FaultKind::Restart => {

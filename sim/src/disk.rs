@@ -46,6 +46,8 @@ pub struct SimDiskStats {
     pub bytes_discarded: u64,
     /// Dirty sectors a power loss threw away.
     pub sectors_torn: u64,
+    /// Files that vanished at a power loss because their directory entry was never fsynced.
+    pub files_lost: u64,
     /// Bits flipped by [`SimDisk::flip_bits`].
     pub bits_flipped: u64,
     /// Writes refused with ENOSPC.
@@ -336,7 +338,14 @@ impl SimDisk {
         let mut state = self.lock();
         state.stats.power_losses += 1;
         state.current = state.durable.clone();
+        // Files whose directory entry never became durable vanish whole: their bytes are
+        // discarded too.
+        let before: u64 = state.inodes.values().map(|i| i.cached.len() as u64).sum();
+        let files_before = state.inodes.len() as u64;
         state.collect_garbage();
+        let after: u64 = state.inodes.values().map(|i| i.cached.len() as u64).sum();
+        state.stats.bytes_discarded += before - after;
+        state.stats.files_lost += files_before - state.inodes.len() as u64;
         let expire = self.dirty_expire_ms;
         let mut discarded = (0u64, 0u64);
         for inode in state.inodes.values_mut() {

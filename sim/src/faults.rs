@@ -31,6 +31,7 @@ struct State {
     responses_dropped: u64,
     connections_reset: u64,
     messages_delayed: u64,
+    disk_writes_delayed: u64,
 }
 
 /// The fault state of one broker.
@@ -45,6 +46,7 @@ pub struct NetEffects {
     pub responses_dropped: u64,
     pub connections_reset: u64,
     pub messages_delayed: u64,
+    pub disk_writes_delayed: u64,
 }
 
 impl NodeFaults {
@@ -85,6 +87,7 @@ impl NodeFaults {
             responses_dropped: state.responses_dropped,
             connections_reset: state.connections_reset,
             messages_delayed: state.messages_delayed,
+            disk_writes_delayed: state.disk_writes_delayed,
         }
     }
 
@@ -136,6 +139,10 @@ impl NetHooks for NodeFaults {
     }
 
     fn disk_delay(&self) -> Duration {
-        self.state.lock().unwrap().disk_delay
+        let mut state = self.state.lock().unwrap();
+        if !state.disk_delay.is_zero() {
+            state.disk_writes_delayed += 1;
+        }
+        state.disk_delay
     }
 }

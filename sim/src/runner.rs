@@ -237,6 +237,7 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
         Verdict::Invalid
     };
     let mut effects = trace.effects();
+    add_client_error_effects(&mut effects, &history);
     for broker in cluster.brokers.values() {
         add_disk_effects(&mut effects, broker);
     }
@@ -262,6 +263,7 @@ fn add_disk_effects(effects: &mut BTreeMap<String, u64>, broker: &crate::cluster
     for (name, value) in [
         ("disk.bytes_discarded", disk.bytes_discarded),
         ("disk.sectors_torn", disk.sectors_torn),
+        ("disk.files_lost", disk.files_lost),
         ("disk.bits_flipped", disk.bits_flipped),
         ("disk.enospc_errors", disk.enospc_errors),
         ("disk.fsync_errors", disk.fsync_errors),
@@ -269,9 +271,29 @@ fn add_disk_effects(effects: &mut BTreeMap<String, u64>, broker: &crate::cluster
         ("net.responses_dropped", net.responses_dropped),
         ("net.connections_reset", net.connections_reset),
         ("net.messages_delayed", net.messages_delayed),
+        ("disk.writes_delayed", net.disk_writes_delayed),
     ] {
         if value > 0 {
             *effects.entry(name.to_string()).or_default() += value;
+        }
+    }
+}
+
+/// Count why sends were not acknowledged, by the first word of the error, so a scenario can
+/// show what its fault made clients see (e.g. `producer.error.kafka_storage_error`).
+fn add_client_error_effects(effects: &mut BTreeMap<String, u64>, history: &History) {
+    for event in &history.events {
+        if let crate::history::EventKind::SendComplete { outcome, .. } = &event.kind {
+            let message = match outcome {
+                crate::history::Outcome::Fail(m) | crate::history::Outcome::Info(m) => m,
+                crate::history::Outcome::Ok => continue,
+            };
+            let word: String = message
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or("unknown")
+                .to_ascii_lowercase();
+            *effects.entry(format!("producer.error.{word}")).or_default() += 1;
         }
     }
 }

@@ -26,14 +26,14 @@ const RESPONSE_BYTES_MAX: usize = 256 * 1024 * 1024;
 /// Why a request did not get a response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnError {
-    #[error("could not connect: {0}")]
+    #[error("connect failed: {0}")]
     Connect(String),
     /// The connection broke while the request was in flight: it may have been processed.
     #[error("disconnected")]
     Disconnected,
-    #[error("request timed out")]
+    #[error("timeout")]
     Timeout,
-    #[error("protocol error: {0}")]
+    #[error("protocol_error: {0}")]
     Protocol(String),
 }
 

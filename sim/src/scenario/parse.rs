@@ -496,7 +496,7 @@ fn scenario_from(root: &Obj) -> Result<Scenario> {
         None => Vec::new(),
     };
     let expect_field = section("expect").ok_or_else(|| missing_section(root, "[expect]"))?;
-    let expect = expect_from(&expect_field, &faults)?;
+    let expect = expect_from(&expect_field, &faults, cluster.brokers)?;
     Ok(Scenario {
         path: String::new(),
         source_hash: String::new(),
@@ -1199,7 +1199,7 @@ fn clock_delta(table: &Obj) -> Result<i64> {
 // ---------------------------------------------------------------------------------------------
 // Expectations.
 
-fn expect_from(field: &Field, faults: &[FaultStep]) -> Result<Expect> {
+fn expect_from(field: &Field, faults: &[FaultStep], brokers: u32) -> Result<Expect> {
     let table = field.table()?;
     table.check_keys("[expect]", &["verdict", "must", "allow", "min"])?;
     let mut expect = Expect::default();
@@ -1225,7 +1225,7 @@ fn expect_from(field: &Field, faults: &[FaultStep]) -> Result<Expect> {
         }
     }
     if let Some(min) = table.get("min") {
-        minimums(&min, faults, &mut expect)?;
+        minimums(&min, faults, brokers, &mut expect)?;
     }
     Ok(expect)
 }
@@ -1262,7 +1262,15 @@ fn anomaly_list(field: &Field) -> Result<Vec<String>> {
     Ok(kinds)
 }
 
-fn minimums(field: &Field, faults: &[FaultStep], expect: &mut Expect) -> Result<()> {
+/// How many times an action fires: once per broker its target names.
+fn firings(action: &Action, brokers: u32) -> u64 {
+    match action.target {
+        Target::All => u64::from(brokers),
+        Target::Broker(_) => 1,
+    }
+}
+
+fn minimums(field: &Field, faults: &[FaultStep], brokers: u32, expect: &mut Expect) -> Result<()> {
     let table = field.table()?;
     table.check_keys(
         "expect.min",
@@ -1273,7 +1281,8 @@ fn minimums(field: &Field, faults: &[FaultStep], expect: &mut Expect) -> Result<
     }
     let scripted = faults
         .iter()
-        .map(|step| step.actions.len() as u64)
+        .flat_map(|step| &step.actions)
+        .map(|action| firings(action, brokers))
         .sum::<u64>();
     if let Some(field) = table.get("faults") {
         expect.min_faults = field.int_in(0, i64::MAX)? as u64;
@@ -1286,7 +1295,7 @@ fn minimums(field: &Field, faults: &[FaultStep], expect: &mut Expect) -> Result<
         }
     }
     if let Some(field) = table.get("faults_by_kind") {
-        expect.min_faults_by_kind = faults_by_kind(&field, faults)?;
+        expect.min_faults_by_kind = faults_by_kind(&field, faults, brokers)?;
     }
     if let Some(field) = table.get("effects") {
         expect.min_effects = effects(&field)?;
@@ -1294,7 +1303,7 @@ fn minimums(field: &Field, faults: &[FaultStep], expect: &mut Expect) -> Result<
     Ok(())
 }
 
-fn faults_by_kind(field: &Field, faults: &[FaultStep]) -> Result<BTreeMap<String, u64>> {
+fn faults_by_kind(field: &Field, faults: &[FaultStep], brokers: u32) -> Result<BTreeMap<String, u64>> {
     let names: Vec<&str> = FAULT_KINDS.iter().map(|(name, _)| *name).collect();
     let table = field.table()?;
     let mut minimums = BTreeMap::new();
@@ -1309,7 +1318,8 @@ fn faults_by_kind(field: &Field, faults: &[FaultStep]) -> Result<BTreeMap<String
             .iter()
             .flat_map(|step| &step.actions)
             .filter(|action| action.kind.name() == kind)
-            .count() as u64;
+            .map(|action| firings(action, brokers))
+            .sum::<u64>();
         if minimum > scripted {
             return Err(count.error(format!(
                 "expects at least {minimum} {kind} action(s), but the [[fault]] steps fire {scripted}"
