@@ -1,12 +1,16 @@
 //! ListOffsets: earliest (-2) is the log start offset, latest (-1) the high watermark,
-//! anything else the first offset whose batch timestamp is at or after it.
+//! anything else the first record whose timestamp is at or after it. The log finds the batch
+//! (by its max timestamp); the record inside it is found by decoding that batch, as Kafka does,
+//! so a lookup can land in the middle of a batch.
 
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+use kafka_protocol::records::{RecordBatchDecoder, TimestampType};
 
 use crate::protocol::codes;
+use crate::server::partition::PartitionHandle;
 use crate::server::Broker;
 
 const LATEST: i64 = -1;
@@ -42,6 +46,9 @@ pub async fn handle(broker: &Broker, request: ListOffsetsRequest) -> ListOffsets
                             Ok((offset, timestamp))
                                 if offset >= 0 && offset < offsets.high_watermark =>
                             {
+                                let (offset, timestamp) =
+                                    record_in_batch(&handle, offset, ts, (offset, timestamp))
+                                        .await;
                                 p.offset = offset;
                                 p.timestamp = timestamp;
                             }
@@ -56,4 +63,29 @@ pub async fn handle(broker: &Broker, request: ListOffsetsRequest) -> ListOffsets
         response.topics.push(out);
     }
     response
+}
+
+/// The first record at or after `timestamp` in the batch starting at `batch_base_offset`, as
+/// (offset, timestamp). With LogAppendTime every record carries the batch's max timestamp, so
+/// the batch-level answer `batch_answer` is exact; it is also the answer if the batch cannot be
+/// read back or decoded, since the batch is still the right one.
+async fn record_in_batch(
+    handle: &PartitionHandle,
+    batch_base_offset: i64,
+    timestamp: i64,
+    batch_answer: (i64, i64),
+) -> (i64, i64) {
+    // A read returns the first batch whole, whatever max_bytes says.
+    let mut read = handle.read(batch_base_offset, 1).await;
+    if read.error_code != codes::NONE {
+        return batch_answer;
+    }
+    let Ok(set) = RecordBatchDecoder::decode(&mut read.records) else {
+        return batch_answer;
+    };
+    set.records
+        .iter()
+        .find(|r| r.timestamp_type == TimestampType::Creation && r.timestamp >= timestamp)
+        .map(|r| (r.offset, r.timestamp))
+        .unwrap_or(batch_answer)
 }
