@@ -14,6 +14,10 @@ Checks:
   codec-*  for each compression codec, 10,000 keyed records produced with acks=all are all
            consumed back exactly once, at the offsets their delivery reports named, in the
            partition Kafka's murmur2 partitioner picks.
+  timestamps  offsets_for_times finds the first record at or after a timestamp, also in the
+           middle of a compressed batch.
+  metadata-v0  a raw Metadata v0 request with an empty topic list gets every topic (v0 cannot
+           say null).
   crash-*  a broker killed with SIGKILL while acks=all produce requests are in flight and
            restarted on the same log dir loses no acknowledged record (duplicates allowed:
            retries without idempotence may write a record twice).
@@ -24,6 +28,8 @@ Exits non-zero on any failed check; the last line is `real-mode: N passed, M fai
 import collections
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -233,6 +239,75 @@ def check_codec(codec):
     )
 
 
+def check_timestamps():
+    """100 records with timestamps 10 ms apart, lingering so they share gzip batches; a lookup
+    halfway between two records must land on the later one, not on its batch's first record."""
+    topic = "real-timestamps"
+    acks = Acks()
+    prod = producer({"compression.type": "gzip", "linger.ms": 200})
+    base = int(time.time() * 1000) - 60_000
+    for i in range(100):
+        prod.produce(
+            topic, key=b"k", value=f"ts-{i}".encode(), partition=0,
+            timestamp=base + 10 * i, on_delivery=acks.callback,
+        )
+    prod.flush(30)
+    offset_of = {value: offset for _, value, _, offset in acks.acked}
+    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": "kafkasim-real-check"})
+    try:
+        wrong = []
+        for i in (0, 1, 37, 51, 99):
+            target = base + 10 * i - 5
+            [found] = consumer.offsets_for_times([TopicPartition(topic, 0, target)], timeout=10)
+            if found.error or found.offset != offset_of.get(f"ts-{i}".encode()):
+                wrong.append((i, found.offset, found.error, offset_of.get(f"ts-{i}".encode())))
+        [after] = consumer.offsets_for_times(
+            [TopicPartition(topic, 0, base + 10_000)], timeout=10
+        )
+    finally:
+        consumer.close()
+    check(
+        "timestamps: offsets_for_times lands on the first record at or after the timestamp",
+        len(acks.acked) == 100 and not wrong and after.offset == -1,
+        f"{len(acks.acked)} acked; (record, got, error, expected): {wrong}; "
+        f"after the last record: {after.offset}",
+    )
+
+
+def check_metadata_v0():
+    """Metadata v0 by hand: librdkafka never sends it, other clients do."""
+    host, port = BOOTSTRAP.rsplit(":", 1)
+    client_id = b"kafkasim-real"
+    # header v1: api_key, api_version, correlation_id, client_id; body v0: topics = [] (int32 0)
+    body = struct.pack(">hhih", 3, 0, 42, len(client_id)) + client_id + struct.pack(">i", 0)
+    topics = None
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(struct.pack(">i", len(body)) + body)
+        size = struct.unpack(">i", recv_exact(sock, 4))[0]
+        response = recv_exact(sock, size)
+    correlation_id, brokers = struct.unpack_from(">ii", response, 0)
+    at = 8
+    for _ in range(brokers):
+        host_len = struct.unpack_from(">h", response, at + 4)[0]
+        at += 4 + 2 + host_len + 4
+    topics = struct.unpack_from(">i", response, at)[0]
+    check(
+        "metadata-v0: an empty topic list means all topics",
+        correlation_id == 42 and topics >= len(CODECS),
+        f"correlation id {correlation_id}, {topics} topics",
+    )
+
+
+def recv_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("broker closed the connection")
+        data += chunk
+    return data
+
+
 def broker_pid():
     with open(os.environ["KAFKASIM_PID_FILE"]) as f:
         return int(f.read().strip())
@@ -321,7 +396,7 @@ def check_crash():
 
 
 def main():
-    topics = [f"real-{codec}" for codec in CODECS] + ["real-crash"]
+    topics = [f"real-{codec}" for codec in CODECS] + ["real-timestamps", "real-crash"]
     errors = create_topics(topics)
     check(
         f"admin: created {len(topics)} topics with {PARTITIONS} partitions", not errors, errors
@@ -329,6 +404,8 @@ def main():
     if not errors:
         for codec in CODECS:
             check_codec(codec)
+        check_timestamps()
+        check_metadata_v0()
         check_crash()
     print(f"real-mode: {passed} passed, {failed} failed", flush=True)
     return 1 if failed else 0

@@ -52,6 +52,7 @@ port="$(.venv-real/bin/python -c 'import socket; s = socket.socket(); s.bind(("1
 "$broker_bin" --node-id 1 --listen "127.0.0.1:$port" --log-dir "$work_dir/log" \
     >>"$broker_log" 2>&1 &
 echo $! >"$pid_file"
+disown  # the crash check kills it; no job-control notice for that
 
 for _ in $(seq 100); do
     if .venv-real/bin/python -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then
