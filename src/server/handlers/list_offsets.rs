@@ -16,7 +16,11 @@ use crate::server::Broker;
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 
-pub async fn handle(broker: &Broker, request: ListOffsetsRequest) -> ListOffsetsResponse {
+pub async fn handle(
+    broker: &Broker,
+    request: ListOffsetsRequest,
+    version: i16,
+) -> ListOffsetsResponse {
     let mut response = ListOffsetsResponse::default();
     for topic in request.topics {
         let name = topic.name.0.as_str().to_string();
@@ -27,7 +31,8 @@ pub async fn handle(broker: &Broker, request: ListOffsetsRequest) -> ListOffsets
             p.partition_index = partition.partition_index;
             p.timestamp = -1;
             p.offset = -1;
-            p.leader_epoch = 0;
+            // The field exists from v4; an older response cannot carry it.
+            p.leader_epoch = if version >= 4 { 0 } else { -1 };
             match broker.partition(&name, partition.partition_index) {
                 None => {
                     let known = broker.topics().iter().any(|t| t.name == name);
@@ -47,8 +52,7 @@ pub async fn handle(broker: &Broker, request: ListOffsetsRequest) -> ListOffsets
                                 if offset >= 0 && offset < offsets.high_watermark =>
                             {
                                 let (offset, timestamp) =
-                                    record_in_batch(&handle, offset, ts, (offset, timestamp))
-                                        .await;
+                                    record_in_batch(&handle, offset, ts, (offset, timestamp)).await;
                                 p.offset = offset;
                                 p.timestamp = timestamp;
                             }
