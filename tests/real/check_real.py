@@ -18,6 +18,7 @@ Checks:
            middle of a compressed batch.
   metadata-v0  a raw Metadata v0 request with an empty topic list gets every topic (v0 cannot
            say null).
+  list-offsets-v1  a raw ListOffsets v1 request (the oldest version advertised) is answered.
   crash-*  a broker killed with SIGKILL while acks=all produce requests are in flight and
            restarted on the same log dir loses no acknowledged record (duplicates allowed:
            retries without idempotence may write a record twice).
@@ -274,17 +275,27 @@ def check_timestamps():
     )
 
 
-def check_metadata_v0():
-    """Metadata v0 by hand: librdkafka never sends it, other clients do."""
+def raw_request(api_key, api_version, body):
+    """One request with a v1 header (non-flexible versions only) on a fresh connection; the
+    response frame, or None if the broker closed the connection or did not answer."""
     host, port = BOOTSTRAP.rsplit(":", 1)
     client_id = b"kafkasim-real"
-    # header v1: api_key, api_version, correlation_id, client_id; body v0: topics = [] (int32 0)
-    body = struct.pack(">hhih", 3, 0, 42, len(client_id)) + client_id + struct.pack(">i", 0)
-    topics = None
+    frame = struct.pack(">hhih", api_key, api_version, 42, len(client_id)) + client_id + body
     with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(struct.pack(">i", len(body)) + body)
-        size = struct.unpack(">i", recv_exact(sock, 4))[0]
-        response = recv_exact(sock, size)
+        sock.sendall(struct.pack(">i", len(frame)) + frame)
+        try:
+            size = struct.unpack(">i", recv_exact(sock, 4))[0]
+            return recv_exact(sock, size)
+        except (ConnectionError, socket.timeout):
+            return None
+
+
+def check_metadata_v0():
+    """Metadata v0 by hand: librdkafka never sends it, other clients do."""
+    response = raw_request(3, 0, struct.pack(">i", 0))  # topics = [] (v0 cannot say null)
+    if response is None:
+        check("metadata-v0: an empty topic list means all topics", False, "no response")
+        return
     correlation_id, brokers = struct.unpack_from(">ii", response, 0)
     at = 8
     for _ in range(brokers):
@@ -295,6 +306,27 @@ def check_metadata_v0():
         "metadata-v0: an empty topic list means all topics",
         correlation_id == 42 and topics >= len(CODECS),
         f"correlation id {correlation_id}, {topics} topics",
+    )
+
+
+def check_list_offsets_v1():
+    """ListOffsets v1 by hand (the oldest version advertised): latest offset of a partition."""
+    topic = b"real-none"
+    body = struct.pack(">ii", -1, 1) + struct.pack(">h", len(topic)) + topic
+    body += struct.pack(">iiq", 1, 0, -1)  # one partition: index 0, timestamp -1 (latest)
+    response = raw_request(2, 1, body)
+    if response is None:
+        check("list-offsets-v1: answered", False, "no response (connection closed or timed out)")
+        return
+    # correlation id, topics [name, partitions [index, error, timestamp, offset]]
+    at = 4 + 4
+    name_len = struct.unpack_from(">h", response, at)[0]
+    at += 2 + name_len + 4
+    index, error, _, offset = struct.unpack_from(">ihqq", response, at)
+    check(
+        "list-offsets-v1: answered with the latest offset",
+        index == 0 and error == 0 and offset > 0,
+        f"partition {index}, error {error}, offset {offset}",
     )
 
 
@@ -406,6 +438,7 @@ def main():
             check_codec(codec)
         check_timestamps()
         check_metadata_v0()
+        check_list_offsets_v1()
         check_crash()
     print(f"real-mode: {passed} passed, {failed} failed", flush=True)
     return 1 if failed else 0
