@@ -44,7 +44,8 @@ cleanup() {
     fi
     exit $status
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap "exit 130" INT TERM
 
 # A free port on 127.0.0.1, chosen by the kernel.
 port="$(.venv-real/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
@@ -54,12 +55,18 @@ port="$(.venv-real/bin/python -c 'import socket; s = socket.socket(); s.bind(("1
 echo $! >"$pid_file"
 disown  # the crash check kills it; no job-control notice for that
 
+listening=false
 for _ in $(seq 100); do
     if .venv-real/bin/python -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then
+        listening=true
         break
     fi
     sleep 0.1
 done
+if [[ $listening != true ]]; then
+    echo "the broker is not listening on 127.0.0.1:$port after 10 s" >&2
+    exit 1
+fi
 
 echo "== running checks against 127.0.0.1:$port"
 KAFKASIM_BROKER_BIN="$broker_bin" \
