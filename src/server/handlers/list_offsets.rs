@@ -1,18 +1,26 @@
 //! ListOffsets: earliest (-2) is the log start offset, latest (-1) the high watermark,
-//! anything else the first offset whose batch timestamp is at or after it.
+//! anything else the first record whose timestamp is at or after it. The log finds the batch
+//! (by its max timestamp); the record inside it is found by decoding that batch, as Kafka does,
+//! so a lookup can land in the middle of a batch.
 
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+use kafka_protocol::records::{RecordBatchDecoder, TimestampType};
 
 use crate::protocol::codes;
+use crate::server::partition::PartitionHandle;
 use crate::server::Broker;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 
-pub async fn handle(broker: &Broker, request: ListOffsetsRequest) -> ListOffsetsResponse {
+pub async fn handle(
+    broker: &Broker,
+    request: ListOffsetsRequest,
+    version: i16,
+) -> ListOffsetsResponse {
     let mut response = ListOffsetsResponse::default();
     for topic in request.topics {
         let name = topic.name.0.as_str().to_string();
@@ -23,7 +31,8 @@ pub async fn handle(broker: &Broker, request: ListOffsetsRequest) -> ListOffsets
             p.partition_index = partition.partition_index;
             p.timestamp = -1;
             p.offset = -1;
-            p.leader_epoch = 0;
+            // The field exists from v4; an older response cannot carry it.
+            p.leader_epoch = if version >= 4 { 0 } else { -1 };
             match broker.partition(&name, partition.partition_index) {
                 None => {
                     let known = broker.topics().iter().any(|t| t.name == name);
@@ -42,6 +51,8 @@ pub async fn handle(broker: &Broker, request: ListOffsetsRequest) -> ListOffsets
                             Ok((offset, timestamp))
                                 if offset >= 0 && offset < offsets.high_watermark =>
                             {
+                                let (offset, timestamp) =
+                                    record_in_batch(&handle, offset, ts, (offset, timestamp)).await;
                                 p.offset = offset;
                                 p.timestamp = timestamp;
                             }
@@ -56,4 +67,29 @@ pub async fn handle(broker: &Broker, request: ListOffsetsRequest) -> ListOffsets
         response.topics.push(out);
     }
     response
+}
+
+/// The first record at or after `timestamp` in the batch starting at `batch_base_offset`, as
+/// (offset, timestamp). With LogAppendTime every record carries the batch's max timestamp, so
+/// the batch-level answer `batch_answer` is exact; it is also the answer if the batch cannot be
+/// read back or decoded, since the batch is still the right one.
+async fn record_in_batch(
+    handle: &PartitionHandle,
+    batch_base_offset: i64,
+    timestamp: i64,
+    batch_answer: (i64, i64),
+) -> (i64, i64) {
+    // A read returns the first batch whole, whatever max_bytes says.
+    let mut read = handle.read(batch_base_offset, 1).await;
+    if read.error_code != codes::NONE {
+        return batch_answer;
+    }
+    let Ok(set) = RecordBatchDecoder::decode(&mut read.records) else {
+        return batch_answer;
+    };
+    set.records
+        .iter()
+        .find(|r| r.timestamp_type == TimestampType::Creation && r.timestamp >= timestamp)
+        .map(|r| (r.offset, r.timestamp))
+        .unwrap_or(batch_answer)
 }

@@ -1,5 +1,6 @@
 //! Metadata: brokers, and for each requested topic its partitions, leader, replicas and ISR
 //! from the static cluster map. A single-replica partition's ISR is its replica.
+//! "All topics" is a null topic list, or in v0 (where the list cannot be null) an empty one.
 
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -10,7 +11,7 @@ use super::str_bytes;
 use crate::protocol::codes;
 use crate::server::{Broker, TopicAssignment};
 
-pub fn handle(broker: &Broker, request: MetadataRequest) -> MetadataResponse {
+pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> MetadataResponse {
     let mut response = MetadataResponse::default();
     response.cluster_id = Some(str_bytes(&broker.config.cluster_id));
     // No controller yet: report the lowest broker id, as a stand-in clients never rely on.
@@ -36,7 +37,10 @@ pub fn handle(broker: &Broker, request: MetadataRequest) -> MetadataResponse {
         })
         .collect();
     let topics = broker.topics();
-    response.topics = match request.topics {
+    let requested = request
+        .topics
+        .filter(|requested| version >= 1 || !requested.is_empty());
+    response.topics = match requested {
         None => topics.iter().map(describe).collect(),
         Some(requested) => requested
             .iter()

@@ -22,7 +22,7 @@ pub async fn dispatch(broker: &Broker, request: Request) -> Option<Bytes> {
     let correlation_id = request.header.correlation_id;
     let response: ResponseKind = match request.body {
         RequestKind::ApiVersions(_) => api_versions::handle().into(),
-        RequestKind::Metadata(req) => metadata::handle(broker, req).into(),
+        RequestKind::Metadata(req) => metadata::handle(broker, req, version).into(),
         RequestKind::Produce(req) => {
             let acks = req.acks;
             let response = produce::handle(broker, req).await;
@@ -32,7 +32,7 @@ pub async fn dispatch(broker: &Broker, request: Request) -> Option<Bytes> {
             response.into()
         }
         RequestKind::Fetch(req) => fetch::handle(broker, req).await.into(),
-        RequestKind::ListOffsets(req) => list_offsets::handle(broker, req).await.into(),
+        RequestKind::ListOffsets(req) => list_offsets::handle(broker, req, version).await.into(),
         RequestKind::FindCoordinator(req) => find_coordinator::handle(req, version).into(),
         RequestKind::CreateTopics(req) => create_topics::handle(broker, req).into(),
         RequestKind::DeleteTopics(req) => delete_topics::handle(broker, req, version).into(),

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Real-mode test: build the real broker, start it on 127.0.0.1 with a fresh log dir, and run
+# tests/real/check_real.py (confluent-kafka / librdkafka) against it. The broker is killed on
+# exit whatever happens. Exits non-zero if the build or any check fails.
+#
+#   bash tests/real/run.sh
+#
+# The venv lives in .venv-real/ (gitignored) and is created on first use.
+set -euo pipefail
+
+CONFLUENT_KAFKA_VERSION=2.16.1
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+
+echo "== building the real-mode broker"
+# .cargo/config.toml makes --cfg madsim the default: override it, in a target dir of its own.
+RUSTFLAGS= cargo build --release --target-dir target/real --bin kafkasim-broker
+broker_bin="$root/target/real/release/kafkasim-broker"
+
+if [[ ! -x .venv-real/bin/python ]]; then
+    echo "== creating .venv-real"
+    python3 -m venv .venv-real
+fi
+if ! .venv-real/bin/python -c "import confluent_kafka, sys; sys.exit(confluent_kafka.__version__ != '$CONFLUENT_KAFKA_VERSION')" 2>/dev/null; then
+    .venv-real/bin/pip install --quiet "confluent-kafka==$CONFLUENT_KAFKA_VERSION"
+fi
+
+work_dir="$(mktemp -d -t kafkasim-real.XXXXXX)"
+pid_file="$work_dir/broker.pid"
+broker_log="$work_dir/broker.log"
+cleanup() {
+    local status=$?
+    # The crash check restarts the broker and rewrites the pid file, so kill what it names.
+    if [[ -f "$pid_file" ]]; then
+        kill -9 "$(cat "$pid_file")" 2>/dev/null || true
+    fi
+    if [[ $status -ne 0 ]]; then
+        echo "== broker log (last 40 lines of $broker_log)"
+        tail -n 40 "$broker_log" 2>/dev/null || true
+        echo "== kept $work_dir for inspection"
+    else
+        rm -rf "$work_dir"
+    fi
+    exit $status
+}
+trap cleanup EXIT
+trap "exit 130" INT TERM
+
+# A free port on 127.0.0.1, chosen by the kernel.
+port="$(.venv-real/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+
+"$broker_bin" --node-id 1 --listen "127.0.0.1:$port" --log-dir "$work_dir/log" \
+    >>"$broker_log" 2>&1 &
+echo $! >"$pid_file"
+disown  # the crash check kills it; no job-control notice for that
+
+listening=false
+for _ in $(seq 100); do
+    if .venv-real/bin/python -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then
+        listening=true
+        break
+    fi
+    sleep 0.1
+done
+if [[ $listening != true ]]; then
+    echo "the broker is not listening on 127.0.0.1:$port after 10 s" >&2
+    exit 1
+fi
+
+echo "== running checks against 127.0.0.1:$port"
+KAFKASIM_BROKER_BIN="$broker_bin" \
+KAFKASIM_BOOTSTRAP="127.0.0.1:$port" \
+KAFKASIM_LOG_DIR="$work_dir/log" \
+KAFKASIM_PID_FILE="$pid_file" \
+KAFKASIM_BROKER_LOG="$broker_log" \
+    .venv-real/bin/python tests/real/check_real.py
