@@ -329,6 +329,8 @@ async fn deliver(
                 codes::is_retriable(code),
             ),
             Err(Attempt::Conn(e)) => (e.to_string(), e.maybe_applied(), true),
+            // Nothing reached a broker: this attempt cannot have been applied.
+            Err(Attempt::NotSent(code)) => (codes::name(code).to_string(), false, true),
         };
         maybe_applied |= applied;
         attempt += 1;
@@ -346,8 +348,12 @@ async fn deliver(
 }
 
 enum Attempt {
+    /// The broker answered with this error code.
     Code(i16),
+    /// The request was sent and no answer came back.
     Conn(ConnError),
+    /// The request was never sent (no leader known, no connection).
+    NotSent(i16),
 }
 
 async fn attempt_once(
@@ -364,7 +370,7 @@ async fn attempt_once(
                 let _ = cluster.refresh(&[batch.topic.clone()]).await;
                 cluster
                     .leader(&batch.topic, batch.partition)
-                    .ok_or(Attempt::Code(codes::LEADER_NOT_AVAILABLE))?
+                    .ok_or(Attempt::NotSent(codes::LEADER_NOT_AVAILABLE))?
             }
         };
         match cluster.connection(leader).await {
@@ -372,11 +378,12 @@ async fn attempt_once(
             Err(e) => {
                 // Not connected: nothing was sent, so this attempt cannot have been applied.
                 let _ = cluster.refresh(&[batch.topic.clone()]).await;
-                return Err(Attempt::Code(if matches!(e, ConnError::Connect(_)) {
+                let code = if matches!(e, ConnError::Connect(_)) {
                     codes::LEADER_NOT_AVAILABLE
                 } else {
                     codes::REQUEST_TIMED_OUT
-                }));
+                };
+                return Err(Attempt::NotSent(code));
             }
         }
     };

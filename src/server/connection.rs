@@ -36,7 +36,11 @@ pub async fn run(broker: Arc<Broker>, mut stream: TcpStream, conn: ConnInfo) {
         }
         broker.env.trace.record("request", &frame);
         let response = match protocol::decode_request(frame) {
-            Ok(request) => handlers::dispatch(&broker, request).await,
+            Ok(request) => match handlers::dispatch(&broker, request).await {
+                handlers::Reply::Respond(bytes) => Some(bytes),
+                handlers::Reply::Silent => None,
+                handlers::Reply::Close => return,
+            },
             Err(DecodeError::UnsupportedVersion {
                 api_key,
                 version,

@@ -79,8 +79,10 @@ impl PartitionHandle {
         tracing::info!(partition = dir, ?report, "log recovered");
         env.trace
             .record("recovery", format!("{dir} {report:?}").as_bytes());
-        env.trace.effect("recovery.truncated_bytes", report.truncated_bytes);
-        env.trace.effect("recovery.corrupt_batches", report.corrupt_batches);
+        env.trace
+            .effect("recovery.truncated_bytes", report.truncated_bytes);
+        env.trace
+            .effect("recovery.corrupt_batches", report.corrupt_batches);
         let offsets = offsets_of(&log, true);
         let (commands, receiver) = mpsc::channel(COMMANDS_QUEUED_MAX);
         let (publisher, offsets_rx) = watch::channel(offsets);

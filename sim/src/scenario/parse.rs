@@ -1303,7 +1303,11 @@ fn minimums(field: &Field, faults: &[FaultStep], brokers: u32, expect: &mut Expe
     Ok(())
 }
 
-fn faults_by_kind(field: &Field, faults: &[FaultStep], brokers: u32) -> Result<BTreeMap<String, u64>> {
+fn faults_by_kind(
+    field: &Field,
+    faults: &[FaultStep],
+    brokers: u32,
+) -> Result<BTreeMap<String, u64>> {
     let names: Vec<&str> = FAULT_KINDS.iter().map(|(name, _)| *name).collect();
     let table = field.table()?;
     let mut minimums = BTreeMap::new();

@@ -16,8 +16,19 @@ use kafka_protocol::protocol::StrBytes;
 use super::Broker;
 use crate::protocol::{self, Request};
 
-/// Handle a decoded request; `None` means no response is sent (Produce with acks=0).
-pub async fn dispatch(broker: &Broker, request: Request) -> Option<Bytes> {
+/// What the connection does after a request.
+pub enum Reply {
+    /// Write this response.
+    Respond(Bytes),
+    /// Send nothing (Produce with acks=0) and carry on.
+    Silent,
+    /// Close the connection: no valid response can be produced, and a client waiting for
+    /// one must learn that at once rather than time out.
+    Close,
+}
+
+/// Handle a decoded request.
+pub async fn dispatch(broker: &Broker, request: Request) -> Reply {
     let version = request.header.request_api_version;
     let correlation_id = request.header.correlation_id;
     let response: ResponseKind = match request.body {
@@ -27,7 +38,7 @@ pub async fn dispatch(broker: &Broker, request: Request) -> Option<Bytes> {
             let acks = req.acks;
             let response = produce::handle(broker, req).await;
             if acks == 0 {
-                return None;
+                return Reply::Silent;
             }
             response.into()
         }
@@ -39,14 +50,14 @@ pub async fn dispatch(broker: &Broker, request: Request) -> Option<Bytes> {
         other => {
             // decode_request only lets supported APIs through, so this is a broken table.
             tracing::error!(?other, "no handler for a supported api");
-            return None;
+            return Reply::Close;
         }
     };
     match protocol::encode_response(request.api_key, version, correlation_id, &response) {
-        Ok(bytes) => Some(bytes),
+        Ok(bytes) => Reply::Respond(bytes),
         Err(error) => {
-            tracing::error!(%error, "response encoding failed");
-            None
+            tracing::error!(%error, "response encoding failed; closing the connection");
+            Reply::Close
         }
     }
 }
