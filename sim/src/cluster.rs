@@ -50,6 +50,8 @@ pub struct BrokerNode {
     pub alive: bool,
     pub paused: bool,
     pub partitioned: bool,
+    /// Set by `silent-death`, so the next restart also brings its network back.
+    pub silently_dead: bool,
 }
 
 /// A fault that fired, for the report and the trace.
@@ -169,6 +171,7 @@ impl SimCluster {
                     alive: true,
                     paused: false,
                     partitioned: false,
+                    silently_dead: false,
                 },
             );
         }
@@ -219,6 +222,14 @@ impl SimCluster {
             }
             FaultKind::Restart => {
                 broker.paused = false;
+                if std::mem::take(&mut broker.silently_dead) {
+                    NetSim::current().unclog_node(node_id);
+                    broker.partitioned = false;
+                }
+                // madsim's restart does not close the old process's sockets (only kill
+                // does), so a restart of a live or frozen process must kill it first or its
+                // listener would still hold the port.
+                handle.kill(node_id);
                 handle.restart(node_id);
                 broker.alive = true;
                 "process restarted".to_string()
@@ -309,6 +320,18 @@ impl SimCluster {
                     + delta_ms;
                 format!("wall clock jumped {delta_ms} ms (offset now {now} ms)")
             }
+            FaultKind::SilentDeath => {
+                // madsim gives peers an instant EOF when a node is killed; a frozen process
+                // behind a dark network gives them nothing at all, like a machine that lost
+                // power mid-cable.
+                handle.pause(node_id);
+                NetSim::current().clog_node(node_id);
+                broker.paused = true;
+                broker.partitioned = true;
+                broker.alive = false;
+                broker.silently_dead = true;
+                "process frozen and network dark: peers see silence, not EOF".to_string()
+            }
             FaultKind::Flush => {
                 broker.disk.sync_all();
                 "every file and directory fsynced".to_string()
@@ -336,11 +359,15 @@ impl SimCluster {
         let mut restarted = Vec::new();
         for broker in self.brokers.values_mut() {
             heal_broker(broker);
-            if broker.paused {
+            broker.silently_dead = false;
+            if broker.paused && broker.alive {
                 handle.resume(broker.node.id());
                 broker.paused = false;
             }
             if !broker.alive {
+                // A dead broker (killed, powered off or silently dead) comes back by restart.
+                broker.paused = false;
+                handle.kill(broker.node.id());
                 handle.restart(broker.node.id());
                 broker.alive = true;
                 restarted.push(broker.id);

@@ -320,7 +320,7 @@ fn sweep_command(
                 let judgement = runner::judge(scenario, &data);
                 write(report_dir, scenario, seed, &data, &judgement, wall_ms);
                 if !judgement.passed {
-                    bar.println(format!(
+                    let line = format!(
                         "FAILED {} seed {seed}: verdict {} shown {:?} missing {:?} unexpected {:?} {:?}{}\n  reproduce with: {}",
                         scenario.path,
                         data.verdict.name(),
@@ -330,7 +330,9 @@ fn sweep_command(
                         judgement.unmet_minimums,
                         data.liveness_failure.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
                         report::repro(scenario, seed)
-                    ));
+                    );
+                    // println on a hidden bar prints nothing; suspend draws around it.
+                    bar.suspend(|| println!("{line}"));
                 }
                 bar.set_message(format!("{} seed {seed}", scenario.name));
                 bar.inc(1);

@@ -162,6 +162,10 @@ pub enum FaultKind {
     },
     /// Force an fsync of the target's files now.
     Flush,
+    /// The machine vanishes without a word: its process freezes and its network goes dark,
+    /// so peers see no EOF or reset, only silence until their own timeouts fire. `restart`
+    /// brings it back.
+    SilentDeath,
 }
 
 impl FaultKind {
@@ -187,6 +191,7 @@ impl FaultKind {
             FaultKind::Skew { .. } => "skew",
             FaultKind::Jump { .. } => "jump",
             FaultKind::Flush => "flush",
+            FaultKind::SilentDeath => "silent-death",
         }
     }
 }

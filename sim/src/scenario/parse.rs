@@ -64,6 +64,7 @@ pub const FAULT_KINDS: &[(&str, &[&str])] = &[
     ("skew", &["delta"]),
     ("jump", &["delta"]),
     ("flush", &[]),
+    ("silent-death", &[]),
 ];
 
 /// A user's mistake in a scenario file: where it is and what was expected.
@@ -1184,6 +1185,7 @@ fn fault_kind(table: &Obj, name: &str) -> Result<FaultKind> {
             delta_ms: clock_delta(table)?,
         },
         "flush" => FaultKind::Flush,
+        "silent-death" => FaultKind::SilentDeath,
         other => unreachable!("fault kind {other} is in FAULT_KINDS but not built"),
     })
 }
