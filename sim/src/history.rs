@@ -87,6 +87,11 @@ pub struct Event {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct History {
     pub events: Vec<Event>,
+    /// What brokers acknowledged and served at the wire, in the order they wrote it.
+    pub wire: Vec<crate::wire::WireEvent>,
+    /// Whether `wire` was recorded (a run's history) or not (a hand-built one), so the wire
+    /// checker knows whether an empty wire history is evidence.
+    pub wire_recorded: bool,
     next_op: u64,
 }
 

@@ -11,4 +11,5 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod trace;
+pub mod wire;
 pub mod workload;

@@ -125,6 +125,10 @@ pub fn run_report(
         "faults_by_kind": faults_by_kind,
         "effects": data.effects,
         "operations": counts,
+        "wire": {
+            "acks": data.history.wire.iter().filter(|e| matches!(e, crate::wire::WireEvent::Ack { .. })).count(),
+            "served": data.history.wire.iter().filter(|e| matches!(e, crate::wire::WireEvent::Served { .. })).count(),
+        },
         "restarts": data.restarts,
         "elections": 0,
         "truncations": data.effects.get("recovery.truncated_bytes").map(|_| "see effects.recovery.*"),

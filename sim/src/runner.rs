@@ -227,7 +227,9 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
             FinalState::default()
         }
     };
-    let history = recorder.history();
+    let mut history = recorder.history();
+    history.wire = trace.wire();
+    history.wire_recorded = true;
     let anomalies = checker::check_all(&history, &final_state);
     let verdict = if liveness_failure.is_some() {
         Verdict::Unknown

@@ -16,6 +16,8 @@ struct State {
     /// Events per kind, for the report.
     kinds: BTreeMap<String, u64>,
     effects: BTreeMap<String, u64>,
+    /// What brokers acknowledged and served, decoded from the bytes they wrote.
+    wire: Vec<crate::wire::WireEvent>,
 }
 
 /// The trace of one run, shared by every node of it.
@@ -73,6 +75,11 @@ impl RunTrace {
         self.state.lock().unwrap().effects.clone()
     }
 
+    /// The wire-level history so far.
+    pub fn wire(&self) -> Vec<crate::wire::WireEvent> {
+        self.state.lock().unwrap().wire.clone()
+    }
+
     /// A `Trace` for one node.
     pub fn for_node(self: &Arc<Self>, node: i32) -> Arc<NodeTrace> {
         Arc::new(NodeTrace {
@@ -95,5 +102,12 @@ impl Trace for NodeTrace {
 
     fn effect(&self, name: &str, count: u64) {
         self.run.effect(name, count);
+    }
+
+    fn exchange(&self, request: &[u8], response: &[u8]) {
+        let events = crate::wire::decode(self.node, request, response);
+        if !events.is_empty() {
+            self.run.state.lock().unwrap().wire.extend(events);
+        }
     }
 }

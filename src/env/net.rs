@@ -59,6 +59,10 @@ pub trait Trace: Send + Sync + 'static {
     /// Count an observable effect of a fault (e.g. `recovery.corrupt_batches`), so a
     /// scenario can show that its fault fired and what it did.
     fn effect(&self, _name: &str, _count: u64) {}
+    /// A request and the response the broker actually wrote for it, so the harness can keep
+    /// a wire-level history (what the broker acknowledged and served) that a client bug
+    /// cannot hide. Not called when no response is written (acks=0, a dropped response).
+    fn exchange(&self, _request: &[u8], _response: &[u8]) {}
 }
 
 /// Discards everything: real mode.

@@ -35,6 +35,7 @@ pub async fn run(broker: Arc<Broker>, mut stream: TcpStream, conn: ConnInfo) {
             return;
         }
         broker.env.trace.record("request", &frame);
+        let request_frame = frame.clone();
         let response = match protocol::decode_request(frame) {
             Ok(request) => match handlers::dispatch(&broker, request).await {
                 handlers::Reply::Respond(bytes) => Some(bytes),
@@ -71,6 +72,7 @@ pub async fn run(broker: Arc<Broker>, mut stream: TcpStream, conn: ConnInfo) {
         if protocol::write_frame(&mut stream, &response).await.is_err() {
             return;
         }
+        broker.env.trace.exchange(&request_frame, &response);
     }
 }
 

@@ -23,6 +23,7 @@ pub mod nonmonotonic_send;
 pub mod poll_skip;
 pub mod summary;
 pub mod unseen;
+pub mod wire;
 
 pub(crate) mod ops;
 #[cfg(test)]
@@ -78,6 +79,7 @@ pub struct FinalLog {
 pub const ALL_KINDS: &[&str] = &[
     aborted_read::KIND,
     acked_write_absent::KIND,
+    wire::KIND,
     duplicate::KIND,
     inconsistent_offsets::KIND,
     lost_write::KIND,
@@ -89,7 +91,7 @@ pub const ALL_KINDS: &[&str] = &[
 
 /// Runs every checker and returns their anomalies sorted by kind, partition, offset and value.
 pub fn check_all(history: &History, final_state: &FinalState) -> Vec<Anomaly> {
-    let checkers: [fn(&History, &FinalState) -> Vec<Anomaly>; 9] = [
+    let checkers: [fn(&History, &FinalState) -> Vec<Anomaly>; 10] = [
         aborted_read::check,
         acked_write_absent::check,
         duplicate::check,
@@ -99,6 +101,7 @@ pub fn check_all(history: &History, final_state: &FinalState) -> Vec<Anomaly> {
         nonmonotonic_send::check,
         poll_skip::check,
         unseen::check,
+        wire::check,
     ];
     let mut anomalies: Vec<Anomaly> = checkers
         .iter()

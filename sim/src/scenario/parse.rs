@@ -41,6 +41,7 @@ pub const ANOMALY_KINDS: &[&str] = &[
     "nonmonotonic-poll",
     "acked-write-absent",
     "aborted-read",
+    "client-wire-mismatch",
 ];
 
 /// Every fault kind this build fires, by its scenario name, with its parameters.

@@ -1,0 +1,111 @@
+//! The wire-level history: what brokers acknowledged in Produce responses and served in Fetch
+//! responses, decoded from the bytes they actually wrote. Checked against the client-level
+//! history so that a client bug (a lost ack, an invented read) cannot hide a broker bug, and
+//! vice versa.
+
+use bytes::Bytes;
+use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
+use kafka_protocol::records::RecordBatchDecoder;
+use kafkasim::protocol::{self, codes};
+use serde::Serialize;
+
+use crate::history::Tp;
+
+/// One observation at the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum WireEvent {
+    /// A broker acknowledged these values at `base_offset`, `base_offset + 1`, ….
+    Ack {
+        node: i32,
+        tp: Tp,
+        base_offset: i64,
+        values: Vec<u64>,
+    },
+    /// A broker served these (offset, value) records to a consumer.
+    Served {
+        node: i32,
+        tp: Tp,
+        records: Vec<(i64, u64)>,
+    },
+}
+
+/// Values of the records in `bytes` (whole RecordBatches), with their offsets. Records whose
+/// value is not a workload value (decimal u64) are skipped.
+fn decode_values(bytes: &Bytes) -> Vec<(i64, u64)> {
+    let mut buf = bytes.clone();
+    let mut out = Vec::new();
+    while !buf.is_empty() {
+        let Ok(set) = RecordBatchDecoder::decode(&mut buf) else {
+            break;
+        };
+        for record in set.records {
+            let value = record
+                .value
+                .as_deref()
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .and_then(|v| v.parse().ok());
+            if let (Some(value), false) = (value, record.control) {
+                out.push((record.offset, value));
+            }
+        }
+    }
+    out
+}
+
+/// Decode one request/response exchange into wire events (none for other APIs).
+pub fn decode(node: i32, request: &[u8], response: &[u8]) -> Vec<WireEvent> {
+    let Ok(request) = protocol::decode_request(Bytes::copy_from_slice(request)) else {
+        return Vec::new();
+    };
+    let version = request.header.request_api_version;
+    let Ok((_, body)) =
+        protocol::decode_response(request.api_key, version, Bytes::copy_from_slice(response))
+    else {
+        return Vec::new();
+    };
+    match (request.api_key, request.body, body) {
+        (ApiKey::Produce, RequestKind::Produce(req), ResponseKind::Produce(resp))
+            if req.acks != 0 =>
+        {
+            let mut events = Vec::new();
+            for topic in &req.topic_data {
+                for partition in &topic.partition_data {
+                    let ack = resp
+                        .responses
+                        .iter()
+                        .filter(|t| t.name == topic.name)
+                        .flat_map(|t| &t.partition_responses)
+                        .find(|p| p.index == partition.index && p.error_code == codes::NONE);
+                    let (Some(ack), Some(records)) = (ack, &partition.records) else {
+                        continue;
+                    };
+                    let values = decode_values(records).into_iter().map(|(_, v)| v).collect();
+                    let tp = Tp::new(topic.name.0.as_str(), partition.index);
+                    events.push(WireEvent::Ack {
+                        node,
+                        tp,
+                        base_offset: ack.base_offset,
+                        values,
+                    });
+                }
+            }
+            events
+        }
+        (ApiKey::Fetch, _, ResponseKind::Fetch(resp)) => resp
+            .responses
+            .iter()
+            .flat_map(|topic| {
+                topic.partitions.iter().filter_map(move |p| {
+                    let records = decode_values(p.records.as_ref()?);
+                    (!records.is_empty()).then(|| WireEvent::Served {
+                        node,
+                        tp: Tp::new(topic.topic.0.as_str(), p.partition_index),
+                        records,
+                    })
+                })
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
