@@ -131,7 +131,7 @@ pub fn run_report(
         },
         "restarts": data.restarts,
         "elections": 0,
-        "truncations": data.effects.get("recovery.truncated_bytes").map(|_| "see effects.recovery.*"),
+        "truncations": data.effects.get("recovery.truncations").copied().unwrap_or(0),
         "replicas": logs,
         "first_divergent_offset": Value::Null,
         "trace_hash": data.trace_hash,

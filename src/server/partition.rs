@@ -249,6 +249,8 @@ impl Actor {
                         report.deleted_segments.len() as u64,
                     );
                     trace.effect("retention.deleted_bytes", report.deleted_bytes);
+                    trace.effect("log.time_rolls", report.rolled as u64);
+                    trace.effect("log.time_flushes", report.flushed as u64);
                     Ok(())
                 });
             }
