@@ -35,12 +35,7 @@ pub async fn handle(
             p.leader_epoch = if version >= 4 { 0 } else { -1 };
             match broker.partition(&name, partition.partition_index) {
                 None => {
-                    let known = broker.topics().iter().any(|t| t.name == name);
-                    p.error_code = if known {
-                        codes::NOT_LEADER_OR_FOLLOWER
-                    } else {
-                        codes::UNKNOWN_TOPIC_OR_PARTITION
-                    };
+                    p.error_code = broker.missing_partition_code(&name, partition.partition_index);
                 }
                 Some(handle) => {
                     let offsets = handle.offsets();
