@@ -523,6 +523,39 @@ fn produce_errors_are_per_partition_codes() {
                 }),
                 codes::INVALID_RECORD,
             ),
+            (
+                "record count lies, consistently with last offset delta",
+                Some({
+                    let mut b = valid_batch();
+                    b[23..27].copy_from_slice(&(i32::MAX - 1).to_be_bytes());
+                    b[57..61].copy_from_slice(&i32::MAX.to_be_bytes());
+                    reseal(&mut b);
+                    b
+                }),
+                codes::INVALID_RECORD,
+            ),
+            (
+                "record length runs past the batch",
+                Some({
+                    let mut b = valid_batch();
+                    b[61] = 0x7e; // zigzag varint 63: longer than the bytes left
+                    reseal(&mut b);
+                    b
+                }),
+                codes::INVALID_RECORD,
+            ),
+            (
+                "bytes after the last record",
+                Some({
+                    let mut b = valid_batch();
+                    b.push(0);
+                    let length = (b.len() - 12) as i32;
+                    b[8..12].copy_from_slice(&length.to_be_bytes());
+                    reseal(&mut b);
+                    b
+                }),
+                codes::INVALID_RECORD,
+            ),
         ];
         for (what, records, expected) in cases {
             let code = produce_error(addr, produce("t", 0, -1, records)).await;
@@ -629,12 +662,8 @@ fn fetch_list_offsets_create_topics_metadata_errors() {
             );
         }
 
-        for (topic, partition, timestamp) in [
-            ("nope", 0, -1),
-            ("t", 2, -1),
-            ("t", -1, -2),
-            ("t", i32::MAX, 0),
-        ] {
+        // A timestamp lookup decodes the stored batch: the one record of t-0 is the answer.
+        let lookup = |topic: &str, partition: i32, timestamp: i64| {
             let mut p = ListOffsetsPartition::default();
             p.partition_index = partition;
             p.timestamp = timestamp;
@@ -644,8 +673,28 @@ fn fetch_list_offsets_create_topics_metadata_errors() {
             let mut body = ListOffsetsRequest::default();
             body.replica_id = (-1).into();
             body.topics = vec![t];
-            let ResponseKind::ListOffsets(response) =
-                send_request(addr, ApiKey::ListOffsets, 6, body.into()).await
+            RequestKind::from(body)
+        };
+        let ResponseKind::ListOffsets(response) =
+            send_request(addr, ApiKey::ListOffsets, 6, lookup("t", 0, 0)).await
+        else {
+            panic!("not a ListOffsets response");
+        };
+        let p = &response.topics[0].partitions[0];
+        assert_eq!((p.error_code, p.offset), (codes::NONE, 0));
+        for (topic, partition, timestamp) in [
+            ("nope", 0, -1),
+            ("t", 2, -1),
+            ("t", -1, -2),
+            ("t", i32::MAX, 0),
+        ] {
+            let ResponseKind::ListOffsets(response) = send_request(
+                addr,
+                ApiKey::ListOffsets,
+                6,
+                lookup(topic, partition, timestamp),
+            )
+            .await
             else {
                 panic!("not a ListOffsets response");
             };
