@@ -129,6 +129,23 @@ impl Broker {
             .cloned()
     }
 
+    /// The error code for a partition this broker does not host: NOT_LEADER_OR_FOLLOWER when
+    /// the cluster map has it (another broker leads it), UNKNOWN_TOPIC_OR_PARTITION when the
+    /// topic does not exist or has no partition with that index, as Kafka answers.
+    pub fn missing_partition_code(&self, topic: &str, partition: i32) -> i16 {
+        let exists = self
+            .topics
+            .lock()
+            .unwrap()
+            .get(topic)
+            .is_some_and(|t| usize::try_from(partition).is_ok_and(|p| p < t.replicas.len()));
+        if exists {
+            crate::protocol::codes::NOT_LEADER_OR_FOLLOWER
+        } else {
+            crate::protocol::codes::UNKNOWN_TOPIC_OR_PARTITION
+        }
+    }
+
     /// Every hosted partition, in (topic, partition) order.
     pub fn partitions(&self) -> Vec<((String, i32), PartitionHandle)> {
         self.partitions

@@ -166,6 +166,59 @@ pub fn validate(bytes: &[u8]) -> Result<BatchHeader, StorageError> {
     Ok(header)
 }
 
+/// The compression bits of `attributes`; 0 is uncompressed.
+const COMPRESSION_MASK: i16 = 0x07;
+/// Bytes of the longest zigzag varint that encodes an i32.
+const VARINT_BYTES_MAX: usize = 5;
+
+/// Check that an uncompressed batch holds exactly `record_count` length-prefixed records that
+/// end where the batch ends, as Kafka's log validator does before assigning offsets. Without
+/// it a batch with a valid CRC could claim 2^31 records: the log would jump its offsets by
+/// that much and every reader that sizes its buffers by the count would be at its mercy.
+/// Compressed batches pass unchecked: their records are only visible after decompression,
+/// which the broker never does.
+pub fn check_records(batch: &[u8], header: &BatchHeader) -> Result<(), StorageError> {
+    if header.attributes & COMPRESSION_MASK != 0 {
+        return Ok(());
+    }
+    let invalid = |what: String| {
+        StorageError::InvalidRecord(format!("batch at offset {}: {what}", header.base_offset))
+    };
+    let mut rest = &batch[HEADER_LEN..header.size()];
+    for index in 0..header.record_count {
+        let length = read_varint(&mut rest)
+            .ok_or_else(|| invalid(format!("record {index} has no valid length")))?;
+        if length < 0 || length as usize > rest.len() {
+            return Err(invalid(format!(
+                "record {index} claims {length} bytes, {} left",
+                rest.len()
+            )));
+        }
+        rest = &rest[length as usize..];
+    }
+    if !rest.is_empty() {
+        return Err(invalid(format!(
+            "{} bytes after the {} records it declares",
+            rest.len(),
+            header.record_count
+        )));
+    }
+    Ok(())
+}
+
+/// Read a zigzag varint (Kafka's record-level int) from the front of `bytes`.
+fn read_varint(bytes: &mut &[u8]) -> Option<i32> {
+    let mut value: u32 = 0;
+    for (index, byte) in bytes.iter().take(VARINT_BYTES_MAX).enumerate() {
+        value |= ((byte & 0x7f) as u32) << (7 * index);
+        if byte & 0x80 == 0 {
+            *bytes = &bytes[index + 1..];
+            return Some(((value >> 1) as i32) ^ -((value & 1) as i32));
+        }
+    }
+    None
+}
+
 /// Split a buffer of concatenated batches into (position, header) pairs, validating each.
 /// Trailing bytes that do not form a whole batch are an error: a producer never sends them.
 pub fn split(bytes: &[u8]) -> Result<Vec<(usize, BatchHeader)>, StorageError> {
@@ -233,6 +286,77 @@ mod tests {
             validate(&[0u8; 70]),
             Err(StorageError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn records_must_fill_the_batch_exactly() {
+        let records = [TestRecord::value(b"a"), TestRecord::value(b"bc")];
+        let bytes = encode_batch(0, 0, 1_000, &records);
+        let header = validate(&bytes).unwrap();
+        check_records(&bytes, &header).unwrap();
+        for record_count in [1, 3, i32::MAX] {
+            let lying = BatchHeader {
+                record_count,
+                ..header
+            };
+            assert!(matches!(
+                check_records(&bytes, &lying),
+                Err(StorageError::InvalidRecord(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn varints_round_trip() {
+        for value in [0, 1, -1, 63, -64, 64, 300, i32::MAX, i32::MIN] {
+            let zigzag = ((value << 1) ^ (value >> 31)) as u32;
+            let mut encoded = Vec::new();
+            let mut rest = zigzag;
+            while rest >= 0x80 {
+                encoded.push((rest as u8) | 0x80);
+                rest >>= 7;
+            }
+            encoded.push(rest as u8);
+            let mut slice = &encoded[..];
+            assert_eq!(read_varint(&mut slice), Some(value));
+            assert!(slice.is_empty());
+        }
+        assert_eq!(read_varint(&mut &[0x80u8; 6][..]), None);
+    }
+
+    proptest::proptest! {
+        /// Parsing and validation of any bytes is an error or a header, never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = parse_header(&bytes);
+            let _ = split(&bytes);
+            if let Ok(header) = validate(&bytes) {
+                let _ = check_records(&bytes, &header);
+            }
+        }
+
+        /// A valid batch with bytes edited and the CRC recomputed (so the edits reach the
+        /// checks behind the CRC) is an error or a header, never a panic.
+        #[test]
+        fn resealed_edits_never_panic(
+            edits in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 1..8),
+            cut in proptest::prelude::any::<usize>(),
+        ) {
+            let mut bytes = encode_batch(0, 0, 1_000, &[TestRecord::value(b"hello"), TestRecord::value(b"")]);
+            for (position, value) in edits {
+                let at = position % bytes.len();
+                bytes[at] = value;
+            }
+            if bytes.len() > CRC_START {
+                let crc = compute_crc(&bytes);
+                bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+            }
+            bytes.truncate(cut % (bytes.len() + 1));
+            let _ = split(&bytes);
+            if let Ok(header) = validate(&bytes) {
+                let _ = check_records(&bytes, &header);
+            }
+        }
     }
 
     #[test]

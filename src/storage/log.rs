@@ -316,6 +316,11 @@ impl Log {
                 )));
             }
         }
+        if from_leader {
+            for (position, header) in &headers {
+                batch::check_records(&bytes[*position..], header)?;
+            }
+        }
         Ok(headers)
     }
 

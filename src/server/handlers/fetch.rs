@@ -68,12 +68,7 @@ async fn read_all(broker: &Broker, request: &FetchRequest) -> (FetchResponse, us
             p.preferred_read_replica = (-1).into();
             match broker.partition(name, partition.partition) {
                 None => {
-                    let known = broker.topics().iter().any(|t| t.name == name);
-                    p.error_code = if known {
-                        codes::NOT_LEADER_OR_FOLLOWER
-                    } else {
-                        codes::UNKNOWN_TOPIC_OR_PARTITION
-                    };
+                    p.error_code = broker.missing_partition_code(name, partition.partition);
                 }
                 Some(handle) => {
                     let max = (partition.partition_max_bytes.max(0) as usize).min(budget);

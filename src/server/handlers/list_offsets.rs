@@ -12,6 +12,7 @@ use kafka_protocol::records::{RecordBatchDecoder, TimestampType};
 use crate::protocol::codes;
 use crate::server::partition::PartitionHandle;
 use crate::server::Broker;
+use crate::storage::batch;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -35,12 +36,7 @@ pub async fn handle(
             p.leader_epoch = if version >= 4 { 0 } else { -1 };
             match broker.partition(&name, partition.partition_index) {
                 None => {
-                    let known = broker.topics().iter().any(|t| t.name == name);
-                    p.error_code = if known {
-                        codes::NOT_LEADER_OR_FOLLOWER
-                    } else {
-                        codes::UNKNOWN_TOPIC_OR_PARTITION
-                    };
+                    p.error_code = broker.missing_partition_code(&name, partition.partition_index);
                 }
                 Some(handle) => {
                     let offsets = handle.offsets();
@@ -82,6 +78,16 @@ async fn record_in_batch(
     // A read returns the first batch whole, whatever max_bytes says.
     let mut read = handle.read(batch_base_offset, 1).await;
     if read.error_code != codes::NONE {
+        return batch_answer;
+    }
+    // kafka-protocol 0.18 reserves room for the declared record count before decoding, so a
+    // count the bytes cannot back would abort the process. Uncompressed batches were checked
+    // record by record on append; a compressed one declaring more records than it has bytes
+    // is answered at batch level rather than trusted.
+    let plausible = batch::parse_header(&read.records).is_ok_and(|header| {
+        usize::try_from(header.record_count).is_ok_and(|n| n <= read.records.len())
+    });
+    if !plausible {
         return batch_answer;
     }
     let Ok(set) = RecordBatchDecoder::decode(&mut read.records) else {

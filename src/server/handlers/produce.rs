@@ -28,7 +28,7 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
                 codes::UNKNOWN_TOPIC_OR_PARTITION
             } else {
                 match (broker.partition(&name, partition.index), partition.records) {
-                    (None, _) => codes::NOT_LEADER_OR_FOLLOWER,
+                    (None, _) => broker.missing_partition_code(&name, partition.index),
                     (Some(_), None) => codes::INVALID_RECORD,
                     (Some(handle), Some(records)) => match handle.append(records).await {
                         Ok(info) => {
