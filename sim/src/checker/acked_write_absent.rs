@@ -8,20 +8,14 @@
 //! missing from the final state counts as an empty log. Info sends are never assumed absent and
 //! fail sends are never expected present, so neither is checked.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use super::ops;
 use super::{Anomaly, FinalState};
-use crate::history::{History, Tp};
+use crate::history::History;
 
 pub const KIND: &str = "acked-write-absent";
 
 pub fn check(history: &History, final_state: &FinalState) -> Vec<Anomaly> {
-    let present: BTreeMap<&Tp, BTreeSet<u64>> = final_state
-        .logs
-        .iter()
-        .map(|(tp, log)| (tp, log.records.iter().map(|&(_, value)| value).collect()))
-        .collect();
+    let present = ops::final_values(final_state);
     let mut anomalies = Vec::new();
     for send in ops::sends(history) {
         if !send.is_ok()

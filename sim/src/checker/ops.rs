@@ -207,6 +207,15 @@ pub(crate) fn read_values(
     read
 }
 
+/// The values each partition's final log holds.
+pub(crate) fn final_values(final_state: &FinalState) -> BTreeMap<&Tp, BTreeSet<u64>> {
+    final_state
+        .logs
+        .iter()
+        .map(|(tp, log)| (tp, log.records.iter().map(|&(_, value)| value).collect()))
+        .collect()
+}
+
 /// The final log start offset of a partition (0 if the partition is missing from the final state).
 pub(crate) fn log_start_offset(final_state: &FinalState, tp: &Tp) -> i64 {
     final_state

@@ -100,11 +100,7 @@ fn wire_acked_absent(
     client_acked: &BTreeSet<u64>,
     final_state: &FinalState,
 ) -> Vec<Anomaly> {
-    let present: BTreeMap<&Tp, BTreeSet<u64>> = final_state
-        .logs
-        .iter()
-        .map(|(tp, log)| (tp, log.records.iter().map(|&(_, value)| value).collect()))
-        .collect();
+    let present = ops::final_values(final_state);
     let mut anomalies = Vec::new();
     for (value, places) in acked
         .iter()
