@@ -83,8 +83,22 @@ fn read_everything(log: &Log) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Every offset in [log start, log end) reads back as the model batch containing it.
+/// Every timestamp lookup finds the first model batch whose max timestamp reaches it.
+fn check_timestamp_lookups(log: &Log, model: &Model) {
+    let headers: Vec<_> = model.batches.iter().map(|b| batch::validate(b).unwrap()).collect();
+    for probe in headers.iter().flat_map(|h| [h.max_timestamp, h.max_timestamp + 1]) {
+        let expected = headers
+            .iter()
+            .find(|h| h.max_timestamp >= probe)
+            .map(|h| (h.base_offset, h.max_timestamp));
+        assert_eq!(log.offset_for_timestamp(probe), expected, "timestamp {probe}");
+    }
+}
+
+/// Every offset in [log start, log end) reads back as the model batch containing it, and
+/// every timestamp lookup answers as the model does.
 fn check_lookups(log: &Log, model: &Model) {
+    check_timestamp_lookups(log, model);
     assert_eq!(log.log_start_offset(), 0);
     assert_eq!(log.log_end_offset(), model.next_offset());
     for expected in &model.batches {
