@@ -602,7 +602,7 @@ mod tests {
         FetchRequest, FindCoordinatorRequest, ListOffsetsRequest, MetadataRequest, ProduceRequest,
         RequestHeader, RequestKind, TopicName, TransactionalId,
     };
-    use kafka_protocol::protocol::{StrBytes};
+    use kafka_protocol::protocol::StrBytes;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
@@ -972,6 +972,26 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    proptest! {
+        /// Valid requests of every api and version with a few bytes overwritten by anything:
+        /// whatever `decode_request` makes of them, it returns (an abort would end the run).
+        #[test]
+        fn damaged_requests_never_abort(
+            seed in any::<u64>(),
+            pick in any::<usize>(),
+            damage in prop::collection::vec((any::<usize>(), any::<u8>()), 1..4),
+        ) {
+            let (api_key, version) = supported_versions().nth(pick % supported_versions().count()).unwrap();
+            let request = valid_request(&mut Gen(seed), api_key, version);
+            let mut frame = frame(api_key, version, &request).to_vec();
+            for (position, byte) in damage {
+                let at = position % frame.len();
+                frame[at] = byte;
+            }
+            let _ = decode_request(Bytes::from(frame));
         }
     }
 
