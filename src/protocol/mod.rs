@@ -270,7 +270,9 @@ mod tests {
         ));
     }
 
-    /// A request header for a supported (api, version), then `body`.
+    /// A complete request header for a supported (api, version) with a null client id (and
+    /// no tagged fields in a flexible header), then `body`: so the body's bytes reach the
+    /// body decoder rather than being read as the client id's length.
     fn frame_with_header(
         index: usize,
         version_pick: u16,
@@ -283,6 +285,10 @@ mod tests {
         frame.put_i16(key as i16);
         frame.put_i16(version);
         frame.put_i32(correlation_id);
+        frame.put_i16(-1);
+        if key.request_header_version(version) >= 2 {
+            frame.put_u8(0);
+        }
         frame.extend_from_slice(body);
         frame.freeze()
     }
