@@ -74,6 +74,7 @@ struct Field {
     present: Versions,
     /// The versions in which a string, bytes or array field may be null (length -1).
     nullable: Versions,
+    /// How the value is laid out.
     kind: Kind,
 }
 
@@ -113,12 +114,16 @@ impl Field {
 /// must fill its declared size exactly for the crate to stay in step.
 #[derive(Debug, Clone, Copy)]
 struct TaggedField {
+    /// The tag number on the wire.
     tag: u32,
+    /// The value inside the tagged field, with the versions in which the crate decodes it.
     field: Field,
 }
 
+/// The layout of a struct: its fields in order, and its known tagged fields.
 #[derive(Debug, Clone, Copy)]
 struct Fields {
+    /// The fields in wire order.
     fields: &'static [Field],
     /// Tags the decoder reads as typed values; any other tag is skipped by its size.
     tagged: &'static [TaggedField],
@@ -136,11 +141,13 @@ impl Fields {
 /// The request body of one API over the versions kafkasim supports.
 #[derive(Debug)]
 struct Schema {
+    /// The API whose request body this is.
     api_key: ApiKey,
     /// Must equal the API's range in `SUPPORTED`.
     versions: Versions,
     /// Versions using compact lengths and tagged fields (KIP-482).
     flexible: Versions,
+    /// The body's layout.
     body: Fields,
 }
 
@@ -368,6 +375,7 @@ fn walk_body(api_key: ApiKey, version: i16, body: &[u8]) -> Result<usize, String
 
 /// The bytes not yet walked.
 struct Reader<'a> {
+    /// What is left of the body, from the next byte to read.
     bytes: &'a [u8],
 }
 
@@ -417,7 +425,9 @@ enum LengthWidth {
 
 /// Walking one request at one version.
 struct Walk {
+    /// The request's version, which picks the fields present and nullable.
     version: i16,
+    /// Whether lengths are compact and structs end in a tagged-field section.
     flexible: bool,
 }
 
