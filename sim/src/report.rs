@@ -18,6 +18,9 @@ use crate::scenario::Scenario;
 /// Bumped when the report's shape changes.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// How many anomalies of each kind the report shows in full (all are counted).
+const ANOMALIES_SHOWN_PER_KIND: usize = 20;
+
 /// How many history events around an anomaly's operations the report shows.
 const CONTEXT_EVENTS: usize = 3;
 
@@ -80,11 +83,17 @@ pub fn run_report(
     for fault in &data.faults {
         *faults_by_kind.entry(fault.kind.as_str()).or_default() += 1;
     }
-    let anomalies: Vec<Value> = data
-        .anomalies
-        .iter()
-        .map(|a| anomaly_with_context(a, &data.history.events))
-        .collect();
+    // Every anomaly is counted; the first few of each kind are shown with their context, so a
+    // run that loses thousands of writes still has a readable report.
+    let mut anomaly_counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut anomalies: Vec<Value> = Vec::new();
+    for anomaly in &data.anomalies {
+        let seen = anomaly_counts.entry(anomaly.kind.as_str()).or_default();
+        *seen += 1;
+        if *seen <= ANOMALIES_SHOWN_PER_KIND {
+            anomalies.push(anomaly_with_context(anomaly, &data.history.events));
+        }
+    }
     let logs: BTreeMap<String, Value> = data
         .final_state
         .logs
@@ -120,6 +129,7 @@ pub fn run_report(
         "passed": judgement.passed,
         "verdict": data.verdict.name(),
         "liveness_failure": data.liveness_failure,
+        "anomaly_counts": anomaly_counts,
         "anomalies": anomalies,
         "faults": data.faults,
         "faults_by_kind": faults_by_kind,

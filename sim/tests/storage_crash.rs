@@ -85,13 +85,24 @@ fn read_everything(log: &Log) -> Vec<Vec<u8>> {
 
 /// Every timestamp lookup finds the first model batch whose max timestamp reaches it.
 fn check_timestamp_lookups(log: &Log, model: &Model) {
-    let headers: Vec<_> = model.batches.iter().map(|b| batch::validate(b).unwrap()).collect();
-    for probe in headers.iter().flat_map(|h| [h.max_timestamp, h.max_timestamp + 1]) {
+    let headers: Vec<_> = model
+        .batches
+        .iter()
+        .map(|b| batch::validate(b).unwrap())
+        .collect();
+    for probe in headers
+        .iter()
+        .flat_map(|h| [h.max_timestamp, h.max_timestamp + 1])
+    {
         let expected = headers
             .iter()
             .find(|h| h.max_timestamp >= probe)
             .map(|h| (h.base_offset, h.max_timestamp));
-        assert_eq!(log.offset_for_timestamp(probe), expected, "timestamp {probe}");
+        assert_eq!(
+            log.offset_for_timestamp(probe),
+            expected,
+            "timestamp {probe}"
+        );
     }
 }
 
