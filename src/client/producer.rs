@@ -119,6 +119,9 @@ struct Batch {
     created: Instant,
 }
 
+/// The sticky partition of each topic for keyless records.
+type Sticky = Arc<std::sync::Mutex<BTreeMap<String, i32>>>;
+
 /// A producer; cheap to clone.
 #[derive(Clone)]
 pub struct Producer {
@@ -127,7 +130,7 @@ pub struct Producer {
     clock: Arc<dyn Clock>,
     records: mpsc::Sender<(String, i32, Pending)>,
     /// The sticky partition per topic for keyless records.
-    sticky: Arc<std::sync::Mutex<BTreeMap<String, i32>>>,
+    sticky: Sticky,
 }
 
 impl Producer {
@@ -142,13 +145,19 @@ impl Producer {
         let cluster = Arc::new(Mutex::new(cluster));
         let config = Arc::new(config);
         let (records, rx) = mpsc::channel(65_536);
-        tokio::spawn(accumulate(config.clone(), cluster.clone(), rx));
+        let sticky: Sticky = Arc::default();
+        tokio::spawn(accumulate(
+            config.clone(),
+            cluster.clone(),
+            rx,
+            sticky.clone(),
+        ));
         Producer {
             config,
             cluster,
             clock,
             records,
-            sticky: Arc::default(),
+            sticky,
         }
     }
 
@@ -209,11 +218,6 @@ impl Producer {
             .or_insert_with(|| (madsim::rand::random::<u32>() as usize % partitions) as i32)
     }
 
-    /// Move keyless records of `topic` to a new partition (called when a batch completes).
-    pub fn rotate_sticky(&self, topic: &str) {
-        self.sticky.lock().unwrap().remove(topic);
-    }
-
     /// The producer's config.
     pub fn config(&self) -> &ProducerConfig {
         &self.config
@@ -226,6 +230,7 @@ async fn accumulate(
     config: Arc<ProducerConfig>,
     cluster: Arc<Mutex<ClusterClient>>,
     mut rx: mpsc::Receiver<(String, i32, Pending)>,
+    sticky: Sticky,
 ) {
     let mut open: BTreeMap<(String, i32), Batch> = BTreeMap::new();
     let mut in_flight: BTreeMap<(String, i32), Arc<Semaphore>> = BTreeMap::new();
@@ -258,6 +263,7 @@ async fn accumulate(
                 batch.bytes += size;
                 if batch.bytes >= config.batch_size {
                     let batch = open.remove(&key).expect("just inserted");
+                    unstick(&sticky, &batch);
                     dispatch(&config, &cluster, &mut in_flight, batch);
                 }
             }
@@ -271,10 +277,20 @@ async fn accumulate(
                     .collect();
                 for key in ready {
                     let batch = open.remove(&key).expect("listed above");
+                    unstick(&sticky, &batch);
                     dispatch(&config, &cluster, &mut in_flight, batch);
                 }
             }
         }
+    }
+}
+
+/// Kafka's sticky partitioner: once the batch of the sticky partition is sent, keyless
+/// records move to a new partition, chosen at the next keyless send.
+fn unstick(sticky: &Sticky, batch: &Batch) {
+    let mut sticky = sticky.lock().unwrap();
+    if sticky.get(&batch.topic) == Some(&batch.partition) {
+        sticky.remove(&batch.topic);
     }
 }
 
