@@ -1,0 +1,3 @@
+//! Unit and property tests for the leader's replication decisions.
+
+use super::*;
