@@ -6,5 +6,6 @@
 pub mod client;
 pub mod env;
 pub mod protocol;
+pub mod replication;
 pub mod server;
 pub mod storage;
