@@ -127,20 +127,39 @@ mod tests {
     use super::*;
     use crate::replication::EpochLookup;
 
-    /// A replica's log at the level these rules see it: (leader epoch, value) per offset.
+    /// A replica's log at the level these rules see it: (leader epoch, value) per offset, and
+    /// the epoch cache kept beside it as Kafka keeps it.
     #[derive(Clone, Debug)]
     struct Replica {
         log: Vec<(i32, String)>,
         high_watermark: i64,
+        /// Assigned on every append and on becoming leader, cut on every truncation.
+        epochs: LeaderEpochCache,
     }
 
     impl Replica {
         fn new(records: &[(i32, &str)], high_watermark: i64) -> Self {
-            let log = records.iter().map(|(e, v)| (*e, v.to_string())).collect();
-            Replica {
-                log,
+            let mut replica = Replica {
+                log: Vec::new(),
                 high_watermark,
+                epochs: LeaderEpochCache::new(),
+            };
+            for (epoch, value) in records {
+                replica.push(*epoch, value.to_string());
             }
+            replica
+        }
+
+        /// A log of `count` records per `(epoch, count)` span, each value naming its place.
+        fn with_spans(spans: &[(i32, usize)]) -> Self {
+            let mut replica = Replica::new(&[], 0);
+            for &(epoch, count) in spans {
+                for _ in 0..count {
+                    let value = format!("e{epoch}@{}", replica.log.len());
+                    replica.push(epoch, value);
+                }
+            }
+            replica
         }
 
         fn log_end_offset(&self) -> i64 {
@@ -148,22 +167,37 @@ mod tests {
         }
 
         fn cache(&self) -> LeaderEpochCache {
-            let starts = self.log.iter().enumerate();
-            LeaderEpochCache::from_entries(starts.map(|(offset, (e, _))| (*e, offset as i64)))
+            self.epochs.clone()
+        }
+
+        fn push(&mut self, epoch: i32, value: String) {
+            self.epochs.assign(epoch, self.log_end_offset());
+            self.log.push((epoch, value));
+        }
+
+        /// Kafka 2.1+ `makeLeader`: the new epoch starts at the log end offset at once.
+        fn become_leader(&mut self, epoch: i32) {
+            self.epochs.assign(epoch, self.log_end_offset());
         }
 
         fn values(&self) -> Vec<&str> {
             self.log.iter().map(|(_, v)| v.as_str()).collect()
         }
 
+        /// Truncate the log and its epoch cache; the cache is cut even when the log is not,
+        /// as Kafka does, to drop an epoch this replica began as leader but never wrote.
         fn truncate(&mut self, offset: i64) {
             self.log.truncate(offset as usize);
+            self.epochs.truncate_from_end(offset);
         }
 
-        /// Fetch everything the leader has past this replica's log end offset.
-        fn fetch_from(&mut self, leader: &Replica) {
+        /// Fetch up to `count` records the leader has past this replica's log end offset.
+        fn fetch_from(&mut self, leader: &Replica, count: usize) {
             let from = self.log.len().min(leader.log.len());
-            self.log.extend_from_slice(&leader.log[from..]);
+            let upto = from.saturating_add(count).min(leader.log.len());
+            for (epoch, value) in &leader.log[from..upto] {
+                self.push(*epoch, value.clone());
+            }
         }
     }
 
@@ -254,7 +288,7 @@ mod tests {
         let offset = high_watermark_truncation(a.high_watermark, a.log_end_offset());
         assert_eq!(offset, 2, "A keeps m2@1");
         a.truncate(offset);
-        a.fetch_from(&b);
+        a.fetch_from(&b, usize::MAX);
         assert_eq!(a.values(), ["m1", "m2"]);
         assert_eq!(b.values(), ["m1", "m3"], "two values at offset 1");
     }
@@ -269,7 +303,7 @@ mod tests {
             "epoch 0 ends at offset 1 on B"
         );
         a.truncate(offset);
-        a.fetch_from(&b);
+        a.fetch_from(&b, usize::MAX);
         assert_eq!(a.values(), ["m1", "m3"]);
         assert_eq!(a.values(), b.values());
     }
@@ -277,16 +311,20 @@ mod tests {
     /// KIP-279: A led epoch 1 over offsets 0..=20; B has 0..=10, leads epoch 2 and appends
     /// 11..=n; A leads again at epoch 3 and appends 21..=30 before B truncates.
     fn kip279_scenario(n: usize) -> (Replica, Replica) {
-        let a_values: Vec<String> = (0..=30).map(|offset| format!("a{offset}")).collect();
         let mut a = Replica::new(&[], 0);
-        for (offset, value) in a_values.iter().enumerate() {
-            let epoch = if offset <= 20 { 1 } else { 3 };
-            a.log.push((epoch, value.clone()));
-        }
         let mut b = Replica::new(&[], 0);
-        b.log.extend_from_slice(&a.log[..=10]);
+        a.become_leader(1);
+        for offset in 0..=20 {
+            a.push(1, format!("a{offset}"));
+        }
+        b.fetch_from(&a, 11);
+        b.become_leader(2);
         for offset in 11..=n {
-            b.log.push((2, format!("b{offset}")));
+            b.push(2, format!("b{offset}"));
+        }
+        a.become_leader(3);
+        for offset in 21..=30 {
+            a.push(3, format!("a{offset}"));
         }
         (a, b)
     }
@@ -307,13 +345,13 @@ mod tests {
                 "nothing truncated although 11..={n} differ"
             );
             b.truncate(offset);
-            b.fetch_from(&a);
+            b.fetch_from(&a, usize::MAX);
             assert_ne!(b.values(), a.values(), "n = {n}: replicas diverge");
             assert_eq!(b.values()[11], "b11");
         }
         // n < 20: B then fetches A's epoch-1 records after its own epoch-2 ones.
         let (a, mut b) = kip279_scenario(15);
-        b.fetch_from(&a);
+        b.fetch_from(&a, usize::MAX);
         assert_eq!(
             (b.log[15].0, b.log[16].0),
             (2, 1),
@@ -321,7 +359,7 @@ mod tests {
         );
         // n = 20: same length, different contents: silent divergence.
         let (a, mut b) = kip279_scenario(20);
-        b.fetch_from(&a);
+        b.fetch_from(&a, usize::MAX);
         assert_eq!(b.log_end_offset(), a.log_end_offset());
     }
 
@@ -333,7 +371,7 @@ mod tests {
             // A answers (1, 21); B's epoch 1 ends at 11, so B truncates there.
             assert_eq!(steps, [TruncationStep::Truncate(11)], "n = {n}");
             b.truncate(offset);
-            b.fetch_from(&a);
+            b.fetch_from(&a, usize::MAX);
             assert_eq!(b.values(), a.values(), "n = {n}");
         }
     }
@@ -342,23 +380,8 @@ mod tests {
     fn follower_missing_the_answered_epoch_asks_again_with_an_older_one() {
         // The follower has epoch 0 at 0..=4 and epoch 2 at 5..=7; the leader has epoch 0 at
         // 0..=2, epoch 1 at 3..=5 and epoch 3 at 6..=9.
-        let epochs = |spans: &[(i32, usize)]| -> Vec<(i32, String)> {
-            let mut log = Vec::new();
-            for &(epoch, count) in spans {
-                for _ in 0..count {
-                    log.push((epoch, format!("e{epoch}@{}", log.len())));
-                }
-            }
-            log
-        };
-        let follower = Replica {
-            log: epochs(&[(0, 5), (2, 3)]),
-            high_watermark: 0,
-        };
-        let leader = Replica {
-            log: epochs(&[(0, 3), (1, 3), (3, 4)]),
-            high_watermark: 0,
-        };
+        let follower = Replica::with_spans(&[(0, 5), (2, 3)]);
+        let leader = Replica::with_spans(&[(0, 3), (1, 3), (3, 4)]);
         // Leader answers (1, 6) to epoch 2; the follower has no epoch 1, so it cuts to the end
         // of its epoch 0 (5) and asks about epoch 0, to which the leader answers (0, 3).
         let (offset, steps) = epoch_truncation(&follower, &leader, EpochLookup::Kip279);
@@ -369,7 +392,7 @@ mod tests {
         assert_eq!(steps, [ask_again, TruncationStep::Truncate(3)]);
         let mut follower = follower;
         follower.truncate(offset);
-        follower.fetch_from(&leader);
+        follower.fetch_from(&leader, usize::MAX);
         assert_eq!(follower.values(), leader.values());
     }
 
@@ -401,6 +424,61 @@ mod tests {
             leader_epoch_truncation(&empty, 8, (2, 7)),
             TruncationStep::Truncate(7)
         );
+    }
+
+    /// Two replicas, one elected per round (epochs 0, 1, ...), unclean elections allowed: the
+    /// leader appends; unless `fetched` is 0 (no contact), the other truncates by the
+    /// leader-epoch rule, must then hold a prefix of the leader's log, and fetches `fetched`.
+    fn elect_append_truncate_fetch(
+        rounds: &[(bool, usize, usize)],
+        lookup: EpochLookup,
+    ) -> Result<(), String> {
+        let mut replicas = [Replica::new(&[], 0), Replica::new(&[], 0)];
+        for (epoch, &(b_leads, appended, fetched)) in rounds.iter().enumerate() {
+            let epoch = epoch as i32;
+            let [a, b] = &mut replicas;
+            let (leader, follower) = if b_leads { (b, a) } else { (a, b) };
+            leader.become_leader(epoch);
+            for _ in 0..appended {
+                let value = format!("e{epoch}@{}", leader.log.len());
+                leader.push(epoch, value);
+            }
+            if fetched == 0 {
+                continue; // no contact this epoch: a fast fail-over, as in KIP-279
+            }
+            if follower.cache().latest_epoch().is_some() {
+                let (offset, _) = epoch_truncation(follower, leader, lookup);
+                follower.truncate(offset);
+            }
+            if !leader.log.starts_with(&follower.log) {
+                return Err(format!(
+                    "epoch {epoch}: {:?} vs leader {:?}",
+                    follower.log, leader.log
+                ));
+            }
+            follower.fetch_from(leader, fetched);
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn leader_epoch_rule_leaves_the_follower_a_prefix_of_the_leader(
+            rounds in proptest::collection::vec((proptest::bool::ANY, 0usize..4, 0usize..6), 1..12)
+        ) {
+            let result = elect_append_truncate_fetch(&rounds, EpochLookup::Kip279);
+            proptest::prop_assert!(result.is_ok(), "{}", result.unwrap_err());
+        }
+    }
+
+    #[test]
+    fn kip101_lookup_fails_the_prefix_property_on_the_kip279_history() {
+        // A leads epoch 0 (5 records), B copies 2; B leads epoch 1 (2 records) and A does
+        // not contact it; A leads epoch 2 (2 records); B, asking about epoch 1, gets 5 from
+        // the old rule and keeps its epoch-1 records, which A never had.
+        let rounds = [(false, 5, 2), (true, 2, 0), (false, 2, 1)];
+        assert!(elect_append_truncate_fetch(&rounds, EpochLookup::Kip101).is_err());
+        assert!(elect_append_truncate_fetch(&rounds, EpochLookup::Kip279).is_ok());
     }
 
     #[test]
