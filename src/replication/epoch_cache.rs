@@ -7,6 +7,13 @@
 //! where to truncate (see [`truncation`](super::truncation)). The cache is pure memory; the
 //! owner persists it with [`LeaderEpochCache::write`] after each change, as Kafka flushes its
 //! `leader-epoch-checkpoint`.
+//!
+//! How the log's owner keeps it in step, as Kafka 2.1+ does: [`LeaderEpochCache::assign`] the
+//! new epoch at the log end offset on becoming leader (so the epoch is known before anything
+//! is written) and for every appended batch; [`LeaderEpochCache::truncate_from_end`] on every
+//! truncation, even one that leaves the log as it is (it drops an epoch begun as leader but
+//! never written); [`LeaderEpochCache::truncate_from_start`] when the log start offset moves;
+//! and after loading, `truncate_from_end(log_end_offset)` so recovery's lost tail is forgotten.
 
 use crate::env::Disk;
 
