@@ -7,5 +7,6 @@ pub mod client;
 pub mod env;
 pub mod protocol;
 pub mod replica_state;
+pub mod replication;
 pub mod server;
 pub mod storage;
