@@ -381,7 +381,7 @@ impl OnlineChecker {
         partition.leader = Some(election.leader);
         let newer = partition
             .latest_election
-            .map_or(true, |latest| election.leader_epoch > latest.leader_epoch);
+            .is_none_or(|latest| election.leader_epoch > latest.leader_epoch);
         if newer {
             partition.latest_election = Some(election);
         }

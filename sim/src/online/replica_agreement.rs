@@ -79,7 +79,7 @@ fn first_divergence(replicas: &[(i32, &[BatchTuple])], high_watermark: i64) -> O
                 }
                 Some((other, held)) if held != batch => {
                     let offset = batch.base_offset.max(held.base_offset);
-                    if found.as_ref().map_or(true, |d| offset < d.offset) {
+                    if found.as_ref().is_none_or(|d| offset < d.offset) {
                         found = Some(Divergence {
                             offset,
                             first: (other, held),

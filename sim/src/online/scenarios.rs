@@ -137,3 +137,38 @@ fn online_kip101_scenario_2_high_watermark_truncation_diverges_at_offset_1() {
     assert_eq!(anomalies[0].kind, "committed-log-divergence");
     assert_eq!(anomalies[0].offset, Some(1));
 }
+
+#[test]
+fn online_kip966_last_replica_standing_is_leader_incomplete_then_committed_truncated() {
+    let events = vec![
+        elected(2, 0, &[0, 1, 2], true),
+        appended(2, 0, 0, 0, M1),
+        appended(0, 0, 0, 0, M1),
+        appended(1, 0, 0, 0, M1),
+        high_watermark(2, 1),
+        // Broker 0 leaves the ISR; m2 reaches 2 and 1 and is committed (ISR {1, 2} = min 2).
+        elected(2, 0, &[1, 2], true),
+        appended(2, 1, 1, 0, M2),
+        appended(1, 1, 1, 0, M2),
+        high_watermark(2, 2),
+        // Broker 1 leaves too; 2 leads alone, shuts down uncleanly and loses its unflushed m2.
+        elected(2, 0, &[2], true),
+        restarted(2),
+        truncated(2, 1),
+        // Re-elected on restart: the election itself is the anomaly.
+        elected(2, 1, &[2], true),
+        // The returning follower truncates to the leader: local loss becomes global loss.
+        truncated(1, 1),
+    ];
+    let found: Vec<(usize, String, Option<i64>)> = run(&events)
+        .into_iter()
+        .map(|(index, a)| (index, a.kind, a.offset))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (12, "leader-incomplete".to_string(), Some(1)),
+            (13, "committed-truncated".to_string(), Some(1)),
+        ]
+    );
+}
