@@ -88,7 +88,7 @@ fn config_strings(configs: &Configs) -> BTreeMap<String, String> {
 }
 
 /// The static cluster map: replicas of each partition from the scenario's placement, or
-/// partition p on broker (p mod brokers) + 1.
+/// round robin; the first replica leads.
 pub fn assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
     let brokers = scenario.cluster.brokers as i32;
     scenario
@@ -98,8 +98,14 @@ pub fn assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
             name: topic.name.clone(),
             replicas: match &topic.placement {
                 Some(placement) => placement.clone(),
+                // Round robin: partition p's replicas start at broker (p mod brokers) + 1
+                // and take the next brokers in order.
                 None => (0..topic.partitions)
-                    .map(|p| vec![p % brokers + 1])
+                    .map(|p| {
+                        (0..topic.replication_factor as i32)
+                            .map(|i| (p + i) % brokers + 1)
+                            .collect()
+                    })
                     .collect(),
             },
             configs: config_strings(&topic.config),

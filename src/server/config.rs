@@ -65,6 +65,18 @@ impl BrokerConfig {
     }
 }
 
+/// An integer config from the topic's overrides, else the broker's, else `None`.
+pub fn int_config_of(
+    broker: &BTreeMap<String, String>,
+    topic: &BTreeMap<String, String>,
+    key: &str,
+) -> Result<Option<i64>, String> {
+    match int_config(topic, key)? {
+        Some(value) => Ok(Some(value)),
+        None => int_config(broker, key),
+    }
+}
+
 fn int_config(configs: &BTreeMap<String, String>, key: &str) -> Result<Option<i64>, String> {
     match configs.get(key) {
         None => Ok(None),
@@ -89,6 +101,7 @@ pub const LOG_CONFIG_KEYS: &[&str] = &[
     "max.message.bytes",
     "compression.type",
     "cleanup.policy",
+    "min.insync.replicas",
 ];
 
 /// Build a partition's LogConfig: defaults, then broker-level configs, then topic overrides.

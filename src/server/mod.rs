@@ -8,6 +8,7 @@
 
 pub mod config;
 mod connection;
+mod fetcher;
 mod handlers;
 pub mod partition;
 mod topics;
@@ -19,7 +20,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use config::{BrokerConfig, BrokerEndpoint, TopicAssignment};
-use partition::{PartitionHandle, TICK_INTERVAL};
+use partition::{PartitionHandle, ReplicaConfig, TICK_INTERVAL};
+
+use crate::replication::HighWatermarkCheckpoint;
 
 use crate::env::Env;
 
@@ -52,22 +55,46 @@ impl Broker {
                 known.push(topic);
             }
         }
+        let checkpoint = HighWatermarkCheckpoint::read(&*broker.env.disk, HighWatermarkCheckpoint::FILE_NAME)
+            .unwrap_or_else(|error| {
+                // A torn checkpoint is as good as none: followers then truncate to 0 and
+                // fetch everything again, which is safe.
+                tracing::warn!(%error, "unreadable high-watermark checkpoint");
+                BTreeMap::new()
+            });
         for topic in known {
-            broker.add_topic(topic)?;
+            broker.add_topic(topic, &checkpoint)?;
         }
         Ok(broker)
     }
 
-    /// Register a topic and open the partitions of it that this broker hosts.
-    fn add_topic(&self, topic: TopicAssignment) -> anyhow::Result<()> {
+    /// Register a topic and open the partitions of it that this broker hosts (as leader or
+    /// follower), starting from the checkpointed high watermarks.
+    fn add_topic(&self, topic: TopicAssignment, checkpoint: &BTreeMap<(String, i32), i64>) -> anyhow::Result<()> {
         let log_config =
             config::log_config(&self.config.configs, &topic.configs).map_err(anyhow::Error::msg)?;
+        let min_insync_replicas = config::int_config_of(&self.config.configs, &topic.configs, "min.insync.replicas")
+            .map_err(anyhow::Error::msg)?
+            .unwrap_or(1)
+            .max(1) as usize;
+        let replica_lag_time_max_ms =
+            config::int_config_of(&self.config.configs, &BTreeMap::new(), "replica.lag.time.max.ms")
+                .map_err(anyhow::Error::msg)?
+                .unwrap_or(30_000)
+                .max(0) as u64;
         for (index, replicas) in topic.replicas.iter().enumerate() {
-            if replicas.first() != Some(&self.config.node_id) {
+            if !replicas.contains(&self.config.node_id) {
                 continue;
             }
             let dir = format!("{}-{}", topic.name, index);
-            let handle = PartitionHandle::open(&self.env, &dir, log_config.clone())
+            let replica = ReplicaConfig {
+                broker_id: self.config.node_id,
+                replicas: replicas.clone(),
+                min_insync_replicas,
+                replica_lag_time_max_ms,
+                checkpointed_high_watermark: checkpoint.get(&(topic.name.clone(), index as i32)).copied(),
+            };
+            let handle = PartitionHandle::open(&self.env, &dir, log_config.clone(), replica)
                 .map_err(|e| anyhow::anyhow!("opening {dir}: {e:?}"))?;
             self.partitions
                 .lock()
@@ -83,7 +110,7 @@ impl Broker {
 
     /// Create a topic at run time: open its partitions and persist the topic list.
     pub fn create_topic(&self, topic: TopicAssignment) -> anyhow::Result<()> {
-        self.add_topic(topic)?;
+        self.add_topic(topic, &BTreeMap::new())?;
         self.persist_runtime_topics()?;
         Ok(())
     }
@@ -176,6 +203,12 @@ impl Broker {
 /// Accept connections forever, and run log housekeeping on a timer.
 pub async fn serve(broker: Arc<Broker>, listener: TcpListener) -> anyhow::Result<()> {
     tokio::spawn(housekeeping(broker.clone()));
+    tokio::spawn(checkpoint_high_watermarks(broker.clone()));
+    for ((topic, partition), handle) in broker.partitions() {
+        if let Some(leader) = handle.follows() {
+            tokio::spawn(fetcher::follow(broker.clone(), topic, partition, leader, handle));
+        }
+    }
     let mut conn_id = 0u64;
     loop {
         let (stream, peer) = listener.accept().await?;
@@ -196,6 +229,32 @@ pub async fn run(env: Env, config: BrokerConfig) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen).await?;
     tracing::info!(%listen, "broker listening");
     serve(broker, listener).await
+}
+
+/// `replica.high.watermark.checkpoint.interval.ms`: how often the high watermarks of the
+/// partitions with followers are written to disk (Kafka's default).
+const HIGH_WATERMARK_CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(5000);
+
+/// Write every replicated partition's high watermark to `replication-offset-checkpoint`
+/// periodically, as Kafka does; a restarting follower truncates to it.
+async fn checkpoint_high_watermarks(broker: Arc<Broker>) {
+    loop {
+        tokio::time::sleep(HIGH_WATERMARK_CHECKPOINT_INTERVAL).await;
+        let high_watermarks: BTreeMap<(String, i32), i64> = broker
+            .partitions()
+            .into_iter()
+            .filter(|(_, handle)| handle.replicated())
+            .map(|(key, handle)| (key, handle.offsets().high_watermark))
+            .collect();
+        if high_watermarks.is_empty() {
+            continue;
+        }
+        if let Err(error) =
+            HighWatermarkCheckpoint::write(&*broker.env.disk, HighWatermarkCheckpoint::FILE_NAME, &high_watermarks)
+        {
+            tracing::warn!(%error, "high-watermark checkpoint failed");
+        }
+    }
 }
 
 async fn housekeeping(broker: Arc<Broker>) {

@@ -1,8 +1,16 @@
-//! One partition's owner: an actor task holding the partition's `Log`.
+//! One partition's owner: an actor task holding the partition's `Log` and its replication
+//! role.
 //!
 //! All reads and writes of a partition go through its command channel, so the log has exactly
 //! one owner and no locks. After every change the actor publishes the partition's offsets on
-//! a watch channel, which is what delayed fetches (the purgatory) wait on.
+//! a watch channel, which is what delayed fetches and acks=all produces (the purgatory) wait
+//! on.
+//!
+//! A replica is the partition's leader or a follower. The leader's decisions (high
+//! watermark, ISR, acks=all) are [`LeaderState`]'s; a follower appends what it fetched from
+//! the leader and learns the high watermark from it. Leadership is static in this build (the
+//! first replica leads, epoch 0) and ISR changes apply at once (the pre-KIP-497 rule), until
+//! the controller exists.
 
 use std::time::Duration;
 
@@ -11,7 +19,36 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::env::Env;
 use crate::protocol::codes;
+use crate::replica_state::{AcksAll, IsrRule, LeaderState, PartitionConfig};
 use crate::storage::{AppendInfo, Log, LogConfig, StorageError};
+
+/// How a replica of this partition is set up.
+#[derive(Debug, Clone)]
+pub struct ReplicaConfig {
+    /// This broker.
+    pub broker_id: i32,
+    /// The assigned replicas, the leader first.
+    pub replicas: Vec<i32>,
+    /// `min.insync.replicas`.
+    pub min_insync_replicas: usize,
+    /// `replica.lag.time.max.ms`.
+    pub replica_lag_time_max_ms: u64,
+    /// The high watermark checkpointed before the last restart, if any.
+    pub checkpointed_high_watermark: Option<i64>,
+}
+
+impl ReplicaConfig {
+    /// The static leader: the first replica.
+    pub fn leader(&self) -> i32 {
+        self.replicas[0]
+    }
+}
+
+/// What this replica is for its partition.
+enum Role {
+    Leader(LeaderState),
+    Follower { high_watermark: i64 },
+}
 
 /// Bound on queued commands per partition: producers beyond it wait (backpressure).
 const COMMANDS_QUEUED_MAX: usize = 1024;
@@ -37,7 +74,27 @@ pub struct ReadResult {
 enum Command {
     Append {
         batches: Bytes,
+        acks: i16,
         reply: oneshot::Sender<Result<AppendInfo, i16>>,
+    },
+    CheckAcks {
+        last_offset: i64,
+        reply: oneshot::Sender<Result<AcksAll, i16>>,
+    },
+    ReplicaRead {
+        replica: i32,
+        offset: i64,
+        max_bytes: usize,
+        reply: oneshot::Sender<ReadResult>,
+    },
+    AppendAsFollower {
+        batches: Bytes,
+        leader_high_watermark: i64,
+        reply: oneshot::Sender<Result<(), i16>>,
+    },
+    TruncateTo {
+        offset: i64,
+        reply: oneshot::Sender<Result<(), i16>>,
     },
     Read {
         offset: i64,
@@ -59,6 +116,10 @@ enum Command {
 pub struct PartitionHandle {
     commands: mpsc::Sender<Command>,
     offsets: watch::Receiver<Offsets>,
+    /// The leader this replica follows, or `None` if it leads.
+    follows: Option<i32>,
+    /// Whether the partition has more than one replica.
+    replicated: bool,
 }
 
 /// The error code a storage failure maps to.
@@ -73,9 +134,15 @@ pub fn storage_error_code(error: &StorageError) -> i16 {
 }
 
 impl PartitionHandle {
-    /// Open (recovering) the log in `dir` and start the actor on the current node.
-    pub fn open(env: &Env, dir: &str, config: LogConfig) -> Result<PartitionHandle, StorageError> {
-        let (log, report) = Log::open(env.disk.clone(), dir, config, env.clock.wall_ms())?;
+    /// Open (recovering) the log in `dir` and start the actor on the current node, as the
+    /// leader or a follower per `replica`.
+    pub fn open(
+        env: &Env,
+        dir: &str,
+        config: LogConfig,
+        replica: ReplicaConfig,
+    ) -> Result<PartitionHandle, StorageError> {
+        let (mut log, report) = Log::open(env.disk.clone(), dir, config, env.clock.wall_ms())?;
         tracing::info!(partition = dir, ?report, "log recovered");
         env.trace
             .record("recovery", format!("{dir} {report:?}").as_bytes());
@@ -83,13 +150,18 @@ impl PartitionHandle {
             .effect("recovery.truncated_bytes", report.truncated_bytes);
         env.trace
             .effect("recovery.corrupt_batches", report.corrupt_batches);
-        let offsets = offsets_of(&log, true);
+        env.trace
+            .effect("recovery.truncations", (report.truncated_bytes > 0) as u64);
+        let role = initial_role(env, dir, &mut log, &replica)?;
+        let offsets = offsets_of(&log, &role, true);
         let (commands, receiver) = mpsc::channel(COMMANDS_QUEUED_MAX);
         let (publisher, offsets_rx) = watch::channel(offsets);
         let actor = Actor {
             env: env.clone(),
             dir: dir.to_string(),
             log,
+            role,
+            started: tokio::time::Instant::now(),
             online: true,
             publisher,
         };
@@ -97,7 +169,24 @@ impl PartitionHandle {
         Ok(PartitionHandle {
             commands,
             offsets: offsets_rx,
+            follows: (replica.leader() != replica.broker_id).then(|| replica.leader()),
+            replicated: replica.replicas.len() > 1,
         })
+    }
+
+    /// The leader this replica follows, or `None` if it is the leader.
+    pub fn follows(&self) -> Option<i32> {
+        self.follows
+    }
+
+    /// Whether this replica leads its partition.
+    pub fn is_leader(&self) -> bool {
+        self.follows.is_none()
+    }
+
+    /// Whether the partition has followers (or a leader elsewhere).
+    pub fn replicated(&self) -> bool {
+        self.replicated
     }
 
     /// The latest published offsets.
@@ -110,10 +199,63 @@ impl PartitionHandle {
         self.offsets.clone()
     }
 
-    /// Append batches as the leader; returns offsets or a Kafka error code.
-    pub async fn append(&self, batches: Bytes) -> Result<AppendInfo, i16> {
+    /// Append batches as the leader; returns offsets or a Kafka error code. With acks=all the
+    /// ISR is checked first (NOT_ENOUGH_REPLICAS before the append).
+    pub async fn append(&self, batches: Bytes, acks: i16) -> Result<AppendInfo, i16> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Append { batches, reply }).await?;
+        self.send(Command::Append {
+            batches,
+            acks,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+    }
+
+    /// Where an acks=all produce whose batch ends at `last_offset` stands.
+    pub async fn check_acks(&self, last_offset: i64) -> Result<AcksAll, i16> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::CheckAcks { last_offset, reply }).await?;
+        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+    }
+
+    /// A follower's fetch: records its position (which may move the high watermark) and reads
+    /// whole batches from `offset` up to the log end.
+    pub async fn replica_read(&self, replica: i32, offset: i64, max_bytes: usize) -> ReadResult {
+        let (reply, rx) = oneshot::channel();
+        let failed = ReadResult {
+            error_code: codes::NOT_LEADER_OR_FOLLOWER,
+            records: Bytes::new(),
+            offsets: self.offsets(),
+        };
+        let command = Command::ReplicaRead {
+            replica,
+            offset,
+            max_bytes,
+            reply,
+        };
+        if self.send(command).await.is_err() {
+            return failed;
+        }
+        rx.await.unwrap_or(failed)
+    }
+
+    /// Append what this follower fetched from the leader, and learn the leader's HW.
+    pub async fn append_as_follower(&self, batches: Bytes, leader_high_watermark: i64) -> Result<(), i16> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::AppendAsFollower {
+            batches,
+            leader_high_watermark,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+    }
+
+    /// Cut this follower's log at `offset`.
+    pub async fn truncate_to(&self, offset: i64) -> Result<(), i16> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::TruncateTo { offset, reply }).await?;
         rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
     }
 
@@ -167,13 +309,55 @@ impl PartitionHandle {
     }
 }
 
-fn offsets_of(log: &Log, online: bool) -> Offsets {
+/// The role a replica starts in. A follower truncates to its checkpointed high watermark
+/// (Kafka 0.10's rule: what is above the HW may not be committed); a leader starts its HW at
+/// the checkpoint, or at its log end when it is the only replica.
+fn initial_role(env: &Env, dir: &str, log: &mut Log, replica: &ReplicaConfig) -> Result<Role, StorageError> {
     let log_end_offset = log.log_end_offset();
-    // A single replica is its own ISR: the high watermark is the log end offset.
+    let checkpointed = replica.checkpointed_high_watermark.unwrap_or(0).max(log.log_start_offset());
+    if replica.leader() != replica.broker_id {
+        let truncate_to = checkpointed.min(log_end_offset);
+        if truncate_to < log_end_offset {
+            log.truncate_to(truncate_to)?;
+            env.trace.record("truncate", format!("{dir} {truncate_to} restart-hw").as_bytes());
+            env.trace.effect("replication.restart_truncations", 1);
+        }
+        let high_watermark = truncate_to;
+        return Ok(Role::Follower { high_watermark });
+    }
+    let config = PartitionConfig {
+        replicas: replica.replicas.clone(),
+        min_insync_replicas: replica.min_insync_replicas.max(1),
+        replica_lag_time_max_ms: replica.replica_lag_time_max_ms,
+        strict_min_isr: true,
+        isr_rule: IsrRule::Legacy,
+    };
+    let high_watermark = if replica.replicas.len() == 1 {
+        log_end_offset
+    } else {
+        checkpointed.min(log_end_offset)
+    };
+    let state = LeaderState::new(
+        config,
+        replica.broker_id,
+        0,
+        replica.replicas.clone(),
+        log_end_offset,
+        high_watermark,
+        0,
+    );
+    Ok(Role::Leader(state))
+}
+
+fn offsets_of(log: &Log, role: &Role, online: bool) -> Offsets {
+    let high_watermark = match role {
+        Role::Leader(state) => state.high_watermark(),
+        Role::Follower { high_watermark, .. } => *high_watermark,
+    };
     Offsets {
         log_start_offset: log.log_start_offset(),
-        high_watermark: log_end_offset,
-        log_end_offset,
+        high_watermark: high_watermark.max(log.log_start_offset()),
+        log_end_offset: log.log_end_offset(),
         online,
     }
 }
@@ -182,6 +366,9 @@ struct Actor {
     env: Env,
     dir: String,
     log: Log,
+    role: Role,
+    /// Monotonic time zero for the leader's lag bookkeeping.
+    started: tokio::time::Instant,
     /// Set false when a storage error takes the log directory offline (Kafka's
     /// KafkaStorageException): every later request fails until the broker restarts.
     online: bool,
@@ -192,7 +379,7 @@ impl Actor {
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         while let Some(command) = commands.recv().await {
             self.handle(command).await;
-            let offsets = offsets_of(&self.log, self.online);
+            let offsets = offsets_of(&self.log, &self.role, self.online);
             assert!(
                 offsets.log_start_offset <= offsets.high_watermark
                     && offsets.high_watermark <= offsets.log_end_offset,
@@ -212,13 +399,46 @@ impl Actor {
 
     async fn handle(&mut self, command: Command) {
         match command {
-            Command::Append { batches, reply } => {
+            Command::Append {
+                batches,
+                acks,
+                reply,
+            } => {
                 let delay = self.env.net.disk_delay();
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;
                 }
-                let result = self.append(&batches);
+                let result = self.append(&batches, acks);
                 let _ = reply.send(result);
+            }
+            Command::CheckAcks { last_offset, reply } => {
+                let result = match &self.role {
+                    Role::Leader(state) => Ok(state.check_acks_all(last_offset)),
+                    Role::Follower { .. } => Err(codes::NOT_LEADER_OR_FOLLOWER),
+                };
+                let _ = reply.send(result);
+            }
+            Command::ReplicaRead {
+                replica,
+                offset,
+                max_bytes,
+                reply,
+            } => {
+                let _ = reply.send(self.replica_read(replica, offset, max_bytes));
+            }
+            Command::AppendAsFollower {
+                batches,
+                leader_high_watermark,
+                reply,
+            } => {
+                let delay = self.env.net.disk_delay();
+                if !delay.is_zero() && !batches.is_empty() {
+                    tokio::time::sleep(delay).await;
+                }
+                let _ = reply.send(self.append_as_follower(&batches, leader_high_watermark));
+            }
+            Command::TruncateTo { offset, reply } => {
+                let _ = reply.send(self.truncate_follower(offset));
             }
             Command::Read {
                 offset,
@@ -253,24 +473,149 @@ impl Actor {
                     trace.effect("log.time_flushes", report.flushed as u64);
                     Ok(())
                 });
+                self.maybe_shrink_isr();
             }
         }
     }
 
-    fn append(&mut self, batches: &[u8]) -> Result<AppendInfo, i16> {
+    fn append(&mut self, batches: &[u8], acks: i16) -> Result<AppendInfo, i16> {
         if !self.online {
             return Err(codes::KAFKA_STORAGE_ERROR);
         }
+        let Role::Leader(state) = &self.role else {
+            return Err(codes::NOT_LEADER_OR_FOLLOWER);
+        };
+        state.check_produce_allowed(acks).map_err(|e| e.code())?;
         let now = self.env.clock.wall_ms();
         // Leader epoch 0: there are no elections in a static cluster map.
-        match self.log.append(batches, 0, now) {
-            Ok(info) => Ok(info),
-            Err(error) => Err(self.fail(error)),
+        let info = self.log.append(batches, 0, now).map_err(|error| self.fail(error))?;
+        if let Role::Leader(state) = &mut self.role {
+            state.on_append(self.log.log_end_offset());
+        }
+        Ok(info)
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// A follower fetched from `offset`: that is its log end offset, which may move the HW
+    /// and bring it back into the ISR. It gets whole batches up to the log end.
+    fn replica_read(&mut self, replica: i32, offset: i64, max_bytes: usize) -> ReadResult {
+        let now_ms = self.now_ms();
+        let outcome = match &mut self.role {
+            Role::Leader(state) => state.on_follower_fetch(replica, offset, now_ms),
+            Role::Follower { .. } => return self.read_error(codes::NOT_LEADER_OR_FOLLOWER),
+        };
+        if let Err(error) = outcome {
+            return self.read_error(error.code());
+        }
+        if let Ok(outcome) = &outcome {
+            if let Some(change) = &outcome.isr_change {
+                self.record_isr_change(change);
+            }
+        }
+        let offsets = offsets_of(&self.log, &self.role, self.online);
+        if !self.online {
+            return self.read_error(codes::KAFKA_STORAGE_ERROR);
+        }
+        if offset == offsets.log_end_offset {
+            return ReadResult {
+                error_code: codes::NONE,
+                records: Bytes::new(),
+                offsets,
+            };
+        }
+        match self.log.read(offset, max_bytes, i64::MAX) {
+            Ok(bytes) => ReadResult {
+                error_code: codes::NONE,
+                records: Bytes::from(bytes),
+                offsets,
+            },
+            Err(StorageError::OffsetOutOfRange { .. }) => self.read_error(codes::OFFSET_OUT_OF_RANGE),
+            Err(other) => {
+                let code = self.fail(other);
+                self.read_error(code)
+            }
         }
     }
 
+    fn read_error(&self, error_code: i16) -> ReadResult {
+        ReadResult {
+            error_code,
+            records: Bytes::new(),
+            offsets: offsets_of(&self.log, &self.role, self.online),
+        }
+    }
+
+    fn append_as_follower(&mut self, batches: &[u8], leader_high_watermark: i64) -> Result<(), i16> {
+        if !self.online {
+            return Err(codes::KAFKA_STORAGE_ERROR);
+        }
+        if !matches!(self.role, Role::Follower { .. }) {
+            return Err(codes::NOT_LEADER_OR_FOLLOWER);
+        }
+        if !batches.is_empty() {
+            let now = self.env.clock.wall_ms();
+            self.log
+                .append_as_follower(batches, now)
+                .map_err(|error| self.fail(error))?;
+        }
+        let log_end_offset = self.log.log_end_offset();
+        if let Role::Follower { high_watermark, .. } = &mut self.role {
+            // A follower's HW is the leader's, capped by what it holds itself.
+            *high_watermark = leader_high_watermark.min(log_end_offset).max(0);
+        }
+        Ok(())
+    }
+
+    /// Cut a follower's log (it is ahead of its leader's).
+    fn truncate_follower(&mut self, offset: i64) -> Result<(), i16> {
+        if !matches!(self.role, Role::Follower { .. }) {
+            return Err(codes::NOT_LEADER_OR_FOLLOWER);
+        }
+        self.checked(|log| log.truncate_to(offset))?;
+        self.env
+            .trace
+            .record("truncate", format!("{} {offset} leader-log-end", self.dir).as_bytes());
+        self.env.trace.effect("replication.follower_truncations", 1);
+        let log_end_offset = self.log.log_end_offset();
+        if let Role::Follower { high_watermark, .. } = &mut self.role {
+            *high_watermark = (*high_watermark).min(log_end_offset);
+        }
+        Ok(())
+    }
+
+    /// Followers that stopped catching up leave the ISR (applied at once: the pre-KIP-497
+    /// rule, with no controller to ask).
+    fn maybe_shrink_isr(&mut self) {
+        let now_ms = self.now_ms();
+        let change = match &mut self.role {
+            Role::Leader(state) => state.maybe_shrink_isr(now_ms),
+            Role::Follower { .. } => None,
+        };
+        if let Some(change) = change {
+            self.record_isr_change(&change);
+        }
+    }
+
+    fn record_isr_change(&self, change: &crate::replica_state::IsrChange) {
+        tracing::info!(partition = %self.dir, ?change, "ISR change");
+        self.env
+            .trace
+            .record("isr", format!("{} {:?}", self.dir, change.new_isr).as_bytes());
+        let name = match change.kind {
+            crate::replica_state::IsrChangeKind::Expand => "replication.isr_expansions",
+            crate::replica_state::IsrChangeKind::Shrink => "replication.isr_shrinks",
+        };
+        self.env.trace.effect(name, 1);
+    }
+
     fn read(&mut self, offset: i64, max_bytes: usize) -> ReadResult {
-        let offsets = offsets_of(&self.log, self.online);
+        if matches!(self.role, Role::Follower { .. }) {
+            return self.read_error(codes::NOT_LEADER_OR_FOLLOWER);
+        }
+        let offsets = offsets_of(&self.log, &self.role, self.online);
         if !self.online {
             return ReadResult {
                 error_code: codes::KAFKA_STORAGE_ERROR,

@@ -864,19 +864,13 @@ fn topic_name<'a>(field: &Field<'a>) -> Result<&'a str> {
 }
 
 fn replication_factor(table: &Obj, cluster: &Cluster) -> Result<i64> {
-    let field = table.required("replication_factor", "an integer, 1 in this build")?;
+    let field = table.required("replication_factor", "an integer from 1 to the number of brokers")?;
     let brokers = i64::from(cluster.brokers);
     let factor = field.int()?;
     if !(1..=brokers).contains(&factor) {
         return Err(field.error(format!(
             "expected a replication factor in 1..={brokers} (the cluster has {brokers} brokers), \
              found {factor}"
-        )));
-    }
-    if factor > 1 {
-        return Err(field.error(format!(
-            "replication_factor = {factor}: replication is not built yet, so every topic must have \
-             replication_factor = 1"
         )));
     }
     Ok(factor)

@@ -72,7 +72,19 @@ async fn read_all(broker: &Broker, request: &FetchRequest) -> (FetchResponse, us
                 }
                 Some(handle) => {
                     let max = (partition.partition_max_bytes.max(0) as usize).min(budget);
-                    let read = handle.read(partition.fetch_offset, max.max(1)).await;
+                    let read = if request.replica_id.0 >= 0 {
+                        // A follower's fetch: it reads up to the log end and reports its own.
+                        let before = handle.offsets().high_watermark;
+                        let read = handle
+                            .replica_read(request.replica_id.0, partition.fetch_offset, max.max(1))
+                            .await;
+                        if read.offsets.high_watermark > before {
+                            broker.notify_appended();
+                        }
+                        read
+                    } else {
+                        handle.read(partition.fetch_offset, max.max(1)).await
+                    };
                     p.error_code = read.error_code;
                     p.high_watermark = read.offsets.high_watermark;
                     p.last_stable_offset = read.offsets.high_watermark;

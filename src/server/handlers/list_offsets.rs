@@ -38,10 +38,17 @@ pub async fn handle(
                 None => {
                     p.error_code = broker.missing_partition_code(&name, partition.partition_index);
                 }
+                Some(handle) if !handle.is_leader() => {
+                    p.error_code = codes::NOT_LEADER_OR_FOLLOWER;
+                }
                 Some(handle) => {
                     let offsets = handle.offsets();
+                    // A follower asking (replica id ≥ 0) gets the log end offset, as in Kafka;
+                    // clients get the high watermark.
+                    let from_replica = request.replica_id.0 >= 0;
                     match partition.timestamp {
                         EARLIEST => p.offset = offsets.log_start_offset,
+                        LATEST if from_replica => p.offset = offsets.log_end_offset,
                         LATEST => p.offset = offsets.high_watermark,
                         ts => match handle.offset_for_timestamp(ts).await {
                             Ok((offset, timestamp))

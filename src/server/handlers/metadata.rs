@@ -78,7 +78,7 @@ fn describe(topic: &TopicAssignment) -> MetadataResponseTopic {
             p.leader_id = BrokerId(replicas.first().copied().unwrap_or(-1));
             p.leader_epoch = 0;
             p.replica_nodes = replicas.iter().map(|r| BrokerId(*r)).collect();
-            p.isr_nodes = replicas.iter().take(1).map(|r| BrokerId(*r)).collect();
+            p.isr_nodes = replicas.iter().map(|r| BrokerId(*r)).collect();
             p
         })
         .collect();

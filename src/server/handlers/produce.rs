@@ -1,15 +1,25 @@
 //! Produce: validate acks, append each partition's batches through its owner, answer with
-//! the base offset. acks=all waits for the high watermark to pass the batch; with a single
-//! replica (its own ISR) that is the moment the append returns.
+//! the base offset. acks=all is checked against the ISR before the append
+//! (NOT_ENOUGH_REPLICAS) and then waits in the purgatory until the high watermark passes the
+//! batch (or the ISR fell below min.insync.replicas: NOT_ENOUGH_REPLICAS_AFTER_APPEND, or the
+//! request's timeout: REQUEST_TIMED_OUT). With a single replica the wait ends at once.
+
+use std::time::Duration;
 
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use crate::protocol::codes;
+use crate::replica_state::{AcksAll, ACKS_ALL};
+use crate::server::partition::PartitionHandle;
 use crate::server::Broker;
+
+/// Upper bound on how long an acks=all produce waits, whatever the client asks.
+const ACKS_WAIT_MAX: Duration = Duration::from_secs(120);
 
 pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse {
     let acks_valid = matches!(request.acks, -1..=1);
+    let timeout = Duration::from_millis(request.timeout_ms.max(0) as u64).min(ACKS_WAIT_MAX);
     let mut response = ProduceResponse::default();
     for topic in request.topic_data {
         let name = topic.name.0.as_str().to_string();
@@ -30,12 +40,16 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
                 match (broker.partition(&name, partition.index), partition.records) {
                     (None, _) => broker.missing_partition_code(&name, partition.index),
                     (Some(_), None) => codes::INVALID_RECORD,
-                    (Some(handle), Some(records)) => match handle.append(records).await {
+                    (Some(handle), Some(records)) => match handle.append(records, request.acks).await {
                         Ok(info) => {
                             broker.notify_appended();
                             p.base_offset = info.base_offset;
                             p.log_start_offset = handle.offsets().log_start_offset;
-                            codes::NONE
+                            if request.acks == ACKS_ALL {
+                                wait_for_replicas(&handle, info.last_offset, timeout).await
+                            } else {
+                                codes::NONE
+                            }
                         }
                         Err(code) => code,
                     },
@@ -46,4 +60,26 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
         response.responses.push(out);
     }
     response
+}
+
+/// The delayed produce: wait until the high watermark passes `last_offset`.
+async fn wait_for_replicas(handle: &PartitionHandle, last_offset: i64, timeout: Duration) -> i16 {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut offsets = handle.subscribe();
+    loop {
+        offsets.borrow_and_update();
+        match handle.check_acks(last_offset).await {
+            Ok(AcksAll::Done) => return codes::NONE,
+            Ok(AcksAll::NotEnoughReplicasAfterAppend) => return codes::NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+            Ok(AcksAll::Pending) => {}
+            Err(code) => return code,
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        // Woken by any change of the partition's offsets (the HW moving), or by the timeout.
+        match tokio::time::timeout(left, offsets.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return codes::NOT_LEADER_OR_FOLLOWER,
+            Err(_) => return codes::REQUEST_TIMED_OUT,
+        }
+    }
 }
