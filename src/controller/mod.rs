@@ -5,3 +5,4 @@
 //! the disk. Every map is a `BTreeMap`, so every decision is a pure function of the inputs.
 
 pub mod records;
+pub mod state;
