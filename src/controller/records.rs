@@ -84,6 +84,8 @@ pub enum ChangeReason {
     PreferredElection,
     /// A leader was chosen from outside the ISR (possible data loss).
     UncleanElection,
+    /// An admin election found a live ISR member for a leaderless partition.
+    AdminElection,
 }
 
 /// A partition's leader and/or ISR changed. Absent fields are unchanged; epochs are the new values.
@@ -201,6 +203,7 @@ impl ChangeReason {
             ChangeReason::AlterPartition => 4,
             ChangeReason::PreferredElection => 5,
             ChangeReason::UncleanElection => 6,
+            ChangeReason::AdminElection => 7,
         }
     }
 
@@ -213,6 +216,7 @@ impl ChangeReason {
             4 => ChangeReason::AlterPartition,
             5 => ChangeReason::PreferredElection,
             6 => ChangeReason::UncleanElection,
+            7 => ChangeReason::AdminElection,
             _ => return Err(DecodeError::Malformed("unknown change reason")),
         })
     }
@@ -518,7 +522,7 @@ mod tests {
     }
 
     fn reason() -> impl Strategy<Value = ChangeReason> {
-        (0u8..7).prop_map(|v| ChangeReason::from_u8(v).unwrap())
+        (0u8..8).prop_map(|v| ChangeReason::from_u8(v).unwrap())
     }
 
     fn record() -> impl Strategy<Value = MetadataRecord> {
