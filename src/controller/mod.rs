@@ -17,3 +17,6 @@ pub use records::{
     PartitionRecord, RegisterBroker, TopicRecord,
 };
 pub use state::{BrokerState, MetadataState, PartitionState, TopicState};
+
+#[cfg(test)]
+mod tests;
