@@ -4,6 +4,7 @@
 //! through [`env`]; under `--cfg madsim` the same code runs inside the simulator.
 
 pub mod client;
+pub mod controller;
 pub mod env;
 pub mod protocol;
 pub mod replica_state;

@@ -1,0 +1,907 @@
+//! `Controller`: turns inputs (registrations, heartbeats, time, admin and AlterPartition
+//! requests) into metadata records. Pure: no I/O, no clock, no async.
+//!
+//! # The durability contract
+//! An input method never changes the published state. It returns the records that express its
+//! decision; the caller appends them to the metadata log, fsyncs, and only then calls
+//! [`Controller::apply`] with them, and only then answers the request or tells brokers. So a
+//! decision is published only once it is durable: a controller that crashes before the fsync
+//! restarts from a log without it, and nobody ever saw it. One batch is in flight at a time:
+//! calling another input method before applying a non-empty batch is a bug and panics. If the
+//! append or fsync fails, the process must exit and rebuild from its log (Kafka treats a failed
+//! metadata fsync as fatal too).
+//!
+//! # Rules followed (Kafka KRaft before eligible leader replicas, KIP-966, which is not built)
+//! - Election: the first replica in assignment order that is in the ISR and unfenced (the
+//!   preferred replica first). If no ISR member is live and unclean election is enabled for
+//!   the topic, the first live replica in assignment order leads and the ISR becomes that
+//!   replica alone; otherwise the leader is -1 (offline) and the ISR is kept.
+//! - Every leader change, including to or from -1, bumps `leader_epoch`; every change bumps
+//!   `partition_epoch`; an ISR-only change keeps `leader_epoch`.
+//! - A fenced broker leaves every ISR unless it is the last member: the ISR never empties, so
+//!   the last member standing is remembered and leads again when it comes back (the KIP-966
+//!   "last replica standing" hazard, which ELR would close, is therefore reproducible).
+//! - A broker whose session expired (no heartbeat for `broker_session_timeout_ms`), or that
+//!   asked for a controlled shutdown, is fenced; leadership moves off it first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::records::{
+    ChangeReason, Endpoint, MetadataRecord, PartitionChange, PartitionRecord, RegisterBroker,
+    TopicRecord,
+};
+use super::state::{MetadataState, PartitionState};
+use crate::protocol::codes;
+
+/// Kafka's FENCED_LEADER_EPOCH: the request's leader epoch is not the current one.
+pub const FENCED_LEADER_EPOCH: i16 = 74;
+/// Kafka's STALE_BROKER_EPOCH: the request comes from an older broker incarnation.
+pub const STALE_BROKER_EPOCH: i16 = 77;
+/// Kafka's PREFERRED_LEADER_NOT_AVAILABLE.
+pub const PREFERRED_LEADER_NOT_AVAILABLE: i16 = 80;
+/// Kafka's ELIGIBLE_LEADERS_NOT_AVAILABLE.
+pub const ELIGIBLE_LEADERS_NOT_AVAILABLE: i16 = 83;
+/// Kafka's ELECTION_NOT_NEEDED.
+pub const ELECTION_NOT_NEEDED: i16 = 84;
+/// Kafka's INVALID_UPDATE_VERSION: the request's partition epoch is not the current one.
+pub const INVALID_UPDATE_VERSION: i16 = 95;
+/// Kafka's DUPLICATE_BROKER_REGISTRATION.
+pub const DUPLICATE_BROKER_REGISTRATION: i16 = 101;
+/// Kafka's BROKER_ID_NOT_REGISTERED.
+pub const BROKER_ID_NOT_REGISTERED: i16 = 102;
+/// Kafka's INELIGIBLE_REPLICA: a proposed ISR member is fenced or shutting down (KIP-841).
+pub const INELIGIBLE_REPLICA: i16 = 107;
+
+/// How AlterPartition requests are validated (SIMULATION.md, "Knobs for modern protections").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlterPartitionMode {
+    /// KIP-497 with KIP-841: the leader epoch, the requester being leader, the partition
+    /// epoch, and every member being an unfenced broker not shutting down are all checked.
+    Kip497,
+    /// ZooKeeper-era conditional write: only the partition epoch (zkVersion) is checked, so
+    /// fenced or restarted brokers can be put back in the ISR.
+    Legacy,
+}
+
+/// Controller settings, under Kafka's names where Kafka has them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControllerConfig {
+    /// `unclean.leader.election.enable` for topics without an override.
+    pub unclean_leader_election_enable: bool,
+    /// Per-topic `unclean.leader.election.enable` overrides.
+    pub topic_unclean_leader_election_enable: BTreeMap<String, bool>,
+    /// `min.insync.replicas`: not a floor for the ISR (Kafka's rule); reported by
+    /// [`Controller::under_min_isr`] for acks=all producers and checkers.
+    pub min_insync_replicas: i32,
+    /// `broker.session.timeout.ms`: a broker silent this long is fenced.
+    pub broker_session_timeout_ms: u64,
+    /// `[model] alter_partition`: which AlterPartition validation to run.
+    pub alter_partition: AlterPartitionMode,
+    /// `[model]` KIP-841/903-style fencing of restarted brokers: a new incarnation of a known
+    /// broker registers fenced, leaves the ISRs it was in, and is unfenced (eligible to lead
+    /// and rejoin ISRs) only by a heartbeat that reports it caught up. Off: a restarted broker
+    /// is unfenced at once and keeps its ISR memberships.
+    pub fence_restarted_brokers: bool,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            unclean_leader_election_enable: false,
+            topic_unclean_leader_election_enable: BTreeMap::new(),
+            min_insync_replicas: 1,
+            broker_session_timeout_ms: 9000,
+            alter_partition: AlterPartitionMode::Kip497,
+            fence_restarted_brokers: true,
+        }
+    }
+}
+
+impl ControllerConfig {
+    /// Whether unclean leader election is enabled for `topic` (its override, else global).
+    pub fn unclean_enabled_for(&self, topic: &str) -> bool {
+        let topic_value = self.topic_unclean_leader_election_enable.get(topic);
+        topic_value
+            .copied()
+            .unwrap_or(self.unclean_leader_election_enable)
+    }
+}
+
+/// Which election the admin ElectLeaders call asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElectionType {
+    /// Move leadership to the preferred replica if it is a live ISR member.
+    Preferred,
+    /// Give a leaderless partition a leader, from outside the ISR if need be.
+    Unclean,
+}
+
+/// Why an input was rejected; each maps to one Kafka error code.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ControllerError {
+    /// The topic or partition does not exist.
+    #[error("unknown topic or partition")]
+    UnknownTopicOrPartition,
+    /// The broker never registered.
+    #[error("broker {0} is not registered")]
+    BrokerIdNotRegistered(i32),
+    /// The request comes from an older incarnation of the broker.
+    #[error("broker {broker_id} incarnation {incarnation} is stale")]
+    StaleBrokerEpoch {
+        /// The broker.
+        broker_id: i32,
+        /// The stale incarnation in the request.
+        incarnation: u64,
+    },
+    /// The same incarnation registered again with a different endpoint.
+    #[error("broker {0} registered twice with different endpoints")]
+    DuplicateBrokerRegistration(i32),
+    /// The request's leader epoch is not the partition's current one.
+    #[error("leader epoch {request} is not the current {current}")]
+    FencedLeaderEpoch {
+        /// The epoch in the request.
+        request: i32,
+        /// The partition's epoch.
+        current: i32,
+    },
+    /// The requester does not lead the partition.
+    #[error("broker {0} is not the leader")]
+    NotLeaderOrFollower(i32),
+    /// The request's partition epoch is not the partition's current one.
+    #[error("partition epoch {request} is not the current {current}")]
+    InvalidUpdateVersion {
+        /// The epoch in the request.
+        request: i32,
+        /// The partition's epoch.
+        current: i32,
+    },
+    /// A proposed ISR member is fenced, unknown or shutting down.
+    #[error("ISR member {0} is fenced or shutting down")]
+    IneligibleReplica(i32),
+    /// The request is malformed (empty ISR, ISR without the leader, non-replica member…).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The topic already exists.
+    #[error("topic {0} already exists")]
+    TopicAlreadyExists(String),
+    /// The topic name is not legal.
+    #[error("invalid topic name {0:?}")]
+    InvalidTopic(String),
+    /// The partition count is below 1.
+    #[error("invalid partition count {0}")]
+    InvalidPartitions(i32),
+    /// The replication factor is below 1 or above the unfenced brokers.
+    #[error("replication factor {requested} with {available} unfenced brokers")]
+    InvalidReplicationFactor {
+        /// The requested factor.
+        requested: i32,
+        /// Unfenced brokers available.
+        available: usize,
+    },
+    /// The election would not change anything.
+    #[error("election not needed")]
+    ElectionNotNeeded,
+    /// The preferred replica is not a live ISR member.
+    #[error("preferred leader not available")]
+    PreferredLeaderNotAvailable,
+    /// No live replica can lead.
+    #[error("eligible leaders not available")]
+    EligibleLeadersNotAvailable,
+}
+
+impl ControllerError {
+    /// The Kafka error code for the response.
+    pub fn code(&self) -> i16 {
+        match self {
+            ControllerError::UnknownTopicOrPartition => codes::UNKNOWN_TOPIC_OR_PARTITION,
+            ControllerError::BrokerIdNotRegistered(_) => BROKER_ID_NOT_REGISTERED,
+            ControllerError::StaleBrokerEpoch { .. } => STALE_BROKER_EPOCH,
+            ControllerError::DuplicateBrokerRegistration(_) => DUPLICATE_BROKER_REGISTRATION,
+            ControllerError::FencedLeaderEpoch { .. } => FENCED_LEADER_EPOCH,
+            ControllerError::NotLeaderOrFollower(_) => codes::NOT_LEADER_OR_FOLLOWER,
+            ControllerError::InvalidUpdateVersion { .. } => INVALID_UPDATE_VERSION,
+            ControllerError::IneligibleReplica(_) => INELIGIBLE_REPLICA,
+            ControllerError::InvalidRequest(_) => codes::INVALID_REQUEST,
+            ControllerError::TopicAlreadyExists(_) => codes::TOPIC_ALREADY_EXISTS,
+            ControllerError::InvalidTopic(_) => codes::INVALID_TOPIC_EXCEPTION,
+            ControllerError::InvalidPartitions(_) => codes::INVALID_PARTITIONS,
+            ControllerError::InvalidReplicationFactor { .. } => codes::INVALID_REPLICATION_FACTOR,
+            ControllerError::ElectionNotNeeded => ELECTION_NOT_NEEDED,
+            ControllerError::PreferredLeaderNotAvailable => PREFERRED_LEADER_NOT_AVAILABLE,
+            ControllerError::EligibleLeadersNotAvailable => ELIGIBLE_LEADERS_NOT_AVAILABLE,
+        }
+    }
+}
+
+/// What a new controller does on taking over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failover {
+    /// To persist and apply: the bump of the controller epoch.
+    pub records: Vec<MetadataRecord>,
+    /// The full state as of after `records`, as records from an empty state: what to resend
+    /// to every broker (and a valid snapshot of the log).
+    pub full_state: Vec<MetadataRecord>,
+}
+
+/// Longest legal topic name (Kafka's limit).
+const TOPIC_NAME_LEN_MAX: usize = 249;
+
+/// Records being built against a scratch copy of the state, each applied to it when built,
+/// so later decisions in the same batch see earlier ones.
+struct Batch {
+    /// The published state plus the records built so far.
+    scratch: MetadataState,
+    /// The records built so far, in order.
+    records: Vec<MetadataRecord>,
+}
+
+impl Batch {
+    fn push(&mut self, record: MetadataRecord) {
+        self.scratch.apply(&record);
+        self.records.push(record);
+    }
+}
+
+/// The controller's decision core: published metadata plus the volatile liveness it tracks.
+#[derive(Clone, Debug)]
+pub struct Controller {
+    /// Settings.
+    config: ControllerConfig,
+    /// Published (durable) metadata.
+    state: MetadataState,
+    /// Last heartbeat or registration of each broker, for session expiry. Volatile: a new
+    /// controller starts every session afresh ([`Controller::on_failover`]).
+    last_heartbeat_ms: BTreeMap<i32, u64>,
+    /// Brokers in controlled shutdown: their heartbeats never unfence them. Volatile.
+    shutting_down: BTreeSet<i32>,
+    /// A non-empty batch was returned and not yet applied.
+    awaiting_apply: bool,
+}
+
+impl Controller {
+    /// A controller over an empty state; replay the metadata log with [`Controller::apply`],
+    /// then call [`Controller::on_failover`] before serving.
+    pub fn new(config: ControllerConfig) -> Self {
+        Controller {
+            config,
+            state: MetadataState::new(),
+            last_heartbeat_ms: BTreeMap::new(),
+            shutting_down: BTreeSet::new(),
+            awaiting_apply: false,
+        }
+    }
+
+    /// The published metadata.
+    pub fn state(&self) -> &MetadataState {
+        &self.state
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ControllerConfig {
+        &self.config
+    }
+
+    /// Publishes records once they are durable (or replays them from the log at startup).
+    pub fn apply(&mut self, records: &[MetadataRecord]) {
+        for record in records {
+            self.state.apply(record);
+        }
+        self.awaiting_apply = false;
+    }
+
+    /// A broker (re)registers. A known broker with a greater incarnation restarted: with
+    /// `fence_restarted_brokers` it stays fenced, leaves its ISRs (last member kept) and loses
+    /// leadership until a caught-up heartbeat; without, it is unfenced at once and partitions
+    /// it led are re-elected with a new leader epoch. A brand-new broker is unfenced at once.
+    pub fn register_broker(
+        &mut self,
+        broker_id: i32,
+        incarnation: u64,
+        endpoint: Endpoint,
+        now_ms: u64,
+    ) -> Result<Vec<MetadataRecord>, ControllerError> {
+        let mut batch = self.begin();
+        let known = self.state.broker(broker_id).cloned();
+        if let Some(known) = &known {
+            if incarnation < known.incarnation {
+                return Err(ControllerError::StaleBrokerEpoch {
+                    broker_id,
+                    incarnation,
+                });
+            }
+            if incarnation == known.incarnation {
+                if known.endpoint != endpoint {
+                    return Err(ControllerError::DuplicateBrokerRegistration(broker_id));
+                }
+                self.last_heartbeat_ms.insert(broker_id, now_ms);
+                return Ok(Vec::new());
+            }
+        }
+        self.last_heartbeat_ms.insert(broker_id, now_ms);
+        self.shutting_down.remove(&broker_id);
+        let registration = RegisterBroker {
+            broker_id,
+            incarnation,
+            endpoint,
+        };
+        batch.push(MetadataRecord::RegisterBroker(registration));
+        if known.is_some() && self.config.fence_restarted_brokers {
+            let reason = ChangeReason::BrokerRestarted;
+            self.move_off(&mut batch, broker_id, reason);
+        } else {
+            self.unfence(&mut batch, broker_id);
+            if known.is_some() {
+                self.reelect_led_by(&mut batch, broker_id);
+            }
+        }
+        Ok(self.finish(batch))
+    }
+
+    /// A broker's heartbeat keeps its session alive. A fenced broker not shutting down is
+    /// unfenced when it reports `caught_up` (always, when `fence_restarted_brokers` is off),
+    /// and leaderless partitions it can lead get it as leader.
+    pub fn heartbeat(
+        &mut self,
+        broker_id: i32,
+        incarnation: u64,
+        now_ms: u64,
+        caught_up: bool,
+    ) -> Result<Vec<MetadataRecord>, ControllerError> {
+        let mut batch = self.begin();
+        let broker = self.state.broker(broker_id);
+        let broker = broker.ok_or(ControllerError::BrokerIdNotRegistered(broker_id))?;
+        if broker.incarnation != incarnation {
+            return Err(ControllerError::StaleBrokerEpoch {
+                broker_id,
+                incarnation,
+            });
+        }
+        self.last_heartbeat_ms.insert(broker_id, now_ms);
+        let may_unfence = caught_up || !self.config.fence_restarted_brokers;
+        if broker.fenced && may_unfence && !self.shutting_down.contains(&broker_id) {
+            self.unfence(&mut batch, broker_id);
+        }
+        Ok(self.finish(batch))
+    }
+
+    /// Fences every unfenced broker silent for `broker_session_timeout_ms` or more, in id
+    /// order, moving leadership off it first.
+    pub fn tick(&mut self, now_ms: u64) -> Vec<MetadataRecord> {
+        let mut batch = self.begin();
+        let timeout_ms = self.config.broker_session_timeout_ms;
+        let mut expired = Vec::new();
+        for broker_id in self.state.unfenced_brokers() {
+            let last_ms = *self.last_heartbeat_ms.entry(broker_id).or_insert(now_ms);
+            if now_ms.saturating_sub(last_ms) >= timeout_ms {
+                expired.push(broker_id);
+            }
+        }
+        for broker_id in expired {
+            self.fence(&mut batch, broker_id, ChangeReason::BrokerFenced);
+        }
+        self.finish(batch)
+    }
+
+    /// Creates a topic. Replica `j` of partition `p` is `brokers[(start + p + j) % n]` over
+    /// the unfenced brokers in id order, with `start` the number of existing topics, so
+    /// placement is deterministic and leaders spread across topics. Every replica starts in
+    /// the ISR and the first leads at epoch 0.
+    pub fn create_topic(
+        &mut self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i32,
+    ) -> Result<Vec<MetadataRecord>, ControllerError> {
+        let mut batch = self.begin();
+        validate_topic_name(name)?;
+        if self.state.topics.contains_key(name) {
+            return Err(ControllerError::TopicAlreadyExists(name.to_string()));
+        }
+        if partitions < 1 {
+            return Err(ControllerError::InvalidPartitions(partitions));
+        }
+        let brokers = self.state.unfenced_brokers();
+        if replication_factor < 1 || replication_factor as usize > brokers.len() {
+            return Err(ControllerError::InvalidReplicationFactor {
+                requested: replication_factor,
+                available: brokers.len(),
+            });
+        }
+        let topic_id = topic_id_for(name, self.state.records_applied);
+        batch.push(MetadataRecord::Topic(TopicRecord {
+            name: name.to_string(),
+            topic_id,
+        }));
+        let start = self.state.topics.len();
+        for partition in 0..partitions {
+            let replicas = place_replicas(&brokers, start + partition as usize, replication_factor);
+            batch.push(MetadataRecord::Partition(PartitionRecord {
+                topic: name.to_string(),
+                partition,
+                leader: replicas[0],
+                isr: replicas.clone(),
+                replicas,
+                leader_epoch: 0,
+                partition_epoch: 0,
+            }));
+        }
+        Ok(self.finish(batch))
+    }
+
+    /// Deletes a topic and its partitions.
+    pub fn delete_topic(&mut self, name: &str) -> Result<Vec<MetadataRecord>, ControllerError> {
+        let mut batch = self.begin();
+        if !self.state.topics.contains_key(name) {
+            return Err(ControllerError::UnknownTopicOrPartition);
+        }
+        batch.push(MetadataRecord::RemoveTopic {
+            name: name.to_string(),
+        });
+        Ok(self.finish(batch))
+    }
+
+    /// AlterPartition (KIP-497): the leader proposes a new ISR. Rejected: a stale leader epoch
+    /// (FENCED_LEADER_EPOCH), a requester that does not lead (NOT_LEADER_OR_FOLLOWER), a stale
+    /// partition epoch (INVALID_UPDATE_VERSION), an ISR that is empty, has duplicates, holds a
+    /// non-replica or lacks the leader (INVALID_REQUEST), a fenced or shutting-down member
+    /// (INELIGIBLE_REPLICA). A shrink below `min.insync.replicas` is accepted, as in Kafka: it
+    /// is what makes acks=all fail with NOT_ENOUGH_REPLICAS. In `Legacy` mode only the
+    /// partition epoch and the ISR's shape are checked. Accepted: the partition epoch is bumped,
+    /// the leader epoch kept; the response is the partition's state after [`Controller::apply`].
+    /// An ISR equal (as a set) to the current one needs no record.
+    pub fn alter_partition(
+        &mut self,
+        broker_id: i32,
+        topic: &str,
+        partition: i32,
+        new_isr: &[i32],
+        leader_epoch: i32,
+        partition_epoch: i32,
+    ) -> Result<Vec<MetadataRecord>, ControllerError> {
+        let mut batch = self.begin();
+        let current = self.state.partition(topic, partition);
+        let current = current.ok_or(ControllerError::UnknownTopicOrPartition)?;
+        if self.config.alter_partition == AlterPartitionMode::Kip497 {
+            if leader_epoch != current.leader_epoch {
+                return Err(ControllerError::FencedLeaderEpoch {
+                    request: leader_epoch,
+                    current: current.leader_epoch,
+                });
+            }
+            if broker_id != current.leader {
+                return Err(ControllerError::NotLeaderOrFollower(broker_id));
+            }
+        }
+        if partition_epoch != current.partition_epoch {
+            return Err(ControllerError::InvalidUpdateVersion {
+                request: partition_epoch,
+                current: current.partition_epoch,
+            });
+        }
+        validate_isr_shape(current, new_isr)?;
+        if self.config.alter_partition == AlterPartitionMode::Kip497 {
+            if let Some(&member) = new_isr.iter().find(|&&b| !self.eligible(&self.state, b)) {
+                return Err(ControllerError::IneligibleReplica(member));
+            }
+        }
+        if same_members(&current.isr, new_isr) {
+            return Ok(Vec::new());
+        }
+        batch.push(MetadataRecord::PartitionChange(PartitionChange {
+            topic: topic.to_string(),
+            partition,
+            leader: None,
+            isr: Some(new_isr.to_vec()),
+            leader_epoch: current.leader_epoch,
+            partition_epoch: current.partition_epoch + 1,
+            reason: ChangeReason::AlterPartition,
+        }));
+        Ok(self.finish(batch))
+    }
+
+    /// Controlled shutdown: leadership moves to other live ISR members and the broker leaves
+    /// ISRs (last member kept), then it is fenced. Later heartbeats from this incarnation keep
+    /// its session but never unfence it; a new registration ends the shutdown.
+    pub fn controlled_shutdown(
+        &mut self,
+        broker_id: i32,
+    ) -> Result<Vec<MetadataRecord>, ControllerError> {
+        let mut batch = self.begin();
+        let broker = self.state.broker(broker_id);
+        let broker = broker.ok_or(ControllerError::BrokerIdNotRegistered(broker_id))?;
+        self.shutting_down.insert(broker_id);
+        if !broker.fenced {
+            self.fence(&mut batch, broker_id, ChangeReason::ControlledShutdown);
+        }
+        Ok(self.finish(batch))
+    }
+
+    /// The admin ElectLeaders call for one partition. `Preferred` moves leadership to the
+    /// preferred replica if it is a live ISR member. `Unclean` gives a leaderless partition a
+    /// leader: a live ISR member if any, else any live replica (with the ISR reset to it),
+    /// whatever `unclean.leader.election.enable` says — the admin asked for it.
+    pub fn elect_leaders(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        election: ElectionType,
+    ) -> Result<Vec<MetadataRecord>, ControllerError> {
+        let mut batch = self.begin();
+        let current = self.state.partition(topic, partition);
+        let current = current.ok_or(ControllerError::UnknownTopicOrPartition)?;
+        let change = match election {
+            ElectionType::Preferred => self.preferred_election(current)?,
+            ElectionType::Unclean => self.unclean_election(current)?,
+        };
+        batch.push(MetadataRecord::PartitionChange(
+            change.into_record(topic, partition, current),
+        ));
+        Ok(self.finish(batch))
+    }
+
+    /// A new controller takes over (after a restart, once the log is replayed): the controller
+    /// epoch is bumped, every registered broker gets a fresh session from `now_ms`, and the
+    /// full state comes back for resending to brokers. Records of a batch never applied are
+    /// forgotten: they were not durable.
+    pub fn on_failover(&mut self, now_ms: u64) -> Failover {
+        self.awaiting_apply = false;
+        self.shutting_down.clear();
+        self.last_heartbeat_ms = self.state.brokers.keys().map(|&id| (id, now_ms)).collect();
+        let mut batch = self.begin();
+        batch.push(MetadataRecord::ControllerEpoch {
+            controller_epoch: self.state.controller_epoch + 1,
+        });
+        let full_state = snapshot_of(&batch.scratch);
+        Failover {
+            records: self.finish(batch),
+            full_state,
+        }
+    }
+
+    /// The published state as records from an empty state (a snapshot of the log).
+    pub fn snapshot(&self) -> Vec<MetadataRecord> {
+        snapshot_of(&self.state)
+    }
+
+    /// Partitions whose ISR is smaller than `min(min.insync.replicas, replication factor)`:
+    /// acks=all produce to them fails with NOT_ENOUGH_REPLICAS.
+    pub fn under_min_isr(&self) -> Vec<(String, i32)> {
+        let min_isr = self.config.min_insync_replicas.max(1) as usize;
+        let under = self
+            .state
+            .partitions()
+            .filter(|(_, _, p)| p.isr.len() < min_isr.min(p.replicas.len()));
+        under
+            .map(|(topic, partition, _)| (topic.to_string(), partition))
+            .collect()
+    }
+
+    fn begin(&self) -> Batch {
+        assert!(
+            !self.awaiting_apply,
+            "controller input before the previous batch was applied (see the durability contract)"
+        );
+        Batch {
+            scratch: self.state.clone(),
+            records: Vec::new(),
+        }
+    }
+
+    fn finish(&mut self, batch: Batch) -> Vec<MetadataRecord> {
+        self.awaiting_apply = !batch.records.is_empty();
+        batch.records
+    }
+
+    /// Whether `broker_id` may lead or join an ISR in `state`.
+    fn eligible(&self, state: &MetadataState, broker_id: i32) -> bool {
+        state.is_unfenced(broker_id) && !self.shutting_down.contains(&broker_id)
+    }
+
+    /// Leadership and ISR membership move off `broker_id`, then it is fenced.
+    fn fence(&self, batch: &mut Batch, broker_id: i32, reason: ChangeReason) {
+        self.move_off(batch, broker_id, reason);
+        batch.push(MetadataRecord::FenceBroker { broker_id });
+    }
+
+    /// Every partition `broker_id` leads or is in the ISR of is re-elected without it.
+    fn move_off(&self, batch: &mut Batch, broker_id: i32, reason: ChangeReason) {
+        let touched = partitions_where(&batch.scratch, |p| p.in_isr(broker_id));
+        for (topic, partition) in touched {
+            let step = Reelect {
+                leaving: Some(broker_id),
+                force: false,
+                reason,
+            };
+            self.push_reelection(batch, &topic, partition, step);
+        }
+    }
+
+    /// Unfences `broker_id`; leaderless partitions then elect whoever is eligible.
+    fn unfence(&self, batch: &mut Batch, broker_id: i32) {
+        batch.push(MetadataRecord::UnfenceBroker { broker_id });
+        let offline = partitions_where(&batch.scratch, |p| p.leader == -1);
+        for (topic, partition) in offline {
+            let step = Reelect {
+                leaving: None,
+                force: false,
+                reason: ChangeReason::BrokerUnfenced,
+            };
+            self.push_reelection(batch, &topic, partition, step);
+        }
+    }
+
+    /// Partitions led by a restarted broker's previous incarnation get a new leader epoch
+    /// (possibly the same leader), so followers reconcile their logs with the new process.
+    fn reelect_led_by(&self, batch: &mut Batch, broker_id: i32) {
+        let led = partitions_where(&batch.scratch, |p| p.leader == broker_id);
+        for (topic, partition) in led {
+            let step = Reelect {
+                leaving: None,
+                force: true,
+                reason: ChangeReason::BrokerRestarted,
+            };
+            self.push_reelection(batch, &topic, partition, step);
+        }
+    }
+
+    fn push_reelection(&self, batch: &mut Batch, topic: &str, partition: i32, step: Reelect) {
+        let current = batch
+            .scratch
+            .partition(topic, partition)
+            .expect("listed partition");
+        let unclean = self.config.unclean_enabled_for(topic);
+        let eligible = |b: i32| Some(b) != step.leaving && self.eligible(&batch.scratch, b);
+        let change = reelect(current, &eligible, unclean, &step);
+        if let Some(change) = change {
+            let record = change.into_record(topic, partition, current);
+            batch.push(MetadataRecord::PartitionChange(record));
+        }
+    }
+
+    fn preferred_election(&self, current: &PartitionState) -> Result<Outcome, ControllerError> {
+        let preferred = current.preferred_leader();
+        if current.leader == preferred {
+            return Err(ControllerError::ElectionNotNeeded);
+        }
+        if !current.in_isr(preferred) || !self.eligible(&self.state, preferred) {
+            return Err(ControllerError::PreferredLeaderNotAvailable);
+        }
+        Ok(Outcome {
+            leader: preferred,
+            isr: current.isr.clone(),
+            bump_leader_epoch: true,
+            reason: ChangeReason::PreferredElection,
+        })
+    }
+
+    fn unclean_election(&self, current: &PartitionState) -> Result<Outcome, ControllerError> {
+        if current.leader != -1 {
+            return Err(ControllerError::ElectionNotNeeded);
+        }
+        let eligible = |b: i32| self.eligible(&self.state, b);
+        let (leader, isr, reason) = match choose_leader(current, &current.isr, &eligible, true) {
+            Choice::Clean(b) => (b, current.isr.clone(), ChangeReason::AdminElection),
+            Choice::Unclean(b) => (b, vec![b], ChangeReason::UncleanElection),
+            Choice::Offline => return Err(ControllerError::EligibleLeadersNotAvailable),
+        };
+        Ok(Outcome {
+            leader,
+            isr,
+            bump_leader_epoch: true,
+            reason,
+        })
+    }
+}
+
+/// How to re-elect one partition.
+struct Reelect {
+    /// A broker going away: ineligible, and removed from the ISR unless it is the last member.
+    leaving: Option<i32>,
+    /// Elect even if the current leader could stay (a restarted leader), bumping the epoch.
+    force: bool,
+    /// Why, for the record (replaced by `UncleanElection` when that is what happens).
+    reason: ChangeReason,
+}
+
+/// The result of an election for one partition.
+enum Choice {
+    /// A live ISR member.
+    Clean(i32),
+    /// A live replica outside the ISR.
+    Unclean(i32),
+    /// Nobody can lead.
+    Offline,
+}
+
+/// A partition's leadership and ISR after a decision, before it becomes a record.
+struct Outcome {
+    /// The new leader, -1 for none.
+    leader: i32,
+    /// The new ISR.
+    isr: Vec<i32>,
+    /// Bump the leader epoch even if the leader is the same one (a restarted leader).
+    bump_leader_epoch: bool,
+    /// Why.
+    reason: ChangeReason,
+}
+
+impl Outcome {
+    fn into_record(self, topic: &str, partition: i32, current: &PartitionState) -> PartitionChange {
+        let leader_changed = self.leader != current.leader || self.bump_leader_epoch;
+        PartitionChange {
+            topic: topic.to_string(),
+            partition,
+            leader: leader_changed.then_some(self.leader),
+            isr: (self.isr != current.isr).then_some(self.isr),
+            leader_epoch: current.leader_epoch + leader_changed as i32,
+            partition_epoch: current.partition_epoch + 1,
+            reason: self.reason,
+        }
+    }
+}
+
+/// Preferred-first among live ISR members; then, if `unclean`, the first live replica.
+fn choose_leader(
+    current: &PartitionState,
+    isr: &[i32],
+    eligible: &dyn Fn(i32) -> bool,
+    unclean: bool,
+) -> Choice {
+    let replicas = current.replicas.iter().copied();
+    if let Some(b) = replicas.clone().find(|b| isr.contains(b) && eligible(*b)) {
+        return Choice::Clean(b);
+    }
+    match replicas.clone().find(|b| eligible(*b)) {
+        Some(b) if unclean => Choice::Unclean(b),
+        _ => Choice::Offline,
+    }
+}
+
+/// The change (if any) that re-electing `current` under `step` makes (module doc's rules).
+fn reelect(
+    current: &PartitionState,
+    eligible: &dyn Fn(i32) -> bool,
+    unclean: bool,
+    step: &Reelect,
+) -> Option<Outcome> {
+    let mut isr = current.isr.clone();
+    if let Some(leaving) = step.leaving {
+        if isr.len() > 1 {
+            isr.retain(|&b| b != leaving);
+        }
+    }
+    let leader_stays =
+        current.leader != -1 && eligible(current.leader) && isr.contains(&current.leader);
+    let (leader, isr, reason) = if leader_stays && !step.force {
+        (current.leader, isr, step.reason)
+    } else {
+        match choose_leader(current, &isr, eligible, unclean) {
+            Choice::Clean(b) => (b, isr, step.reason),
+            Choice::Unclean(b) => (b, vec![b], ChangeReason::UncleanElection),
+            Choice::Offline => (-1, isr, step.reason),
+        }
+    };
+    let bump_leader_epoch = step.force && leader != -1;
+    if leader == current.leader && isr == current.isr && !bump_leader_epoch {
+        return None;
+    }
+    Some(Outcome {
+        leader,
+        isr,
+        bump_leader_epoch,
+        reason,
+    })
+}
+
+/// `(topic, partition)` of every partition in `state` matching `predicate`, in order.
+fn partitions_where(
+    state: &MetadataState,
+    predicate: impl Fn(&PartitionState) -> bool,
+) -> Vec<(String, i32)> {
+    let matching = state.partitions().filter(|(_, _, p)| predicate(p));
+    matching
+        .map(|(topic, partition, _)| (topic.to_string(), partition))
+        .collect()
+}
+
+/// Replicas for the partition at round-robin position `position`.
+fn place_replicas(brokers: &[i32], position: usize, replication_factor: i32) -> Vec<i32> {
+    let replicas = 0..replication_factor as usize;
+    replicas
+        .map(|j| brokers[(position + j) % brokers.len()])
+        .collect()
+}
+
+/// A deterministic, never-zero, never-reused topic id: the metadata offset of its record in
+/// the high half (unique per topic record) and an FNV-1a hash of the name in the low half.
+fn topic_id_for(name: &str, records_applied: u64) -> u128 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= byte as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    ((records_applied as u128 + 1) << 64) | hash as u128
+}
+
+/// Kafka's topic name rules: 1 to 249 of `[a-zA-Z0-9._-]`, and not `.` or `..`.
+fn validate_topic_name(name: &str) -> Result<(), ControllerError> {
+    let legal_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    let legal = !name.is_empty()
+        && name.len() <= TOPIC_NAME_LEN_MAX
+        && legal_chars
+        && name != "."
+        && name != "..";
+    if legal {
+        Ok(())
+    } else {
+        Err(ControllerError::InvalidTopic(name.to_string()))
+    }
+}
+
+/// A proposed ISR must be non-empty, duplicate-free, within the replicas and hold the leader.
+fn validate_isr_shape(current: &PartitionState, new_isr: &[i32]) -> Result<(), ControllerError> {
+    let invalid = |why: String| Err(ControllerError::InvalidRequest(why));
+    if new_isr.is_empty() {
+        return invalid("the ISR may not be empty".into());
+    }
+    let distinct: BTreeSet<i32> = new_isr.iter().copied().collect();
+    if distinct.len() != new_isr.len() {
+        return invalid(format!("duplicate ISR members in {new_isr:?}"));
+    }
+    if let Some(b) = new_isr.iter().find(|b| !current.replicas.contains(b)) {
+        return invalid(format!("ISR member {b} is not a replica"));
+    }
+    if current.leader == -1 || !new_isr.contains(&current.leader) {
+        return invalid(format!(
+            "ISR {new_isr:?} lacks the leader {}",
+            current.leader
+        ));
+    }
+    Ok(())
+}
+
+fn same_members(a: &[i32], b: &[i32]) -> bool {
+    let a: BTreeSet<i32> = a.iter().copied().collect();
+    let b: BTreeSet<i32> = b.iter().copied().collect();
+    a == b
+}
+
+/// `state` as records that rebuild it from an empty state.
+fn snapshot_of(state: &MetadataState) -> Vec<MetadataRecord> {
+    let mut records = Vec::new();
+    if state.controller_epoch > 0 {
+        records.push(MetadataRecord::ControllerEpoch {
+            controller_epoch: state.controller_epoch,
+        });
+    }
+    for (&broker_id, broker) in &state.brokers {
+        records.push(MetadataRecord::RegisterBroker(RegisterBroker {
+            broker_id,
+            incarnation: broker.incarnation,
+            endpoint: broker.endpoint.clone(),
+        }));
+        if !broker.fenced {
+            records.push(MetadataRecord::UnfenceBroker { broker_id });
+        }
+    }
+    for (name, topic) in &state.topics {
+        records.push(MetadataRecord::Topic(TopicRecord {
+            name: name.clone(),
+            topic_id: topic.topic_id,
+        }));
+        for (&partition, p) in &topic.partitions {
+            records.push(MetadataRecord::Partition(PartitionRecord {
+                topic: name.clone(),
+                partition,
+                replicas: p.replicas.clone(),
+                isr: p.isr.clone(),
+                leader: p.leader,
+                leader_epoch: p.leader_epoch,
+                partition_epoch: p.partition_epoch,
+            }));
+        }
+    }
+    records
+}
