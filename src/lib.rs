@@ -11,3 +11,4 @@ pub mod replica_state;
 pub mod replication;
 pub mod server;
 pub mod storage;
+pub mod sync;

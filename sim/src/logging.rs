@@ -22,23 +22,19 @@ impl FormatTime for SimTime {
     }
 }
 
-/// Run `f` on a fresh thread whose default subscriber logs to `path` (a fresh thread per
-/// run is also what madsim's determinism needs). Returns the thread's join result.
-pub fn spawn_with_run_log<T: Send + 'static>(
-    path: &Path,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> std::thread::Result<T> {
+/// A subscriber writing the run's log to `path`, or `None` if the file cannot be created.
+/// Building it touches std HashMaps: seed the thread's HashMap keys first (see
+/// `runner::run_seed_logged`). madsim's warning that it could not seed them again for the
+/// run's own Runtime is filtered out: they were seeded, by the first Runtime.
+pub fn run_subscriber(path: &Path) -> Option<impl tracing::Subscriber + Send + Sync> {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_string());
-    let file = File::create(path).ok();
-    std::thread::spawn(move || {
-        let Some(file) = file else { return f() };
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(EnvFilter::new(filter))
+    let file = File::create(path).ok()?;
+    Some(
+        tracing_subscriber::fmt()
+            .with_env_filter(EnvFilter::new(format!("{filter},madsim::sim::rand=error")))
             .with_timer(SimTime)
             .with_ansi(false)
             .with_writer(Mutex::new(file))
-            .finish();
-        tracing::subscriber::with_default(subscriber, f)
-    })
-    .join()
+            .finish(),
+    )
 }

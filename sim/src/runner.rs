@@ -68,10 +68,33 @@ impl Serialize for Verdict {
 
 /// Run a seed on the current thread, which must be fresh (see the module docs).
 pub fn run_seed(scenario: &Scenario, seed: u64) -> RunData {
-    let mut runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
-    let total = phase_budget(scenario) + TIME_LIMIT_SLACK;
-    runtime.set_time_limit(total);
-    runtime.block_on(supervise(scenario.clone(), seed))
+    run_seed_logged(scenario, seed, None)
+}
+
+/// Run a seed on the current (fresh) thread, logging to `log_path` if given.
+pub fn run_seed_logged(
+    scenario: &Scenario,
+    seed: u64,
+    log_path: Option<&std::path::Path>,
+) -> RunData {
+    let run = || {
+        let mut runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
+        runtime.set_time_limit(phase_budget(scenario) + TIME_LIMIT_SLACK);
+        runtime.block_on(supervise(scenario.clone(), seed))
+    };
+    let Some(path) = log_path else { return run() };
+    // madsim seeds std's HashMap keys when the first Runtime of a thread is created, and only
+    // if no HashMap was made on the thread before. The log subscriber makes HashMaps, and it
+    // must be installed before the run's Runtime exists (madsim opens its node spans then), so
+    // a throwaway Runtime seeds the keys first.
+    drop(Runtime::with_seed_and_config(
+        seed,
+        madsim::Config::default(),
+    ));
+    match crate::logging::run_subscriber(path) {
+        Some(subscriber) => tracing::subscriber::with_default(subscriber, run),
+        None => run(),
+    }
 }
 
 /// Run a seed on a fresh thread, logging to `log_path` if given, and turn a panic (a broken
@@ -82,15 +105,12 @@ pub fn run_seed_isolated(
     log_path: Option<&std::path::Path>,
 ) -> RunData {
     let scenario = scenario.clone();
-    let run = move || run_seed(&scenario, seed);
-    let joined = match log_path {
-        Some(path) => crate::logging::spawn_with_run_log(path, run),
-        None => std::thread::Builder::new()
-            .name(format!("run-{seed}"))
-            .spawn(run)
-            .expect("spawn run thread")
-            .join(),
-    };
+    let log_path = log_path.map(|p| p.to_path_buf());
+    let joined = std::thread::Builder::new()
+        .name(format!("run-{seed}"))
+        .spawn(move || run_seed_logged(&scenario, seed, log_path.as_deref()))
+        .expect("spawn run thread")
+        .join();
     match joined {
         Ok(data) => data,
         Err(panic) => {

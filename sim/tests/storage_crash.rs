@@ -204,9 +204,10 @@ fn run(ops: Vec<Op>, flush_every_message: bool, segment_bytes: u64, seed: u64) {
             Op::Truncate(fraction) => {
                 let target = (model.next_offset() as f64 * fraction) as i64;
                 log.truncate_to(target).unwrap();
+                // Kafka's rule: the batch containing the target goes too.
                 model
                     .batches
-                    .retain(|b| batch::validate(b).unwrap().base_offset < target);
+                    .retain(|b| batch::validate(b).unwrap().next_offset() <= target);
                 model.durable = model.batches.len();
             }
             Op::Kill => {

@@ -311,7 +311,15 @@ fn dispatch(
     let acquire = semaphore.acquire_owned();
     tokio::spawn(async move {
         let Ok(_permit) = acquire.await else { return };
-        let outcome = deliver(&config, &cluster, &batch).await;
+        let outcome = if Instant::now() >= batch.created + config.delivery_timeout {
+            // Kafka expires a batch that waited in the accumulator past delivery.timeout.ms:
+            // it was never sent, so it definitely was not written.
+            Err(ProduceError::Fail(
+                "expired before it was sent (delivery.timeout.ms)".into(),
+            ))
+        } else {
+            deliver(&config, &cluster, &batch).await
+        };
         for (i, pending) in batch.records.into_iter().enumerate() {
             let result = outcome.clone().map(|base_offset| RecordMetadata {
                 partition: batch.partition,

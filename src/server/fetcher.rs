@@ -31,9 +31,20 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 const BACKOFF: Duration = Duration::from_millis(250);
 
 /// Follow `leader` for one partition until the broker process dies.
-pub async fn follow(broker: Arc<Broker>, topic: String, partition: i32, leader: i32, handle: PartitionHandle) {
+pub async fn follow(
+    broker: Arc<Broker>,
+    topic: String,
+    partition: i32,
+    leader: i32,
+    handle: PartitionHandle,
+) {
     let Some(addr) = leader_addr(&broker, leader) else {
-        tracing::error!(topic, partition, leader, "leader has no known address; not following");
+        tracing::error!(
+            topic,
+            partition,
+            leader,
+            "leader has no known address; not following"
+        );
         return;
     };
     let client_id = format!("replica-{}", broker.config.node_id);
@@ -69,19 +80,34 @@ async fn fetch_loop(
         let fetch_offset = handle.offsets().log_end_offset;
         let request = fetch_request(broker.config.node_id, topic, partition, fetch_offset);
         let response = conn
-            .request(RequestKind::Fetch(request), ApiKey::Fetch, FETCH_VERSION, REQUEST_TIMEOUT)
+            .request(
+                RequestKind::Fetch(request),
+                ApiKey::Fetch,
+                FETCH_VERSION,
+                REQUEST_TIMEOUT,
+            )
             .await?;
         let ResponseKind::Fetch(response) = response else {
             return Err(ConnError::Protocol("unexpected response to Fetch".into()));
         };
-        let Some(data) = response.responses.into_iter().flat_map(|t| t.partitions).find(|p| p.partition_index == partition)
+        let Some(data) = response
+            .responses
+            .into_iter()
+            .flat_map(|t| t.partitions)
+            .find(|p| p.partition_index == partition)
         else {
-            return Err(ConnError::Protocol("partition missing from Fetch response".into()));
+            return Err(ConnError::Protocol(
+                "partition missing from Fetch response".into(),
+            ));
         };
         match data.error_code {
             codes::NONE => {
                 let records = data.records.unwrap_or_default();
-                if handle.append_as_follower(records, data.high_watermark).await.is_err() {
+                if handle
+                    .append_as_follower(records, data.high_watermark)
+                    .await
+                    .is_err()
+                {
                     tokio::time::sleep(BACKOFF).await;
                 }
                 broker.notify_appended();
@@ -121,7 +147,12 @@ fn fetch_request(replica: i32, topic: &str, partition: i32, fetch_offset: i64) -
 }
 
 /// The leader's log end offset (ListOffsets latest, asked as a replica).
-async fn list_log_end(broker: &Broker, conn: &Connection, topic: &str, partition: i32) -> Result<i64, ConnError> {
+async fn list_log_end(
+    broker: &Broker,
+    conn: &Connection,
+    topic: &str,
+    partition: i32,
+) -> Result<i64, ConnError> {
     let mut p = ListOffsetsPartition::default();
     p.partition_index = partition;
     p.timestamp = -1;
@@ -133,10 +164,17 @@ async fn list_log_end(broker: &Broker, conn: &Connection, topic: &str, partition
     request.replica_id = BrokerId(broker.config.node_id);
     request.topics = vec![t];
     let response = conn
-        .request(RequestKind::ListOffsets(request), ApiKey::ListOffsets, LIST_OFFSETS_VERSION, REQUEST_TIMEOUT)
+        .request(
+            RequestKind::ListOffsets(request),
+            ApiKey::ListOffsets,
+            LIST_OFFSETS_VERSION,
+            REQUEST_TIMEOUT,
+        )
         .await?;
     let ResponseKind::ListOffsets(response) = response else {
-        return Err(ConnError::Protocol("unexpected response to ListOffsets".into()));
+        return Err(ConnError::Protocol(
+            "unexpected response to ListOffsets".into(),
+        ));
     };
     response
         .topics

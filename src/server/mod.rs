@@ -16,8 +16,8 @@ mod topics;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use crate::sync::Watch;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 pub use config::{BrokerConfig, BrokerEndpoint, TopicAssignment};
 use partition::{PartitionHandle, ReplicaConfig, TICK_INTERVAL};
@@ -35,13 +35,13 @@ pub struct Broker {
     /// The partitions this broker hosts, by (topic, partition).
     partitions: Mutex<BTreeMap<(String, i32), PartitionHandle>>,
     /// Bumped after every append on this broker; delayed fetches wait on it.
-    appended: watch::Sender<u64>,
+    appended: Watch<u64>,
 }
 
 impl Broker {
     /// Load the cluster map and open every hosted partition (running log recovery).
     pub fn start(env: Env, config: BrokerConfig) -> anyhow::Result<Arc<Broker>> {
-        let (appended, _) = watch::channel(0);
+        let appended = Watch::new(0);
         let broker = Arc::new(Broker {
             env,
             config,
@@ -55,13 +55,14 @@ impl Broker {
                 known.push(topic);
             }
         }
-        let checkpoint = HighWatermarkCheckpoint::read(&*broker.env.disk, HighWatermarkCheckpoint::FILE_NAME)
-            .unwrap_or_else(|error| {
-                // A torn checkpoint is as good as none: followers then truncate to 0 and
-                // fetch everything again, which is safe.
-                tracing::warn!(%error, "unreadable high-watermark checkpoint");
-                BTreeMap::new()
-            });
+        let checkpoint =
+            HighWatermarkCheckpoint::read(&*broker.env.disk, HighWatermarkCheckpoint::FILE_NAME)
+                .unwrap_or_else(|error| {
+                    // A torn checkpoint is as good as none: followers then truncate to 0 and
+                    // fetch everything again, which is safe.
+                    tracing::warn!(%error, "unreadable high-watermark checkpoint");
+                    BTreeMap::new()
+                });
         for topic in known {
             broker.add_topic(topic, &checkpoint)?;
         }
@@ -70,18 +71,26 @@ impl Broker {
 
     /// Register a topic and open the partitions of it that this broker hosts (as leader or
     /// follower), starting from the checkpointed high watermarks.
-    fn add_topic(&self, topic: TopicAssignment, checkpoint: &BTreeMap<(String, i32), i64>) -> anyhow::Result<()> {
+    fn add_topic(
+        &self,
+        topic: TopicAssignment,
+        checkpoint: &BTreeMap<(String, i32), i64>,
+    ) -> anyhow::Result<()> {
         let log_config =
             config::log_config(&self.config.configs, &topic.configs).map_err(anyhow::Error::msg)?;
-        let min_insync_replicas = config::int_config_of(&self.config.configs, &topic.configs, "min.insync.replicas")
-            .map_err(anyhow::Error::msg)?
-            .unwrap_or(1)
-            .max(1) as usize;
-        let replica_lag_time_max_ms =
-            config::int_config_of(&self.config.configs, &BTreeMap::new(), "replica.lag.time.max.ms")
+        let min_insync_replicas =
+            config::int_config_of(&self.config.configs, &topic.configs, "min.insync.replicas")
                 .map_err(anyhow::Error::msg)?
-                .unwrap_or(30_000)
-                .max(0) as u64;
+                .unwrap_or(1)
+                .max(1) as usize;
+        let replica_lag_time_max_ms = config::int_config_of(
+            &self.config.configs,
+            &BTreeMap::new(),
+            "replica.lag.time.max.ms",
+        )
+        .map_err(anyhow::Error::msg)?
+        .unwrap_or(30_000)
+        .max(0) as u64;
         for (index, replicas) in topic.replicas.iter().enumerate() {
             if !replicas.contains(&self.config.node_id) {
                 continue;
@@ -92,7 +101,9 @@ impl Broker {
                 replicas: replicas.clone(),
                 min_insync_replicas,
                 replica_lag_time_max_ms,
-                checkpointed_high_watermark: checkpoint.get(&(topic.name.clone(), index as i32)).copied(),
+                checkpointed_high_watermark: checkpoint
+                    .get(&(topic.name.clone(), index as i32))
+                    .copied(),
             };
             let handle = PartitionHandle::open(&self.env, &dir, log_config.clone(), replica)
                 .map_err(|e| anyhow::anyhow!("opening {dir}: {e:?}"))?;
@@ -206,7 +217,13 @@ pub async fn serve(broker: Arc<Broker>, listener: TcpListener) -> anyhow::Result
     tokio::spawn(checkpoint_high_watermarks(broker.clone()));
     for ((topic, partition), handle) in broker.partitions() {
         if let Some(leader) = handle.follows() {
-            tokio::spawn(fetcher::follow(broker.clone(), topic, partition, leader, handle));
+            tokio::spawn(fetcher::follow(
+                broker.clone(),
+                topic,
+                partition,
+                leader,
+                handle,
+            ));
         }
     }
     let mut conn_id = 0u64;
@@ -233,7 +250,8 @@ pub async fn run(env: Env, config: BrokerConfig) -> anyhow::Result<()> {
 
 /// `replica.high.watermark.checkpoint.interval.ms`: how often the high watermarks of the
 /// partitions with followers are written to disk (Kafka's default).
-const HIGH_WATERMARK_CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(5000);
+const HIGH_WATERMARK_CHECKPOINT_INTERVAL: std::time::Duration =
+    std::time::Duration::from_millis(5000);
 
 /// Write every replicated partition's high watermark to `replication-offset-checkpoint`
 /// periodically, as Kafka does; a restarting follower truncates to it.
@@ -249,9 +267,11 @@ async fn checkpoint_high_watermarks(broker: Arc<Broker>) {
         if high_watermarks.is_empty() {
             continue;
         }
-        if let Err(error) =
-            HighWatermarkCheckpoint::write(&*broker.env.disk, HighWatermarkCheckpoint::FILE_NAME, &high_watermarks)
-        {
+        if let Err(error) = HighWatermarkCheckpoint::write(
+            &*broker.env.disk,
+            HighWatermarkCheckpoint::FILE_NAME,
+            &high_watermarks,
+        ) {
             tracing::warn!(%error, "high-watermark checkpoint failed");
         }
     }

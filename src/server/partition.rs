@@ -15,7 +15,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::sync::{Subscriber, Watch};
 
 use crate::env::Env;
 use crate::protocol::codes;
@@ -115,7 +117,7 @@ enum Command {
 #[derive(Clone)]
 pub struct PartitionHandle {
     commands: mpsc::Sender<Command>,
-    offsets: watch::Receiver<Offsets>,
+    offsets: Subscriber<Offsets>,
     /// The leader this replica follows, or `None` if it leads.
     follows: Option<i32>,
     /// Whether the partition has more than one replica.
@@ -155,7 +157,8 @@ impl PartitionHandle {
         let role = initial_role(env, dir, &mut log, &replica)?;
         let offsets = offsets_of(&log, &role, true);
         let (commands, receiver) = mpsc::channel(COMMANDS_QUEUED_MAX);
-        let (publisher, offsets_rx) = watch::channel(offsets);
+        let publisher = Watch::new(offsets);
+        let offsets_rx = publisher.subscribe();
         let actor = Actor {
             env: env.clone(),
             dir: dir.to_string(),
@@ -191,11 +194,11 @@ impl PartitionHandle {
 
     /// The latest published offsets.
     pub fn offsets(&self) -> Offsets {
-        *self.offsets.borrow()
+        self.offsets.borrow()
     }
 
     /// A receiver that wakes when the offsets change (for delayed fetches).
-    pub fn subscribe(&self) -> watch::Receiver<Offsets> {
+    pub fn subscribe(&self) -> Subscriber<Offsets> {
         self.offsets.clone()
     }
 
@@ -241,7 +244,11 @@ impl PartitionHandle {
     }
 
     /// Append what this follower fetched from the leader, and learn the leader's HW.
-    pub async fn append_as_follower(&self, batches: Bytes, leader_high_watermark: i64) -> Result<(), i16> {
+    pub async fn append_as_follower(
+        &self,
+        batches: Bytes,
+        leader_high_watermark: i64,
+    ) -> Result<(), i16> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::AppendAsFollower {
             batches,
@@ -312,14 +319,25 @@ impl PartitionHandle {
 /// The role a replica starts in. A follower truncates to its checkpointed high watermark
 /// (Kafka 0.10's rule: what is above the HW may not be committed); a leader starts its HW at
 /// the checkpoint, or at its log end when it is the only replica.
-fn initial_role(env: &Env, dir: &str, log: &mut Log, replica: &ReplicaConfig) -> Result<Role, StorageError> {
+fn initial_role(
+    env: &Env,
+    dir: &str,
+    log: &mut Log,
+    replica: &ReplicaConfig,
+) -> Result<Role, StorageError> {
     let log_end_offset = log.log_end_offset();
-    let checkpointed = replica.checkpointed_high_watermark.unwrap_or(0).max(log.log_start_offset());
+    let checkpointed = replica
+        .checkpointed_high_watermark
+        .unwrap_or(0)
+        .max(log.log_start_offset());
     if replica.leader() != replica.broker_id {
         let truncate_to = checkpointed.min(log_end_offset);
         if truncate_to < log_end_offset {
             log.truncate_to(truncate_to)?;
-            env.trace.record("truncate", format!("{dir} {truncate_to} restart-hw").as_bytes());
+            env.trace.record(
+                "truncate",
+                format!("{dir} {truncate_to} restart-hw").as_bytes(),
+            );
             env.trace.effect("replication.restart_truncations", 1);
         }
         let high_watermark = truncate_to;
@@ -372,7 +390,7 @@ struct Actor {
     /// Set false when a storage error takes the log directory offline (Kafka's
     /// KafkaStorageException): every later request fails until the broker restarts.
     online: bool,
-    publisher: watch::Sender<Offsets>,
+    publisher: Watch<Offsets>,
 }
 
 impl Actor {
@@ -488,7 +506,10 @@ impl Actor {
         state.check_produce_allowed(acks).map_err(|e| e.code())?;
         let now = self.env.clock.wall_ms();
         // Leader epoch 0: there are no elections in a static cluster map.
-        let info = self.log.append(batches, 0, now).map_err(|error| self.fail(error))?;
+        let info = self
+            .log
+            .append(batches, 0, now)
+            .map_err(|error| self.fail(error))?;
         if let Role::Leader(state) = &mut self.role {
             state.on_append(self.log.log_end_offset());
         }
@@ -532,7 +553,9 @@ impl Actor {
                 records: Bytes::from(bytes),
                 offsets,
             },
-            Err(StorageError::OffsetOutOfRange { .. }) => self.read_error(codes::OFFSET_OUT_OF_RANGE),
+            Err(StorageError::OffsetOutOfRange { .. }) => {
+                self.read_error(codes::OFFSET_OUT_OF_RANGE)
+            }
             Err(other) => {
                 let code = self.fail(other);
                 self.read_error(code)
@@ -548,7 +571,11 @@ impl Actor {
         }
     }
 
-    fn append_as_follower(&mut self, batches: &[u8], leader_high_watermark: i64) -> Result<(), i16> {
+    fn append_as_follower(
+        &mut self,
+        batches: &[u8],
+        leader_high_watermark: i64,
+    ) -> Result<(), i16> {
         if !self.online {
             return Err(codes::KAFKA_STORAGE_ERROR);
         }
@@ -556,6 +583,27 @@ impl Actor {
             return Err(codes::NOT_LEADER_OR_FOLLOWER);
         }
         if !batches.is_empty() {
+            let first =
+                crate::storage::batch::parse_header(batches).map_err(|error| self.fail(error))?;
+            let log_end_offset = self.log.log_end_offset();
+            if first.base_offset < log_end_offset {
+                // The leader's batches are laid out differently from here on: this log
+                // diverged (the leader lost and rewrote its tail). Cut back to before the
+                // leader's batch and fetch again from there.
+                self.checked(|log| log.truncate_to(first.base_offset))?;
+                self.env.trace.record(
+                    "truncate",
+                    format!("{} {} diverged", self.dir, first.base_offset).as_bytes(),
+                );
+                self.env
+                    .trace
+                    .effect("replication.divergent_truncations", 1);
+                let log_end_offset = self.log.log_end_offset();
+                if let Role::Follower { high_watermark } = &mut self.role {
+                    *high_watermark = (*high_watermark).min(log_end_offset);
+                }
+                return Ok(());
+            }
             let now = self.env.clock.wall_ms();
             self.log
                 .append_as_follower(batches, now)
@@ -575,9 +623,10 @@ impl Actor {
             return Err(codes::NOT_LEADER_OR_FOLLOWER);
         }
         self.checked(|log| log.truncate_to(offset))?;
-        self.env
-            .trace
-            .record("truncate", format!("{} {offset} leader-log-end", self.dir).as_bytes());
+        self.env.trace.record(
+            "truncate",
+            format!("{} {offset} leader-log-end", self.dir).as_bytes(),
+        );
         self.env.trace.effect("replication.follower_truncations", 1);
         let log_end_offset = self.log.log_end_offset();
         if let Role::Follower { high_watermark, .. } = &mut self.role {
@@ -601,9 +650,10 @@ impl Actor {
 
     fn record_isr_change(&self, change: &crate::replica_state::IsrChange) {
         tracing::info!(partition = %self.dir, ?change, "ISR change");
-        self.env
-            .trace
-            .record("isr", format!("{} {:?}", self.dir, change.new_isr).as_bytes());
+        self.env.trace.record(
+            "isr",
+            format!("{} {:?}", self.dir, change.new_isr).as_bytes(),
+        );
         let name = match change.kind {
             crate::replica_state::IsrChangeKind::Expand => "replication.isr_expansions",
             crate::replica_state::IsrChangeKind::Shrink => "replication.isr_shrinks",

@@ -476,9 +476,10 @@ impl Log {
         Ok(out)
     }
 
-    /// Drop every batch whose base offset is at least `offset` (a batch containing `offset`
-    /// but starting before it is kept whole). An offset at or below the log start empties the
-    /// log and restarts it at `offset`. The result is fsynced before returning.
+    /// Drop everything at and after `offset`, as Kafka's `Log.truncateTo`: a batch containing
+    /// `offset` but starting before it goes too (a batch is never split), so the log may end
+    /// below `offset`. An offset at or below the log start empties the log and restarts it at
+    /// `offset`. The result is fsynced before returning.
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), StorageError> {
         self.check_online()?;
         if offset < 0 {
@@ -489,6 +490,14 @@ impl Log {
         if offset >= self.log_end_offset() {
             return Ok(());
         }
+        if offset <= self.log_start_offset() {
+            return self.truncate_fully_and_start_at(offset);
+        }
+        // Start of the batch holding `offset`: everything from there goes.
+        let containing = self.read(offset, 1, i64::MAX)?;
+        let offset = batch::parse_header(&containing)
+            .map(|header| header.base_offset)
+            .unwrap_or(offset);
         if offset <= self.log_start_offset() {
             return self.truncate_fully_and_start_at(offset);
         }

@@ -218,8 +218,8 @@ fn truncate_cuts_at_batch_boundaries_and_reopens() {
     log.truncate_to(13).unwrap();
     assert_eq!(
         log.log_end_offset(),
-        14,
-        "the batch 12..=13 contains offset 13 and is kept"
+        12,
+        "the batch 12..=13 contains offset 13 and goes with it (Kafka never splits a batch)"
     );
     log.truncate_to(12).unwrap();
     assert_eq!(log.log_end_offset(), 12);
@@ -506,8 +506,9 @@ proptest! {
                     let start = log.log_start_offset();
                     let target = start + ((log.log_end_offset() - start) as f64 * fraction) as i64;
                     log.truncate_to(target).unwrap();
-                    model.retain(|(base, _)| *base < target);
-                    prop_assert_eq!(log.log_end_offset(), model.last().map(|(_, b)| batch::validate(b).unwrap().next_offset()).unwrap_or(target).max(start));
+                    // Kafka's rule: the batch containing the target goes too.
+                    model.retain(|(_, b)| batch::validate(b).unwrap().next_offset() <= target);
+                    prop_assert_eq!(log.log_end_offset(), model.last().map(|(_, b)| batch::validate(b).unwrap().next_offset()).unwrap_or(start));
                 }
                 Op::Reopen => {
                     drop(log);

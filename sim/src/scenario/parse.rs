@@ -864,7 +864,10 @@ fn topic_name<'a>(field: &Field<'a>) -> Result<&'a str> {
 }
 
 fn replication_factor(table: &Obj, cluster: &Cluster) -> Result<i64> {
-    let field = table.required("replication_factor", "an integer from 1 to the number of brokers")?;
+    let field = table.required(
+        "replication_factor",
+        "an integer from 1 to the number of brokers",
+    )?;
     let brokers = i64::from(cluster.brokers);
     let factor = field.int()?;
     if !(1..=brokers).contains(&factor) {

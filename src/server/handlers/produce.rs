@@ -40,19 +40,21 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
                 match (broker.partition(&name, partition.index), partition.records) {
                     (None, _) => broker.missing_partition_code(&name, partition.index),
                     (Some(_), None) => codes::INVALID_RECORD,
-                    (Some(handle), Some(records)) => match handle.append(records, request.acks).await {
-                        Ok(info) => {
-                            broker.notify_appended();
-                            p.base_offset = info.base_offset;
-                            p.log_start_offset = handle.offsets().log_start_offset;
-                            if request.acks == ACKS_ALL {
-                                wait_for_replicas(&handle, info.last_offset, timeout).await
-                            } else {
-                                codes::NONE
+                    (Some(handle), Some(records)) => {
+                        match handle.append(records, request.acks).await {
+                            Ok(info) => {
+                                broker.notify_appended();
+                                p.base_offset = info.base_offset;
+                                p.log_start_offset = handle.offsets().log_start_offset;
+                                if request.acks == ACKS_ALL {
+                                    wait_for_replicas(&handle, info.last_offset, timeout).await
+                                } else {
+                                    codes::NONE
+                                }
                             }
+                            Err(code) => code,
                         }
-                        Err(code) => code,
-                    },
+                    }
                 }
             };
             out.partition_responses.push(p);
@@ -70,7 +72,9 @@ async fn wait_for_replicas(handle: &PartitionHandle, last_offset: i64, timeout: 
         offsets.borrow_and_update();
         match handle.check_acks(last_offset).await {
             Ok(AcksAll::Done) => return codes::NONE,
-            Ok(AcksAll::NotEnoughReplicasAfterAppend) => return codes::NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+            Ok(AcksAll::NotEnoughReplicasAfterAppend) => {
+                return codes::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+            }
             Ok(AcksAll::Pending) => {}
             Err(code) => return code,
         }
