@@ -250,7 +250,9 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     let mut history = recorder.history();
     history.wire = trace.wire();
     history.wire_recorded = true;
-    let anomalies = checker::check_all(&history, &final_state);
+    let mut anomalies = checker::check_all(&history, &final_state);
+    anomalies.extend(trace.online_anomalies());
+    anomalies.sort_by(checker::Anomaly::report_order);
     let verdict = if liveness_failure.is_some() {
         Verdict::Unknown
     } else if anomalies.is_empty() {

@@ -18,6 +18,10 @@ struct State {
     effects: BTreeMap<String, u64>,
     /// What brokers acknowledged and served, decoded from the bytes they wrote.
     wire: Vec<crate::wire::WireEvent>,
+    /// The online checkers' independent model, fed every replica observation.
+    online: crate::online::OnlineChecker,
+    /// What the online checkers found, in the order found.
+    online_anomalies: Vec<crate::checker::Anomaly>,
 }
 
 /// The trace of one run, shared by every node of it.
@@ -75,6 +79,23 @@ impl RunTrace {
         self.state.lock().unwrap().effects.clone()
     }
 
+    /// Feed a broker's replica observation to the online checkers, at `time_ms`.
+    pub fn observe(&self, broker: i32, time_ms: u64, observation: &kafkasim::env::Observation<'_>) {
+        let mut state = self.state.lock().unwrap();
+        for event in crate::observe::events(broker, observation) {
+            let found = state.online.observe(time_ms, &event);
+            state.online_anomalies.extend(found);
+        }
+    }
+
+    /// Everything the online checkers found, including what only the end shows.
+    pub fn online_anomalies(&self) -> Vec<crate::checker::Anomaly> {
+        let state = self.state.lock().unwrap();
+        let mut all = state.online_anomalies.clone();
+        all.extend(state.online.finish());
+        all
+    }
+
     /// The wire-level history so far.
     pub fn wire(&self) -> Vec<crate::wire::WireEvent> {
         self.state.lock().unwrap().wire.clone()
@@ -102,6 +123,12 @@ impl Trace for NodeTrace {
 
     fn effect(&self, name: &str, count: u64) {
         self.run.effect(name, count);
+    }
+
+    fn observe(&self, observation: &kafkasim::env::Observation<'_>) {
+        let time_ms =
+            madsim::time::TimeHandle::try_current().map_or(0, |t| t.elapsed().as_millis() as u64);
+        self.run.observe(self.node, time_ms, observation);
     }
 
     fn exchange(&self, request: &[u8], response: &[u8]) {

@@ -9,9 +9,11 @@
 
 mod disk;
 mod net;
+pub mod observe;
 
 pub use disk::{Disk, FsDisk, MemDisk};
 pub use net::{ConnInfo, NetAction, NetHooks, NoNetFaults, NoTrace, Trace};
+pub use observe::Observation;
 
 use std::sync::Arc;
 

@@ -63,6 +63,8 @@ pub trait Trace: Send + Sync + 'static {
     /// a wire-level history (what the broker acknowledged and served) that a client bug
     /// cannot hide. Not called when no response is written (acks=0, a dropped response).
     fn exchange(&self, _request: &[u8], _response: &[u8]) {}
+    /// A replica event, for online checkers (see `observe`).
+    fn observe(&self, _observation: &super::Observation<'_>) {}
 }
 
 /// Discards everything: real mode.

@@ -42,6 +42,7 @@ impl Broker {
     /// Load the cluster map and open every hosted partition (running log recovery).
     pub fn start(env: Env, config: BrokerConfig) -> anyhow::Result<Arc<Broker>> {
         let appended = Watch::new(0);
+        env.trace.observe(&crate::env::Observation::Restarted);
         let broker = Arc::new(Broker {
             env,
             config,
@@ -105,8 +106,14 @@ impl Broker {
                     .get(&(topic.name.clone(), index as i32))
                     .copied(),
             };
-            let handle = PartitionHandle::open(&self.env, &dir, log_config.clone(), replica)
-                .map_err(|e| anyhow::anyhow!("opening {dir}: {e:?}"))?;
+            let handle = PartitionHandle::open(
+                &self.env,
+                &topic.name,
+                index as i32,
+                log_config.clone(),
+                replica,
+            )
+            .map_err(|e| anyhow::anyhow!("opening {dir}: {e:?}"))?;
             self.partitions
                 .lock()
                 .unwrap()

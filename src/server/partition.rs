@@ -19,10 +19,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::sync::{Subscriber, Watch};
 
-use crate::env::Env;
+use crate::env::{Env, Observation};
 use crate::protocol::codes;
 use crate::replica_state::{AcksAll, IsrRule, LeaderState, PartitionConfig};
-use crate::storage::{AppendInfo, Log, LogConfig, StorageError};
+use crate::storage::{batch, AppendInfo, Log, LogConfig, StorageError};
 
 /// How a replica of this partition is set up.
 #[derive(Debug, Clone)]
@@ -122,6 +122,8 @@ pub struct PartitionHandle {
     follows: Option<i32>,
     /// Whether the partition has more than one replica.
     replicated: bool,
+    /// `min.insync.replicas`, for reports of acks=all acknowledgements.
+    min_insync_replicas: usize,
 }
 
 /// The error code a storage failure maps to.
@@ -140,10 +142,12 @@ impl PartitionHandle {
     /// leader or a follower per `replica`.
     pub fn open(
         env: &Env,
-        dir: &str,
+        topic: &str,
+        partition: i32,
         config: LogConfig,
         replica: ReplicaConfig,
     ) -> Result<PartitionHandle, StorageError> {
+        let dir = &format!("{topic}-{partition}");
         let (mut log, report) = Log::open(env.disk.clone(), dir, config, env.clock.wall_ms())?;
         tracing::info!(partition = dir, ?report, "log recovered");
         env.trace
@@ -154,14 +158,35 @@ impl PartitionHandle {
             .effect("recovery.corrupt_batches", report.corrupt_batches);
         env.trace
             .effect("recovery.truncations", (report.truncated_bytes > 0) as u64);
-        let role = initial_role(env, dir, &mut log, &replica)?;
+        let tp = (topic, partition);
+        env.trace.observe(&Observation::Truncated {
+            tp,
+            offset: log.log_end_offset(),
+            reason: "recovery",
+        });
+        let role = initial_role(env, tp, &mut log, &replica)?;
+        if let Role::Leader(state) = &role {
+            let isr = state.isr().to_vec();
+            env.trace.observe(&Observation::LeaderElected {
+                tp,
+                leader_epoch: 0,
+                isr: &isr,
+                clean: true,
+            });
+        }
         let offsets = offsets_of(&log, &role, true);
+        env.trace.observe(&Observation::HighWatermark {
+            tp,
+            high_watermark: offsets.high_watermark,
+        });
         let (commands, receiver) = mpsc::channel(COMMANDS_QUEUED_MAX);
         let publisher = Watch::new(offsets);
         let offsets_rx = publisher.subscribe();
         let actor = Actor {
             env: env.clone(),
             dir: dir.to_string(),
+            topic: topic.to_string(),
+            partition,
             log,
             role,
             started: tokio::time::Instant::now(),
@@ -174,6 +199,7 @@ impl PartitionHandle {
             offsets: offsets_rx,
             follows: (replica.leader() != replica.broker_id).then(|| replica.leader()),
             replicated: replica.replicas.len() > 1,
+            min_insync_replicas: replica.min_insync_replicas,
         })
     }
 
@@ -185,6 +211,11 @@ impl PartitionHandle {
     /// Whether this replica leads its partition.
     pub fn is_leader(&self) -> bool {
         self.follows.is_none()
+    }
+
+    /// `min.insync.replicas` of this partition.
+    pub fn min_insync_replicas(&self) -> usize {
+        self.min_insync_replicas
     }
 
     /// Whether the partition has followers (or a leader elsewhere).
@@ -321,10 +352,11 @@ impl PartitionHandle {
 /// the checkpoint, or at its log end when it is the only replica.
 fn initial_role(
     env: &Env,
-    dir: &str,
+    tp: (&str, i32),
     log: &mut Log,
     replica: &ReplicaConfig,
 ) -> Result<Role, StorageError> {
+    let dir = format!("{}-{}", tp.0, tp.1);
     let log_end_offset = log.log_end_offset();
     let checkpointed = replica
         .checkpointed_high_watermark
@@ -339,6 +371,11 @@ fn initial_role(
                 format!("{dir} {truncate_to} restart-hw").as_bytes(),
             );
             env.trace.effect("replication.restart_truncations", 1);
+            env.trace.observe(&Observation::Truncated {
+                tp,
+                offset: log.log_end_offset(),
+                reason: "restart-hw",
+            });
         }
         let high_watermark = truncate_to;
         return Ok(Role::Follower { high_watermark });
@@ -383,6 +420,8 @@ fn offsets_of(log: &Log, role: &Role, online: bool) -> Offsets {
 struct Actor {
     env: Env,
     dir: String,
+    topic: String,
+    partition: i32,
     log: Log,
     role: Role,
     /// Monotonic time zero for the leader's lag bookkeeping.
@@ -396,8 +435,10 @@ struct Actor {
 impl Actor {
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         while let Some(command) = commands.recv().await {
+            let before = offsets_of(&self.log, &self.role, self.online);
             self.handle(command).await;
             let offsets = offsets_of(&self.log, &self.role, self.online);
+            self.observe_offsets(&before, &offsets);
             assert!(
                 offsets.log_start_offset <= offsets.high_watermark
                     && offsets.high_watermark <= offsets.log_end_offset,
@@ -513,7 +554,52 @@ impl Actor {
         if let Role::Leader(state) = &mut self.role {
             state.on_append(self.log.log_end_offset());
         }
+        // The leader assigned offsets from `info.base_offset` on, batch after batch.
+        let mut next = info.base_offset;
+        for (_, header) in batch::split(batches).unwrap_or_default() {
+            let last = next + header.last_offset_delta as i64;
+            self.observe_append(next, last, 0, header.crc);
+            next = last + 1;
+        }
         Ok(info)
+    }
+
+    fn tp(&self) -> (&str, i32) {
+        (&self.topic, self.partition)
+    }
+
+    fn observe_append(&self, base_offset: i64, last_offset: i64, leader_epoch: i32, crc: u32) {
+        self.env.trace.observe(&Observation::Appended {
+            tp: self.tp(),
+            base_offset,
+            last_offset,
+            leader_epoch,
+            crc,
+        });
+    }
+
+    fn observe_truncation(&self, reason: &str) {
+        self.env.trace.observe(&Observation::Truncated {
+            tp: self.tp(),
+            offset: self.log.log_end_offset(),
+            reason,
+        });
+    }
+
+    /// Report high watermark and log start changes made by the last command.
+    fn observe_offsets(&self, before: &Offsets, after: &Offsets) {
+        if after.log_start_offset != before.log_start_offset {
+            self.env.trace.observe(&Observation::LogStart {
+                tp: self.tp(),
+                log_start_offset: after.log_start_offset,
+            });
+        }
+        if after.high_watermark != before.high_watermark {
+            self.env.trace.observe(&Observation::HighWatermark {
+                tp: self.tp(),
+                high_watermark: after.high_watermark,
+            });
+        }
     }
 
     fn now_ms(&self) -> u64 {
@@ -583,8 +669,7 @@ impl Actor {
             return Err(codes::NOT_LEADER_OR_FOLLOWER);
         }
         if !batches.is_empty() {
-            let first =
-                crate::storage::batch::parse_header(batches).map_err(|error| self.fail(error))?;
+            let first = batch::parse_header(batches).map_err(|error| self.fail(error))?;
             let log_end_offset = self.log.log_end_offset();
             if first.base_offset < log_end_offset {
                 // The leader's batches are laid out differently from here on: this log
@@ -598,6 +683,7 @@ impl Actor {
                 self.env
                     .trace
                     .effect("replication.divergent_truncations", 1);
+                self.observe_truncation("diverged");
                 let log_end_offset = self.log.log_end_offset();
                 if let Role::Follower { high_watermark } = &mut self.role {
                     *high_watermark = (*high_watermark).min(log_end_offset);
@@ -608,6 +694,14 @@ impl Actor {
             self.log
                 .append_as_follower(batches, now)
                 .map_err(|error| self.fail(error))?;
+            for (_, header) in batch::split(batches).unwrap_or_default() {
+                self.observe_append(
+                    header.base_offset,
+                    header.last_offset(),
+                    header.partition_leader_epoch,
+                    header.crc,
+                );
+            }
         }
         let log_end_offset = self.log.log_end_offset();
         if let Role::Follower { high_watermark, .. } = &mut self.role {
@@ -628,6 +722,7 @@ impl Actor {
             format!("{} {offset} leader-log-end", self.dir).as_bytes(),
         );
         self.env.trace.effect("replication.follower_truncations", 1);
+        self.observe_truncation("leader-log-end");
         let log_end_offset = self.log.log_end_offset();
         if let Role::Follower { high_watermark, .. } = &mut self.role {
             *high_watermark = (*high_watermark).min(log_end_offset);
@@ -683,7 +778,7 @@ impl Actor {
         match self.log.read(offset, max_bytes, offsets.high_watermark) {
             Ok(bytes) => ReadResult {
                 error_code: codes::NONE,
-                records: Bytes::from(bytes),
+                records: Bytes::from(below(bytes, offsets.high_watermark)),
                 offsets,
             },
             Err(error) => {
@@ -727,6 +822,22 @@ impl Actor {
         }
         code
     }
+}
+
+/// Only the whole batches of `bytes` that end below `high_watermark`. The HW is normally a
+/// batch boundary, but a leader restarting from a checkpointed HW can have it inside a batch,
+/// and a client must never see a record at or above it.
+fn below(mut bytes: Vec<u8>, high_watermark: i64) -> Vec<u8> {
+    let Ok(batches) = batch::split(&bytes) else {
+        return bytes;
+    };
+    if let Some((position, _)) = batches
+        .iter()
+        .find(|(_, header)| header.last_offset() >= high_watermark)
+    {
+        bytes.truncate(*position);
+    }
+    bytes
 }
 
 /// How often the broker runs time-based log housekeeping.

@@ -49,7 +49,7 @@ pub struct Anomaly {
 impl Anomaly {
     /// The order `check_all` reports anomalies in: kind, partition, offset, value, then the
     /// rest so that the order is total.
-    fn report_order(&self, other: &Self) -> std::cmp::Ordering {
+    pub fn report_order(&self, other: &Self) -> std::cmp::Ordering {
         (&self.kind, &self.tp, self.offset, self.value)
             .cmp(&(&other.kind, &other.tp, other.offset, other.value))
             .then_with(|| self.events.cmp(&other.events))

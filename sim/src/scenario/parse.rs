@@ -42,6 +42,15 @@ pub const ANOMALY_KINDS: &[&str] = &[
     "acked-write-absent",
     "aborted-read",
     "client-wire-mismatch",
+    // The online checkers (sim/src/online/).
+    "acks-all-underreplicated",
+    "committed-log-divergence",
+    "committed-truncated",
+    "epoch-regression",
+    "fetch-above-hw",
+    "leader-incomplete",
+    "offset-order",
+    "retention-above-hw",
 ];
 
 /// Every fault kind this build fires, by its scenario name, with its parameters.

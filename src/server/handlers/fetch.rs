@@ -83,7 +83,9 @@ async fn read_all(broker: &Broker, request: &FetchRequest) -> (FetchResponse, us
                         }
                         read
                     } else {
-                        handle.read(partition.fetch_offset, max.max(1)).await
+                        let read = handle.read(partition.fetch_offset, max.max(1)).await;
+                        observe_served(broker, name, partition.partition, &read);
+                        read
                     };
                     p.error_code = read.error_code;
                     p.high_watermark = read.offsets.high_watermark;
@@ -102,4 +104,28 @@ async fn read_all(broker: &Broker, request: &FetchRequest) -> (FetchResponse, us
         response.responses.push(out);
     }
     (response, total)
+}
+
+/// Report the offsets a client fetch was served, for the online checkers.
+fn observe_served(
+    broker: &Broker,
+    topic: &str,
+    partition: i32,
+    read: &crate::server::partition::ReadResult,
+) {
+    let Ok(batches) = crate::storage::batch::split(&read.records) else {
+        return;
+    };
+    let (Some((_, first)), Some((_, last))) = (batches.first(), batches.last()) else {
+        return;
+    };
+    broker
+        .env
+        .trace
+        .observe(&crate::env::Observation::ClientFetchServed {
+            tp: (topic, partition),
+            first: first.base_offset,
+            last: last.last_offset(),
+            high_watermark: read.offsets.high_watermark,
+        });
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
+use crate::env::Observation;
 use crate::protocol::codes;
 use crate::replica_state::{AcksAll, ACKS_ALL};
 use crate::server::partition::PartitionHandle;
@@ -47,7 +48,18 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
                                 p.base_offset = info.base_offset;
                                 p.log_start_offset = handle.offsets().log_start_offset;
                                 if request.acks == ACKS_ALL {
-                                    wait_for_replicas(&handle, info.last_offset, timeout).await
+                                    let code =
+                                        wait_for_replicas(&handle, info.last_offset, timeout).await;
+                                    if code == codes::NONE {
+                                        broker.env.trace.observe(
+                                            &Observation::AcksAllAcknowledged {
+                                                tp: (&name, partition.index),
+                                                last_offset: info.last_offset,
+                                                min_insync_replicas: handle.min_insync_replicas(),
+                                            },
+                                        );
+                                    }
+                                    code
                                 } else {
                                     codes::NONE
                                 }

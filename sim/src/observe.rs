@@ -1,0 +1,106 @@
+//! Turns a broker's replica observations into the online checkers' events.
+
+use kafkasim::env::Observation;
+
+use crate::history::Tp;
+use crate::online::ReplicaEvent;
+
+fn tp((topic, partition): (&str, i32)) -> Tp {
+    Tp::new(topic, partition)
+}
+
+/// The online model's events for one observation by `broker` (a log start move is also a
+/// retention deletion below it).
+pub fn events(broker: i32, observation: &Observation<'_>) -> Vec<ReplicaEvent> {
+    match *observation {
+        Observation::Appended {
+            tp: t,
+            base_offset,
+            last_offset,
+            leader_epoch,
+            crc,
+        } => vec![ReplicaEvent::Appended {
+            broker,
+            tp: tp(t),
+            base_offset,
+            last_offset,
+            leader_epoch,
+            batch_crc: crc,
+        }],
+        Observation::Truncated {
+            tp: t,
+            offset,
+            reason,
+        } => {
+            vec![ReplicaEvent::Truncated {
+                broker,
+                tp: tp(t),
+                offset,
+                reason: reason.to_string(),
+            }]
+        }
+        Observation::HighWatermark {
+            tp: t,
+            high_watermark,
+        } => {
+            vec![ReplicaEvent::HighWatermark {
+                broker,
+                tp: tp(t),
+                high_watermark,
+            }]
+        }
+        Observation::LogStart {
+            tp: t,
+            log_start_offset,
+        } => vec![
+            ReplicaEvent::RetentionDeleted {
+                broker,
+                tp: tp(t),
+                below_offset: log_start_offset,
+            },
+            ReplicaEvent::LogStart {
+                broker,
+                tp: tp(t),
+                log_start_offset,
+            },
+        ],
+        Observation::LeaderElected {
+            tp: t,
+            leader_epoch,
+            isr,
+            clean,
+        } => vec![ReplicaEvent::LeaderElected {
+            tp: tp(t),
+            leader: broker,
+            leader_epoch,
+            isr: isr.to_vec(),
+            clean,
+        }],
+        Observation::AcksAllAcknowledged {
+            tp: t,
+            last_offset,
+            min_insync_replicas,
+        } => {
+            vec![ReplicaEvent::AcksAllAcknowledged {
+                tp: tp(t),
+                last_offset,
+                leader: broker,
+                min_insync_replicas,
+            }]
+        }
+        Observation::ClientFetchServed {
+            tp: t,
+            first,
+            last,
+            high_watermark,
+        } => {
+            vec![ReplicaEvent::ClientFetchServed {
+                broker,
+                tp: tp(t),
+                offsets: (first, last),
+                high_watermark,
+            }]
+        }
+        Observation::Restarted => vec![ReplicaEvent::BrokerRestarted { broker }],
+    }
+}

@@ -1,0 +1,58 @@
+//! What a broker reports about its replicas as it happens, for the simulator's online
+//! checkers. The broker states facts (it appended this batch, its high watermark is now that);
+//! the checkers keep their own independent model and never read the broker's state. In real
+//! mode nothing listens.
+
+/// A topic-partition, borrowed.
+pub type TopicPartition<'a> = (&'a str, i32);
+
+/// One observed replica event on this broker.
+#[derive(Debug, Clone, Copy)]
+pub enum Observation<'a> {
+    /// The replica appended a batch (as leader or follower).
+    Appended {
+        tp: TopicPartition<'a>,
+        base_offset: i64,
+        last_offset: i64,
+        leader_epoch: i32,
+        crc: u32,
+    },
+    /// The replica's log now ends at `offset` (a truncation, or what recovery left).
+    Truncated {
+        tp: TopicPartition<'a>,
+        offset: i64,
+        reason: &'a str,
+    },
+    /// The replica's high watermark changed.
+    HighWatermark {
+        tp: TopicPartition<'a>,
+        high_watermark: i64,
+    },
+    /// Retention moved the replica's log start up.
+    LogStart {
+        tp: TopicPartition<'a>,
+        log_start_offset: i64,
+    },
+    /// This broker became the partition's leader.
+    LeaderElected {
+        tp: TopicPartition<'a>,
+        leader_epoch: i32,
+        isr: &'a [i32],
+        clean: bool,
+    },
+    /// An acks=all produce was acknowledged with its batch ending at `last_offset`.
+    AcksAllAcknowledged {
+        tp: TopicPartition<'a>,
+        last_offset: i64,
+        min_insync_replicas: usize,
+    },
+    /// A client fetch was served offsets `first..=last` with this high watermark.
+    ClientFetchServed {
+        tp: TopicPartition<'a>,
+        first: i64,
+        last: i64,
+        high_watermark: i64,
+    },
+    /// The broker process started (memory lost; recovery follows as `Truncated`).
+    Restarted,
+}
