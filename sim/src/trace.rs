@@ -96,6 +96,18 @@ impl RunTrace {
         all
     }
 
+    /// Each replica's last announced high watermark, as the online model saw it.
+    pub fn replica_high_watermarks(&self) -> BTreeMap<(crate::history::Tp, i32), i64> {
+        let state = self.state.lock().unwrap();
+        let mut out = BTreeMap::new();
+        for (tp, partition) in state.online.partitions() {
+            for (broker, replica) in &partition.replicas {
+                out.insert((tp.clone(), *broker), replica.high_watermark);
+            }
+        }
+        out
+    }
+
     /// The wire-level history so far.
     pub fn wire(&self) -> Vec<crate::wire::WireEvent> {
         self.state.lock().unwrap().wire.clone()

@@ -196,6 +196,11 @@ impl OnlineChecker {
     }
 
     /// The model of `tp`, if any event named it.
+    pub fn partitions(&self) -> impl Iterator<Item = (&Tp, &PartitionModel)> {
+        self.partitions.iter()
+    }
+
+    /// The model of one partition, if any event named it.
     pub fn partition(&self, tp: &Tp) -> Option<&PartitionModel> {
         self.partitions.get(tp)
     }
