@@ -67,6 +67,8 @@ pub struct FiredFault {
 /// The simulated brokers of one run.
 pub struct SimCluster {
     pub brokers: BTreeMap<i32, BrokerNode>,
+    /// The static cluster map, for resolving partition targets.
+    topics: Vec<TopicAssignment>,
     trace: Arc<RunTrace>,
     clock: RunClock,
     keep_probability: f64,
@@ -183,17 +185,48 @@ impl SimCluster {
         }
         SimCluster {
             brokers,
+            topics,
             trace,
             clock,
             keep_probability: scenario.model.power_loss_keep_probability,
         }
     }
 
-    /// The broker ids a target names, resolved now.
-    pub fn resolve(&self, target: &Target) -> Vec<i32> {
+    /// The broker ids a target names, resolved now. `minority` and `majority` draw their
+    /// brokers from the run's own random stream.
+    pub fn resolve(&self, target: &Target, rng: &mut impl Rng) -> Vec<i32> {
+        let replicas = |topic: &str, partition: i32| -> Vec<i32> {
+            self.topics
+                .iter()
+                .find(|t| t.name == topic)
+                .and_then(|t| t.replicas.get(partition as usize))
+                .cloned()
+                .unwrap_or_default()
+        };
         match target {
             Target::Broker(id) => vec![*id],
             Target::All => self.brokers.keys().copied().collect(),
+            // Leadership is static: the first replica leads.
+            Target::Leader { topic, partition } => {
+                replicas(topic, *partition).into_iter().take(1).collect()
+            }
+            Target::Follower {
+                topic,
+                partition,
+                index,
+            } => replicas(topic, *partition)
+                .get(*index)
+                .copied()
+                .into_iter()
+                .collect(),
+            Target::Minority | Target::Majority => {
+                use rand::seq::SliceRandom;
+                let mut ids: Vec<i32> = self.brokers.keys().copied().collect();
+                ids.shuffle(rng);
+                ids.truncate(target.size(self.brokers.len() as u32) as usize);
+                ids.sort();
+                ids
+            }
         }
     }
 

@@ -225,7 +225,7 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
         if at > now {
             tokio::time::sleep(Duration::from_millis(at - now)).await;
         }
-        for id in cluster.resolve(&action.target) {
+        for id in cluster.resolve(&action.target, &mut rng) {
             restarts += matches!(
                 action.kind,
                 crate::scenario::FaultKind::Restart | crate::scenario::FaultKind::RestartEmptyDisk

@@ -109,6 +109,31 @@ pub enum Target {
     Broker(i32),
     /// `all`
     All,
+    /// `leader(t/p)`: the partition's leader when the step fires (the first replica while
+    /// leadership is static).
+    Leader { topic: String, partition: i32 },
+    /// `follower(t/p, i)`: the i-th follower (1-based) in replica order.
+    Follower {
+        topic: String,
+        partition: i32,
+        index: usize,
+    },
+    /// `minority`: a random minority of the brokers, (n - 1) / 2 of them.
+    Minority,
+    /// `majority`: a random majority of the brokers, n / 2 + 1 of them.
+    Majority,
+}
+
+impl Target {
+    /// How many brokers the target names in a cluster of `brokers`.
+    pub fn size(&self, brokers: u32) -> u64 {
+        match self {
+            Target::All => u64::from(brokers),
+            Target::Minority => u64::from(brokers.saturating_sub(1) / 2),
+            Target::Majority => u64::from(brokers / 2 + 1),
+            Target::Broker(_) | Target::Leader { .. } | Target::Follower { .. } => 1,
+        }
+    }
 }
 
 /// The fault kinds of SIMULATION.md that this build can fire.

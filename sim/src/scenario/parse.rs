@@ -503,7 +503,7 @@ fn scenario_from(root: &Obj) -> Result<Scenario> {
     let topics = topics_from(root, &cluster)?;
     let workloads = workloads_from(root, &topics)?;
     let faults = match section("fault") {
-        Some(field) => faults_from(&field, &cluster, duration_ms)?,
+        Some(field) => faults_from(&field, &cluster, &topics, duration_ms)?,
         None => Vec::new(),
     };
     let expect_field = section("expect").ok_or_else(|| missing_section(root, "[expect]"))?;
@@ -1056,15 +1056,25 @@ fn consumer_fields(table: &Obj) -> Result<(f64, bool)> {
 // ---------------------------------------------------------------------------------------------
 // Faults.
 
-fn faults_from(field: &Field, cluster: &Cluster, duration_ms: u64) -> Result<Vec<FaultStep>> {
+fn faults_from(
+    field: &Field,
+    cluster: &Cluster,
+    topics: &[Topic],
+    duration_ms: u64,
+) -> Result<Vec<FaultStep>> {
     let steps = field.tables()?;
     steps
         .iter()
-        .map(|step| fault_step(step, cluster, duration_ms))
+        .map(|step| fault_step(step, cluster, topics, duration_ms))
         .collect()
 }
 
-fn fault_step(table: &Obj, cluster: &Cluster, duration_ms: u64) -> Result<FaultStep> {
+fn fault_step(
+    table: &Obj,
+    cluster: &Cluster,
+    topics: &[Topic],
+    duration_ms: u64,
+) -> Result<FaultStep> {
     table.check_keys("[[fault]]", &["at", "when", "actions"])?;
     if let Some(when) = table.get("when") {
         return Err(when
@@ -1085,12 +1095,45 @@ fn fault_step(table: &Obj, cluster: &Cluster, duration_ms: u64) -> Result<FaultS
     }
     let actions = actions
         .iter()
-        .map(|action| action_from(action, cluster))
+        .map(|action| action_from(action, cluster, topics))
         .collect::<Result<_>>()?;
     Ok(FaultStep { at_ms, actions })
 }
 
-fn action_from(table: &Obj, cluster: &Cluster) -> Result<Action> {
+/// A `leader(t/p)` or `follower(t/p, i)` target must name a declared topic, one of its
+/// partitions, and (for a follower) a follower that exists.
+fn check_target_partition(target: &Target, topics: &[Topic]) -> std::result::Result<(), String> {
+    let (topic, partition, index) = match target {
+        Target::Leader { topic, partition } => (topic, *partition, None),
+        Target::Follower {
+            topic,
+            partition,
+            index,
+        } => (topic, *partition, Some(*index)),
+        _ => return Ok(()),
+    };
+    let Some(declared) = topics.iter().find(|t| &t.name == topic) else {
+        return Err(format!(
+            "unknown topic \"{topic}\": declare it in a [[topic]]"
+        ));
+    };
+    if partition >= declared.partitions {
+        return Err(format!(
+            "topic \"{topic}\" has partitions 0..{}",
+            declared.partitions
+        ));
+    }
+    let followers = declared.replication_factor as usize - 1;
+    match index {
+        Some(i) if i > followers => Err(format!(
+            "follower {i} does not exist: {topic}/{partition} has {followers} follower(s) (replication_factor {})",
+            declared.replication_factor
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn action_from(table: &Obj, cluster: &Cluster, topics: &[Topic]) -> Result<Action> {
     let do_field = table.required("do", "the fault kind, e.g. \"kill\"")?;
     let (name, params) = fault_kind_name(&do_field)?;
     check_action_keys(table, name, params)?;
@@ -1100,6 +1143,7 @@ fn action_from(table: &Obj, cluster: &Cluster) -> Result<Action> {
             suggestion: error.suggestion,
             ..target_field.error(error.message)
         })?;
+    check_target_partition(&target, topics).map_err(|message| target_field.error(message))?;
     let after_ms = match table.get("after") {
         Some(field) => field.duration_ms()?,
         None => 0,
@@ -1273,10 +1317,7 @@ fn anomaly_list(field: &Field) -> Result<Vec<String>> {
 
 /// How many times an action fires: once per broker its target names.
 fn firings(action: &Action, brokers: u32) -> u64 {
-    match action.target {
-        Target::All => u64::from(brokers),
-        Target::Broker(_) => 1,
-    }
+    action.target.size(brokers)
 }
 
 fn minimums(field: &Field, faults: &[FaultStep], brokers: u32, expect: &mut Expect) -> Result<()> {

@@ -103,12 +103,45 @@ pub fn parse_target(text: &str, brokers: u32) -> Result<Target, TargetError> {
         ("all", Some(_)) => fail(format!("`all` takes no arguments, found \"{text}\"")),
         ("broker", Some(args)) => parse_broker_id(args.trim(), brokers).map(Target::Broker),
         ("broker", None) => fail(format!("expected broker(n) with n in 1..={brokers}")),
+        ("leader", Some(args)) => {
+            let (topic, partition) = parse_tp(args).ok_or_else(|| TargetError {
+                message: format!("expected leader(topic/partition), found \"{text}\""),
+                suggestion: None,
+            })?;
+            Ok(Target::Leader { topic, partition })
+        }
+        ("follower", Some(args)) => {
+            let parsed = args.split_once(',').and_then(|(tp, index)| {
+                let (topic, partition) = parse_tp(tp)?;
+                let index = index.trim().parse::<usize>().ok().filter(|i| *i >= 1)?;
+                Some(Target::Follower {
+                    topic,
+                    partition,
+                    index,
+                })
+            });
+            parsed.ok_or_else(|| TargetError {
+                message: format!(
+                    "expected follower(topic/partition, i) with i ≥ 1, found \"{text}\""
+                ),
+                suggestion: None,
+            })
+        }
+        ("minority", None) => Ok(Target::Minority),
+        ("majority", None) => Ok(Target::Majority),
         (name, _) if REPLICATION_TARGETS.contains(&name) => fail(format!(
-            "target \"{text}\" is not available until replication lands; \
-             use broker(n) or all"
+            "target \"{text}\" is not available until the controller lands; \
+             use broker(n), all, leader(t/p), follower(t/p, i), minority or majority"
         )),
         (name, args) => Err(unknown_target(text, name, args)),
     }
+}
+
+/// `topic/partition`, e.g. `t/0`.
+fn parse_tp(text: &str) -> Option<(String, i32)> {
+    let (topic, partition) = text.trim().rsplit_once('/')?;
+    let partition = partition.trim().parse::<i32>().ok().filter(|p| *p >= 0)?;
+    (!topic.trim().is_empty()).then(|| (topic.trim().to_string(), partition))
 }
 
 /// Splits `name(args)` into its parts; a string without a well-formed call is all name.
@@ -139,7 +172,7 @@ fn unknown_target(text: &str, name: &str, args: Option<&str>) -> TargetError {
         None => near.to_string(),
     });
     TargetError {
-        message: format!("unknown target \"{text}\": expected broker(n) or all"),
+        message: format!("unknown target \"{text}\": expected broker(n), all, leader(t/p), follower(t/p, i), minority or majority"),
         suggestion,
     }
 }
@@ -218,19 +251,9 @@ mod tests {
         assert!(parse_target("broker", 3).is_err());
         let typo = parse_target("brokr(1)", 3).unwrap_err();
         assert_eq!(typo.suggestion.as_deref(), Some("broker(1)"));
-        let later = parse_target("leader(t/0)", 3).unwrap_err();
-        assert!(later
-            .message
-            .contains("not available until replication lands"));
-        for form in [
-            "follower(t/0, 1)",
-            "controller",
-            "isr(t/0)",
-            "minority",
-            "majority",
-        ] {
+        for form in ["controller", "isr(t/0)"] {
             let err = parse_target(form, 3).unwrap_err();
-            assert!(err.message.contains("until replication lands"), "{form}");
+            assert!(err.message.contains("until the controller lands"), "{form}");
         }
     }
 
@@ -243,5 +266,31 @@ mod tests {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("same", "same"), 0);
+    }
+
+    #[test]
+    fn partition_and_group_targets_parse() {
+        assert_eq!(
+            parse_target("leader(t/0)", 3),
+            Ok(Target::Leader {
+                topic: "t".into(),
+                partition: 0
+            })
+        );
+        assert_eq!(
+            parse_target("follower(orders/2, 1)", 3),
+            Ok(Target::Follower {
+                topic: "orders".into(),
+                partition: 2,
+                index: 1
+            })
+        );
+        assert_eq!(parse_target("minority", 5), Ok(Target::Minority));
+        assert_eq!(parse_target("majority", 5), Ok(Target::Majority));
+        assert_eq!(Target::Minority.size(5), 2);
+        assert_eq!(Target::Majority.size(5), 3);
+        assert!(parse_target("follower(t/0, 0)", 3).is_err());
+        assert!(parse_target("leader(t)", 3).is_err());
+        assert!(parse_target("controller", 3).is_err());
     }
 }
