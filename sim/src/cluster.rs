@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::clock::{RunClock, SimClock};
 use crate::disk::SimDisk;
 use crate::faults::NodeFaults;
-use crate::scenario::{ConfigValue, Configs, FaultKind, Scenario, Target};
+use crate::scenario::{ConfigValue, Configs, Direction, FaultKind, Scenario, Target};
 use crate::trace::RunTrace;
 
 /// The port every broker listens on.
@@ -290,10 +290,24 @@ impl SimCluster {
                 broker.paused = false;
                 "process resumed".to_string()
             }
-            FaultKind::Partition => {
-                NetSim::current().clog_node(node_id);
+            FaultKind::Partition { direction } => {
+                let net = NetSim::current();
                 broker.partitioned = true;
-                "cut off from every other node".to_string()
+                match direction {
+                    Direction::Both => {
+                        net.clog_node(node_id);
+                        "cut off from every other node".to_string()
+                    }
+                    Direction::In => {
+                        net.clog_node_in(node_id);
+                        "hears nothing; what it sends still arrives (one-way partition)".to_string()
+                    }
+                    Direction::Out => {
+                        net.clog_node_out(node_id);
+                        "nothing it sends arrives; it still hears others (one-way partition)"
+                            .to_string()
+                    }
+                }
             }
             FaultKind::Heal => {
                 heal_broker(broker);

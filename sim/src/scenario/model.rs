@@ -147,7 +147,9 @@ pub enum FaultKind {
     Pause,
     Resume,
     /// Cut the target off from every other node (both ways).
-    Partition,
+    Partition {
+        direction: Direction,
+    },
     /// End every network fault on the target.
     Heal,
     /// Add this latency to every message to and from the target.
@@ -203,7 +205,7 @@ impl FaultKind {
             FaultKind::RestartEmptyDisk => "restart-empty-disk",
             FaultKind::Pause => "pause",
             FaultKind::Resume => "resume",
-            FaultKind::Partition => "partition",
+            FaultKind::Partition { .. } => "partition",
             FaultKind::Heal => "heal",
             FaultKind::SlowLink { .. } => "slow-link",
             FaultKind::ResetConnection => "reset-connection",
@@ -219,6 +221,17 @@ impl FaultKind {
             FaultKind::SilentDeath => "silent-death",
         }
     }
+}
+
+/// Which way a network partition cuts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Nothing in or out (the default).
+    Both,
+    /// The target hears nothing; what it sends still arrives.
+    In,
+    /// Nothing the target sends arrives; it still hears others.
+    Out,
 }
 
 /// One action of a step.

@@ -61,7 +61,7 @@ pub const FAULT_KINDS: &[(&str, &[&str])] = &[
     ("restart-empty-disk", &[]),
     ("pause", &[]),
     ("resume", &[]),
-    ("partition", &[]),
+    ("partition", &["direction"]),
     ("heal", &[]),
     ("slow-link", &["delay"]),
     ("reset-connection", &[]),
@@ -1213,7 +1213,21 @@ fn fault_kind(table: &Obj, name: &str) -> Result<FaultKind> {
         "restart-empty-disk" => FaultKind::RestartEmptyDisk,
         "pause" => FaultKind::Pause,
         "resume" => FaultKind::Resume,
-        "partition" => FaultKind::Partition,
+        "partition" => FaultKind::Partition {
+            direction: match table.get("direction") {
+                None => Direction::Both,
+                Some(field) => match field.str()? {
+                    "both" => Direction::Both,
+                    "in" => Direction::In,
+                    "out" => Direction::Out,
+                    other => {
+                        return Err(field.error(format!(
+                            "unknown direction \"{other}\": expected \"both\", \"in\" (the target hears nothing) or \"out\" (nothing it sends arrives)"
+                        )))
+                    }
+                },
+            },
+        },
         "heal" => FaultKind::Heal,
         "slow-link" => FaultKind::SlowLink {
             delay_ms: positive("delay")?,
