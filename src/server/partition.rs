@@ -463,10 +463,7 @@ impl Actor {
                 acks,
                 reply,
             } => {
-                let delay = self.env.net.disk_delay();
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
+                self.disk_latency().await;
                 let result = self.append(&batches, acks);
                 let _ = reply.send(result);
             }
@@ -490,9 +487,8 @@ impl Actor {
                 leader_high_watermark,
                 reply,
             } => {
-                let delay = self.env.net.disk_delay();
-                if !delay.is_zero() && !batches.is_empty() {
-                    tokio::time::sleep(delay).await;
+                if !batches.is_empty() {
+                    self.disk_latency().await;
                 }
                 let _ = reply.send(self.append_as_follower(&batches, leader_high_watermark));
             }
@@ -602,6 +598,14 @@ impl Actor {
         }
     }
 
+    /// Wait out the injected latency of the disk write about to happen (a slow disk).
+    async fn disk_latency(&self) {
+        let delay = self.env.net.disk_delay();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+    }
+
     fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
@@ -675,20 +679,11 @@ impl Actor {
                 // The leader's batches are laid out differently from here on: this log
                 // diverged (the leader lost and rewrote its tail). Cut back to before the
                 // leader's batch and fetch again from there.
-                self.checked(|log| log.truncate_to(first.base_offset))?;
-                self.env.trace.record(
-                    "truncate",
-                    format!("{} {} diverged", self.dir, first.base_offset).as_bytes(),
+                return self.cut_follower_log(
+                    first.base_offset,
+                    "diverged",
+                    "replication.divergent_truncations",
                 );
-                self.env
-                    .trace
-                    .effect("replication.divergent_truncations", 1);
-                self.observe_truncation("diverged");
-                let log_end_offset = self.log.log_end_offset();
-                if let Role::Follower { high_watermark } = &mut self.role {
-                    *high_watermark = (*high_watermark).min(log_end_offset);
-                }
-                return Ok(());
             }
             let now = self.env.clock.wall_ms();
             self.log
@@ -716,15 +711,21 @@ impl Actor {
         if !matches!(self.role, Role::Follower { .. }) {
             return Err(codes::NOT_LEADER_OR_FOLLOWER);
         }
+        self.cut_follower_log(offset, "leader-log-end", "replication.follower_truncations")
+    }
+
+    /// Truncate a follower's log at `offset` for `reason`, report it (trace, `effect`
+    /// counter, online observation) and keep its HW within the shorter log.
+    fn cut_follower_log(&mut self, offset: i64, reason: &str, effect: &str) -> Result<(), i16> {
         self.checked(|log| log.truncate_to(offset))?;
         self.env.trace.record(
             "truncate",
-            format!("{} {offset} leader-log-end", self.dir).as_bytes(),
+            format!("{} {offset} {reason}", self.dir).as_bytes(),
         );
-        self.env.trace.effect("replication.follower_truncations", 1);
-        self.observe_truncation("leader-log-end");
+        self.env.trace.effect(effect, 1);
+        self.observe_truncation(reason);
         let log_end_offset = self.log.log_end_offset();
-        if let Role::Follower { high_watermark, .. } = &mut self.role {
+        if let Role::Follower { high_watermark } = &mut self.role {
             *high_watermark = (*high_watermark).min(log_end_offset);
         }
         Ok(())
