@@ -24,6 +24,9 @@ use crate::trace::RunTrace;
 /// The port every broker listens on.
 pub const BROKER_PORT: u16 = 9092;
 
+/// The controller's node id in fault targets and the trace (brokers are 1..=n).
+pub const CONTROLLER_ID: i32 = 100;
+
 /// A broker's address in the simulated network.
 pub fn broker_addr(id: i32) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, id as u8)), BROKER_PORT)

@@ -101,6 +101,16 @@ pub fn events(broker: i32, observation: &Observation<'_>) -> Vec<ReplicaEvent> {
                 high_watermark,
             }]
         }
+        Observation::IsrChanged {
+            tp: t,
+            leader_epoch,
+            isr,
+        } => vec![ReplicaEvent::IsrChanged {
+            tp: tp(t),
+            leader: broker,
+            leader_epoch,
+            isr: isr.to_vec(),
+        }],
         Observation::Restarted => vec![ReplicaEvent::BrokerRestarted { broker }],
     }
 }

@@ -40,6 +40,12 @@ pub enum Observation<'a> {
         isr: &'a [i32],
         clean: bool,
     },
+    /// The leader's ISR changed (committed: applied at once, or acknowledged by the controller).
+    IsrChanged {
+        tp: TopicPartition<'a>,
+        leader_epoch: i32,
+        isr: &'a [i32],
+    },
     /// An acks=all produce was acknowledged with its batch ending at `last_offset`.
     AcksAllAcknowledged {
         tp: TopicPartition<'a>,

@@ -755,6 +755,13 @@ impl Actor {
             crate::replica_state::IsrChangeKind::Shrink => "replication.isr_shrinks",
         };
         self.env.trace.effect(name, 1);
+        if let Role::Leader(state) = &self.role {
+            self.env.trace.observe(&Observation::IsrChanged {
+                tp: self.tp(),
+                leader_epoch: state.leader_epoch(),
+                isr: &change.new_isr,
+            });
+        }
     }
 
     fn read(&mut self, offset: i64, max_bytes: usize) -> ReadResult {

@@ -89,6 +89,13 @@ pub enum ReplicaEvent {
         isr: Vec<i32>,
         clean: bool,
     },
+    /// A leader's ISR changed (the new ISR is in force).
+    IsrChanged {
+        tp: Tp,
+        leader: i32,
+        leader_epoch: i32,
+        isr: Vec<i32>,
+    },
     /// The leader sent an acks=all produce acknowledgement for a batch ending at `last_offset`.
     AcksAllAcknowledged {
         tp: Tp,
@@ -149,6 +156,8 @@ pub struct PartitionModel {
     pub leader: Option<i32>,
     /// The election with the highest epoch seen.
     pub latest_election: Option<Election>,
+    /// The ISR last announced by the latest leader (at its election or a later change).
+    pub isr: Vec<i32>,
     /// One past the highest offset acknowledged to an acks=all producer.
     pub acknowledged_end: i64,
     /// Committed offsets at or above this were already reported lost everywhere.
@@ -257,6 +266,15 @@ impl OnlineChecker {
                     leader_epoch: *leader_epoch,
                 };
                 self.on_leader_elected(at, tp, election, isr, *clean)
+            }
+            ReplicaEvent::IsrChanged {
+                tp,
+                leader,
+                leader_epoch,
+                isr,
+            } => {
+                self.on_isr_changed(tp, *leader, *leader_epoch, isr);
+                vec![]
             }
             ReplicaEvent::AcksAllAcknowledged {
                 tp,
@@ -389,8 +407,20 @@ impl OnlineChecker {
             .is_none_or(|latest| election.leader_epoch > latest.leader_epoch);
         if newer {
             partition.latest_election = Some(election);
+            partition.isr = isr.to_vec();
         }
         found
+    }
+
+    /// The latest leader's ISR changed; an older leader's late report is ignored.
+    fn on_isr_changed(&mut self, tp: &Tp, leader: i32, leader_epoch: i32, isr: &[i32]) {
+        let partition = self.partition_mut(tp);
+        let current = partition
+            .latest_election
+            .is_none_or(|latest| latest.leader == leader && latest.leader_epoch == leader_epoch);
+        if current {
+            partition.isr = isr.to_vec();
+        }
     }
 
     fn on_acks_all(
