@@ -27,6 +27,17 @@ pub const BROKER_PORT: u16 = 9092;
 /// The controller's node id in fault targets and the trace (brokers are 1..=n).
 pub const CONTROLLER_ID: i32 = 100;
 
+/// The port the controller listens on.
+pub const CONTROLLER_PORT: u16 = 9093;
+
+/// The controller's address in the simulated network.
+pub fn controller_addr() -> SocketAddr {
+    SocketAddr::new(
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, CONTROLLER_ID as u8)),
+        CONTROLLER_PORT,
+    )
+}
+
 /// A broker's address in the simulated network.
 pub fn broker_addr(id: i32) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, id as u8)), BROKER_PORT)
@@ -70,6 +81,8 @@ pub struct FiredFault {
 /// The simulated brokers of one run.
 pub struct SimCluster {
     pub brokers: BTreeMap<i32, BrokerNode>,
+    /// The controller node, when `[model] controller = true`.
+    pub controller: Option<BrokerNode>,
     /// The static cluster map, for resolving partition targets.
     topics: Vec<TopicAssignment>,
     trace: Arc<RunTrace>,
@@ -132,6 +145,10 @@ impl SimCluster {
             })
             .collect();
         let topics = assignments(scenario);
+        let controller = scenario
+            .model
+            .controller
+            .then(|| start_controller(scenario, &topics, &trace, clock));
         let mut brokers = BTreeMap::new();
         for &id in &ids {
             let node_trace = trace.for_node(id);
@@ -149,6 +166,8 @@ impl SimCluster {
                 topics: topics.clone(),
                 configs: config_strings(&scenario.broker),
                 cluster_id: "kafkasim".into(),
+                controller: scenario.model.controller.then(controller_addr),
+                truncation: scenario.model.truncation,
             };
             let env = Env {
                 node_id: id,
@@ -188,6 +207,7 @@ impl SimCluster {
         }
         SimCluster {
             brokers,
+            controller,
             topics,
             trace,
             clock,
@@ -238,10 +258,13 @@ impl SimCluster {
         let now_ms = self.clock.now_ms();
         let handle = Handle::current();
         let keep_probability = self.keep_probability;
-        let broker = self
-            .brokers
-            .get_mut(&id)
-            .expect("targets are validated against the cluster");
+        let broker = match self.controller.as_mut() {
+            Some(controller) if id == CONTROLLER_ID => controller,
+            _ => self
+                .brokers
+                .get_mut(&id)
+                .expect("targets are validated against the cluster"),
+        };
         let node_id = broker.node.id();
         let detail = match kind {
             FaultKind::Kill => {
@@ -396,7 +419,11 @@ impl SimCluster {
         let fired = FiredFault {
             time_ms: now_ms,
             kind: kind.name().to_string(),
-            target: format!("broker({id})"),
+            target: if id == CONTROLLER_ID {
+                "controller".to_string()
+            } else {
+                format!("broker({id})")
+            },
             detail,
         };
         self.trace.record(
@@ -413,7 +440,7 @@ impl SimCluster {
     pub fn heal_all(&mut self) -> Vec<i32> {
         let handle = Handle::current();
         let mut restarted = Vec::new();
-        for broker in self.brokers.values_mut() {
+        for broker in self.brokers.values_mut().chain(self.controller.as_mut()) {
             heal_broker(broker);
             broker.silently_dead = false;
             if broker.paused && broker.alive {
@@ -432,6 +459,96 @@ impl SimCluster {
         self.trace
             .record(0, "heal", format!("{restarted:?}").as_bytes());
         restarted
+    }
+}
+
+/// The controller's settings from the scenario's Kafka configs and `[model]` switches.
+fn controller_config(scenario: &Scenario) -> kafkasim::controller::ControllerConfig {
+    use crate::scenario::configs::{int_or_default, value_or_default, Scope};
+    use kafkasim::controller::{AlterPartitionMode, ControllerConfig};
+    use kafkasim::replication::TruncationRule;
+    let unclean = |configs: &Configs| {
+        matches!(
+            value_or_default(configs, Scope::Topic, "unclean.leader.election.enable"),
+            ConfigValue::Bool(true)
+        )
+    };
+    let topic_unclean = scenario
+        .topics
+        .iter()
+        .filter(|t| t.config.contains_key("unclean.leader.election.enable"))
+        .map(|t| (t.name.clone(), unclean(&t.config)))
+        .collect();
+    ControllerConfig {
+        unclean_leader_election_enable: unclean(&scenario.broker),
+        topic_unclean_leader_election_enable: topic_unclean,
+        min_insync_replicas: int_or_default(&scenario.broker, Scope::Topic, "min.insync.replicas")
+            as i32,
+        broker_session_timeout_ms: int_or_default(
+            &scenario.broker,
+            Scope::Broker,
+            "broker.session.timeout.ms",
+        ) as u64,
+        // Kafka 0.10 had neither AlterPartition's checks nor fencing of restarted brokers.
+        alter_partition: match scenario.model.truncation {
+            TruncationRule::LeaderEpoch => AlterPartitionMode::Kip497,
+            TruncationRule::HighWatermark => AlterPartitionMode::Legacy,
+        },
+        fence_restarted_brokers: scenario.model.fences_restarted_brokers(),
+    }
+}
+
+/// Create the controller node; it replays (or creates) its metadata log and serves.
+fn start_controller(
+    scenario: &Scenario,
+    topics: &[TopicAssignment],
+    trace: &Arc<RunTrace>,
+    clock: RunClock,
+) -> BrokerNode {
+    let node_trace = trace.for_node(CONTROLLER_ID);
+    let disk = Arc::new(
+        SimDisk::new(move || clock.now_ms())
+            .with_trace(node_trace.clone())
+            .with_dirty_expire_ms(scenario.model.dirty_expire_ms),
+    );
+    let faults = Arc::new(NodeFaults::default());
+    let clock_offset_ms = Arc::new(AtomicI64::new(0));
+    let env = Env {
+        node_id: CONTROLLER_ID,
+        disk: disk.clone(),
+        clock: Arc::new(SimClock::new(clock, clock_offset_ms.clone())),
+        net: faults.clone(),
+        trace: node_trace,
+    };
+    let config = kafkasim::controller::node::ControllerNodeConfig {
+        listen: controller_addr(),
+        controller: controller_config(scenario),
+        topics: topics.to_vec(),
+    };
+    let node = Handle::current()
+        .create_node()
+        .name("controller")
+        .ip(controller_addr().ip())
+        .init(move || {
+            let env = env.clone();
+            let config = config.clone();
+            async move {
+                if let Err(error) = kafkasim::controller::node::run(env, config).await {
+                    tracing::error!(%error, "controller stopped");
+                }
+            }
+        })
+        .build();
+    BrokerNode {
+        id: CONTROLLER_ID,
+        node,
+        disk,
+        faults,
+        clock_offset_ms,
+        alive: true,
+        paused: false,
+        partitioned: false,
+        silently_dead: false,
     }
 }
 

@@ -428,6 +428,41 @@ impl Controller {
         Ok(self.finish(batch))
     }
 
+    /// Creates a topic with a given placement (the cluster's initial topics, written into a
+    /// new metadata log before any broker registered): replica lists as given, the first
+    /// replica leads at epoch 0, every replica in the ISR.
+    pub fn bootstrap_topic(
+        &mut self,
+        name: &str,
+        placement: &[Vec<i32>],
+    ) -> Result<Vec<MetadataRecord>, ControllerError> {
+        let mut batch = self.begin();
+        validate_topic_name(name)?;
+        if self.state.topics.contains_key(name) {
+            return Err(ControllerError::TopicAlreadyExists(name.to_string()));
+        }
+        if placement.is_empty() || placement.iter().any(|replicas| replicas.is_empty()) {
+            return Err(ControllerError::InvalidPartitions(placement.len() as i32));
+        }
+        let topic_id = topic_id_for(name, self.state.records_applied);
+        batch.push(MetadataRecord::Topic(TopicRecord {
+            name: name.to_string(),
+            topic_id,
+        }));
+        for (partition, replicas) in placement.iter().enumerate() {
+            batch.push(MetadataRecord::Partition(PartitionRecord {
+                topic: name.to_string(),
+                partition: partition as i32,
+                leader: replicas[0],
+                isr: replicas.clone(),
+                replicas: replicas.clone(),
+                leader_epoch: 0,
+                partition_epoch: 0,
+            }));
+        }
+        Ok(self.finish(batch))
+    }
+
     /// Deletes a topic and its partitions.
     pub fn delete_topic(&mut self, name: &str) -> Result<Vec<MetadataRecord>, ControllerError> {
         let mut batch = self.begin();

@@ -6,6 +6,7 @@
 
 #[allow(clippy::module_inception)]
 pub mod controller;
+pub mod node;
 pub mod records;
 pub mod state;
 

@@ -25,6 +25,17 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ApiVersions, 0, 4),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::DeleteTopics, 1, 5),
+    // v3 adds the replica id followers send; v4 is flexible.
+    (ApiKey::OffsetForLeaderEpoch, 3, 4),
+];
+
+/// The APIs the controller serves: brokers register, heartbeat, propose ISR changes and
+/// fetch the metadata log (Fetch v12 of `__cluster_metadata`, as KRaft brokers do).
+pub const CONTROLLER_SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Fetch, 12, 12),
+    (ApiKey::BrokerRegistration, 0, 0),
+    (ApiKey::BrokerHeartbeat, 0, 0),
+    (ApiKey::AlterPartition, 2, 2),
 ];
 
 /// The supported range of an API, if kafkasim implements it at all.
@@ -122,7 +133,15 @@ pub enum DecodeError {
 
 /// Decode a request frame. Unknown APIs and unsupported versions are reported without
 /// decoding the body (the body's layout is unknown to us then).
-pub fn decode_request(mut frame: Bytes) -> Result<Request, DecodeError> {
+pub fn decode_request(frame: Bytes) -> Result<Request, DecodeError> {
+    decode_request_for(SUPPORTED, frame)
+}
+
+/// Decode a request frame against a server's own list of supported APIs and versions.
+pub fn decode_request_for(
+    supported: &[(ApiKey, i16, i16)],
+    mut frame: Bytes,
+) -> Result<Request, DecodeError> {
     if frame.len() < 8 {
         return Err(DecodeError::Short);
     }
@@ -130,7 +149,10 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, DecodeError> {
     let version = i16::from_be_bytes([frame[2], frame[3]]);
     let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
     let api_key = ApiKey::try_from(raw_key).map_err(|_| DecodeError::UnknownApi(raw_key))?;
-    if !is_supported(raw_key, version) {
+    let listed = supported
+        .iter()
+        .any(|(key, min, max)| *key == api_key && (*min..=*max).contains(&version));
+    if !listed {
         return Err(DecodeError::UnsupportedVersion {
             api_key: raw_key,
             version,

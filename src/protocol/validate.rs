@@ -336,6 +336,101 @@ mod schemas {
         ]),
     };
 
+    pub(super) const BROKER_REGISTRATION: Schema = Schema {
+        api_key: ApiKey::BrokerRegistration,
+        versions: Versions::range(0, 0),
+        flexible: Versions::since(0),
+        body: Fields::new(&[
+            Field::new("broker_id", Int32),
+            Field::new("cluster_id", String),
+            Field::new("incarnation_id", Uuid),
+            Field::new(
+                "listeners",
+                Array(&Struct(&Fields::new(&[
+                    Field::new("name", String),
+                    Field::new("host", String),
+                    Field::new("port", Int16),
+                    Field::new("security_protocol", Int16),
+                ]))),
+            ),
+            Field::new(
+                "features",
+                Array(&Struct(&Fields::new(&[
+                    Field::new("name", String),
+                    Field::new("min_supported_version", Int16),
+                    Field::new("max_supported_version", Int16),
+                ]))),
+            ),
+            Field::new("rack", String).nullable_since(0),
+        ]),
+    };
+
+    pub(super) const BROKER_HEARTBEAT: Schema = Schema {
+        api_key: ApiKey::BrokerHeartbeat,
+        versions: Versions::range(0, 0),
+        flexible: Versions::since(0),
+        body: Fields::new(&[
+            Field::new("broker_id", Int32),
+            Field::new("broker_epoch", Int64),
+            Field::new("current_metadata_offset", Int64),
+            Field::new("want_fence", Boolean),
+            Field::new("want_shut_down", Boolean),
+        ]),
+    };
+
+    pub(super) const ALTER_PARTITION: Schema = Schema {
+        api_key: ApiKey::AlterPartition,
+        versions: Versions::range(2, 2),
+        flexible: Versions::since(0),
+        body: Fields::new(&[
+            Field::new("broker_id", Int32),
+            Field::new("broker_epoch", Int64),
+            Field::new(
+                "topics",
+                Array(&Struct(&Fields::new(&[
+                    Field::new("topic_id", Uuid),
+                    Field::new(
+                        "partitions",
+                        Array(&Struct(&Fields::new(&[
+                            Field::new("partition_index", Int32),
+                            Field::new("leader_epoch", Int32),
+                            Field::new("new_isr", Array(&Int32)),
+                            Field::new("leader_recovery_state", Int8),
+                            Field::new("partition_epoch", Int32),
+                        ]))),
+                    ),
+                ]))),
+            ),
+        ]),
+    };
+
+    /// The controller's own APIs (its Fetch of the metadata log uses `FETCH`).
+    pub(super) const CONTROLLER_SCHEMAS: &[Schema] =
+        &[BROKER_REGISTRATION, BROKER_HEARTBEAT, ALTER_PARTITION];
+
+    pub(super) const OFFSET_FOR_LEADER_EPOCH: Schema = Schema {
+        api_key: ApiKey::OffsetForLeaderEpoch,
+        versions: Versions::range(3, 4),
+        flexible: Versions::since(4),
+        body: Fields::new(&[
+            Field::new("replica_id", Int32),
+            Field::new(
+                "topics",
+                Array(&Struct(&Fields::new(&[
+                    Field::new("topic", String),
+                    Field::new(
+                        "partitions",
+                        Array(&Struct(&Fields::new(&[
+                            Field::new("partition", Int32),
+                            Field::new("current_leader_epoch", Int32),
+                            Field::new("leader_epoch", Int32),
+                        ]))),
+                    ),
+                ]))),
+            ),
+        ]),
+    };
+
     /// One schema per API in `SUPPORTED`.
     pub(super) const SCHEMAS: &[Schema] = &[
         PRODUCE,
@@ -346,6 +441,7 @@ mod schemas {
         API_VERSIONS,
         CREATE_TOPICS,
         DELETE_TOPICS,
+        OFFSET_FOR_LEADER_EPOCH,
     ];
 }
 
@@ -362,6 +458,7 @@ pub fn check_request_body(api_key: ApiKey, version: i16, body: &[u8]) -> Result<
 fn walk_body(api_key: ApiKey, version: i16, body: &[u8]) -> Result<usize, String> {
     let schema = schemas::SCHEMAS
         .iter()
+        .chain(schemas::CONTROLLER_SCHEMAS)
         .find(|schema| schema.api_key == api_key && schema.versions.contains(version))
         .ok_or("no schema for this version")?;
     let walk = Walk {
@@ -615,6 +712,44 @@ mod tests {
     use kafka_protocol::protocol::StrBytes;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn controller_schemas_cover_exactly_the_controller_versions() {
+        for (api_key, min, max) in crate::protocol::CONTROLLER_SUPPORTED {
+            let schema = schemas::SCHEMAS
+                .iter()
+                .chain(schemas::CONTROLLER_SCHEMAS)
+                .find(|schema| schema.api_key == *api_key && schema.versions.contains(*min))
+                .unwrap_or_else(|| panic!("no schema for {api_key:?}"));
+            assert!(schema.versions.contains(*max), "{api_key:?}");
+            for version in *min..=*max {
+                let flexible = api_key.request_header_version(version) >= 2;
+                assert_eq!(
+                    schema.flexible.contains(version),
+                    flexible,
+                    "{api_key:?} v{version}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn controller_requests_with_impossible_lengths_are_refused() {
+        // AlterPartition v2 claiming 2^31 topics in a 20-byte body.
+        let mut body = vec![0, 0, 0, 1];
+        body.extend_from_slice(&7i64.to_be_bytes());
+        body.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x07, 0]);
+        assert!(check_request_body(ApiKey::AlterPartition, 2, &body).is_err());
+        // A well-formed heartbeat passes.
+        let mut heartbeat = vec![0, 0, 0, 1];
+        heartbeat.extend_from_slice(&7i64.to_be_bytes());
+        heartbeat.extend_from_slice(&3i64.to_be_bytes());
+        heartbeat.extend_from_slice(&[0, 0, 0]);
+        assert_eq!(
+            check_request_body(ApiKey::BrokerHeartbeat, 0, &heartbeat),
+            Ok(())
+        );
+    }
 
     #[test]
     fn schemas_cover_exactly_the_supported_versions() {
@@ -900,6 +1035,29 @@ mod tests {
         request.into()
     }
 
+    fn offset_for_leader_epoch(gen: &mut Gen, version: i16) -> RequestKind {
+        use kafka_protocol::messages::offset_for_leader_epoch_request as epoch_request;
+        let flexible = version >= 4;
+        let mut request = epoch_request::OffsetForLeaderEpochRequest::default();
+        request.replica_id = BrokerId(gen.i32());
+        request.topics = gen.vec(|gen| {
+            let mut topic = epoch_request::OffsetForLeaderTopic::default();
+            topic.topic = gen.topic();
+            topic.partitions = gen.vec(|gen| {
+                let mut partition = epoch_request::OffsetForLeaderPartition::default();
+                partition.partition = gen.i32();
+                partition.current_leader_epoch = gen.i32();
+                partition.leader_epoch = gen.i32();
+                partition.unknown_tagged_fields = gen.unknown_tags(flexible);
+                partition
+            });
+            topic.unknown_tagged_fields = gen.unknown_tags(flexible);
+            topic
+        });
+        request.unknown_tagged_fields = gen.unknown_tags(flexible);
+        request.into()
+    }
+
     /// A random valid request of `api_key` at `version`, with every field the version has.
     fn valid_request(gen: &mut Gen, api_key: ApiKey, version: i16) -> RequestKind {
         match api_key {
@@ -911,6 +1069,7 @@ mod tests {
             ApiKey::ApiVersions => api_versions(gen, version),
             ApiKey::CreateTopics => create_topics(gen, version),
             ApiKey::DeleteTopics => delete_topics(gen, version),
+            ApiKey::OffsetForLeaderEpoch => offset_for_leader_epoch(gen, version),
             other => panic!("no generator for {other:?}"),
         }
     }

@@ -40,6 +40,11 @@ pub struct BrokerConfig {
     pub configs: BTreeMap<String, String>,
     /// Reported in Metadata.
     pub cluster_id: String,
+    /// The controller, when one decides leadership; `None`: the static cluster map (the first
+    /// replica leads at epoch 0).
+    pub controller: Option<SocketAddr>,
+    /// `[model] truncation`: how followers made by a leader change cut their logs.
+    pub truncation: crate::replication::TruncationRule,
 }
 
 impl BrokerConfig {
@@ -56,7 +61,18 @@ impl BrokerConfig {
             topics: Vec::new(),
             configs: BTreeMap::new(),
             cluster_id: "kafkasim".to_string(),
+            controller: None,
+            truncation: crate::replication::TruncationRule::LeaderEpoch,
         }
+    }
+
+    /// `broker.heartbeat.interval.ms` (Kafka default 2000).
+    pub fn heartbeat_interval_ms(&self) -> u64 {
+        int_config(&self.configs, "broker.heartbeat.interval.ms")
+            .ok()
+            .flatten()
+            .unwrap_or(2000)
+            .max(1) as u64
     }
 
     /// `socket.request.max.bytes` (Kafka default 100 MiB).

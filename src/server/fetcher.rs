@@ -1,7 +1,10 @@
-//! The follower side of replication: one task per followed partition that fetches from the
-//! leader with this broker's replica id, appends what it gets, learns the high watermark, and
-//! truncates when its log runs past the leader's (the leader's log end is the truth for a
-//! follower in this build's static leadership).
+//! The follower side of replication: one task per hosted replicated partition that, while
+//! the replica follows someone, fetches from that leader with this broker's replica id,
+//! appends what it gets, learns the high watermark, and truncates when its log runs past
+//! the leader's. Under the leader-epoch rule (with a controller) a follower first asks the
+//! leader where its latest epoch ends (OffsetForLeaderEpoch, KIP-101/279) and cuts its log
+//! there, asking again for an older epoch until the two agree; under the high-watermark
+//! rule it already cut to its HW when it became a follower.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,18 +12,26 @@ use std::time::Duration;
 
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::offset_for_leader_epoch_request::{
+    OffsetForLeaderPartition, OffsetForLeaderTopic,
+};
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, FetchRequest, ListOffsetsRequest, RequestKind, ResponseKind, TopicName,
+    ApiKey, BrokerId, FetchRequest, ListOffsetsRequest, OffsetForLeaderEpochRequest, RequestKind,
+    ResponseKind, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::partition::PartitionHandle;
+use super::partition::{PartitionHandle, RoleInfo};
 use super::Broker;
 use crate::client::connection::{ConnError, Connection};
 use crate::protocol::codes;
+use crate::replication::{TruncationRule, TruncationStep};
 
 const FETCH_VERSION: i16 = 11;
 const LIST_OFFSETS_VERSION: i16 = 5;
+const OFFSET_FOR_LEADER_EPOCH_VERSION: i16 = 3;
+/// Bound on OffsetForLeaderEpoch rounds: each asks for an older epoch, and epochs are few.
+const EPOCH_ROUNDS_MAX: usize = 64;
 /// `replica.fetch.wait.max.ms` (Kafka's default).
 const FETCH_WAIT_MAX: Duration = Duration::from_millis(500);
 /// `replica.fetch.max.bytes` (Kafka's default).
@@ -30,25 +41,28 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// `replica.fetch.backoff.ms`: the pause after an error.
 const BACKOFF: Duration = Duration::from_millis(250);
 
-/// Follow `leader` for one partition until the broker process dies.
-pub async fn follow(
-    broker: Arc<Broker>,
-    topic: String,
-    partition: i32,
-    leader: i32,
-    handle: PartitionHandle,
-) {
-    let Some(addr) = leader_addr(&broker, leader) else {
-        tracing::error!(
-            topic,
-            partition,
-            leader,
-            "leader has no known address; not following"
-        );
-        return;
-    };
+/// Follow whoever leads one partition until the partition goes away.
+pub async fn follow(broker: Arc<Broker>, topic: String, partition: i32, handle: PartitionHandle) {
+    let mut roles = handle.subscribe_role();
     let client_id = format!("replica-{}", broker.config.node_id);
     loop {
+        let role = handle.role();
+        if role.leader < 0 || role.leader == broker.config.node_id {
+            if roles.changed().await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let Some(addr) = leader_addr(&broker, role.leader) else {
+            tracing::warn!(
+                topic,
+                partition,
+                leader = role.leader,
+                "leader has no known address"
+            );
+            tokio::time::sleep(BACKOFF).await;
+            continue;
+        };
         let conn = match Connection::connect(addr, &client_id, 1, REQUEST_TIMEOUT).await {
             Ok(conn) => conn,
             Err(_) => {
@@ -56,10 +70,101 @@ pub async fn follow(
                 continue;
             }
         };
-        if let Err(error) = fetch_loop(&broker, &conn, &topic, partition, &handle).await {
+        if let Err(error) = follow_leader(&broker, &conn, &topic, partition, &handle, role).await {
             tracing::debug!(topic, partition, %error, "replica fetcher reconnecting");
+            tokio::time::sleep(BACKOFF).await;
         }
-        tokio::time::sleep(BACKOFF).await;
+    }
+}
+
+/// Fetch from the leader of `role` until the role changes.
+async fn follow_leader(
+    broker: &Broker,
+    conn: &Connection,
+    topic: &str,
+    partition: i32,
+    handle: &PartitionHandle,
+    role: RoleInfo,
+) -> Result<(), ConnError> {
+    let epoch_rule = broker.config.truncation == TruncationRule::LeaderEpoch;
+    if broker.config.controller.is_some() && epoch_rule {
+        truncate_by_epoch(broker, conn, topic, partition, handle, role).await?;
+    }
+    fetch_loop(broker, conn, topic, partition, handle, role).await
+}
+
+/// KIP-101/279: ask the leader where this replica's latest epoch ends, cut there, and ask
+/// again for an older epoch until the two agree.
+async fn truncate_by_epoch(
+    broker: &Broker,
+    conn: &Connection,
+    topic: &str,
+    partition: i32,
+    handle: &PartitionHandle,
+    role: RoleInfo,
+) -> Result<(), ConnError> {
+    let mut epoch = handle.latest_epoch().await;
+    for _ in 0..EPOCH_ROUNDS_MAX {
+        if epoch < 0 {
+            return Ok(());
+        }
+        let answer = offset_for_leader_epoch(broker, conn, topic, partition, role, epoch).await?;
+        match handle.truncate_by_epoch(answer).await {
+            Ok(TruncationStep::AskAgain { epoch: older, .. }) => epoch = older,
+            Ok(_) => return Ok(()),
+            Err(code) => return Err(ConnError::Protocol(format!("truncation failed: {code}"))),
+        }
+    }
+    Err(ConnError::Protocol(
+        "epoch truncation did not converge".into(),
+    ))
+}
+
+async fn offset_for_leader_epoch(
+    broker: &Broker,
+    conn: &Connection,
+    topic: &str,
+    partition: i32,
+    role: RoleInfo,
+    epoch: i32,
+) -> Result<(i32, i64), ConnError> {
+    let mut p = OffsetForLeaderPartition::default();
+    p.partition = partition;
+    p.current_leader_epoch = role.leader_epoch;
+    p.leader_epoch = epoch;
+    let mut t = OffsetForLeaderTopic::default();
+    t.topic = TopicName(StrBytes::from_string(topic.to_string()));
+    t.partitions = vec![p];
+    let mut request = OffsetForLeaderEpochRequest::default();
+    request.replica_id = BrokerId(broker.config.node_id);
+    request.topics = vec![t];
+    let response = conn
+        .request(
+            RequestKind::OffsetForLeaderEpoch(request),
+            ApiKey::OffsetForLeaderEpoch,
+            OFFSET_FOR_LEADER_EPOCH_VERSION,
+            REQUEST_TIMEOUT,
+        )
+        .await?;
+    let ResponseKind::OffsetForLeaderEpoch(response) = response else {
+        return Err(ConnError::Protocol(
+            "unexpected response to OffsetForLeaderEpoch".into(),
+        ));
+    };
+    let answer = response
+        .topics
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .find(|p| p.partition == partition);
+    match answer {
+        Some(p) if p.error_code == codes::NONE => Ok((p.leader_epoch, p.end_offset)),
+        Some(p) => Err(ConnError::Protocol(format!(
+            "OffsetForLeaderEpoch error {}",
+            p.error_code
+        ))),
+        None => Err(ConnError::Protocol(
+            "partition missing from OffsetForLeaderEpoch".into(),
+        )),
     }
 }
 
@@ -69,16 +174,28 @@ fn leader_addr(broker: &Broker, leader: i32) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, endpoint.port as u16))
 }
 
+/// The role changed (or the partition went away): this fetch loop is over.
+fn role_changed(handle: &PartitionHandle, role: RoleInfo) -> bool {
+    handle.role() != role
+}
+
 async fn fetch_loop(
     broker: &Broker,
     conn: &Connection,
     topic: &str,
     partition: i32,
     handle: &PartitionHandle,
+    role: RoleInfo,
 ) -> Result<(), ConnError> {
     loop {
+        if role_changed(handle, role) {
+            return Ok(());
+        }
         let fetch_offset = handle.offsets().log_end_offset;
-        let request = fetch_request(broker.config.node_id, topic, partition, fetch_offset);
+        let mut request = fetch_request(broker.config.node_id, topic, partition, fetch_offset);
+        if broker.config.controller.is_some() {
+            request.topics[0].partitions[0].current_leader_epoch = role.leader_epoch;
+        }
         let response = conn
             .request(
                 RequestKind::Fetch(request),

@@ -8,19 +8,25 @@
 
 pub mod config;
 mod connection;
+mod controller_link;
 mod fetcher;
 mod handlers;
 pub mod partition;
 mod topics;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
 
 use crate::sync::Watch;
 use tokio::net::TcpListener;
 
 pub use config::{BrokerConfig, BrokerEndpoint, TopicAssignment};
-use partition::{PartitionHandle, ReplicaConfig, TICK_INTERVAL};
+use partition::{IsrProposal, PartitionHandle, ReplicaConfig, TICK_INTERVAL};
+
+use crate::controller::MetadataState;
 
 use crate::replication::HighWatermarkCheckpoint;
 
@@ -36,6 +42,16 @@ pub struct Broker {
     partitions: Mutex<BTreeMap<(String, i32), PartitionHandle>>,
     /// Bumped after every append on this broker; delayed fetches wait on it.
     appended: Watch<u64>,
+    /// With a controller: the metadata log as applied so far (`None` before the first batch).
+    metadata: Mutex<Option<MetadataState>>,
+    /// With a controller: how many metadata records were applied (reported in heartbeats).
+    metadata_offset: AtomicI64,
+    /// This process's incarnation, sent as the broker epoch.
+    broker_epoch: AtomicI64,
+    /// Leaders' ISR proposals go here; the controller link sends them on.
+    isr_proposals: Option<mpsc::UnboundedSender<IsrProposal>>,
+    /// The receiving end, taken by the controller link when it starts.
+    isr_proposals_rx: Mutex<Option<mpsc::UnboundedReceiver<IsrProposal>>>,
 }
 
 impl Broker {
@@ -43,12 +59,24 @@ impl Broker {
     pub fn start(env: Env, config: BrokerConfig) -> anyhow::Result<Arc<Broker>> {
         let appended = Watch::new(0);
         env.trace.observe(&crate::env::Observation::Restarted);
+        let (isr_proposals, isr_proposals_rx) = match config.controller {
+            Some(_) => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
         let broker = Arc::new(Broker {
             env,
             config,
             topics: Mutex::new(BTreeMap::new()),
             partitions: Mutex::new(BTreeMap::new()),
             appended,
+            metadata: Mutex::new(None),
+            metadata_offset: AtomicI64::new(0),
+            broker_epoch: AtomicI64::new(0),
+            isr_proposals,
+            isr_proposals_rx: Mutex::new(isr_proposals_rx),
         });
         let mut known: Vec<TopicAssignment> = broker.config.topics.clone();
         for topic in topics::load_persisted(&*broker.env.disk)? {
@@ -105,6 +133,8 @@ impl Broker {
                 checkpointed_high_watermark: checkpoint
                     .get(&(topic.name.clone(), index as i32))
                     .copied(),
+                isr_proposals: self.isr_proposals.clone(),
+                truncation: self.config.truncation,
             };
             let handle = PartitionHandle::open(
                 &self.env,
@@ -213,6 +243,17 @@ impl Broker {
         }
     }
 
+    /// The metadata log as this broker applied it (with a controller).
+    pub fn metadata(&self) -> Option<MetadataState> {
+        self.metadata.lock().unwrap().clone()
+    }
+
+    fn set_metadata(&self, state: MetadataState, offset: i64) {
+        *self.metadata.lock().unwrap() = Some(state);
+        self.metadata_offset
+            .store(offset, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn notify_appended(&self) {
         self.appended.send_modify(|n| *n += 1);
     }
@@ -222,15 +263,18 @@ impl Broker {
 pub async fn serve(broker: Arc<Broker>, listener: TcpListener) -> anyhow::Result<()> {
     tokio::spawn(housekeeping(broker.clone()));
     tokio::spawn(checkpoint_high_watermarks(broker.clone()));
+    let controlled = broker.config.controller.is_some();
     for ((topic, partition), handle) in broker.partitions() {
-        if let Some(leader) = handle.follows() {
-            tokio::spawn(fetcher::follow(
-                broker.clone(),
-                topic,
-                partition,
-                leader,
-                handle,
-            ));
+        // Without a controller only followers ever fetch; with one, any replica may become a
+        // follower, so every replicated partition gets a fetcher that waits for that.
+        if (controlled && handle.replicated()) || (!controlled && !handle.is_leader()) {
+            tokio::spawn(fetcher::follow(broker.clone(), topic, partition, handle));
+        }
+    }
+    if let Some(controller) = broker.config.controller {
+        let proposals = broker.isr_proposals_rx.lock().unwrap().take();
+        if let Some(proposals) = proposals {
+            tokio::spawn(controller_link::run(broker.clone(), controller, proposals));
         }
     }
     let mut conn_id = 0u64;

@@ -21,8 +21,33 @@ use crate::sync::{Subscriber, Watch};
 
 use crate::env::{Env, Observation};
 use crate::protocol::codes;
-use crate::replica_state::{AcksAll, IsrRule, LeaderState, PartitionConfig};
+use crate::replica_state::{AcksAll, IsrChange, IsrRule, LeaderState, PartitionConfig};
+use crate::replication::{
+    leader_epoch_truncation, LeaderEpochCache, TruncationRule, TruncationStep, UNDEFINED_EPOCH,
+};
 use crate::storage::{batch, AppendInfo, Log, LogConfig, StorageError};
+
+/// Kafka's FENCED_LEADER_EPOCH: the request's leader epoch is older than the replica's.
+pub const FENCED_LEADER_EPOCH: i16 = 74;
+/// Kafka's UNKNOWN_LEADER_EPOCH: the request's leader epoch is newer than the replica's.
+pub const UNKNOWN_LEADER_EPOCH: i16 = 76;
+
+/// An ISR change a leader proposes to the controller (KIP-497's AlterPartition).
+#[derive(Debug, Clone)]
+pub struct IsrProposal {
+    pub topic: String,
+    pub partition: i32,
+    pub change: IsrChange,
+}
+
+/// Who leads a partition as this replica knows it, published on every role change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleInfo {
+    /// The leader's broker id, or -1 while none is known.
+    pub leader: i32,
+    /// The leader epoch of that leadership (-1 while none is known).
+    pub leader_epoch: i32,
+}
 
 /// How a replica of this partition is set up.
 #[derive(Debug, Clone)]
@@ -37,6 +62,12 @@ pub struct ReplicaConfig {
     pub replica_lag_time_max_ms: u64,
     /// The high watermark checkpointed before the last restart, if any.
     pub checkpointed_high_watermark: Option<i64>,
+    /// Where ISR changes go when a controller decides leadership (`None`: the static cluster
+    /// map of a build without a controller, where the first replica leads at epoch 0 and ISR
+    /// changes apply at once).
+    pub isr_proposals: Option<mpsc::UnboundedSender<IsrProposal>>,
+    /// `[model] truncation`: how a follower made by a leader change cuts its log.
+    pub truncation: TruncationRule,
 }
 
 impl ReplicaConfig {
@@ -44,12 +75,41 @@ impl ReplicaConfig {
     pub fn leader(&self) -> i32 {
         self.replicas[0]
     }
+
+    /// Whether a controller decides leadership.
+    pub fn controlled(&self) -> bool {
+        self.isr_proposals.is_some()
+    }
 }
 
 /// What this replica is for its partition.
 enum Role {
     Leader(LeaderState),
-    Follower { high_watermark: i64 },
+    Follower {
+        /// The leader followed (-1: none known yet).
+        leader: i32,
+        leader_epoch: i32,
+        high_watermark: i64,
+    },
+}
+
+impl Role {
+    fn info(&self) -> RoleInfo {
+        match self {
+            Role::Leader(state) => RoleInfo {
+                leader: state.leader_id(),
+                leader_epoch: state.leader_epoch(),
+            },
+            Role::Follower {
+                leader,
+                leader_epoch,
+                ..
+            } => RoleInfo {
+                leader: *leader,
+                leader_epoch: *leader_epoch,
+            },
+        }
+    }
 }
 
 /// Bound on queued commands per partition: producers beyond it wait (backpressure).
@@ -85,6 +145,7 @@ enum Command {
     },
     ReplicaRead {
         replica: i32,
+        current_leader_epoch: i32,
         offset: i64,
         max_bytes: usize,
         reply: oneshot::Sender<ReadResult>,
@@ -111,6 +172,41 @@ enum Command {
         reply: oneshot::Sender<Result<(), i16>>,
     },
     Tick,
+    /// The controller made this replica the leader.
+    BecomeLeader {
+        leader_epoch: i32,
+        isr: Vec<i32>,
+        partition_epoch: i32,
+        clean: bool,
+    },
+    /// The controller made this replica a follower of `leader` (-1: the partition is offline).
+    BecomeFollower {
+        leader: i32,
+        leader_epoch: i32,
+    },
+    /// The controller published this ISR (a committed AlterPartition, or its own change).
+    IsrCommitted {
+        isr: Vec<i32>,
+        partition_epoch: i32,
+    },
+    /// The controller refused (or never answered) the pending ISR change.
+    IsrRejected,
+    /// OffsetForLeaderEpoch on this replica's cache (KIP-279 lookup), checked against the
+    /// requester's view of the current leader epoch.
+    EpochEndOffset {
+        current_leader_epoch: i32,
+        epoch: i32,
+        reply: oneshot::Sender<Result<(i32, i64), i16>>,
+    },
+    /// The latest epoch in this replica's cache.
+    LatestEpoch {
+        reply: oneshot::Sender<i32>,
+    },
+    /// A follower acts on its leader's OffsetForLeaderEpoch answer.
+    TruncateByEpoch {
+        leader_answer: (i32, i64),
+        reply: oneshot::Sender<Result<TruncationStep, i16>>,
+    },
 }
 
 /// A handle to a partition actor; cheap to clone.
@@ -118,8 +214,10 @@ enum Command {
 pub struct PartitionHandle {
     commands: mpsc::Sender<Command>,
     offsets: Subscriber<Offsets>,
-    /// The leader this replica follows, or `None` if it leads.
-    follows: Option<i32>,
+    /// Who leads, as this replica knows it.
+    role: Subscriber<RoleInfo>,
+    /// This broker.
+    broker_id: i32,
     /// Whether the partition has more than one replica.
     replicated: bool,
     /// `min.insync.replicas`, for reports of acks=all acknowledgements.
@@ -165,6 +263,11 @@ impl PartitionHandle {
             reason: "recovery",
         });
         let role = initial_role(env, tp, &mut log, &replica)?;
+        let epochs = if replica.controlled() {
+            epoch_cache_of(&log)
+        } else {
+            LeaderEpochCache::new()
+        };
         if let Role::Leader(state) = &role {
             let isr = state.isr().to_vec();
             env.trace.observe(&Observation::LeaderElected {
@@ -182,6 +285,8 @@ impl PartitionHandle {
         let (commands, receiver) = mpsc::channel(COMMANDS_QUEUED_MAX);
         let publisher = Watch::new(offsets);
         let offsets_rx = publisher.subscribe();
+        let roles = Watch::new(role.info());
+        let role_rx = roles.subscribe();
         let actor = Actor {
             env: env.clone(),
             dir: dir.to_string(),
@@ -192,25 +297,117 @@ impl PartitionHandle {
             started: tokio::time::Instant::now(),
             online: true,
             publisher,
+            roles,
+            epochs,
+            replica: replica.clone(),
         };
         tokio::spawn(actor.run(receiver));
         Ok(PartitionHandle {
             commands,
             offsets: offsets_rx,
-            follows: (replica.leader() != replica.broker_id).then(|| replica.leader()),
+            role: role_rx,
+            broker_id: replica.broker_id,
             replicated: replica.replicas.len() > 1,
             min_insync_replicas: replica.min_insync_replicas,
         })
     }
 
-    /// The leader this replica follows, or `None` if it is the leader.
-    pub fn follows(&self) -> Option<i32> {
-        self.follows
-    }
-
     /// Whether this replica leads its partition.
     pub fn is_leader(&self) -> bool {
-        self.follows.is_none()
+        self.role.borrow().leader == self.broker_id
+    }
+
+    /// Who leads, as this replica knows it.
+    pub fn role(&self) -> RoleInfo {
+        self.role.borrow()
+    }
+
+    /// A receiver that wakes when the role changes (for the follower's fetcher).
+    pub fn subscribe_role(&self) -> Subscriber<RoleInfo> {
+        self.role.clone()
+    }
+
+    /// The controller made this replica the leader at `leader_epoch`.
+    pub async fn become_leader(
+        &self,
+        leader_epoch: i32,
+        isr: Vec<i32>,
+        partition_epoch: i32,
+        clean: bool,
+    ) {
+        let _ = self
+            .send(Command::BecomeLeader {
+                leader_epoch,
+                isr,
+                partition_epoch,
+                clean,
+            })
+            .await;
+    }
+
+    /// The controller made this replica a follower of `leader` at `leader_epoch`.
+    pub async fn become_follower(&self, leader: i32, leader_epoch: i32) {
+        let _ = self
+            .send(Command::BecomeFollower {
+                leader,
+                leader_epoch,
+            })
+            .await;
+    }
+
+    /// The controller published `isr` at `partition_epoch`.
+    pub async fn isr_committed(&self, isr: Vec<i32>, partition_epoch: i32) {
+        let _ = self
+            .send(Command::IsrCommitted {
+                isr,
+                partition_epoch,
+            })
+            .await;
+    }
+
+    /// The pending ISR change was refused or lost.
+    pub async fn isr_rejected(&self) {
+        let _ = self.send(Command::IsrRejected).await;
+    }
+
+    /// OffsetForLeaderEpoch: the largest epoch ≤ `epoch` this replica knows and where it ends.
+    pub async fn epoch_end_offset(
+        &self,
+        current_leader_epoch: i32,
+        epoch: i32,
+    ) -> Result<(i32, i64), i16> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::EpochEndOffset {
+            current_leader_epoch,
+            epoch,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+    }
+
+    /// The latest leader epoch in this replica's log.
+    pub async fn latest_epoch(&self) -> i32 {
+        let (reply, rx) = oneshot::channel();
+        if self.send(Command::LatestEpoch { reply }).await.is_err() {
+            return UNDEFINED_EPOCH;
+        }
+        rx.await.unwrap_or(UNDEFINED_EPOCH)
+    }
+
+    /// Act on the leader's OffsetForLeaderEpoch answer (KIP-101/279): truncate, and say
+    /// whether to ask again for an older epoch.
+    pub async fn truncate_by_epoch(
+        &self,
+        leader_answer: (i32, i64),
+    ) -> Result<TruncationStep, i16> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::TruncateByEpoch {
+            leader_answer,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
     }
 
     /// `min.insync.replicas` of this partition.
@@ -255,7 +452,13 @@ impl PartitionHandle {
 
     /// A follower's fetch: records its position (which may move the high watermark) and reads
     /// whole batches from `offset` up to the log end.
-    pub async fn replica_read(&self, replica: i32, offset: i64, max_bytes: usize) -> ReadResult {
+    pub async fn replica_read(
+        &self,
+        replica: i32,
+        current_leader_epoch: i32,
+        offset: i64,
+        max_bytes: usize,
+    ) -> ReadResult {
         let (reply, rx) = oneshot::channel();
         let failed = ReadResult {
             error_code: codes::NOT_LEADER_OR_FOLLOWER,
@@ -264,6 +467,7 @@ impl PartitionHandle {
         };
         let command = Command::ReplicaRead {
             replica,
+            current_leader_epoch,
             offset,
             max_bytes,
             reply,
@@ -362,6 +566,15 @@ fn initial_role(
         .checkpointed_high_watermark
         .unwrap_or(0)
         .max(log.log_start_offset());
+    if replica.controlled() {
+        // Nobody leads until the controller says so. The checkpointed HW is kept in memory:
+        // under the high-watermark rule, becoming a follower truncates to it.
+        return Ok(Role::Follower {
+            leader: -1,
+            leader_epoch: -1,
+            high_watermark: checkpointed.min(log_end_offset),
+        });
+    }
     if replica.leader() != replica.broker_id {
         let truncate_to = checkpointed.min(log_end_offset);
         if truncate_to < log_end_offset {
@@ -378,7 +591,11 @@ fn initial_role(
             });
         }
         let high_watermark = truncate_to;
-        return Ok(Role::Follower { high_watermark });
+        return Ok(Role::Follower {
+            leader: replica.leader(),
+            leader_epoch: 0,
+            high_watermark,
+        });
     }
     let config = PartitionConfig {
         replicas: replica.replicas.clone(),
@@ -430,6 +647,36 @@ struct Actor {
     /// KafkaStorageException): every later request fails until the broker restarts.
     online: bool,
     publisher: Watch<Offsets>,
+    /// Who leads, published on every role change.
+    roles: Watch<RoleInfo>,
+    /// The leader epoch cache (epoch → start offset), rebuilt from the log's batches at open
+    /// and kept in step with every append and truncation.
+    epochs: LeaderEpochCache,
+    replica: ReplicaConfig,
+}
+
+/// The epoch cache of a log: where each leader epoch's first batch starts.
+fn epoch_cache_of(log: &Log) -> LeaderEpochCache {
+    let mut cache = LeaderEpochCache::new();
+    let mut offset = log.log_start_offset();
+    while offset < log.log_end_offset() {
+        let Ok(bytes) = log.read(offset, 1 << 20, i64::MAX) else {
+            break;
+        };
+        let Ok(batches) = batch::split(&bytes) else {
+            break;
+        };
+        let Some((_, last)) = batches.last() else {
+            break;
+        };
+        for (_, header) in &batches {
+            if header.partition_leader_epoch >= 0 {
+                cache.assign(header.partition_leader_epoch, header.base_offset);
+            }
+        }
+        offset = last.last_offset() + 1;
+    }
+    cache
 }
 
 impl Actor {
@@ -451,6 +698,12 @@ impl Actor {
             self.publisher.send_if_modified(|current| {
                 let changed = *current != offsets;
                 *current = offsets;
+                changed
+            });
+            let role = self.role.info();
+            self.roles.send_if_modified(|current| {
+                let changed = *current != role;
+                *current = role;
                 changed
             });
         }
@@ -476,11 +729,54 @@ impl Actor {
             }
             Command::ReplicaRead {
                 replica,
+                current_leader_epoch,
                 offset,
                 max_bytes,
                 reply,
             } => {
-                let _ = reply.send(self.replica_read(replica, offset, max_bytes));
+                let result = match self.check_leader_epoch(current_leader_epoch) {
+                    Ok(()) => self.replica_read(replica, offset, max_bytes),
+                    Err(code) => self.read_error(code),
+                };
+                let _ = reply.send(result);
+            }
+            Command::BecomeLeader {
+                leader_epoch,
+                isr,
+                partition_epoch,
+                clean,
+            } => self.become_leader(leader_epoch, isr, partition_epoch, clean),
+            Command::BecomeFollower {
+                leader,
+                leader_epoch,
+            } => self.become_follower(leader, leader_epoch),
+            Command::IsrCommitted {
+                isr,
+                partition_epoch,
+            } => self.isr_committed(isr, partition_epoch),
+            Command::IsrRejected => {
+                if let Role::Leader(state) = &mut self.role {
+                    state.on_isr_change_rejected();
+                }
+            }
+            Command::EpochEndOffset {
+                current_leader_epoch,
+                epoch,
+                reply,
+            } => {
+                let result = self
+                    .check_leader_epoch(current_leader_epoch)
+                    .map(|()| self.epochs.end_offset_for(epoch, self.log.log_end_offset()));
+                let _ = reply.send(result);
+            }
+            Command::LatestEpoch { reply } => {
+                let _ = reply.send(self.epochs.latest_epoch().unwrap_or(UNDEFINED_EPOCH));
+            }
+            Command::TruncateByEpoch {
+                leader_answer,
+                reply,
+            } => {
+                let _ = reply.send(self.truncate_by_epoch(leader_answer));
             }
             Command::AppendAsFollower {
                 batches,
@@ -542,11 +838,12 @@ impl Actor {
         };
         state.check_produce_allowed(acks).map_err(|e| e.code())?;
         let now = self.env.clock.wall_ms();
-        // Leader epoch 0: there are no elections in a static cluster map.
+        let leader_epoch = state.leader_epoch();
         let info = self
             .log
-            .append(batches, 0, now)
+            .append(batches, leader_epoch, now)
             .map_err(|error| self.fail(error))?;
+        self.epochs.assign(leader_epoch, info.base_offset);
         if let Role::Leader(state) = &mut self.role {
             state.on_append(self.log.log_end_offset());
         }
@@ -554,7 +851,7 @@ impl Actor {
         let mut next = info.base_offset;
         for (_, header) in batch::split(batches).unwrap_or_default() {
             let last = next + header.last_offset_delta as i64;
-            self.observe_append(next, last, 0, header.crc);
+            self.observe_append(next, last, leader_epoch, header.crc);
             next = last + 1;
         }
         Ok(info)
@@ -690,6 +987,10 @@ impl Actor {
                 .append_as_follower(batches, now)
                 .map_err(|error| self.fail(error))?;
             for (_, header) in batch::split(batches).unwrap_or_default() {
+                if header.partition_leader_epoch >= 0 {
+                    self.epochs
+                        .assign(header.partition_leader_epoch, header.base_offset);
+                }
                 self.observe_append(
                     header.base_offset,
                     header.last_offset(),
@@ -718,6 +1019,7 @@ impl Actor {
     /// counter, online observation) and keep its HW within the shorter log.
     fn cut_follower_log(&mut self, offset: i64, reason: &str, effect: &str) -> Result<(), i16> {
         self.checked(|log| log.truncate_to(offset))?;
+        self.epochs.truncate_from_end(self.log.log_end_offset());
         self.env.trace.record(
             "truncate",
             format!("{} {offset} {reason}", self.dir).as_bytes(),
@@ -725,10 +1027,146 @@ impl Actor {
         self.env.trace.effect(effect, 1);
         self.observe_truncation(reason);
         let log_end_offset = self.log.log_end_offset();
-        if let Role::Follower { high_watermark } = &mut self.role {
+        if let Role::Follower { high_watermark, .. } = &mut self.role {
             *high_watermark = (*high_watermark).min(log_end_offset);
         }
         Ok(())
+    }
+
+    /// A request naming `current_leader_epoch` (-1: unchecked) is for this leadership.
+    fn check_leader_epoch(&self, current_leader_epoch: i32) -> Result<(), i16> {
+        let mine = self.role.info().leader_epoch;
+        if current_leader_epoch < 0 || current_leader_epoch == mine {
+            Ok(())
+        } else if current_leader_epoch < mine {
+            Err(FENCED_LEADER_EPOCH)
+        } else {
+            Err(UNKNOWN_LEADER_EPOCH)
+        }
+    }
+
+    fn partition_config(&self) -> PartitionConfig {
+        PartitionConfig {
+            replicas: self.replica.replicas.clone(),
+            min_insync_replicas: self.replica.min_insync_replicas.max(1),
+            replica_lag_time_max_ms: self.replica.replica_lag_time_max_ms,
+            strict_min_isr: true,
+            isr_rule: IsrRule::Kip497,
+        }
+    }
+
+    /// The controller elected this replica: it leads from its log end, starting the HW where
+    /// it stood (a follower's HW, or the checkpoint after a restart).
+    fn become_leader(
+        &mut self,
+        leader_epoch: i32,
+        isr: Vec<i32>,
+        partition_epoch: i32,
+        clean: bool,
+    ) {
+        if let Role::Leader(state) = &self.role {
+            if state.leader_epoch() == leader_epoch {
+                return;
+            }
+        }
+        let log_end_offset = self.log.log_end_offset();
+        let high_watermark = offsets_of(&self.log, &self.role, self.online)
+            .high_watermark
+            .min(log_end_offset);
+        let state = LeaderState::new(
+            self.partition_config(),
+            self.replica.broker_id,
+            leader_epoch,
+            isr.clone(),
+            log_end_offset,
+            high_watermark,
+            self.now_ms(),
+        )
+        .with_partition_epoch(partition_epoch);
+        self.role = Role::Leader(state);
+        self.epochs.assign(leader_epoch, log_end_offset);
+        tracing::info!(partition = %self.dir, leader_epoch, ?isr, "became leader");
+        self.env.trace.record(
+            "leader",
+            format!("{} {leader_epoch} {isr:?}", self.dir).as_bytes(),
+        );
+        self.env.trace.effect("replication.elections_won", 1);
+        self.env.trace.observe(&Observation::LeaderElected {
+            tp: self.tp(),
+            leader_epoch,
+            isr: &isr,
+            clean,
+        });
+    }
+
+    /// The controller made this replica a follower. Under the high-watermark rule it cuts its
+    /// log to its high watermark now (Kafka 0.10's makeFollowers); under leader epochs the
+    /// fetcher asks the leader where its epoch ends first.
+    fn become_follower(&mut self, leader: i32, leader_epoch: i32) {
+        let info = self.role.info();
+        if info.leader == leader && info.leader_epoch == leader_epoch {
+            return;
+        }
+        let high_watermark = offsets_of(&self.log, &self.role, self.online).high_watermark;
+        self.role = Role::Follower {
+            leader,
+            leader_epoch,
+            high_watermark,
+        };
+        tracing::info!(partition = %self.dir, leader, leader_epoch, "became follower");
+        self.env.trace.record(
+            "follower",
+            format!("{} {leader} {leader_epoch}", self.dir).as_bytes(),
+        );
+        let below_log_end = high_watermark < self.log.log_end_offset();
+        if self.replica.truncation == TruncationRule::HighWatermark && below_log_end && leader >= 0
+        {
+            let _ = self.cut_follower_log(
+                high_watermark,
+                "become-follower-hw",
+                "replication.hw_truncations",
+            );
+        }
+    }
+
+    fn isr_committed(&mut self, isr: Vec<i32>, partition_epoch: i32) {
+        let Role::Leader(state) = &mut self.role else {
+            return;
+        };
+        let before = state.isr().to_vec();
+        state.on_isr_change_committed(isr.clone(), partition_epoch);
+        if state.isr() != before.as_slice() {
+            let leader_epoch = state.leader_epoch();
+            self.env.trace.observe(&Observation::IsrChanged {
+                tp: self.tp(),
+                leader_epoch,
+                isr: &isr,
+            });
+        }
+    }
+
+    /// KIP-101/279: cut the log where the leader says this replica's epoch history diverges.
+    fn truncate_by_epoch(&mut self, leader_answer: (i32, i64)) -> Result<TruncationStep, i16> {
+        if !matches!(self.role, Role::Follower { .. }) {
+            return Err(codes::NOT_LEADER_OR_FOLLOWER);
+        }
+        let log_end_offset = self.log.log_end_offset();
+        let step = leader_epoch_truncation(&self.epochs, log_end_offset, leader_answer);
+        let truncate_to = match step {
+            TruncationStep::Truncate(offset) => offset,
+            TruncationStep::AskAgain { truncate_to, .. } => truncate_to,
+            TruncationStep::TruncateToHighWatermark => {
+                offsets_of(&self.log, &self.role, self.online).high_watermark
+            }
+        };
+        if truncate_to < log_end_offset {
+            self.cut_follower_log(
+                truncate_to.max(self.log.log_start_offset()),
+                "leader-epoch",
+                "replication.epoch_truncations",
+            )?;
+        }
+        Ok(step)
     }
 
     /// Followers that stopped catching up leave the ISR (applied at once: the pre-KIP-497
@@ -744,7 +1182,7 @@ impl Actor {
         }
     }
 
-    fn record_isr_change(&self, change: &crate::replica_state::IsrChange) {
+    fn record_isr_change(&self, change: &IsrChange) {
         tracing::info!(partition = %self.dir, ?change, "ISR change");
         self.env.trace.record(
             "isr",
@@ -755,6 +1193,15 @@ impl Actor {
             crate::replica_state::IsrChangeKind::Shrink => "replication.isr_shrinks",
         };
         self.env.trace.effect(name, 1);
+        if let Some(proposals) = &self.replica.isr_proposals {
+            // KIP-497: the change is pending until the controller publishes it.
+            let _ = proposals.send(IsrProposal {
+                topic: self.topic.clone(),
+                partition: self.partition,
+                change: change.clone(),
+            });
+            return;
+        }
         if let Role::Leader(state) = &self.role {
             self.env.trace.observe(&Observation::IsrChanged {
                 tp: self.tp(),

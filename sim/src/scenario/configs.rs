@@ -148,6 +148,10 @@ static HONOURED: &[ConfigSpec] = &[
         "codec the log is stored in (producer: keep the producer's)"),
     spec("replica.lag.time.max.ms", Broker, ms(1, LONG_MAX), D::Int(30_000),
         "a follower that has not caught up for this long leaves the ISR"),
+    spec("broker.session.timeout.ms", Broker, ms(1, INT_MAX), D::Int(9000),
+        "the controller fences a broker it has not heard from for this long"),
+    spec("broker.heartbeat.interval.ms", Broker, ms(1, INT_MAX), D::Int(2000),
+        "how often a broker heartbeats to the controller"),
     spec("socket.request.max.bytes", Broker, int(1, INT_MAX), D::Int(104_857_600),
         "largest request the broker reads; larger ones close the connection"),
     // Producer configs.

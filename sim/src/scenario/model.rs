@@ -56,6 +56,22 @@ pub struct Model {
     pub power_loss_keep_probability: f64,
     /// Dirty data older than this becomes durable on its own (default 30 s).
     pub dirty_expire_ms: u64,
+    /// A controller node decides leadership (elections, ISR through AlterPartition, leader
+    /// epochs); off: the static cluster map, where the first replica always leads at epoch 0.
+    pub controller: bool,
+    /// How a follower made by a leader change cuts its log (KIP-101's switch).
+    pub truncation: kafkasim::replication::TruncationRule,
+    /// KIP-841/903-style fencing of restarted brokers; defaults to on under leader epochs and
+    /// off under the high-watermark rule (Kafka 0.10 had neither).
+    pub fence_restarted_brokers: Option<bool>,
+}
+
+impl Model {
+    /// Whether restarted brokers stay fenced until caught up.
+    pub fn fences_restarted_brokers(&self) -> bool {
+        self.fence_restarted_brokers
+            .unwrap_or(self.truncation == kafkasim::replication::TruncationRule::LeaderEpoch)
+    }
 }
 
 impl Default for Model {
@@ -65,6 +81,9 @@ impl Default for Model {
             nondeterminism_for_test: false,
             power_loss_keep_probability: 0.5,
             dirty_expire_ms: 30_000,
+            controller: false,
+            truncation: kafkasim::replication::TruncationRule::LeaderEpoch,
+            fence_restarted_brokers: None,
         }
     }
 }

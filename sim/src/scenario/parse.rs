@@ -603,6 +603,9 @@ fn model_from(field: &Field) -> Result<Model> {
             "nondeterminism_for_test",
             "power_loss_keep_probability",
             "dirty_expire",
+            "controller",
+            "truncation",
+            "fence_restarted_brokers",
         ],
     )?;
     let mut model = Model::default();
@@ -620,6 +623,26 @@ fn model_from(field: &Field) -> Result<Model> {
     }
     if let Some(field) = table.get("dirty_expire") {
         model.dirty_expire_ms = field.positive_duration_ms()?;
+    }
+    if let Some(field) = table.get("controller") {
+        model.controller = field.bool()?;
+    }
+    if let Some(field) = table.get("truncation") {
+        let value = field.str()?;
+        model.truncation =
+            kafkasim::replication::TruncationRule::from_config(value).ok_or_else(|| {
+                field.error(format!(
+                    "expected \"high-watermark\" or \"leader-epoch\", found {value:?}"
+                ))
+            })?;
+        if !model.controller {
+            return Err(field.error(
+                "`truncation` needs `controller = true` (leadership is static without one)",
+            ));
+        }
+    }
+    if let Some(field) = table.get("fence_restarted_brokers") {
+        model.fence_restarted_brokers = Some(field.bool()?);
     }
     Ok(model)
 }

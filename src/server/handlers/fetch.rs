@@ -76,7 +76,12 @@ async fn read_all(broker: &Broker, request: &FetchRequest) -> (FetchResponse, us
                         // A follower's fetch: it reads up to the log end and reports its own.
                         let before = handle.offsets().high_watermark;
                         let read = handle
-                            .replica_read(request.replica_id.0, partition.fetch_offset, max.max(1))
+                            .replica_read(
+                                request.replica_id.0,
+                                partition.current_leader_epoch,
+                                partition.fetch_offset,
+                                max.max(1),
+                            )
                             .await;
                         if read.offsets.high_watermark > before {
                             broker.notify_appended();

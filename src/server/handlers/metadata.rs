@@ -37,11 +37,13 @@ pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> Metada
         })
         .collect();
     let topics = broker.topics();
+    let live = broker.metadata();
+    let metadata = live.as_ref();
     let requested = request
         .topics
         .filter(|requested| version >= 1 || !requested.is_empty());
     response.topics = match requested {
-        None => topics.iter().map(describe).collect(),
+        None => topics.iter().map(|t| describe(t, metadata)).collect(),
         Some(requested) => requested
             .iter()
             .map(|t| {
@@ -51,7 +53,7 @@ pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> Metada
                     .map(|n| n.0.as_str().to_string())
                     .unwrap_or_default();
                 match topics.iter().find(|topic| topic.name == name) {
-                    Some(topic) => describe(topic),
+                    Some(topic) => describe(topic, metadata),
                     None => {
                         let mut out = MetadataResponseTopic::default();
                         out.error_code = codes::UNKNOWN_TOPIC_OR_PARTITION;
@@ -65,7 +67,10 @@ pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> Metada
     response
 }
 
-fn describe(topic: &TopicAssignment) -> MetadataResponseTopic {
+fn describe(
+    topic: &TopicAssignment,
+    metadata: Option<&crate::controller::MetadataState>,
+) -> MetadataResponseTopic {
     let mut out = MetadataResponseTopic::default();
     out.name = Some(TopicName(str_bytes(&topic.name)));
     out.partitions = topic
@@ -79,6 +84,15 @@ fn describe(topic: &TopicAssignment) -> MetadataResponseTopic {
             p.leader_epoch = 0;
             p.replica_nodes = replicas.iter().map(|r| BrokerId(*r)).collect();
             p.isr_nodes = replicas.iter().map(|r| BrokerId(*r)).collect();
+            if let Some(live) = metadata.and_then(|m| m.partition(&topic.name, index as i32)) {
+                // With a controller: leadership and ISR as the metadata log says.
+                p.leader_id = BrokerId(live.leader);
+                p.leader_epoch = live.leader_epoch;
+                p.isr_nodes = live.isr.iter().map(|r| BrokerId(*r)).collect();
+                if live.leader < 0 {
+                    p.error_code = codes::LEADER_NOT_AVAILABLE;
+                }
+            }
             p
         })
         .collect();

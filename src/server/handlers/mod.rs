@@ -7,6 +7,7 @@ mod fetch;
 mod find_coordinator;
 mod list_offsets;
 mod metadata;
+mod offset_for_leader_epoch;
 mod produce;
 
 use bytes::Bytes;
@@ -47,6 +48,9 @@ pub async fn dispatch(broker: &Broker, request: Request) -> Reply {
         RequestKind::FindCoordinator(req) => find_coordinator::handle(req, version).into(),
         RequestKind::CreateTopics(req) => create_topics::handle(broker, req).into(),
         RequestKind::DeleteTopics(req) => delete_topics::handle(broker, req, version).into(),
+        RequestKind::OffsetForLeaderEpoch(req) => {
+            offset_for_leader_epoch::handle(broker, req).await.into()
+        }
         other => {
             // decode_request only lets supported APIs through, so this is a broken table.
             tracing::error!(?other, "no handler for a supported api");

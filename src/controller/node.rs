@@ -1,0 +1,406 @@
+//! The controller process: the pure [`Controller`] wired to a disk and the network.
+//!
+//! Every decision goes through the durability contract: the records an input returns are
+//! appended to the metadata log and fsynced, then applied, then answered or served. Brokers
+//! speak Kafka's own controller APIs to it — BrokerRegistration, BrokerHeartbeat and
+//! AlterPartition — and replicate the metadata log with Fetch v12 of `__cluster_metadata`
+//! (a long poll), as KRaft brokers do; each broker folds the records into its own
+//! [`MetadataState`](super::MetadataState). A restarted controller replays its log, bumps the
+//! controller epoch (every broker sees the bump in the log and re-applies its whole state) and
+//! gives every broker a fresh session.
+//!
+//! Only one controller runs in this build; the transport is kept apart from the decisions so
+//! a Raft quorum can replace the single log later.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::alter_partition_response::{
+    PartitionData as AlterPartitionData, TopicData as AlterTopicData,
+};
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{
+    AlterPartitionRequest, AlterPartitionResponse, BrokerHeartbeatRequest, BrokerHeartbeatResponse,
+    BrokerId, BrokerRegistrationRequest, BrokerRegistrationResponse, FetchRequest, FetchResponse,
+    RequestKind, ResponseKind,
+};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::records::{encode_all, MetadataRecord};
+use super::{Controller, ControllerConfig, Endpoint};
+use crate::env::{ConnInfo, Env, NetAction};
+use crate::protocol::{self, codes, CONTROLLER_SUPPORTED};
+use crate::server::TopicAssignment;
+use crate::sync::Watch;
+
+/// The metadata log's topic, as in KRaft.
+pub const METADATA_TOPIC: &str = "__cluster_metadata";
+/// The metadata log's directory and file on the controller's disk.
+const LOG_DIR: &str = "__cluster_metadata-0";
+const LOG_FILE: &str = "__cluster_metadata-0/metadata.log";
+/// How often broker sessions are checked for expiry.
+const TICK_INTERVAL: Duration = Duration::from_millis(250);
+/// Bound on the records one metadata Fetch response carries.
+const RECORDS_PER_FETCH_MAX: usize = 1000;
+/// Bound on a request frame from a broker.
+const REQUEST_BYTES_MAX: usize = 16 << 20;
+
+/// Everything the controller process needs to start.
+#[derive(Debug, Clone)]
+pub struct ControllerNodeConfig {
+    /// Address to bind.
+    pub listen: SocketAddr,
+    /// The decision settings.
+    pub controller: ControllerConfig,
+    /// Topics written into a new metadata log, with their placement.
+    pub topics: Vec<TopicAssignment>,
+}
+
+/// The controller's published state: the decision core and its log, offset = index.
+struct Core {
+    controller: Controller,
+    log: Vec<MetadataRecord>,
+    /// Each broker's metadata log end right after its latest registration: its heartbeats
+    /// report it caught up once it has applied that much.
+    registered_at: BTreeMap<i32, i64>,
+}
+
+struct Node {
+    env: Env,
+    core: Mutex<Core>,
+    /// The log's length, for long-polling fetches.
+    log_end: Watch<u64>,
+    /// Monotonic time zero for broker sessions.
+    started: tokio::time::Instant,
+}
+
+impl Node {
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Append `records` to the log, fsync, then publish them. A failed write is fatal (as in
+    /// Kafka): the controller stops serving and a restart rebuilds from the log.
+    fn commit(&self, core: &mut Core, records: Vec<MetadataRecord>) {
+        if records.is_empty() {
+            return;
+        }
+        let bytes = encode_all(&records);
+        let disk = &self.env.disk;
+        let first = !disk.exists(LOG_FILE);
+        let durable = disk
+            .append(LOG_FILE, &bytes)
+            .and_then(|_| disk.fsync(LOG_FILE))
+            .and_then(|_| {
+                if first {
+                    disk.fsync_dir(LOG_DIR)
+                } else {
+                    Ok(())
+                }
+            });
+        if let Err(error) = durable {
+            panic!("controller: metadata log write failed ({error}); a restart replays the log");
+        }
+        self.env.trace.record("metadata", &bytes);
+        core.controller.apply(&records);
+        core.log.extend(records);
+        let end = core.log.len() as u64;
+        self.log_end.send_modify(|n| *n = end);
+    }
+}
+
+/// Start the controller: replay (or create) the metadata log, take over, serve forever.
+pub async fn run(env: Env, config: ControllerNodeConfig) -> anyhow::Result<()> {
+    env.disk.create_dir_all(LOG_DIR)?;
+    let node = Arc::new(Node {
+        env,
+        core: Mutex::new(Core {
+            controller: Controller::new(config.controller.clone()),
+            log: Vec::new(),
+            registered_at: BTreeMap::new(),
+        }),
+        log_end: Watch::new(0),
+        started: tokio::time::Instant::now(),
+    });
+    recover(&node, &config)?;
+    let listener = TcpListener::bind(config.listen).await?;
+    tracing::info!(listen = %config.listen, "controller listening");
+    tokio::spawn(tick(node.clone()));
+    let mut conn_id = 0u64;
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        conn_id += 1;
+        let info = ConnInfo {
+            node_id: node.env.node_id,
+            conn_id,
+            peer,
+        };
+        tokio::spawn(serve_connection(node.clone(), stream, info));
+    }
+}
+
+/// Replay the durable prefix of the log (cutting a torn tail), bootstrap the topics of a new
+/// log, and take over with a new controller epoch.
+fn recover(node: &Node, config: &ControllerNodeConfig) -> anyhow::Result<()> {
+    let disk = &node.env.disk;
+    let bytes = if disk.exists(LOG_FILE) {
+        disk.read_all(LOG_FILE)?
+    } else {
+        Vec::new()
+    };
+    let decoded = super::records::decode_log(&bytes);
+    if decoded.valid_len < bytes.len() {
+        tracing::warn!(error = ?decoded.error, "metadata log: cutting a torn tail");
+        disk.truncate(LOG_FILE, decoded.valid_len as u64)?;
+        disk.fsync(LOG_FILE)?;
+    }
+    let mut core = node.core.lock().unwrap();
+    core.controller.apply(&decoded.records);
+    core.log = decoded.records;
+    node.log_end.send_modify(|n| *n = 0);
+    if core.log.is_empty() {
+        for topic in &config.topics {
+            let records = core
+                .controller
+                .bootstrap_topic(&topic.name, &topic.replicas)
+                .map_err(|e| anyhow::anyhow!("bootstrapping topic {}: {e}", topic.name))?;
+            node.commit(&mut core, records);
+        }
+    }
+    let failover = core.controller.on_failover(node.now_ms());
+    node.commit(&mut core, failover.records);
+    let end = core.log.len() as u64;
+    node.log_end.send_modify(|n| *n = end);
+    tracing::info!(
+        records = end,
+        controller_epoch = core.controller.state().controller_epoch,
+        "controller took over"
+    );
+    Ok(())
+}
+
+/// Fence brokers whose sessions expired.
+async fn tick(node: Arc<Node>) {
+    loop {
+        tokio::time::sleep(TICK_INTERVAL).await;
+        let now_ms = node.now_ms();
+        let mut core = node.core.lock().unwrap();
+        let records = core.controller.tick(now_ms);
+        node.commit(&mut core, records);
+    }
+}
+
+async fn serve_connection(node: Arc<Node>, mut stream: TcpStream, conn: ConnInfo) {
+    loop {
+        let Ok(frame) = protocol::read_frame(&mut stream, REQUEST_BYTES_MAX).await else {
+            return;
+        };
+        let api_key = protocol::peek_api_key(&frame).unwrap_or(-1);
+        if !apply(node.env.net.on_request(&conn, api_key)).await {
+            return;
+        }
+        node.env.trace.record("request", &frame);
+        let request = match protocol::decode_request_for(CONTROLLER_SUPPORTED, frame) {
+            Ok(request) => request,
+            Err(error) => {
+                tracing::warn!(peer = %conn.peer, %error, "controller: closing connection");
+                return;
+            }
+        };
+        let version = request.header.request_api_version;
+        let correlation_id = request.header.correlation_id;
+        let Some(body) = handle(&node, request.body).await else {
+            return;
+        };
+        let Ok(bytes) = protocol::encode_response(request.api_key, version, correlation_id, &body)
+        else {
+            return;
+        };
+        if !apply(node.env.net.on_response(&conn, request.api_key as i16)).await {
+            return;
+        }
+        node.env.trace.record("response", &bytes);
+        if protocol::write_frame(&mut stream, &bytes).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn apply(action: NetAction) -> bool {
+    match action {
+        NetAction::Pass => true,
+        NetAction::Delay(delay) => {
+            tokio::time::sleep(delay).await;
+            true
+        }
+        NetAction::Reset => false,
+    }
+}
+
+async fn handle(node: &Node, body: RequestKind) -> Option<ResponseKind> {
+    Some(match body {
+        RequestKind::BrokerRegistration(request) => {
+            ResponseKind::BrokerRegistration(register(node, request))
+        }
+        RequestKind::BrokerHeartbeat(request) => {
+            ResponseKind::BrokerHeartbeat(heartbeat(node, request))
+        }
+        RequestKind::AlterPartition(request) => {
+            ResponseKind::AlterPartition(alter_partition(node, request))
+        }
+        RequestKind::Fetch(request) => ResponseKind::Fetch(fetch(node, request).await),
+        _ => return None,
+    })
+}
+
+fn register(node: &Node, request: BrokerRegistrationRequest) -> BrokerRegistrationResponse {
+    let mut response = BrokerRegistrationResponse::default();
+    let broker_id = request.broker_id.0;
+    let incarnation = request.incarnation_id.as_u128() as u64;
+    let Some(listener) = request.listeners.first() else {
+        response.error_code = codes::INVALID_REQUEST;
+        return response;
+    };
+    let endpoint = Endpoint {
+        host: listener.host.to_string(),
+        port: listener.port,
+    };
+    let now_ms = node.now_ms();
+    let mut core = node.core.lock().unwrap();
+    match core
+        .controller
+        .register_broker(broker_id, incarnation, endpoint, now_ms)
+    {
+        Ok(records) => {
+            node.commit(&mut core, records);
+            let end = core.log.len() as i64;
+            core.registered_at.insert(broker_id, end);
+            response.broker_epoch = incarnation as i64;
+        }
+        Err(error) => response.error_code = error.code(),
+    }
+    response
+}
+
+fn heartbeat(node: &Node, request: BrokerHeartbeatRequest) -> BrokerHeartbeatResponse {
+    let mut response = BrokerHeartbeatResponse::default();
+    let broker_id = request.broker_id.0;
+    let now_ms = node.now_ms();
+    let mut core = node.core.lock().unwrap();
+    // A broker registered before this controller took over is caught up once it has applied
+    // the log as it stood at the takeover.
+    let registered_at = core.registered_at.get(&broker_id).copied();
+    let caught_up = request.current_metadata_offset >= registered_at.unwrap_or(0);
+    let result =
+        core.controller
+            .heartbeat(broker_id, request.broker_epoch as u64, now_ms, caught_up);
+    match result {
+        Ok(records) => {
+            node.commit(&mut core, records);
+            let fenced = core
+                .controller
+                .state()
+                .broker(broker_id)
+                .is_none_or(|b| b.fenced);
+            response.is_caught_up = caught_up;
+            response.is_fenced = fenced;
+        }
+        Err(error) => response.error_code = error.code(),
+    }
+    response
+}
+
+fn alter_partition(node: &Node, request: AlterPartitionRequest) -> AlterPartitionResponse {
+    let mut response = AlterPartitionResponse::default();
+    let broker_id = request.broker_id.0;
+    let mut core = node.core.lock().unwrap();
+    for topic in request.topics {
+        let topic_id = topic.topic_id.as_u128();
+        let name = core
+            .controller
+            .state()
+            .topics
+            .iter()
+            .find(|(_, t)| t.topic_id == topic_id)
+            .map(|(name, _)| name.clone());
+        let mut topic_data = AlterTopicData::default();
+        topic_data.topic_id = topic.topic_id;
+        for partition in topic.partitions {
+            let mut data = AlterPartitionData::default();
+            data.partition_index = partition.partition_index;
+            let Some(name) = &name else {
+                data.error_code = codes::UNKNOWN_TOPIC_OR_PARTITION;
+                topic_data.partitions.push(data);
+                continue;
+            };
+            let new_isr: Vec<i32> = partition.new_isr.iter().map(|b| b.0).collect();
+            let result = core.controller.alter_partition(
+                broker_id,
+                name,
+                partition.partition_index,
+                &new_isr,
+                partition.leader_epoch,
+                partition.partition_epoch,
+            );
+            match result {
+                Ok(records) => node.commit(&mut core, records),
+                Err(error) => data.error_code = error.code(),
+            }
+            if let Some(state) = core
+                .controller
+                .state()
+                .partition(name, partition.partition_index)
+            {
+                data.leader_id = BrokerId(state.leader);
+                data.leader_epoch = state.leader_epoch;
+                data.isr = state.isr.iter().map(|&b| BrokerId(b)).collect();
+                data.partition_epoch = state.partition_epoch;
+            }
+            topic_data.partitions.push(data);
+        }
+        response.topics.push(topic_data);
+    }
+    response
+}
+
+/// A broker replicates the metadata log: records from `fetch_offset`, waiting up to
+/// `max_wait_ms` when there are none yet. An offset past the log's end (a broker that saw a
+/// log this controller does not have) gets OFFSET_OUT_OF_RANGE, and the broker starts over.
+async fn fetch(node: &Node, request: FetchRequest) -> FetchResponse {
+    let fetch_offset = request
+        .topics
+        .first()
+        .and_then(|t| t.partitions.first())
+        .map(|p| p.fetch_offset)
+        .unwrap_or(0);
+    let mut log_end = node.log_end.subscribe();
+    if fetch_offset == log_end.borrow() as i64 {
+        let wait = Duration::from_millis(request.max_wait_ms.clamp(0, 10_000) as u64);
+        let _ = tokio::time::timeout(wait, log_end.changed()).await;
+    }
+    let core = node.core.lock().unwrap();
+    let end = core.log.len() as i64;
+    let mut data = PartitionData::default();
+    data.partition_index = 0;
+    data.high_watermark = end;
+    data.last_stable_offset = end;
+    data.log_start_offset = 0;
+    if fetch_offset < 0 || fetch_offset > end {
+        data.error_code = codes::OFFSET_OUT_OF_RANGE;
+    } else {
+        let from = fetch_offset as usize;
+        let to = (from + RECORDS_PER_FETCH_MAX).min(core.log.len());
+        data.records = Some(Bytes::from(encode_all(&core.log[from..to])));
+    }
+    data.current_leader.leader_id = BrokerId(node.env.node_id);
+    data.current_leader.leader_epoch = core.controller.state().controller_epoch;
+    let mut topic = FetchableTopicResponse::default();
+    topic.topic = kafka_protocol::messages::TopicName(METADATA_TOPIC.into());
+    topic.partitions = vec![data];
+    let mut response = FetchResponse::default();
+    response.responses = vec![topic];
+    response
+}

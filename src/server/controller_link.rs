@@ -1,0 +1,360 @@
+//! The broker's side of the controller: registration and heartbeats (the broker's session),
+//! replication of the metadata log into the broker's own [`MetadataState`], the role changes
+//! that log asks of the hosted partitions, and the leaders' AlterPartition proposals.
+//!
+//! Three tasks, each on its own connection, so a long-polling metadata fetch never delays a
+//! heartbeat. Every metadata batch is applied in full and then every hosted partition is
+//! reconciled against it, so a controller fail-over (a new controller epoch in the log) or a
+//! reconnect re-applies the whole state.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::messages::alter_partition_request::{PartitionData, TopicData};
+use kafka_protocol::messages::broker_registration_request::Listener;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{
+    AlterPartitionRequest, ApiKey, BrokerHeartbeatRequest, BrokerId, BrokerRegistrationRequest,
+    FetchRequest, RequestKind, ResponseKind, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use tokio::sync::mpsc;
+
+use super::partition::IsrProposal;
+use super::Broker;
+use crate::client::connection::{ConnError, Connection};
+use crate::controller::node::METADATA_TOPIC;
+use crate::controller::records::decode_log;
+use crate::controller::{ChangeReason, MetadataRecord, MetadataState};
+use crate::protocol::codes;
+
+/// How long one controller request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// The pause before reconnecting or retrying.
+const BACKOFF: Duration = Duration::from_millis(250);
+/// The metadata fetch's long-poll wait.
+const METADATA_WAIT: Duration = Duration::from_millis(500);
+/// Where the broker keeps its incarnation counter (it grows on every start).
+const INCARNATION_FILE: &str = "broker.incarnation";
+/// Kafka's STALE_BROKER_EPOCH and BROKER_ID_NOT_REGISTERED.
+const STALE_BROKER_EPOCH: i16 = 77;
+const BROKER_ID_NOT_REGISTERED: i16 = 102;
+
+/// Run the broker's controller tasks until the process dies.
+pub async fn run(
+    broker: Arc<Broker>,
+    controller: SocketAddr,
+    proposals: mpsc::UnboundedReceiver<IsrProposal>,
+) {
+    let incarnation = next_incarnation(&broker);
+    broker
+        .broker_epoch
+        .store(incarnation as i64, Ordering::Relaxed);
+    tokio::spawn(heartbeats(broker.clone(), controller));
+    tokio::spawn(alter_partitions(broker.clone(), controller, proposals));
+    replicate_metadata(broker, controller).await;
+}
+
+/// The persisted incarnation plus one, persisted before use so a restart never reuses it.
+fn next_incarnation(broker: &Broker) -> u64 {
+    let disk = &broker.env.disk;
+    let previous = disk
+        .read_all(INCARNATION_FILE)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let next = previous + 1;
+    persist_incarnation(broker, next);
+    next
+}
+
+fn persist_incarnation(broker: &Broker, incarnation: u64) {
+    let disk = &broker.env.disk;
+    let written = disk
+        .write_file(INCARNATION_FILE, incarnation.to_string().as_bytes())
+        .and_then(|_| disk.fsync(INCARNATION_FILE))
+        .and_then(|_| disk.fsync_dir(""));
+    if let Err(error) = written {
+        tracing::warn!(%error, "could not persist the broker incarnation");
+    }
+}
+
+async fn connect(broker: &Broker, controller: SocketAddr, role: &str) -> Connection {
+    let client_id = format!("broker-{}-{role}", broker.config.node_id);
+    loop {
+        match Connection::connect(controller, &client_id, 1, REQUEST_TIMEOUT).await {
+            Ok(conn) => return conn,
+            Err(_) => tokio::time::sleep(BACKOFF).await,
+        }
+    }
+}
+
+/// Register, then heartbeat every `broker.heartbeat.interval.ms`; re-register after a
+/// reconnect or when the controller no longer knows this incarnation.
+async fn heartbeats(broker: Arc<Broker>, controller: SocketAddr) {
+    let interval = Duration::from_millis(broker.config.heartbeat_interval_ms());
+    loop {
+        let conn = connect(&broker, controller, "heartbeat").await;
+        match register(&broker, &conn).await {
+            Ok(codes::NONE) => {}
+            Ok(STALE_BROKER_EPOCH) => {
+                // The controller knows a later incarnation (this disk was replaced): jump past.
+                let next = broker.broker_epoch.load(Ordering::Relaxed) as u64 + (1 << 32);
+                persist_incarnation(&broker, next);
+                broker.broker_epoch.store(next as i64, Ordering::Relaxed);
+                continue;
+            }
+            Ok(code) => {
+                tracing::warn!(code, "broker registration refused");
+                tokio::time::sleep(BACKOFF).await;
+                continue;
+            }
+            Err(_) => {
+                tokio::time::sleep(BACKOFF).await;
+                continue;
+            }
+        }
+        loop {
+            match heartbeat(&broker, &conn).await {
+                Ok(codes::NONE) => tokio::time::sleep(interval).await,
+                Ok(STALE_BROKER_EPOCH | BROKER_ID_NOT_REGISTERED) | Err(_) => break,
+                Ok(_) => tokio::time::sleep(interval).await,
+            }
+        }
+        tokio::time::sleep(BACKOFF).await;
+    }
+}
+
+async fn register(broker: &Broker, conn: &Connection) -> Result<i16, ConnError> {
+    let mut listener = Listener::default();
+    listener.name = StrBytes::from_static_str("PLAINTEXT");
+    listener.host = StrBytes::from_string(broker.config.listen.ip().to_string());
+    listener.port = broker.config.listen.port();
+    let mut request = BrokerRegistrationRequest::default();
+    request.broker_id = BrokerId(broker.config.node_id);
+    request.cluster_id = StrBytes::from_string(broker.config.cluster_id.clone());
+    let incarnation = broker.broker_epoch.load(Ordering::Relaxed) as u64;
+    request.incarnation_id = uuid::Uuid::from_u128(incarnation as u128);
+    request.listeners = vec![listener];
+    let response = conn
+        .request(
+            RequestKind::BrokerRegistration(request),
+            ApiKey::BrokerRegistration,
+            0,
+            REQUEST_TIMEOUT,
+        )
+        .await?;
+    match response {
+        ResponseKind::BrokerRegistration(response) => Ok(response.error_code),
+        _ => Err(ConnError::Protocol(
+            "unexpected response to BrokerRegistration".into(),
+        )),
+    }
+}
+
+async fn heartbeat(broker: &Broker, conn: &Connection) -> Result<i16, ConnError> {
+    let mut request = BrokerHeartbeatRequest::default();
+    request.broker_id = BrokerId(broker.config.node_id);
+    request.broker_epoch = broker.broker_epoch.load(Ordering::Relaxed);
+    request.current_metadata_offset = broker.metadata_offset.load(Ordering::Relaxed);
+    let response = conn
+        .request(
+            RequestKind::BrokerHeartbeat(request),
+            ApiKey::BrokerHeartbeat,
+            0,
+            REQUEST_TIMEOUT,
+        )
+        .await?;
+    match response {
+        ResponseKind::BrokerHeartbeat(response) => Ok(response.error_code),
+        _ => Err(ConnError::Protocol(
+            "unexpected response to BrokerHeartbeat".into(),
+        )),
+    }
+}
+
+/// Fetch the metadata log from the controller, fold it into this broker's state, and move
+/// hosted partitions to the roles it names.
+async fn replicate_metadata(broker: Arc<Broker>, controller: SocketAddr) {
+    let mut state = MetadataState::new();
+    let mut offset = 0i64;
+    loop {
+        let conn = connect(&broker, controller, "metadata").await;
+        loop {
+            let Ok((code, records)) = fetch_metadata(&conn, offset).await else {
+                break;
+            };
+            if code == codes::OFFSET_OUT_OF_RANGE {
+                // The controller does not have what this broker applied: start over.
+                state = MetadataState::new();
+                offset = 0;
+                continue;
+            }
+            if code != codes::NONE {
+                tokio::time::sleep(BACKOFF).await;
+                continue;
+            }
+            let decoded = decode_log(&records);
+            if decoded.records.is_empty() {
+                continue;
+            }
+            let mut unclean = BTreeSet::new();
+            for record in &decoded.records {
+                if let MetadataRecord::PartitionChange(change) = record {
+                    if change.reason == ChangeReason::UncleanElection {
+                        unclean.insert((change.topic.clone(), change.partition));
+                    }
+                }
+                state.apply(record);
+            }
+            offset += decoded.records.len() as i64;
+            broker.set_metadata(state.clone(), offset);
+            reconcile(&broker, &state, &unclean).await;
+        }
+        tokio::time::sleep(BACKOFF).await;
+    }
+}
+
+async fn fetch_metadata(conn: &Connection, offset: i64) -> Result<(i16, bytes::Bytes), ConnError> {
+    let mut partition = FetchPartition::default();
+    partition.partition = 0;
+    partition.fetch_offset = offset;
+    partition.current_leader_epoch = -1;
+    partition.last_fetched_epoch = -1;
+    partition.log_start_offset = -1;
+    partition.partition_max_bytes = 1 << 20;
+    let mut topic = FetchTopic::default();
+    topic.topic = TopicName(StrBytes::from_static_str(METADATA_TOPIC));
+    topic.partitions = vec![partition];
+    let mut request = FetchRequest::default();
+    request.replica_id = BrokerId(-1);
+    request.max_wait_ms = METADATA_WAIT.as_millis() as i32;
+    request.min_bytes = 1;
+    request.max_bytes = 1 << 20;
+    request.session_epoch = -1;
+    request.topics = vec![topic];
+    let timeout = REQUEST_TIMEOUT + METADATA_WAIT;
+    let response = conn
+        .request(RequestKind::Fetch(request), ApiKey::Fetch, 12, timeout)
+        .await?;
+    let ResponseKind::Fetch(response) = response else {
+        return Err(ConnError::Protocol("unexpected response to Fetch".into()));
+    };
+    let data = response
+        .responses
+        .into_iter()
+        .flat_map(|t| t.partitions)
+        .next()
+        .ok_or_else(|| ConnError::Protocol("empty metadata Fetch response".into()))?;
+    Ok((data.error_code, data.records.unwrap_or_default()))
+}
+
+/// Move every hosted partition to the role the metadata names.
+async fn reconcile(broker: &Broker, state: &MetadataState, unclean: &BTreeSet<(String, i32)>) {
+    let me = broker.config.node_id;
+    for (topic, partition, live) in state.partitions() {
+        if !live.replicas.contains(&me) {
+            continue;
+        }
+        let Some(handle) = broker.partition(topic, partition) else {
+            continue;
+        };
+        let role = handle.role();
+        let current = role.leader == live.leader && role.leader_epoch == live.leader_epoch;
+        if live.leader == me {
+            if !current {
+                let clean = !unclean.contains(&(topic.to_string(), partition));
+                let isr = live.isr.clone();
+                handle
+                    .become_leader(live.leader_epoch, isr, live.partition_epoch, clean)
+                    .await;
+            } else {
+                handle
+                    .isr_committed(live.isr.clone(), live.partition_epoch)
+                    .await;
+            }
+        } else if !current {
+            handle.become_follower(live.leader, live.leader_epoch).await;
+        }
+    }
+}
+
+/// Send each leader's ISR proposal to the controller (KIP-497). A refused or lost proposal
+/// clears the pending change, so the leader proposes again on its next check.
+async fn alter_partitions(
+    broker: Arc<Broker>,
+    controller: SocketAddr,
+    mut proposals: mpsc::UnboundedReceiver<IsrProposal>,
+) {
+    let mut conn: Option<Connection> = None;
+    while let Some(proposal) = proposals.recv().await {
+        let Some(handle) = broker.partition(&proposal.topic, proposal.partition) else {
+            continue;
+        };
+        if conn.as_ref().is_none_or(|c| c.is_closed()) {
+            conn = Some(connect(&broker, controller, "alter-partition").await);
+        }
+        let connection = conn.as_ref().expect("connected above");
+        match alter_partition(&broker, connection, &proposal).await {
+            Ok(Some((isr, partition_epoch))) => handle.isr_committed(isr, partition_epoch).await,
+            Ok(None) => {}
+            Err(_) => conn = None,
+        }
+        // Whatever the answer, nothing is pending any more: a committed change was applied
+        // just above (or arrives through the metadata log), a refused one is dropped.
+        handle.isr_rejected().await;
+    }
+}
+
+async fn alter_partition(
+    broker: &Broker,
+    conn: &Connection,
+    proposal: &IsrProposal,
+) -> Result<Option<(Vec<i32>, i32)>, ConnError> {
+    let topic_id = broker
+        .metadata()
+        .and_then(|m| m.topics.get(&proposal.topic).map(|t| t.topic_id))
+        .unwrap_or(0);
+    let mut partition = PartitionData::default();
+    partition.partition_index = proposal.partition;
+    partition.leader_epoch = proposal.change.leader_epoch;
+    partition.new_isr = proposal
+        .change
+        .new_isr
+        .iter()
+        .map(|&b| BrokerId(b))
+        .collect();
+    partition.partition_epoch = proposal.change.partition_epoch;
+    let mut topic = TopicData::default();
+    topic.topic_id = uuid::Uuid::from_u128(topic_id);
+    topic.partitions = vec![partition];
+    let mut request = AlterPartitionRequest::default();
+    request.broker_id = BrokerId(broker.config.node_id);
+    request.broker_epoch = broker.broker_epoch.load(Ordering::Relaxed);
+    request.topics = vec![topic];
+    let response = conn
+        .request(
+            RequestKind::AlterPartition(request),
+            ApiKey::AlterPartition,
+            2,
+            REQUEST_TIMEOUT,
+        )
+        .await?;
+    let ResponseKind::AlterPartition(response) = response else {
+        return Err(ConnError::Protocol(
+            "unexpected response to AlterPartition".into(),
+        ));
+    };
+    let answer = response
+        .topics
+        .into_iter()
+        .flat_map(|t| t.partitions)
+        .next();
+    Ok(answer
+        .filter(|p| p.error_code == codes::NONE)
+        .map(|p| (p.isr.iter().map(|b| b.0).collect(), p.partition_epoch)))
+}
