@@ -407,3 +407,14 @@ fn nemesis_lifts_the_scripted_bound_on_fault_minimums() {
     let other = "[expect]\nverdict = \"valid\"\nmin = { faults_by_kind = { bit-flip = 1 } }\n";
     assert!(parse_minimal(NEMESIS, other).is_err());
 }
+
+#[test]
+fn catalogue_nemesis_scenarios_parse() {
+    for acks in ["all", "1"] {
+        let path = format!("scenarios/replication/random-faults-acks-{acks}.toml");
+        let scenario = parse(&path, &repo_file(&path)).unwrap_or_else(|e| panic!("{e}"));
+        let nemesis = scenario.nemesis.expect("a nemesis");
+        assert_eq!(nemesis.failure_model, FailureModel::Within);
+        assert_eq!(nemesis.kinds.len(), 6);
+    }
+}
