@@ -76,6 +76,9 @@ pub struct FiredFault {
     pub target: String,
     /// What it did, in a few words (e.g. bytes discarded by a power loss).
     pub detail: String,
+    /// Drawn by the `[nemesis]` rather than scripted (left out of reports when false).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub random: bool,
 }
 
 /// The simulated brokers of one run.
@@ -425,6 +428,7 @@ impl SimCluster {
                 format!("broker({id})")
             },
             detail,
+            random: false,
         };
         self.trace.record(
             0,

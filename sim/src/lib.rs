@@ -7,6 +7,7 @@ pub mod disk;
 pub mod faults;
 pub mod history;
 pub mod logging;
+pub mod nemesis;
 pub mod observe;
 pub mod online;
 pub mod report;

@@ -219,7 +219,8 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     );
     let mut faults = Vec::new();
     let mut restarts = 0;
-    for (at_ms, action) in timeline(&scenario) {
+    let (steps, nemesis_counts) = timeline_with_nemesis(&scenario, seed);
+    for (at_ms, action, random) in steps {
         let now = clock.now_ms();
         let at = at_ms + STARTUP.as_millis() as u64;
         if at > now {
@@ -230,7 +231,9 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
                 action.kind,
                 crate::scenario::FaultKind::Restart | crate::scenario::FaultKind::RestartEmptyDisk
             ) as u64;
-            faults.push(cluster.apply(&action.kind, id, &mut rng));
+            let mut fired = cluster.apply(&action.kind, id, &mut rng);
+            fired.random = random;
+            faults.push(fired);
         }
     }
     let safety_end = STARTUP.as_millis() as u64 + scenario.duration_ms;
@@ -286,6 +289,11 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
         Verdict::Invalid
     };
     let mut effects = trace.effects();
+    for (name, value) in nemesis_counts {
+        if value > 0 {
+            effects.insert(name.to_string(), value);
+        }
+    }
     add_client_error_effects(&mut effects, &history);
     for broker in cluster.brokers.values() {
         add_disk_effects(&mut effects, broker);
@@ -435,6 +443,46 @@ fn timeline(scenario: &Scenario) -> Vec<(u64, Action)> {
         .collect();
     actions.sort_by_key(|(at, _)| *at);
     actions
+}
+
+/// Seeds the nemesis's own random stream, apart from the supervisor's, so that adding a
+/// `[nemesis]` changes nothing else a run draws ("nemesis!" in ASCII).
+const NEMESIS_STREAM: u64 = 0x6e65_6d65_7369_7321;
+
+/// A fault action with the time it fires at and whether the nemesis drew it.
+type TimedAction = (u64, Action, bool);
+
+/// The nemesis's counts for the report's effects, by effect name.
+type NemesisCounts = [(&'static str, u64); 2];
+
+/// The scripted timeline merged with the `[nemesis]` schedule (if any), each action marked
+/// random or not; at one instant scripted actions go first. Also the nemesis's counts for
+/// the report's effects. Without a `[nemesis]` this is `timeline` and draws nothing.
+fn timeline_with_nemesis(scenario: &Scenario, seed: u64) -> (Vec<TimedAction>, NemesisCounts) {
+    let mut steps: Vec<TimedAction> = timeline(scenario)
+        .into_iter()
+        .map(|(at, action)| (at, action, false))
+        .collect();
+    let Some(nemesis) = &scenario.nemesis else {
+        return (steps, [("nemesis.drawn", 0), ("nemesis.skipped", 0)]);
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ NEMESIS_STREAM);
+    let shape = crate::nemesis::Shape::of(scenario);
+    let schedule = crate::nemesis::schedule(nemesis, &shape, scenario.duration_ms, &mut rng);
+    steps.extend(schedule.actions.into_iter().map(|a| {
+        let action = Action {
+            kind: a.kind,
+            target: crate::scenario::Target::Broker(a.broker),
+            after_ms: 0,
+        };
+        (a.at_ms, action, true)
+    }));
+    steps.sort_by_key(|(at, _, random)| (*at, *random));
+    let counts = [
+        ("nemesis.drawn", schedule.drawn),
+        ("nemesis.skipped", schedule.skipped),
+    ];
+    (steps, counts)
 }
 
 fn spawn_workloads(

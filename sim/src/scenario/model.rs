@@ -38,6 +38,8 @@ pub struct Scenario {
     pub topics: Vec<Topic>,
     pub workloads: Vec<Workload>,
     pub faults: Vec<FaultStep>,
+    /// Random faults within a declared failure model (`[nemesis]`), if any.
+    pub nemesis: Option<Nemesis>,
     pub expect: Expect,
 }
 
@@ -301,4 +303,38 @@ pub struct Expect {
     pub min_faults_by_kind: BTreeMap<String, u64>,
     /// Minimum observed effects by name (e.g. `disk.bytes_discarded` → 1, see SIMULATION.md).
     pub min_effects: BTreeMap<String, u64>,
+}
+
+/// `[nemesis]`: random faults at a stated rate, each ended after a random delay, drawn from the
+/// run's own random stream within a declared failure model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nemesis {
+    /// Mean time between two random fault starts (exponentially distributed gaps).
+    pub interval_ms: u64,
+    /// The fault kinds drawn from, with their weights (all 1 when written as a list).
+    pub kinds: Vec<(FaultKind, u32)>,
+    /// Each fault is ended after a delay drawn uniformly from this inclusive range.
+    pub recover_after_ms: (u64, u64),
+    /// Whether draws that would break the failure model are skipped.
+    pub failure_model: FailureModel,
+}
+
+/// Which failure model a `[nemesis]` keeps to (SIMULATION.md, Faults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureModel {
+    /// At most RF−1 replicas of any partition unavailable, and at most min.insync.replicas−1
+    /// of them having lost unsynced data, at any moment; a draw that would break this is
+    /// skipped.
+    Within,
+    /// The scenario tests outside the model: every draw fires.
+    Outside,
+}
+
+impl FailureModel {
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureModel::Within => "within",
+            FailureModel::Outside => "outside",
+        }
+    }
 }

@@ -482,6 +482,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("topic", "[[topic]]"),
     ("workload", "[[workload]]"),
     ("fault", "[[fault]]"),
+    ("nemesis", "[nemesis]"),
     ("expect", "[expect]"),
 ];
 
@@ -506,8 +507,12 @@ fn scenario_from(root: &Obj) -> Result<Scenario> {
         Some(field) => faults_from(&field, &cluster, &topics, duration_ms)?,
         None => Vec::new(),
     };
+    let nemesis = match section("nemesis") {
+        Some(field) => Some(nemesis_from(&field)?),
+        None => None,
+    };
     let expect_field = section("expect").ok_or_else(|| missing_section(root, "[expect]"))?;
-    let expect = expect_from(&expect_field, &faults, cluster.brokers)?;
+    let expect = expect_from(&expect_field, &faults, cluster.brokers, nemesis.as_ref())?;
     Ok(Scenario {
         path: String::new(),
         source_hash: String::new(),
@@ -521,6 +526,7 @@ fn scenario_from(root: &Obj) -> Result<Scenario> {
         topics,
         workloads,
         faults,
+        nemesis,
         expect,
     })
 }
@@ -1289,7 +1295,12 @@ fn clock_delta(table: &Obj) -> Result<i64> {
 // ---------------------------------------------------------------------------------------------
 // Expectations.
 
-fn expect_from(field: &Field, faults: &[FaultStep], brokers: u32) -> Result<Expect> {
+fn expect_from(
+    field: &Field,
+    faults: &[FaultStep],
+    brokers: u32,
+    nemesis: Option<&Nemesis>,
+) -> Result<Expect> {
     let table = field.table()?;
     table.check_keys("[expect]", &["verdict", "must", "allow", "min"])?;
     let mut expect = Expect::default();
@@ -1315,7 +1326,7 @@ fn expect_from(field: &Field, faults: &[FaultStep], brokers: u32) -> Result<Expe
         }
     }
     if let Some(min) = table.get("min") {
-        minimums(&min, faults, brokers, &mut expect)?;
+        minimums(&min, faults, brokers, nemesis, &mut expect)?;
     }
     Ok(expect)
 }
@@ -1357,7 +1368,13 @@ fn firings(action: &Action, brokers: u32) -> u64 {
     action.target.size(brokers)
 }
 
-fn minimums(field: &Field, faults: &[FaultStep], brokers: u32, expect: &mut Expect) -> Result<()> {
+fn minimums(
+    field: &Field,
+    faults: &[FaultStep],
+    brokers: u32,
+    nemesis: Option<&Nemesis>,
+    expect: &mut Expect,
+) -> Result<()> {
     let table = field.table()?;
     table.check_keys(
         "expect.min",
@@ -1373,8 +1390,8 @@ fn minimums(field: &Field, faults: &[FaultStep], brokers: u32, expect: &mut Expe
         .sum::<u64>();
     if let Some(field) = table.get("faults") {
         expect.min_faults = field.int_in(0, i64::MAX)? as u64;
-        // Only scripted faults exist in this build, so more than they fire can never show.
-        if expect.min_faults > scripted {
+        // Without a nemesis only scripted faults fire, so more than they fire can never show.
+        if expect.min_faults > scripted && nemesis.is_none() {
             return Err(field.error(format!(
                 "expects at least {} fault actions, but the [[fault]] steps fire only {scripted}",
                 expect.min_faults
@@ -1382,7 +1399,7 @@ fn minimums(field: &Field, faults: &[FaultStep], brokers: u32, expect: &mut Expe
         }
     }
     if let Some(field) = table.get("faults_by_kind") {
-        expect.min_faults_by_kind = faults_by_kind(&field, faults, brokers)?;
+        expect.min_faults_by_kind = faults_by_kind(&field, faults, brokers, nemesis)?;
     }
     if let Some(field) = table.get("effects") {
         expect.min_effects = effects(&field)?;
@@ -1394,6 +1411,7 @@ fn faults_by_kind(
     field: &Field,
     faults: &[FaultStep],
     brokers: u32,
+    nemesis: Option<&Nemesis>,
 ) -> Result<BTreeMap<String, u64>> {
     let names: Vec<&str> = FAULT_KINDS.iter().map(|(name, _)| *name).collect();
     let table = field.table()?;
@@ -1411,7 +1429,7 @@ fn faults_by_kind(
             .filter(|action| action.kind.name() == kind)
             .map(|action| firings(action, brokers))
             .sum::<u64>();
-        if minimum > scripted {
+        if minimum > scripted && !nemesis.is_some_and(|n| nemesis_fires(n, kind)) {
             return Err(count.error(format!(
                 "expects at least {minimum} {kind} action(s), but the [[fault]] steps fire {scripted}"
             )));
@@ -1458,6 +1476,169 @@ fn flatten_names<'a>(table: &Obj<'a>) -> Vec<(String, Field<'a>)> {
         }
     }
     out
+}
+
+// ---------------------------------------------------------------------------------------------
+// The random nemesis.
+
+/// Whether a nemesis can fire actions named `kind`: its own kinds and their recoveries.
+fn nemesis_fires(nemesis: &Nemesis, kind: &str) -> bool {
+    nemesis
+        .kinds
+        .iter()
+        .any(|(drawn, _)| drawn.name() == kind || crate::nemesis::recovery(drawn).name() == kind)
+}
+
+fn nemesis_from(field: &Field) -> Result<Nemesis> {
+    let table = field.table()?;
+    table.check_keys(
+        "[nemesis]",
+        &[
+            "interval",
+            "kinds",
+            "recover_after",
+            "failure_model",
+            "slow_link_delay",
+            "drop_response_count",
+        ],
+    )?;
+    let interval_ms = table
+        .required(
+            "interval",
+            r#"the mean time between random faults, e.g. "3s""#,
+        )?
+        .positive_duration_ms()?;
+    let kinds_field = table.required(
+        "kinds",
+        r#"the fault kinds to draw, e.g. ["kill", "partition"] or { kill = 2, partition = 1 }"#,
+    )?;
+    let weighted = nemesis_kinds(&kinds_field)?;
+    let recover = table.required("recover_after", r#"a range of durations, e.g. "2s..6s""#)?;
+    let recover_after_ms = super::values::parse_duration_range_ms(recover.str()?)
+        .map_err(|message| recover.error(message))?;
+    if recover_after_ms.0 == 0 {
+        return Err(recover.error("a fault must last a while: the range must start above 0"));
+    }
+    let model_field = table.required(
+        "failure_model",
+        r#""within" (draws that would break the model are skipped) or "outside""#,
+    )?;
+    let failure_model = match model_field.str()? {
+        "within" => FailureModel::Within,
+        "outside" => FailureModel::Outside,
+        other => {
+            let suggestion = did_you_mean(other, &["within", "outside"]).map(str::to_string);
+            return Err(ScenarioError {
+                suggestion,
+                ..model_field.error(format!(
+                    r#"expected "within" or "outside", found "{other}""#
+                ))
+            });
+        }
+    };
+    let has = |name: &str| weighted.iter().any(|(kind, _)| *kind == name);
+    let param = |key: &str, kind: &str| -> Result<Option<Field>> {
+        match table.get(key) {
+            Some(field) if !has(kind) => Err(field.error(format!(
+                "`{key}` applies only when kinds include \"{kind}\""
+            ))),
+            other => Ok(other),
+        }
+    };
+    let delay_ms = match param("slow_link_delay", "slow-link")? {
+        Some(field) => field.positive_duration_ms()?,
+        None => NEMESIS_SLOW_LINK_DELAY_MS,
+    };
+    let count = match param("drop_response_count", "drop-response")? {
+        Some(field) => field.int_in(1, 1_000_000)? as u32,
+        None => 1,
+    };
+    let kinds = weighted
+        .into_iter()
+        .map(|(name, weight)| {
+            let kind = match name {
+                "kill" => FaultKind::Kill,
+                "power-loss" => FaultKind::PowerLoss,
+                "partition" => FaultKind::Partition {
+                    direction: Direction::Both,
+                },
+                "pause" => FaultKind::Pause,
+                "silent-death" => FaultKind::SilentDeath,
+                "slow-link" => FaultKind::SlowLink { delay_ms },
+                "drop-response" => FaultKind::DropResponse { count },
+                other => unreachable!("nemesis kind {other} is in NEMESIS_KINDS but not built"),
+            };
+            (kind, weight)
+        })
+        .collect();
+    Ok(Nemesis {
+        interval_ms,
+        kinds,
+        recover_after_ms,
+        failure_model,
+    })
+}
+
+/// The slow-link delay a nemesis adds unless `slow_link_delay` says otherwise.
+pub const NEMESIS_SLOW_LINK_DELAY_MS: u64 = 100;
+
+/// `kinds`: a non-empty list of nemesis kind names (weight 1 each), or a table of name →
+/// weight (an integer 1..=1000). Each kind appears once.
+fn nemesis_kinds(field: &Field) -> Result<Vec<(&'static str, u32)>> {
+    let mut kinds: Vec<(&'static str, u32)> = Vec::new();
+    let mut add = |name: &'static str, weight: u32, at: &Field| -> Result<()> {
+        if kinds.iter().any(|(earlier, _)| *earlier == name) {
+            return Err(at.error(format!("\"{name}\" is listed twice")));
+        }
+        kinds.push((name, weight));
+        Ok(())
+    };
+    match field.node.table_like() {
+        Some(_) => {
+            let table = field.table()?;
+            for (key, weight) in table.fields() {
+                let name = nemesis_kind_name(key)
+                    .map_err(|(message, suggestion)| table.key_error(key, message, suggestion))?;
+                add(name, weight.int_in(1, 1000)? as u32, &weight)?;
+            }
+        }
+        None => {
+            for element in field.array()? {
+                let name = nemesis_kind_name(element.str()?).map_err(|(message, suggestion)| {
+                    ScenarioError {
+                        suggestion,
+                        ..element.error(message)
+                    }
+                })?;
+                add(name, 1, &element)?;
+            }
+        }
+    }
+    if kinds.is_empty() {
+        return Err(field.error("name at least one fault kind to draw"));
+    }
+    Ok(kinds)
+}
+
+/// A nemesis kind by name, or a message (and a near spelling) saying which kinds exist.
+fn nemesis_kind_name(name: &str) -> std::result::Result<&'static str, (String, Option<String>)> {
+    let kinds = crate::nemesis::NEMESIS_KINDS;
+    if let Some(known) = kinds.iter().find(|known| **known == name) {
+        return Ok(known);
+    }
+    let scripted_only = FAULT_KINDS.iter().any(|(known, _)| *known == name);
+    let message = if scripted_only {
+        format!(
+            "\"{name}\" cannot be drawn at random (nemesis kinds: {}); script it in a [[fault]] step",
+            kinds.join(", ")
+        )
+    } else {
+        format!(
+            "unknown nemesis kind \"{name}\" (expected one of: {})",
+            kinds.join(", ")
+        )
+    };
+    Err((message, did_you_mean(name, kinds).map(str::to_string)))
 }
 
 #[cfg(test)]

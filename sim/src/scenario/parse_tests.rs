@@ -265,3 +265,156 @@ fn scenario_error_display_has_file_line_column_field() {
         "test.toml:16:11: workload[0].clients: expected an integer in 1..=64, found 0"
     );
 }
+
+const NEMESIS: &str = r#"
+[nemesis]
+interval = "3s"
+kinds = ["kill", "power-loss", "partition", "pause", "slow-link", "drop-response"]
+recover_after = "2s..6s"
+failure_model = "within"
+"#;
+
+#[test]
+fn nemesis_parses_kinds_range_and_model() {
+    let scenario = parse_minimal(NEMESIS, VALID).unwrap_or_else(|e| panic!("{e}"));
+    let nemesis = scenario.nemesis.expect("a nemesis");
+    assert_eq!(nemesis.interval_ms, 3_000);
+    assert_eq!(nemesis.recover_after_ms, (2_000, 6_000));
+    assert_eq!(nemesis.failure_model, FailureModel::Within);
+    let names: Vec<(&str, u32)> = nemesis.kinds.iter().map(|(k, w)| (k.name(), *w)).collect();
+    assert_eq!(
+        names,
+        [
+            ("kill", 1),
+            ("power-loss", 1),
+            ("partition", 1),
+            ("pause", 1),
+            ("slow-link", 1),
+            ("drop-response", 1)
+        ]
+    );
+    assert!(nemesis
+        .kinds
+        .contains(&(FaultKind::SlowLink { delay_ms: 100 }, 1)));
+    assert!(nemesis
+        .kinds
+        .contains(&(FaultKind::DropResponse { count: 1 }, 1)));
+    assert!(parse_minimal("", VALID).unwrap().nemesis.is_none());
+}
+
+#[test]
+fn nemesis_weights_and_parameters() {
+    let extra = r#"
+[nemesis]
+interval = "500ms"
+kinds = { pause = 3, slow-link = 1 }
+recover_after = "1s"
+failure_model = "outside"
+slow_link_delay = "250ms"
+"#;
+    let nemesis = parse_minimal(extra, VALID).unwrap().nemesis.unwrap();
+    assert_eq!(
+        nemesis.kinds,
+        [
+            (FaultKind::Pause, 3),
+            (FaultKind::SlowLink { delay_ms: 250 }, 1)
+        ]
+    );
+    assert_eq!(nemesis.recover_after_ms, (1_000, 1_000));
+    assert_eq!(nemesis.failure_model, FailureModel::Outside);
+}
+
+#[test]
+fn nemesis_mistakes_name_their_field() {
+    let cases = [
+        (
+            r#"kinds = ["kil"]"#,
+            "nemesis.kinds[0]",
+            "unknown nemesis kind \"kil\"",
+        ),
+        (
+            r#"kinds = ["restart"]"#,
+            "nemesis.kinds[0]",
+            "cannot be drawn at random",
+        ),
+        (
+            r#"kinds = { kill = 0 }"#,
+            "nemesis.kinds.kill",
+            "expected an integer in 1..=1000",
+        ),
+        (r#"kinds = []"#, "nemesis.kinds", "at least one fault kind"),
+        (
+            r#"kinds = ["kill", "kill"]"#,
+            "nemesis.kinds[1]",
+            "listed twice",
+        ),
+        (
+            r#"recover_after = "6s..2s""#,
+            "nemesis.recover_after",
+            "is empty",
+        ),
+        (
+            r#"recover_after = "0s..2s""#,
+            "nemesis.recover_after",
+            "start above 0",
+        ),
+        (
+            r#"recover_after = "2s..x""#,
+            "nemesis.recover_after",
+            "expected a duration",
+        ),
+        (
+            r#"failure_model = "withn""#,
+            "nemesis.failure_model",
+            "expected \"within\"",
+        ),
+        (
+            r#"slow_link_delay = "1s""#,
+            "nemesis.slow_link_delay",
+            "applies only when",
+        ),
+        (r#"rate = "1/s""#, "nemesis.rate", "unknown key `rate`"),
+    ];
+    for (line, field, message) in cases {
+        let key = line.split(' ').next().unwrap();
+        let mut text: String = NEMESIS
+            .lines()
+            .filter(|l| !l.starts_with(&format!("{key} ")))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        text.push_str(line);
+        text.push('\n');
+        if key == "slow_link_delay" {
+            text = text.replace(", \"slow-link\"", "");
+        }
+        let error = parse_minimal(&text, VALID).unwrap_err();
+        assert_eq!(error.field, field, "{line}: {error}");
+        assert!(error.message.contains(message), "{line}: {error}");
+        assert!(error.line > minimal("").lines().count(), "{line}: {error}");
+    }
+    let typo = parse_minimal(&NEMESIS.replace("\"pause\"", "\"pase\""), VALID).unwrap_err();
+    assert_eq!(typo.suggestion.as_deref(), Some("pause"));
+}
+
+#[test]
+fn nemesis_lifts_the_scripted_bound_on_fault_minimums() {
+    let expect =
+        "[expect]\nverdict = \"valid\"\nmin = { faults = 5, faults_by_kind = { restart = 1 } }\n";
+    assert!(parse_minimal(NEMESIS, expect).is_ok());
+    let error = parse_minimal("", expect).unwrap_err();
+    assert!(error.message.contains("fire only 0"), "{error}");
+    // A kind the nemesis neither draws nor recovers with stays bounded by the script.
+    let other = "[expect]\nverdict = \"valid\"\nmin = { faults_by_kind = { bit-flip = 1 } }\n";
+    assert!(parse_minimal(NEMESIS, other).is_err());
+}
+
+#[test]
+fn catalogue_nemesis_scenarios_parse() {
+    for acks in ["all", "1"] {
+        let path = format!("scenarios/replication/random-faults-acks-{acks}.toml");
+        let scenario = parse(&path, &repo_file(&path)).unwrap_or_else(|e| panic!("{e}"));
+        let nemesis = scenario.nemesis.expect("a nemesis");
+        assert_eq!(nemesis.failure_model, FailureModel::Within);
+        assert_eq!(nemesis.kinds.len(), 6);
+    }
+}

@@ -55,6 +55,24 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     parse_signed_duration_ms(text).map(|ms| ms as u64)
 }
 
+/// A range of durations, `"2s..6s"`, both ends inclusive, the low end not above the high one;
+/// a single duration `"3s"` is the range of that one value.
+pub fn parse_duration_range_ms(text: &str) -> Result<(u64, u64), String> {
+    let Some((low, high)) = text.split_once("..") else {
+        let only = parse_duration_ms(text.trim())
+            .map_err(|message| format!("{message} (or a range like \"2s..6s\")"))?;
+        return Ok((only, only));
+    };
+    let low_ms = parse_duration_ms(low.trim())?;
+    let high_ms = parse_duration_ms(high.trim().trim_start_matches('='))?;
+    if low_ms > high_ms {
+        return Err(format!(
+            "the range \"{text}\" is empty: its low end ({low_ms} ms) is above its high end ({high_ms} ms)"
+        ));
+    }
+    Ok((low_ms, high_ms))
+}
+
 /// A rate: `"500/s"`, `"30/m"`, `"0.5/s"`. Returns events per second, always positive.
 pub fn parse_rate_per_sec(text: &str) -> Result<f64, String> {
     let expected = || format!(r#"expected a rate like "500/s" or "30/m", found "{text}""#);
@@ -205,6 +223,18 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duration_ranges() {
+        assert_eq!(parse_duration_range_ms("2s..6s"), Ok((2_000, 6_000)));
+        assert_eq!(parse_duration_range_ms("500ms..=1s"), Ok((500, 1_000)));
+        assert_eq!(parse_duration_range_ms("3s"), Ok((3_000, 3_000)));
+        assert!(parse_duration_range_ms("6s..2s")
+            .unwrap_err()
+            .contains("is empty"));
+        assert!(parse_duration_range_ms("2s..").is_err());
+        assert!(parse_duration_range_ms("x").unwrap_err().contains("2s..6s"));
+    }
 
     #[test]
     fn durations() {
