@@ -213,7 +213,16 @@ async fn replicate_metadata(broker: Arc<Broker>, controller: SocketAddr) {
             }
             offset += decoded.records.len() as i64;
             broker.set_metadata(state.clone(), offset);
-            reconcile(&broker, &state, &unclean).await;
+            // As a KRaft broker, act on the metadata only once it includes this process's
+            // own registration (and so whatever the controller decided about its restart):
+            // a restarted leader must not lead again from a stale view of the log.
+            let incarnation = broker.broker_epoch.load(Ordering::Relaxed) as u64;
+            let registered = state
+                .broker(broker.config.node_id)
+                .is_some_and(|b| b.incarnation >= incarnation);
+            if registered {
+                reconcile(&broker, &state, &unclean).await;
+            }
         }
         tokio::time::sleep(BACKOFF).await;
     }

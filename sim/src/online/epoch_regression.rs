@@ -1,9 +1,13 @@
-//! **epoch-regression**: a partition's leader epoch went backwards, or one epoch was given to
-//! two different leaders.
+//! **epoch-regression**: one leader epoch was given to two different leaders, or a leader's
+//! own epochs went backwards (it leads at an epoch below one it already led at).
 //!
 //! Rule (SIMULATION.md, online checkers: leader epochs only grow; KIP-101/KIP-279 rely on an
 //! epoch naming exactly one leader's term). Re-announcing the current epoch with the same
-//! leader (an ISR change) is fine.
+//! leader (an ISR change) is fine, and so is a replica adopting late an older epoch that the
+//! controller gave it before a newer one went to another broker (a paused broker resuming
+//! with a queued role change): that epoch was still given out once, and in order.
+
+use std::collections::BTreeMap;
 
 use super::{anomaly, At, Election};
 use crate::checker::Anomaly;
@@ -11,17 +15,30 @@ use crate::history::Tp;
 
 pub const KIND: &str = "epoch-regression";
 
-pub fn check(tp: &Tp, latest: Option<Election>, election: Election, at: At) -> Option<Anomaly> {
-    let latest = latest?;
-    let what = if election.leader_epoch < latest.leader_epoch {
+/// `elections` holds every (epoch → leader) announced so far for the partition.
+pub fn check(
+    tp: &Tp,
+    elections: &BTreeMap<i32, i32>,
+    election: Election,
+    at: At,
+) -> Option<Anomaly> {
+    let reused = elections
+        .get(&election.leader_epoch)
+        .filter(|&&leader| leader != election.leader);
+    let own_later = elections
+        .iter()
+        .filter(|(&epoch, &leader)| leader == election.leader && epoch > election.leader_epoch)
+        .map(|(&epoch, _)| epoch)
+        .max();
+    let what = if let Some(other) = reused {
         format!(
-            "{tp} elected broker {} at epoch {}, below the earlier epoch {} (broker {})",
-            election.leader, election.leader_epoch, latest.leader_epoch, latest.leader
+            "{tp} elected broker {} at epoch {}, which already belonged to broker {other}",
+            election.leader, election.leader_epoch
         )
-    } else if election.leader_epoch == latest.leader_epoch && election.leader != latest.leader {
+    } else if let Some(later) = own_later {
         format!(
-            "{tp} elected broker {} at epoch {}, which already belonged to broker {}",
-            election.leader, election.leader_epoch, latest.leader
+            "{tp} elected broker {} at epoch {}, below its own earlier epoch {later}",
+            election.leader, election.leader_epoch
         )
     } else {
         return None;
@@ -35,10 +52,14 @@ mod tests {
 
     #[test]
     fn online_epoch_regression_backwards_is_reported() {
-        let events = [elected(1, 3, &[1, 2], true), elected(2, 2, &[1, 2], true)];
+        let events = [
+            elected(1, 3, &[1, 2], true),
+            elected(2, 4, &[1, 2], true),
+            elected(1, 2, &[1, 2], true),
+        ];
         let found = run(&events);
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].0, 1);
+        assert_eq!(found[0].0, 2);
         assert_eq!(found[0].1.kind, "epoch-regression");
         assert_eq!(found[0].1.tp, Some(tp()));
         assert_eq!(found[0].1.offset, None);
@@ -48,6 +69,17 @@ mod tests {
     fn online_epoch_regression_repeated_epoch_other_leader_is_reported() {
         let events = [elected(1, 3, &[1, 2], true), elected(2, 3, &[1, 2], true)];
         assert_eq!(kinds(&events), vec![("epoch-regression".into(), None)]);
+    }
+
+    #[test]
+    fn online_epoch_regression_late_adoption_of_an_older_epoch_is_fine() {
+        // Broker 2 was given epoch 1, froze, and adopted it after broker 3 got epoch 2.
+        let events = [
+            elected(1, 0, &[1, 2, 3], true),
+            elected(3, 2, &[3], true),
+            elected(2, 1, &[2, 3], true),
+        ];
+        assert_eq!(kinds(&events), vec![]);
     }
 
     #[test]

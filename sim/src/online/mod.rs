@@ -158,6 +158,8 @@ pub struct PartitionModel {
     pub latest_election: Option<Election>,
     /// The ISR last announced by the latest leader (at its election or a later change).
     pub isr: Vec<i32>,
+    /// Every leader epoch announced, with its leader.
+    pub elections: BTreeMap<i32, i32>,
     /// One past the highest offset acknowledged to an acks=all producer.
     pub acknowledged_end: i64,
     /// Committed offsets at or above this were already reported lost everywhere.
@@ -392,10 +394,21 @@ impl OnlineChecker {
         clean: bool,
     ) -> Vec<Anomaly> {
         let partition = self.partition_mut(tp);
-        let mut found: Vec<Anomaly> =
-            epoch_regression::check(tp, partition.latest_election, election, at)
-                .into_iter()
-                .collect();
+        let mut found: Vec<Anomaly> = epoch_regression::check(tp, &partition.elections, election, at)
+            .into_iter()
+            .collect();
+        partition
+            .elections
+            .entry(election.leader_epoch)
+            .or_insert(election.leader);
+        let stale = partition
+            .latest_election
+            .is_some_and(|latest| election.leader_epoch < latest.leader_epoch);
+        if stale {
+            // A replica adopting an older term late (it was paused): the latest leader's view
+            // stays the model's.
+            return found;
+        }
         if clean {
             found.extend(leader_incomplete::check(tp, partition, election, isr, at));
         } else {
