@@ -263,11 +263,7 @@ impl PartitionHandle {
             reason: "recovery",
         });
         let role = initial_role(env, tp, &mut log, &replica)?;
-        let epochs = if replica.controlled() {
-            epoch_cache_of(&log)
-        } else {
-            LeaderEpochCache::new()
-        };
+        let epochs = epoch_cache_of(&log);
         if let Role::Leader(state) = &role {
             let isr = state.isr().to_vec();
             env.trace.observe(&Observation::LeaderElected {
