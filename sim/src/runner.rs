@@ -226,6 +226,7 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     );
     let mut nemesis = Nemesis {
         cluster: &mut cluster,
+        trace: &trace,
         rng: &mut rng,
         faults: Vec::new(),
         restarts: 0,
@@ -236,7 +237,6 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
         mut restarts,
         ..
     } = nemesis;
-    trace.disarm_when();
     stop_producers.store(true, Ordering::Relaxed);
 
     // Heal, then converge: every outstanding send completes (ok, fail or info by its
@@ -459,6 +459,7 @@ fn timeline(scenario: &Scenario) -> Vec<(u64, Action)> {
 /// action is applied.
 struct Nemesis<'a> {
     cluster: &'a mut SimCluster,
+    trace: &'a RunTrace,
     rng: &'a mut ChaCha8Rng,
     faults: Vec<FiredFault>,
     restarts: u64,
@@ -494,7 +495,10 @@ impl Nemesis<'_> {
         loop {
             let now = clock.now_ms();
             if armed && now >= safety_end {
+                // Disarm first: the hook runs under the trace's lock, so once this returns no
+                // step can fire any more and the drain below sees every step that did.
                 armed = false;
+                self.trace.disarm_when();
                 while let Ok(fired) = when_rx.try_recv() {
                     self.fire_when(scenario, fired, clock, &mut schedule, &mut order);
                 }
