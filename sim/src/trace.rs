@@ -2,6 +2,10 @@
 //! disk operation, every fault firing and every history event — and nothing from the wall
 //! clock. Two runs with the same scenario, seed and build produce the same hash; the
 //! effects counters say what faults did (bytes discarded, CRC failures caught, …).
+//!
+//! It is also the state-change hook of `when` fault steps: every broker observation feeds the
+//! online model, and right after it the armed predicates are evaluated on that model; a step
+//! that fires pauses its targets there and then and goes to the supervisor over a channel.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -135,6 +135,7 @@ pub fn parse_target(text: &str, brokers: u32) -> Result<Target, TargetError> {
             })?;
             Ok(Target::Isr { topic, partition })
         }
+        ("isr", None) => fail(format!("expected isr(topic/partition), found \"{text}\"")),
         ("minority", None) => Ok(Target::Minority),
         ("majority", None) => Ok(Target::Majority),
         (name, _) if REPLICATION_TARGETS.contains(&name) => fail(format!(
@@ -261,7 +262,8 @@ mod tests {
         assert_eq!(typo.suggestion.as_deref(), Some("broker(1)"));
         let err = parse_target("controller", 3).unwrap_err();
         assert!(err.message.contains("until the controller lands"));
-        assert!(parse_target("isr", 3).is_err());
+        let bare = parse_target("isr", 3).unwrap_err();
+        assert!(bare.message.contains("expected isr(topic/partition)"));
     }
 
     #[test]
