@@ -218,33 +218,16 @@ impl SimCluster {
         }
     }
 
-    /// The broker ids a target names, resolved now. `minority` and `majority` draw their
-    /// brokers from the run's own random stream.
+    /// The broker ids a target names, resolved now: partition targets from the leader and
+    /// ISR the online model last observed (see `crate::when::partition_target`); `minority`
+    /// and `majority` draw their brokers from the run's own random stream.
     pub fn resolve(&self, target: &Target, rng: &mut impl Rng) -> Vec<i32> {
-        let replicas = |topic: &str, partition: i32| -> Vec<i32> {
-            self.topics
-                .iter()
-                .find(|t| t.name == topic)
-                .and_then(|t| t.replicas.get(partition as usize))
-                .cloned()
-                .unwrap_or_default()
-        };
         match target {
             Target::Broker(id) => vec![*id],
             Target::All => self.brokers.keys().copied().collect(),
-            // Leadership is static: the first replica leads.
-            Target::Leader { topic, partition } => {
-                replicas(topic, *partition).into_iter().take(1).collect()
+            Target::Leader { .. } | Target::Follower { .. } | Target::Isr { .. } => {
+                self.resolve_partition_target(target)
             }
-            Target::Follower {
-                topic,
-                partition,
-                index,
-            } => replicas(topic, *partition)
-                .get(*index)
-                .copied()
-                .into_iter()
-                .collect(),
             Target::Minority | Target::Majority => {
                 use rand::seq::SliceRandom;
                 let mut ids: Vec<i32> = self.brokers.keys().copied().collect();
@@ -254,6 +237,27 @@ impl SimCluster {
                 ids
             }
         }
+    }
+
+    fn resolve_partition_target(&self, target: &Target) -> Vec<i32> {
+        let tp = crate::when::target_partition(target).expect("a partition target");
+        let replicas = self
+            .topics
+            .iter()
+            .find(|t| t.name == tp.topic)
+            .and_then(|t| t.replicas.get(tp.partition as usize))
+            .cloned()
+            .unwrap_or_default();
+        let (leader, isr) = self.trace.leadership(&tp);
+        crate::when::partition_target(target, &replicas, leader, &isr).unwrap_or_default()
+    }
+
+    /// Each broker's madsim node id, which stays valid across restarts.
+    pub fn node_ids(&self) -> BTreeMap<i32, madsim::task::NodeId> {
+        self.brokers
+            .iter()
+            .map(|(id, broker)| (*id, broker.node.id()))
+            .collect()
     }
 
     /// Apply one fault action to one broker; returns what happened.

@@ -14,5 +14,6 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod trace;
+pub mod when;
 pub mod wire;
 pub mod workload;

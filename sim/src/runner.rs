@@ -24,7 +24,7 @@ use crate::clock::{RunClock, SimClock};
 use crate::cluster::{broker_addr, client_ip, FiredFault, SimCluster};
 use crate::history::{History, Tp};
 use crate::scenario::configs::{int_or_default, Scope};
-use crate::scenario::{Action, Scenario, Verdict, WorkloadKind};
+use crate::scenario::{Action, Scenario, Trigger, Verdict, WorkloadKind};
 use crate::trace::RunTrace;
 use crate::workload::{self, Recorder};
 
@@ -203,6 +203,13 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6b61_666b_6173_696d);
     let mut cluster = SimCluster::start(&scenario, trace.clone(), clock);
+    let (when_tx, when_rx) = tokio::sync::mpsc::unbounded_channel();
+    trace.arm_when(
+        &scenario.faults,
+        replica_map(&scenario),
+        cluster.node_ids(),
+        when_tx,
+    );
     tokio::time::sleep(STARTUP).await;
 
     // Safety: workloads and faults.
@@ -217,30 +224,20 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
         &stop_consumers,
         clock,
     );
-    let mut faults = Vec::new();
-    let mut restarts = 0;
     let (steps, nemesis_counts) = timeline_with_nemesis(&scenario, seed);
-    for (at_ms, action, random) in steps {
-        let now = clock.now_ms();
-        let at = at_ms + STARTUP.as_millis() as u64;
-        if at > now {
-            tokio::time::sleep(Duration::from_millis(at - now)).await;
-        }
-        for id in cluster.resolve(&action.target, &mut rng) {
-            restarts += matches!(
-                action.kind,
-                crate::scenario::FaultKind::Restart | crate::scenario::FaultKind::RestartEmptyDisk
-            ) as u64;
-            let mut fired = cluster.apply(&action.kind, id, &mut rng);
-            fired.random = random;
-            faults.push(fired);
-        }
-    }
-    let safety_end = STARTUP.as_millis() as u64 + scenario.duration_ms;
-    let now = clock.now_ms();
-    if safety_end > now {
-        tokio::time::sleep(Duration::from_millis(safety_end - now)).await;
-    }
+    let mut nemesis = Nemesis {
+        cluster: &mut cluster,
+        trace: &trace,
+        rng: &mut rng,
+        faults: Vec::new(),
+        restarts: 0,
+    };
+    nemesis.run(&scenario, clock, when_rx, steps).await;
+    let Nemesis {
+        faults,
+        mut restarts,
+        ..
+    } = nemesis;
     stop_producers.store(true, Ordering::Relaxed);
 
     // Heal, then converge: every outstanding send completes (ok, fail or info by its
@@ -429,16 +426,34 @@ fn disk_batches(disk: &dyn kafkasim::env::Disk, dir: &str) -> Vec<(i64, i64, i32
     out
 }
 
-/// Every fault action with the simulated time (ms after the safety phase began) it fires
-/// at, in time order; actions of one step keep their order.
+/// Every partition's replicas in assignment order.
+fn replica_map(scenario: &Scenario) -> BTreeMap<Tp, Vec<i32>> {
+    crate::cluster::assignments(scenario)
+        .into_iter()
+        .flat_map(|topic| {
+            topic
+                .replicas
+                .into_iter()
+                .enumerate()
+                .map(move |(p, replicas)| (Tp::new(topic.name.clone(), p as i32), replicas))
+        })
+        .collect()
+}
+
+/// Every action of an `at` step with the simulated time (ms after the safety phase began) it
+/// fires at, in time order; actions of one step keep their order.
 fn timeline(scenario: &Scenario) -> Vec<(u64, Action)> {
     let mut actions: Vec<(u64, Action)> = scenario
         .faults
         .iter()
         .flat_map(|step| {
+            let at_ms = match step.trigger {
+                Trigger::At(at_ms) => Some(at_ms),
+                Trigger::When(_) => None,
+            };
             step.actions
                 .iter()
-                .map(move |a| (step.at_ms + a.after_ms, a.clone()))
+                .filter_map(move |a| Some((at_ms? + a.after_ms, a.clone())))
         })
         .collect();
     actions.sort_by_key(|(at, _)| *at);
@@ -483,6 +498,141 @@ fn timeline_with_nemesis(scenario: &Scenario, seed: u64) -> (Vec<TimedAction>, N
         ("nemesis.skipped", schedule.skipped),
     ];
     (steps, counts)
+}
+
+/// The safety phase's fault injector: applies `at` steps at their times and `when` steps the
+/// moment the state-change hook hands them over, until the phase ends and every scheduled
+/// action is applied.
+struct Nemesis<'a> {
+    cluster: &'a mut SimCluster,
+    trace: &'a RunTrace,
+    rng: &'a mut ChaCha8Rng,
+    faults: Vec<FiredFault>,
+    restarts: u64,
+}
+
+/// An action waiting for its time; `why` says which `when` step scheduled it, if one did.
+struct Scheduled {
+    action: Action,
+    why: Option<String>,
+    /// Drawn by the `[nemesis]` rather than scripted.
+    random: bool,
+}
+
+impl Nemesis<'_> {
+    async fn run(
+        &mut self,
+        scenario: &Scenario,
+        clock: RunClock,
+        mut when_rx: tokio::sync::mpsc::UnboundedReceiver<crate::trace::WhenFired>,
+        steps: Vec<TimedAction>,
+    ) {
+        let startup_ms = STARTUP.as_millis() as u64;
+        let safety_end = startup_ms + scenario.duration_ms;
+        // Keyed by (time, order of scheduling), so equal times keep the timeline's order.
+        let mut schedule: BTreeMap<(u64, u64), Scheduled> = BTreeMap::new();
+        for (at_ms, action, random) in steps {
+            let order = schedule.len() as u64;
+            let scheduled = Scheduled {
+                action,
+                why: None,
+                random,
+            };
+            schedule.insert((at_ms + startup_ms, order), scheduled);
+        }
+        let mut order = schedule.len() as u64;
+        let mut armed = scenario
+            .faults
+            .iter()
+            .any(|step| matches!(step.trigger, Trigger::When(_)));
+        loop {
+            let now = clock.now_ms();
+            if armed && now >= safety_end {
+                // Disarm first: the hook runs under the trace's lock, so once this returns no
+                // step can fire any more and the drain below sees every step that did.
+                armed = false;
+                self.trace.disarm_when();
+                while let Ok(fired) = when_rx.try_recv() {
+                    self.fire_when(scenario, fired, clock, &mut schedule, &mut order);
+                }
+            }
+            let next = schedule.keys().next().map(|(at, _)| *at);
+            match next {
+                Some(at) if at <= now => {
+                    let (_, scheduled) = schedule.pop_first().expect("an entry is due");
+                    let why = scheduled.why.as_deref();
+                    self.apply(&scheduled.action, why, scheduled.random);
+                    continue;
+                }
+                None if now >= safety_end => return,
+                _ => {}
+            }
+            let mut wake = next.unwrap_or(safety_end);
+            if armed {
+                wake = wake.min(safety_end);
+            }
+            tokio::select! {
+                biased;
+                Some(fired) = when_rx.recv(), if armed => {
+                    self.fire_when(scenario, fired, clock, &mut schedule, &mut order);
+                }
+                _ = tokio::time::sleep(Duration::from_millis(wake - now)) => {}
+            }
+        }
+    }
+
+    /// Applies a fired `when` step's immediate actions now and schedules its delayed ones,
+    /// then resumes every broker the hook paused that is still meant to run.
+    fn fire_when(
+        &mut self,
+        scenario: &Scenario,
+        fired: crate::trace::WhenFired,
+        clock: RunClock,
+        schedule: &mut BTreeMap<(u64, u64), Scheduled>,
+        order: &mut u64,
+    ) {
+        let step = &scenario.faults[fired.step];
+        let Trigger::When(predicate) = &step.trigger else {
+            unreachable!("only when steps fire from the hook");
+        };
+        let why = format!("when {}", predicate.text);
+        let now = clock.now_ms();
+        for action in &step.actions {
+            if action.after_ms == 0 {
+                self.apply(action, Some(&why), false);
+            } else {
+                let scheduled = Scheduled {
+                    action: action.clone(),
+                    why: Some(why.clone()),
+                    random: false,
+                };
+                schedule.insert((now + action.after_ms, *order), scheduled);
+                *order += 1;
+            }
+        }
+        let node_ids = self.cluster.node_ids();
+        for id in fired.paused {
+            let broker = &self.cluster.brokers[&id];
+            if broker.alive && !broker.paused {
+                Handle::current().resume(node_ids[&id]);
+            }
+        }
+    }
+
+    fn apply(&mut self, action: &Action, why: Option<&str>, random: bool) {
+        for id in self.cluster.resolve(&action.target, self.rng) {
+            self.restarts += matches!(
+                action.kind,
+                crate::scenario::FaultKind::Restart | crate::scenario::FaultKind::RestartEmptyDisk
+            ) as u64;
+            let mut fired = self.cluster.apply(&action.kind, id, self.rng);
+            if let Some(why) = why {
+                fired.detail = format!("{} (step fired {why})", fired.detail);
+            }
+            fired.random = random;
+            self.faults.push(fired);
+        }
+    }
 }
 
 fn spawn_workloads(

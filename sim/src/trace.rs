@@ -2,12 +2,18 @@
 //! disk operation, every fault firing and every history event — and nothing from the wall
 //! clock. Two runs with the same scenario, seed and build produce the same hash; the
 //! effects counters say what faults did (bytes discarded, CRC failures caught, …).
+//!
+//! It is also the state-change hook of `when` fault steps: every broker observation feeds the
+//! online model, and right after it the armed predicates are evaluated on that model; a step
+//! that fires pauses its targets there and then and goes to the supervisor over a channel.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use kafkasim::env::Trace;
+use madsim::task::NodeId;
 use sha2::{Digest, Sha256};
+use tokio::sync::mpsc::UnboundedSender;
 
 #[derive(Default)]
 struct State {
@@ -22,6 +28,43 @@ struct State {
     online: crate::online::OnlineChecker,
     /// What the online checkers found, in the order found.
     online_anomalies: Vec<crate::checker::Anomaly>,
+    /// The `when` steps still waiting for their edge, while the safety phase lasts.
+    when: Option<WhenHook>,
+}
+
+impl State {
+    fn record(&mut self, node: i32, kind: &str, bytes: &[u8]) {
+        self.hasher.update(node.to_be_bytes());
+        self.hasher.update((kind.len() as u32).to_be_bytes());
+        self.hasher.update(kind.as_bytes());
+        self.hasher.update((bytes.len() as u64).to_be_bytes());
+        self.hasher.update(bytes);
+        self.events += 1;
+        *self.kinds.entry(kind.to_string()).or_default() += 1;
+    }
+}
+
+/// What the state-change hook needs to fire `when` steps on the spot.
+struct WhenHook {
+    watch: crate::when::WhenWatch,
+    steps: Vec<crate::scenario::FaultStep>,
+    /// Every partition's replicas in assignment order, for partition targets.
+    replicas: BTreeMap<crate::history::Tp, Vec<i32>>,
+    /// Each broker's madsim node, to pause it (a NodeHandle would be stale after a restart).
+    nodes: BTreeMap<i32, NodeId>,
+    /// Where fired steps go; the supervisor applies their actions.
+    fired: UnboundedSender<WhenFired>,
+}
+
+/// A `when` step whose predicate just turned true.
+#[derive(Debug, Clone)]
+pub struct WhenFired {
+    /// Index among the scenario's `[[fault]]` steps.
+    pub step: usize,
+    pub time_ms: u64,
+    /// The brokers the hook paused on the spot: the targets of the step's immediate actions
+    /// (`minority` and `majority` are left to the supervisor's random stream).
+    pub paused: Vec<i32>,
 }
 
 /// The trace of one run, shared by every node of it.
@@ -37,14 +80,49 @@ impl RunTrace {
 
     /// Record an event from `node` (0 = the harness).
     pub fn record(&self, node: i32, kind: &str, bytes: &[u8]) {
+        self.state.lock().unwrap().record(node, kind, bytes);
+    }
+
+    /// Arms the scenario's `when` steps: from now on every observation evaluates them, and a
+    /// step that fires pauses its targets and is sent to `fired`.
+    pub fn arm_when(
+        &self,
+        steps: &[crate::scenario::FaultStep],
+        replicas: BTreeMap<crate::history::Tp, Vec<i32>>,
+        nodes: BTreeMap<i32, NodeId>,
+        fired: UnboundedSender<WhenFired>,
+    ) {
         let mut state = self.state.lock().unwrap();
-        state.hasher.update(node.to_be_bytes());
-        state.hasher.update((kind.len() as u32).to_be_bytes());
-        state.hasher.update(kind.as_bytes());
-        state.hasher.update((bytes.len() as u64).to_be_bytes());
-        state.hasher.update(bytes);
-        state.events += 1;
-        *state.kinds.entry(kind.to_string()).or_default() += 1;
+        let view = crate::when::View {
+            online: &state.online,
+            replicas: &replicas,
+        };
+        let watch = crate::when::WhenWatch::new(steps, &view);
+        if watch.is_empty() {
+            return;
+        }
+        state.when = Some(WhenHook {
+            watch,
+            steps: steps.to_vec(),
+            replicas,
+            nodes,
+            fired,
+        });
+    }
+
+    /// Stops evaluating `when` steps (the safety phase is over).
+    pub fn disarm_when(&self) {
+        self.state.lock().unwrap().when = None;
+    }
+
+    /// A partition's latest elected leader and latest ISR as observed (empty before any).
+    pub fn leadership(&self, tp: &crate::history::Tp) -> (Option<i32>, Vec<i32>) {
+        let state = self.state.lock().unwrap();
+        let Some(partition) = state.online.partition(tp) else {
+            return (None, Vec::new());
+        };
+        let leader = partition.latest_election.map(|election| election.leader);
+        (leader, partition.isr.clone())
     }
 
     /// Add to an effect counter.
@@ -86,6 +164,7 @@ impl RunTrace {
             let found = state.online.observe(time_ms, &event);
             state.online_anomalies.extend(found);
         }
+        fire_when_steps(&mut state, time_ms);
     }
 
     /// Everything the online checkers found, including what only the end shows.
@@ -119,6 +198,51 @@ impl RunTrace {
             node,
             run: self.clone(),
         })
+    }
+}
+
+/// Evaluates the armed `when` steps after an observation; a step that fires pauses the
+/// targets of its immediate actions at once, is recorded, and goes to the supervisor.
+fn fire_when_steps(state: &mut State, time_ms: u64) {
+    let Some(hook) = state.when.as_mut() else {
+        return;
+    };
+    let view = crate::when::View {
+        online: &state.online,
+        replicas: &hook.replicas,
+    };
+    let brokers: Vec<i32> = hook.nodes.keys().copied().collect();
+    let mut records = Vec::new();
+    for step in hook.watch.poll(&view) {
+        let mut paused: Vec<i32> = hook.steps[step]
+            .actions
+            .iter()
+            .filter(|action| action.after_ms == 0)
+            .flat_map(|action| view.resolve(&action.target, &brokers))
+            .filter(|id| hook.nodes.contains_key(id))
+            .collect();
+        paused.sort();
+        paused.dedup();
+        let handle = madsim::runtime::Handle::current();
+        for id in &paused {
+            handle.pause(hook.nodes[id]);
+        }
+        let crate::scenario::Trigger::When(predicate) = &hook.steps[step].trigger else {
+            unreachable!("only when steps are armed");
+        };
+        records.push(format!(
+            "{time_ms} step {step} when {} paused {paused:?}",
+            predicate.text
+        ));
+        // The supervisor outlives the safety phase, so a send fails only once the run is over.
+        let _ = hook.fired.send(WhenFired {
+            step,
+            time_ms,
+            paused,
+        });
+    }
+    for record in records {
+        state.record(0, "when", record.as_bytes());
     }
 }
 

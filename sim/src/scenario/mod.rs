@@ -3,6 +3,7 @@
 pub mod configs;
 pub mod model;
 pub mod parse;
+pub mod predicate;
 pub mod values;
 
 pub use configs::{honoured_configs, ConfigSpec};

@@ -139,6 +139,9 @@ pub enum Target {
         partition: i32,
         index: usize,
     },
+    /// `isr(t/p)`: every broker in the partition's latest ISR (all its replicas until an ISR
+    /// was observed).
+    Isr { topic: String, partition: i32 },
     /// `minority`: a random minority of the brokers, (n - 1) / 2 of them.
     Minority,
     /// `majority`: a random majority of the brokers, n / 2 + 1 of them.
@@ -146,10 +149,11 @@ pub enum Target {
 }
 
 impl Target {
-    /// How many brokers the target names in a cluster of `brokers`.
+    /// How many brokers the target names in a cluster of `brokers` (for `isr(t/p)`, which
+    /// changes during a run, at most every broker).
     pub fn size(&self, brokers: u32) -> u64 {
         match self {
-            Target::All => u64::from(brokers),
+            Target::All | Target::Isr { .. } => u64::from(brokers),
             Target::Minority => u64::from(brokers.saturating_sub(1) / 2),
             Target::Majority => u64::from(brokers / 2 + 1),
             Target::Broker(_) | Target::Leader { .. } | Target::Follower { .. } => 1,
@@ -264,11 +268,103 @@ pub struct Action {
     pub after_ms: u64,
 }
 
-/// A `[[fault]]` step: actions applied together at a simulated time.
+/// What makes a `[[fault]]` step fire.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    /// `at`: this many ms after the safety phase began.
+    At(u64),
+    /// `when`: the first time the predicate turns from false to true (edge-triggered,
+    /// one-shot), evaluated after every observed state change.
+    When(Predicate),
+}
+
+/// A `[[fault]]` step: actions applied together when its trigger fires.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultStep {
-    pub at_ms: u64,
+    pub trigger: Trigger,
     pub actions: Vec<Action>,
+}
+
+/// A `when` predicate: comparisons that must all hold (`&&`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predicate {
+    /// The predicate as written, for the trace and the report.
+    pub text: String,
+    pub comparisons: Vec<Comparison>,
+}
+
+/// `left op right`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub left: Operand,
+    pub op: CompareOp,
+    pub right: Operand,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl CompareOp {
+    pub fn holds<T: Ord>(self, left: T, right: T) -> bool {
+        match self {
+            CompareOp::Lt => left < right,
+            CompareOp::Le => left <= right,
+            CompareOp::Gt => left > right,
+            CompareOp::Ge => left >= right,
+            CompareOp::Eq => left == right,
+            CompareOp::Ne => left != right,
+        }
+    }
+}
+
+/// One side of a comparison. Integer operands compare with any operator; broker operands
+/// (`leader(t/p)`, `broker(n)`) only with `==` and `!=`, and only with each other.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    Int(i64),
+    /// `leo(t/p, TARGET)`: the log end offset of one replica.
+    LogEndOffset {
+        topic: String,
+        partition: i32,
+        replica: Target,
+    },
+    /// `hw(t/p, TARGET)`: the high watermark one replica last announced.
+    HighWatermark {
+        topic: String,
+        partition: i32,
+        replica: Target,
+    },
+    /// `isr_size(t/p)`: brokers in the latest ISR.
+    IsrSize {
+        topic: String,
+        partition: i32,
+    },
+    /// `leader_epoch(t/p)`: the epoch of the latest election.
+    LeaderEpoch {
+        topic: String,
+        partition: i32,
+    },
+    /// `leader(t/p)`: the latest elected leader, a broker.
+    Leader {
+        topic: String,
+        partition: i32,
+    },
+    /// `broker(n)`, a broker.
+    Broker(i32),
+}
+
+impl Operand {
+    /// Whether the operand names a broker rather than a number.
+    pub fn is_broker(&self) -> bool {
+        matches!(self, Operand::Leader { .. } | Operand::Broker(_))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,6 +17,7 @@ use toml_edit::{ImDocument, Item, TableLike, Value};
 
 use super::configs::{self, honoured_configs, ConfigType, Scope};
 use super::model::*;
+use super::predicate::parse_predicate;
 use super::values::{
     did_you_mean, parse_duration_ms, parse_rate_per_sec, parse_signed_duration_ms, parse_target,
 };
@@ -1105,17 +1106,30 @@ fn fault_step(
     duration_ms: u64,
 ) -> Result<FaultStep> {
     table.check_keys("[[fault]]", &["at", "when", "actions"])?;
-    if let Some(when) = table.get("when") {
-        return Err(when
-            .error("`when` predicates are not supported yet: fire the step at a time with `at`"));
-    }
-    let at = table.required("at", r#"when the step fires, e.g. "10s""#)?;
-    let at_ms = at.duration_ms()?;
-    if at_ms >= duration_ms {
-        return Err(at.error(format!(
-            "the step would fire at {at_ms} ms, after the scenario's duration ({duration_ms} ms)"
-        )));
-    }
+    let trigger = match (table.get("at"), table.get("when")) {
+        (Some(_), Some(when)) => {
+            return Err(
+                when.error("a step fires either `at` a time or `when` a predicate holds, not both")
+            )
+        }
+        (None, Some(when)) => Trigger::When(predicate_from(&when, cluster, topics)?),
+        (Some(at), None) => {
+            let at_ms = at.duration_ms()?;
+            if at_ms >= duration_ms {
+                return Err(at.error(format!(
+                    "the step would fire at {at_ms} ms, after the scenario's duration ({duration_ms} ms)"
+                )));
+            }
+            Trigger::At(at_ms)
+        }
+        (None, None) => {
+            let expected = r#"when the step fires, e.g. "10s"; or write `when` with a predicate"#;
+            return Err(table
+                .required("at", expected)
+                .err()
+                .expect("`at` is missing"));
+        }
+    };
     let actions_field =
         table.required("actions", r#"e.g. [{ do = "kill", target = "broker(1)" }]"#)?;
     let actions = actions_field.tables()?;
@@ -1126,14 +1140,28 @@ fn fault_step(
         .iter()
         .map(|action| action_from(action, cluster, topics))
         .collect::<Result<_>>()?;
-    Ok(FaultStep { at_ms, actions })
+    Ok(FaultStep { trigger, actions })
 }
 
-/// A `leader(t/p)` or `follower(t/p, i)` target must name a declared topic, one of its
-/// partitions, and (for a follower) a follower that exists.
-fn check_target_partition(target: &Target, topics: &[Topic]) -> std::result::Result<(), String> {
+fn predicate_from(field: &Field, cluster: &Cluster, topics: &[Topic]) -> Result<Predicate> {
+    parse_predicate(field.non_empty_str()?, cluster.brokers, topics).map_err(|error| {
+        ScenarioError {
+            suggestion: error.suggestion,
+            ..field.error(error.message)
+        }
+    })
+}
+
+/// A `leader(t/p)`, `follower(t/p, i)` or `isr(t/p)` target must name a declared topic, one
+/// of its partitions, and (for a follower) a follower that exists.
+pub(super) fn check_target_partition(
+    target: &Target,
+    topics: &[Topic],
+) -> std::result::Result<(), String> {
     let (topic, partition, index) = match target {
-        Target::Leader { topic, partition } => (topic, *partition, None),
+        Target::Leader { topic, partition } | Target::Isr { topic, partition } => {
+            (topic, *partition, None)
+        }
         Target::Follower {
             topic,
             partition,

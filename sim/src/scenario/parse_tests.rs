@@ -149,7 +149,7 @@ duration = "2s"
     let [first, second] = scenario.faults.as_slice() else {
         panic!("two steps")
     };
-    assert_eq!(first.at_ms, 1_000);
+    assert_eq!(first.trigger, Trigger::At(1_000));
     let expected = vec![
         Action {
             kind: FaultKind::SlowLink { delay_ms: 20 },
@@ -417,4 +417,75 @@ fn catalogue_nemesis_scenarios_parse() {
         assert_eq!(nemesis.failure_model, FailureModel::Within);
         assert_eq!(nemesis.kinds.len(), 6);
     }
+/// A `[[fault]]` step with `trigger` (its `at` or `when` lines) that kills broker 1.
+fn when_step(trigger: &str) -> std::result::Result<Scenario, ScenarioError> {
+    let step =
+        format!("[[fault]]\n{trigger}\nactions = [{{ do = \"kill\", target = \"broker(1)\" }}]\n");
+    parse_minimal(&step, VALID)
+}
+
+#[test]
+fn scenario_when_step_parses_to_a_predicate() {
+    let scenario = when_step(r#"when = "isr_size(t/1) < 3 && leader(t/0) == broker(1)""#)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let Trigger::When(predicate) = &scenario.faults[0].trigger else {
+        panic!("a when step")
+    };
+    assert_eq!(
+        predicate.text,
+        "isr_size(t/1) < 3 && leader(t/0) == broker(1)"
+    );
+    assert_eq!(predicate.comparisons.len(), 2);
+    let isr = parse_minimal(
+        "[[fault]]\nat = \"1s\"\nactions = [{ do = \"kill\", target = \"isr(t/1)\" }]\n",
+        VALID,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        isr.faults[0].actions[0].target,
+        Target::Isr {
+            topic: "t".into(),
+            partition: 1
+        }
+    );
+}
+
+#[test]
+fn scenario_when_errors_name_file_line_and_field() {
+    let cases = [
+        (
+            r#"when = "lso(t/0, broker(1)) > 0""#,
+            "unknown function \"lso\"",
+        ),
+        (r#"when = "isr_size(u/0) < 3""#, "unknown topic \"u\""),
+        (r#"when = "leader_epoch(t/2) > 0""#, "has partitions 0..2"),
+        (
+            r#"when = "leo(t/0, broker(4)) > 0""#,
+            "broker(4) does not exist",
+        ),
+        (r#"when = "leader(t/0) > broker(1)""#, "only with == or !="),
+        (r#"when = """#, "must not be empty"),
+    ];
+    for (trigger, message) in cases {
+        let error = when_step(trigger).unwrap_err();
+        assert_eq!(
+            (error.file.as_str(), error.line, error.column),
+            ("test.toml", 17, 8),
+            "{error}"
+        );
+        assert_eq!(error.field, "fault[0].when", "{error}");
+        assert!(error.message.contains(message), "{error}");
+    }
+    let both = when_step("at = \"1s\"\nwhen = \"isr_size(t/0) < 3\"").unwrap_err();
+    assert!(both.message.contains("not both"), "{both}");
+    assert_eq!((both.line, both.field.as_str()), (18, "fault[0].when"));
+    let neither = when_step("").unwrap_err();
+    assert!(neither.message.contains("or write `when`"), "{neither}");
+    assert_eq!(neither.field, "fault[0].at");
+    let isr = parse_minimal(
+        "[[fault]]\nat = \"1s\"\nactions = [{ do = \"kill\", target = \"isr(t/9)\" }]\n",
+        VALID,
+    )
+    .unwrap_err();
+    assert!(isr.message.contains("has partitions 0..2"), "{isr}");
 }

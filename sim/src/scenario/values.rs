@@ -106,7 +106,8 @@ pub struct TargetError {
     pub suggestion: Option<String>,
 }
 
-/// `"broker(n)"` with `1 <= n <= brokers`, or `"all"`.
+/// `"broker(n)"` with `1 <= n <= brokers`, `"all"`, `leader(t/p)`, `follower(t/p, i)`,
+/// `isr(t/p)`, `minority` or `majority`.
 pub fn parse_target(text: &str, brokers: u32) -> Result<Target, TargetError> {
     let text = text.trim();
     let (name, args) = split_call(text);
@@ -145,18 +146,26 @@ pub fn parse_target(text: &str, brokers: u32) -> Result<Target, TargetError> {
                 suggestion: None,
             })
         }
+        ("isr", Some(args)) => {
+            let (topic, partition) = parse_tp(args).ok_or_else(|| TargetError {
+                message: format!("expected isr(topic/partition), found \"{text}\""),
+                suggestion: None,
+            })?;
+            Ok(Target::Isr { topic, partition })
+        }
+        ("isr", None) => fail(format!("expected isr(topic/partition), found \"{text}\"")),
         ("minority", None) => Ok(Target::Minority),
         ("majority", None) => Ok(Target::Majority),
         (name, _) if REPLICATION_TARGETS.contains(&name) => fail(format!(
             "target \"{text}\" is not available until the controller lands; \
-             use broker(n), all, leader(t/p), follower(t/p, i), minority or majority"
+             use broker(n), all, leader(t/p), follower(t/p, i), isr(t/p), minority or majority"
         )),
         (name, args) => Err(unknown_target(text, name, args)),
     }
 }
 
 /// `topic/partition`, e.g. `t/0`.
-fn parse_tp(text: &str) -> Option<(String, i32)> {
+pub fn parse_tp(text: &str) -> Option<(String, i32)> {
     let (topic, partition) = text.trim().rsplit_once('/')?;
     let partition = partition.trim().parse::<i32>().ok().filter(|p| *p >= 0)?;
     (!topic.trim().is_empty()).then(|| (topic.trim().to_string(), partition))
@@ -190,7 +199,7 @@ fn unknown_target(text: &str, name: &str, args: Option<&str>) -> TargetError {
         None => near.to_string(),
     });
     TargetError {
-        message: format!("unknown target \"{text}\": expected broker(n), all, leader(t/p), follower(t/p, i), minority or majority"),
+        message: format!("unknown target \"{text}\": expected broker(n), all, leader(t/p), follower(t/p, i), isr(t/p), minority or majority"),
         suggestion,
     }
 }
@@ -281,10 +290,10 @@ mod tests {
         assert!(parse_target("broker", 3).is_err());
         let typo = parse_target("brokr(1)", 3).unwrap_err();
         assert_eq!(typo.suggestion.as_deref(), Some("broker(1)"));
-        for form in ["controller", "isr(t/0)"] {
-            let err = parse_target(form, 3).unwrap_err();
-            assert!(err.message.contains("until the controller lands"), "{form}");
-        }
+        let err = parse_target("controller", 3).unwrap_err();
+        assert!(err.message.contains("until the controller lands"));
+        let bare = parse_target("isr", 3).unwrap_err();
+        assert!(bare.message.contains("expected isr(topic/partition)"));
     }
 
     #[test]
@@ -313,6 +322,13 @@ mod tests {
                 topic: "orders".into(),
                 partition: 2,
                 index: 1
+            })
+        );
+        assert_eq!(
+            parse_target("isr(t/1)", 3),
+            Ok(Target::Isr {
+                topic: "t".into(),
+                partition: 1
             })
         );
         assert_eq!(parse_target("minority", 5), Ok(Target::Minority));
