@@ -225,6 +225,7 @@ impl SimCluster {
         match target {
             Target::Broker(id) => vec![*id],
             Target::All => self.brokers.keys().copied().collect(),
+            Target::Controller => vec![CONTROLLER_ID],
             Target::Leader { .. } | Target::Follower { .. } | Target::Isr { .. } => {
                 self.resolve_partition_target(target)
             }

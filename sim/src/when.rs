@@ -109,6 +109,7 @@ impl View<'_> {
         match target {
             Target::Broker(id) => vec![*id],
             Target::All => brokers.to_vec(),
+            Target::Controller => vec![crate::cluster::CONTROLLER_ID],
             Target::Minority | Target::Majority => Vec::new(),
             _ => {
                 let tp = target_partition(target).expect("a partition target");

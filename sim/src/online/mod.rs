@@ -394,9 +394,10 @@ impl OnlineChecker {
         clean: bool,
     ) -> Vec<Anomaly> {
         let partition = self.partition_mut(tp);
-        let mut found: Vec<Anomaly> = epoch_regression::check(tp, &partition.elections, election, at)
-            .into_iter()
-            .collect();
+        let mut found: Vec<Anomaly> =
+            epoch_regression::check(tp, &partition.elections, election, at)
+                .into_iter()
+                .collect();
         partition
             .elections
             .entry(election.leader_epoch)

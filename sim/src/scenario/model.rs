@@ -47,6 +47,8 @@ pub struct Scenario {
 pub struct Cluster {
     /// Number of brokers, ids 1..=brokers.
     pub brokers: u32,
+    /// Whether a controller node runs (`[model] controller`), for the `controller` target.
+    pub controller: bool,
 }
 
 /// kafkasim's own switches (`[model]`).
@@ -128,6 +130,8 @@ pub struct Workload {
 pub enum Target {
     /// `broker(n)`
     Broker(i32),
+    /// `controller`: the controller node (with `[model] controller = true`).
+    Controller,
     /// `all`
     All,
     /// `leader(t/p)`: the partition's leader when the step fires (the first replica while
@@ -156,7 +160,10 @@ impl Target {
             Target::All | Target::Isr { .. } => u64::from(brokers),
             Target::Minority => u64::from(brokers.saturating_sub(1) / 2),
             Target::Majority => u64::from(brokers / 2 + 1),
-            Target::Broker(_) | Target::Leader { .. } | Target::Follower { .. } => 1,
+            Target::Broker(_)
+            | Target::Leader { .. }
+            | Target::Follower { .. }
+            | Target::Controller => 1,
         }
     }
 }

@@ -492,7 +492,7 @@ fn scenario_from(root: &Obj) -> Result<Scenario> {
     let section = |name: &str| root.get(name);
     let header = section("scenario").ok_or_else(|| missing_section(root, "[scenario]"))?;
     let (name, why, seeds, duration_ms) = header_from(&header.table()?)?;
-    let cluster =
+    let mut cluster =
         cluster_from(&section("cluster").ok_or_else(|| missing_section(root, "[cluster]"))?)?;
     let broker = match section("broker") {
         Some(field) => configs_from(&field, Scope::Broker)?,
@@ -502,6 +502,7 @@ fn scenario_from(root: &Obj) -> Result<Scenario> {
         Some(field) => model_from(&field)?,
         None => Model::default(),
     };
+    cluster.controller = model.controller;
     let topics = topics_from(root, &cluster)?;
     let workloads = workloads_from(root, &topics)?;
     let faults = match section("fault") {
@@ -599,6 +600,7 @@ fn cluster_from(field: &Field) -> Result<Cluster> {
     let brokers = table.required("brokers", "the number of brokers, 1..=9")?;
     Ok(Cluster {
         brokers: brokers.int_in(1, BROKERS_MAX)? as u32,
+        controller: false,
     })
 }
 
@@ -1201,6 +1203,11 @@ fn action_from(table: &Obj, cluster: &Cluster, topics: &[Topic]) -> Result<Actio
             ..target_field.error(error.message)
         })?;
     check_target_partition(&target, topics).map_err(|message| target_field.error(message))?;
+    if target == Target::Controller && !cluster.controller {
+        return Err(target_field.error(
+            "the controller target needs `[model] controller = true` (without it leadership is static and no controller runs)",
+        ));
+    }
     let after_ms = match table.get("after") {
         Some(field) => field.duration_ms()?,
         None => 0,

@@ -417,6 +417,8 @@ fn catalogue_nemesis_scenarios_parse() {
         assert_eq!(nemesis.failure_model, FailureModel::Within);
         assert_eq!(nemesis.kinds.len(), 6);
     }
+}
+
 /// A `[[fault]]` step with `trigger` (its `at` or `when` lines) that kills broker 1.
 fn when_step(trigger: &str) -> std::result::Result<Scenario, ScenarioError> {
     let step =
@@ -488,4 +490,17 @@ fn scenario_when_errors_name_file_line_and_field() {
     )
     .unwrap_err();
     assert!(isr.message.contains("has partitions 0..2"), "{isr}");
+}
+
+#[test]
+fn controller_target_needs_the_controller_model() {
+    let step = "[[fault]]\nat = \"1s\"\nactions = [{ do = \"kill\", target = \"controller\" }]\n";
+    let error = parse_minimal(step, VALID).unwrap_err();
+    assert!(
+        error.message.contains("needs `[model] controller = true`"),
+        "{error}"
+    );
+    let with_model = format!("[model]\ncontroller = true\n\n{step}");
+    let scenario = parse_minimal(&with_model, VALID).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenario.faults[0].actions[0].target, Target::Controller);
 }

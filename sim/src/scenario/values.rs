@@ -154,6 +154,7 @@ pub fn parse_target(text: &str, brokers: u32) -> Result<Target, TargetError> {
             Ok(Target::Isr { topic, partition })
         }
         ("isr", None) => fail(format!("expected isr(topic/partition), found \"{text}\"")),
+        ("controller", None) => Ok(Target::Controller),
         ("minority", None) => Ok(Target::Minority),
         ("majority", None) => Ok(Target::Majority),
         (name, _) if REPLICATION_TARGETS.contains(&name) => fail(format!(
@@ -290,8 +291,7 @@ mod tests {
         assert!(parse_target("broker", 3).is_err());
         let typo = parse_target("brokr(1)", 3).unwrap_err();
         assert_eq!(typo.suggestion.as_deref(), Some("broker(1)"));
-        let err = parse_target("controller", 3).unwrap_err();
-        assert!(err.message.contains("until the controller lands"));
+        assert_eq!(parse_target("controller", 3), Ok(Target::Controller));
         let bare = parse_target("isr", 3).unwrap_err();
         assert!(bare.message.contains("expected isr(topic/partition)"));
     }
@@ -337,6 +337,6 @@ mod tests {
         assert_eq!(Target::Majority.size(5), 3);
         assert!(parse_target("follower(t/0, 0)", 3).is_err());
         assert!(parse_target("leader(t)", 3).is_err());
-        assert!(parse_target("controller", 3).is_err());
+        assert!(parse_target("controller(1)", 3).is_err());
     }
 }
