@@ -154,14 +154,7 @@ impl SimCluster {
             .then(|| start_controller(scenario, &topics, &trace, clock));
         let mut brokers = BTreeMap::new();
         for &id in &ids {
-            let node_trace = trace.for_node(id);
-            let disk = Arc::new(
-                SimDisk::new(move || clock.now_ms())
-                    .with_trace(node_trace.clone())
-                    .with_dirty_expire_ms(scenario.model.dirty_expire_ms),
-            );
-            let faults = Arc::new(NodeFaults::default());
-            let clock_offset_ms = Arc::new(AtomicI64::new(0));
+            let (env, disk, faults, clock_offset_ms) = node_env(scenario, id, &trace, clock);
             let config = BrokerConfig {
                 node_id: id,
                 listen: broker_addr(id),
@@ -171,13 +164,6 @@ impl SimCluster {
                 cluster_id: "kafkasim".into(),
                 controller: scenario.model.controller.then(controller_addr),
                 truncation: scenario.model.truncation,
-            };
-            let env = Env {
-                node_id: id,
-                disk: disk.clone(),
-                clock: Arc::new(SimClock::new(clock, clock_offset_ms.clone())),
-                net: faults.clone(),
-                trace: node_trace,
             };
             let node = handle
                 .create_node()
@@ -471,6 +457,32 @@ impl SimCluster {
     }
 }
 
+/// What the harness keeps for one node across its restarts (its disk, fault hooks and clock
+/// offset), and the environment its process gets.
+fn node_env(
+    scenario: &Scenario,
+    id: i32,
+    trace: &Arc<RunTrace>,
+    clock: RunClock,
+) -> (Env, Arc<SimDisk>, Arc<NodeFaults>, Arc<AtomicI64>) {
+    let node_trace = trace.for_node(id);
+    let disk = Arc::new(
+        SimDisk::new(move || clock.now_ms())
+            .with_trace(node_trace.clone())
+            .with_dirty_expire_ms(scenario.model.dirty_expire_ms),
+    );
+    let faults = Arc::new(NodeFaults::default());
+    let clock_offset_ms = Arc::new(AtomicI64::new(0));
+    let env = Env {
+        node_id: id,
+        disk: disk.clone(),
+        clock: Arc::new(SimClock::new(clock, clock_offset_ms.clone())),
+        net: faults.clone(),
+        trace: node_trace,
+    };
+    (env, disk, faults, clock_offset_ms)
+}
+
 /// The controller's settings from the scenario's Kafka configs and `[model]` switches.
 fn controller_config(scenario: &Scenario) -> kafkasim::controller::ControllerConfig {
     use crate::scenario::configs::{int_or_default, value_or_default, Scope};
@@ -514,21 +526,7 @@ fn start_controller(
     trace: &Arc<RunTrace>,
     clock: RunClock,
 ) -> BrokerNode {
-    let node_trace = trace.for_node(CONTROLLER_ID);
-    let disk = Arc::new(
-        SimDisk::new(move || clock.now_ms())
-            .with_trace(node_trace.clone())
-            .with_dirty_expire_ms(scenario.model.dirty_expire_ms),
-    );
-    let faults = Arc::new(NodeFaults::default());
-    let clock_offset_ms = Arc::new(AtomicI64::new(0));
-    let env = Env {
-        node_id: CONTROLLER_ID,
-        disk: disk.clone(),
-        clock: Arc::new(SimClock::new(clock, clock_offset_ms.clone())),
-        net: faults.clone(),
-        trace: node_trace,
-    };
+    let (env, disk, faults, clock_offset_ms) = node_env(scenario, CONTROLLER_ID, trace, clock);
     let config = kafkasim::controller::node::ControllerNodeConfig {
         listen: controller_addr(),
         controller: controller_config(scenario),

@@ -230,14 +230,7 @@ async fn serve_connection(node: Arc<Node>, mut stream: TcpStream, conn: ConnInfo
 }
 
 async fn apply(action: NetAction) -> bool {
-    match action {
-        NetAction::Pass => true,
-        NetAction::Delay(delay) => {
-            tokio::time::sleep(delay).await;
-            true
-        }
-        NetAction::Reset => false,
-    }
+    action.carry_out().await
 }
 
 async fn handle(node: &Node, body: RequestKind) -> Option<ResponseKind> {

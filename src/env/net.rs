@@ -31,6 +31,20 @@ pub enum NetAction {
     Reset,
 }
 
+impl NetAction {
+    /// Carry out a fault hook's answer; false means the connection must be closed now.
+    pub async fn carry_out(self) -> bool {
+        match self {
+            NetAction::Pass => true,
+            NetAction::Delay(delay) => {
+                tokio::time::sleep(delay).await;
+                true
+            }
+            NetAction::Reset => false,
+        }
+    }
+}
+
 /// Fault hooks around a broker's connections. Real mode uses [`NoNetFaults`].
 pub trait NetHooks: Send + Sync + 'static {
     /// Called when a request frame has been read, before it is handled.

@@ -76,14 +76,6 @@ pub async fn run(broker: Arc<Broker>, mut stream: TcpStream, conn: ConnInfo) {
     }
 }
 
-/// Carry out a fault hook's answer; false means the connection must be closed now.
 async fn apply(action: NetAction) -> bool {
-    match action {
-        NetAction::Pass => true,
-        NetAction::Delay(delay) => {
-            tokio::time::sleep(delay).await;
-            true
-        }
-        NetAction::Reset => false,
-    }
+    action.carry_out().await
 }
