@@ -1,0 +1,193 @@
+"""Real mode, three brokers and a controller on 127.0.0.1, checked with confluent-kafka.
+
+Starts the controller and three brokers (real TCP, real files) with a topic of three
+partitions, replication factor 3 and min.insync.replicas 2. A producer with acks=all writes
+while the leader of partition 0 is killed with SIGKILL and later restarted; every record the
+producer saw acknowledged must then be read back. Prints `cluster: N passed, M failed` and
+exits non-zero on any failure. Every process it starts is killed on exit.
+
+    python tests/real/cluster.py BROKER_BINARY WORK_DIR
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+
+TOPIC = "rf3"
+PARTITIONS = 3
+RECORDS = 3000
+PLACEMENT = "1,2,3/2,3,1/3,1,2"
+COMMON = [
+    "--config", "min.insync.replicas=2",
+    "--config", "broker.session.timeout.ms=3000",
+    "--config", "broker.heartbeat.interval.ms=500",
+    "--config", "replica.lag.time.max.ms=5000",
+]
+
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(f"{'ok  ' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    def __init__(self, binary, work):
+        self.binary = binary
+        self.work = work
+        self.controller_port = free_port()
+        self.ports = {i: free_port() for i in (1, 2, 3)}
+        self.procs = {}
+
+    def peers(self):
+        out = []
+        for i, port in self.ports.items():
+            out += ["--peer", f"{i}@127.0.0.1:{port}"]
+        return out
+
+    def spawn(self, name, args):
+        log = open(os.path.join(self.work, f"{name}.log"), "ab")
+        self.procs[name] = subprocess.Popen([self.binary] + args, stdout=log, stderr=log)
+
+    def start_controller(self):
+        args = ["--role", "controller", "--listen", f"127.0.0.1:{self.controller_port}",
+                "--log-dir", os.path.join(self.work, "controller"), "--topic", f"{TOPIC}={PLACEMENT}"]
+        self.spawn("controller", args + COMMON)
+
+    def start_broker(self, i):
+        args = ["--node-id", str(i), "--listen", f"127.0.0.1:{self.ports[i]}",
+                "--log-dir", os.path.join(self.work, f"broker-{i}"),
+                "--controller", f"127.0.0.1:{self.controller_port}",
+                "--topic", f"{TOPIC}={PLACEMENT}"] + self.peers()
+        self.spawn(f"broker-{i}", args + COMMON)
+
+    def kill(self, name):
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    def stop_all(self):
+        for proc in self.procs.values():
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        self.procs.clear()
+
+    def bootstrap(self):
+        return ",".join(f"127.0.0.1:{p}" for p in self.ports.values())
+
+
+def wait_for_leaders(bootstrap, timeout_s=30):
+    """Until metadata names a leader for every partition; returns {partition: leader}."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "kafkasim-cluster"})
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            metadata = consumer.list_topics(TOPIC, timeout=5)
+            topic = metadata.topics.get(TOPIC)
+            if topic and len(topic.partitions) == PARTITIONS:
+                leaders = {p: topic.partitions[p].leader for p in range(PARTITIONS)}
+                if all(leader > 0 for leader in leaders.values()):
+                    return leaders
+            time.sleep(0.5)
+        return None
+    finally:
+        consumer.close()
+
+
+def consume_all(bootstrap, timeout_s=60):
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "kafkasim-cluster",
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    try:
+        high = {}
+        for p in range(PARTITIONS):
+            _, hw = consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)
+            high[p] = hw
+        consumer.assign([TopicPartition(TOPIC, p, -2) for p in range(PARTITIONS)])
+        seen = set()
+        next_offset = {p: 0 for p in range(PARTITIONS)}
+        deadline = time.monotonic() + timeout_s
+        while any(next_offset[p] < high[p] for p in range(PARTITIONS)):
+            if time.monotonic() > deadline:
+                return seen, f"timed out at {next_offset} of {high}"
+            for message in consumer.consume(num_messages=1000, timeout=1.0):
+                if message.error():
+                    if message.error().code() == KafkaError._PARTITION_EOF:
+                        continue
+                    return seen, f"consumer error: {message.error()}"
+                seen.add(message.value())
+                next_offset[message.partition()] = message.offset() + 1
+        return seen, None
+    finally:
+        consumer.close()
+
+
+def main():
+    binary, work = sys.argv[1], sys.argv[2]
+    cluster = Cluster(binary, work)
+    try:
+        cluster.start_controller()
+        for i in (1, 2, 3):
+            cluster.start_broker(i)
+        leaders = wait_for_leaders(cluster.bootstrap())
+        check("every partition has a leader", leaders is not None, str(leaders))
+        if leaders is None:
+            return
+        victim = leaders[0]
+        acked, failed = [], []
+        lock = threading.Lock()
+
+        def on_delivery(error, message):
+            with lock:
+                (failed if error else acked).append(message.value())
+
+        producer = Producer({"bootstrap.servers": cluster.bootstrap(), "acks": "all",
+                             "enable.idempotence": False, "linger.ms": 5,
+                             "message.timeout.ms": 60000, "retries": 1000000})
+        for i in range(RECORDS):
+            if i == RECORDS // 3:
+                producer.flush(30)
+                cluster.kill(f"broker-{victim}")
+            if i == 2 * RECORDS // 3:
+                cluster.start_broker(victim)
+            while True:
+                try:
+                    producer.produce(TOPIC, key=str(i).encode(), value=f"v-{i}".encode(),
+                                     partition=i % PARTITIONS, on_delivery=on_delivery)
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            producer.poll(0)
+            time.sleep(0.002)
+        remaining = producer.flush(90)
+        check("every send completed", remaining == 0, f"{remaining} still in flight")
+        check("writes acknowledged across the leader's kill -9", len(acked) >= RECORDS // 2,
+              f"{len(acked)} acknowledged, {len(failed)} failed")
+        leaders = wait_for_leaders(cluster.bootstrap())
+        check("leaders after the restart", leaders is not None, str(leaders))
+        seen, error = consume_all(cluster.bootstrap())
+        check("drain", error is None, error or "")
+        missing = [v for v in acked if v not in seen]
+        check("every acknowledged record is read back", not missing,
+              f"{len(missing)} of {len(acked)} missing, e.g. {missing[:3]}")
+    finally:
+        cluster.stop_all()
+        passed = sum(results)
+        print(f"cluster: {passed} passed, {len(results) - passed} failed", flush=True)
+    sys.exit(0 if all(results) and results else 1)
+
+
+if __name__ == "__main__":
+    main()
