@@ -68,6 +68,29 @@ pub struct BrokerNode {
     pub silently_dead: bool,
 }
 
+impl BrokerNode {
+    /// A node whose process was just started, with no fault in force.
+    fn running(
+        id: i32,
+        node: NodeHandle,
+        disk: Arc<SimDisk>,
+        faults: Arc<NodeFaults>,
+        clock_offset_ms: Arc<AtomicI64>,
+    ) -> BrokerNode {
+        BrokerNode {
+            id,
+            node,
+            disk,
+            faults,
+            clock_offset_ms,
+            alive: true,
+            paused: false,
+            partitioned: false,
+            silently_dead: false,
+        }
+    }
+}
+
 /// A fault that fired, for the report and the trace.
 #[derive(Debug, Clone, Serialize)]
 pub struct FiredFault {
@@ -179,20 +202,8 @@ impl SimCluster {
                     }
                 })
                 .build();
-            brokers.insert(
-                id,
-                BrokerNode {
-                    id,
-                    node,
-                    disk,
-                    faults,
-                    clock_offset_ms,
-                    alive: true,
-                    paused: false,
-                    partitioned: false,
-                    silently_dead: false,
-                },
-            );
+            let node = BrokerNode::running(id, node, disk, faults, clock_offset_ms);
+            brokers.insert(id, node);
         }
         SimCluster {
             brokers,
@@ -546,17 +557,7 @@ fn start_controller(
             }
         })
         .build();
-    BrokerNode {
-        id: CONTROLLER_ID,
-        node,
-        disk,
-        faults,
-        clock_offset_ms,
-        alive: true,
-        paused: false,
-        partitioned: false,
-        silently_dead: false,
-    }
+    BrokerNode::running(CONTROLLER_ID, node, disk, faults, clock_offset_ms)
 }
 
 fn heal_broker(broker: &mut BrokerNode) {
