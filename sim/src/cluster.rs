@@ -187,6 +187,7 @@ impl SimCluster {
                 cluster_id: "kafkasim".into(),
                 controller: scenario.model.controller.then(controller_addr),
                 truncation: scenario.model.truncation,
+                epoch_lookup: scenario.model.epoch_lookup,
             };
             let node = handle
                 .create_node()
@@ -235,6 +236,17 @@ impl SimCluster {
                 ids
             }
         }
+    }
+
+    /// Whether `broker`'s replica of every partition it hosts reaches the end of the committed
+    /// prefix (as the online model saw it): whatever it lost in a power loss is held again.
+    pub fn holds_every_committed_prefix(&self, broker: i32) -> bool {
+        self.topics.iter().all(|topic| {
+            topic.replicas.iter().enumerate().all(|(partition, replicas)| {
+                let tp = crate::history::Tp::new(&topic.name, partition as i32);
+                !replicas.contains(&broker) || self.trace.holds_committed(&tp, broker)
+            })
+        })
     }
 
     fn resolve_partition_target(&self, target: &Target) -> Vec<i32> {
@@ -527,6 +539,7 @@ fn controller_config(scenario: &Scenario) -> kafkasim::controller::ControllerCon
             TruncationRule::HighWatermark => AlterPartitionMode::Legacy,
         },
         fence_restarted_brokers: scenario.model.fences_restarted_brokers(),
+        eligible_leader_replicas: scenario.model.eligible_leader_replicas,
     }
 }
 

@@ -9,10 +9,14 @@
 //! Guarantee (failure model `within`, SIMULATION.md): at every moment, counting only random
 //! faults, at most RF−1 replicas of any partition are unavailable (killed, powered off,
 //! paused, partitioned or silently dead), and at most min.insync.replicas−1 of them count as
-//! having lost unsynced data. A powered-off broker counts as having lost unsynced data from
-//! the power loss until `replica.lag.time.max.ms` after its restart: by then it has either
-//! caught up or left the ISR (a conservative rule, since it may catch up sooner). A draw that
-//! would break the model is skipped, not redrawn.
+//! having lost unsynced data. The schedule counts a powered-off broker as having lost unsynced
+//! data from the power loss until `replica.lag.time.max.ms` after its restart. That alone is
+//! not enough: a restarted broker may stay behind far longer (its partitions leaderless, its
+//! leader cut off), and a second power loss meanwhile can take the last copy of committed
+//! data. So the runner checks again when a drawn power loss fires: while another broker that
+//! lost power does not yet hold every committed offset again (as the online model sees it),
+//! the power loss is applied as a kill, and `nemesis.power_loss_as_kill` counts it. A draw
+//! that would break the model is skipped, not redrawn.
 
 use rand::Rng;
 

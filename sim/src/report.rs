@@ -140,7 +140,7 @@ pub fn run_report(
             "served": data.history.wire.iter().filter(|e| matches!(e, crate::wire::WireEvent::Served { .. })).count(),
         },
         "restarts": data.restarts,
-        "elections": 0,
+        "elections": data.elections,
         "truncations": data.effects.get("recovery.truncations").copied().unwrap_or(0),
         "partitions": logs,
         "replicas": data.replica_logs.partitions,

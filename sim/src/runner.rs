@@ -58,6 +58,8 @@ pub struct RunData {
     pub effects: BTreeMap<String, u64>,
     pub sim_time_ms: u64,
     pub restarts: u64,
+    /// Every leader election seen, in order.
+    pub elections: Vec<crate::online::ElectionSeen>,
     /// Each replica's log as found on its disk at the end, and where replicas first diverge.
     pub replica_logs: ReplicaLogs,
 }
@@ -159,6 +161,7 @@ impl RunData {
             effects: BTreeMap::new(),
             sim_time_ms: 0,
             restarts: 0,
+            elections: Vec::new(),
             replica_logs: ReplicaLogs::default(),
         }
     }
@@ -231,6 +234,17 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
         rng: &mut rng,
         faults: Vec::new(),
         restarts: 0,
+        lossy: std::collections::BTreeSet::new(),
+        within_model: scenario
+            .nemesis
+            .as_ref()
+            .is_some_and(|n| n.failure_model == crate::scenario::FailureModel::Within),
+        min_insync_replicas: crate::nemesis::Shape::of(&scenario)
+            .partitions
+            .iter()
+            .map(|p| p.min_insync_replicas as usize)
+            .min()
+            .unwrap_or(1),
     };
     nemesis.run(&scenario, clock, when_rx, steps).await;
     let Nemesis {
@@ -309,6 +323,7 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
         effects,
         sim_time_ms: clock.now_ms(),
         restarts,
+        elections: trace.elections(),
     }
 }
 
@@ -509,6 +524,14 @@ struct Nemesis<'a> {
     rng: &'a mut ChaCha8Rng,
     faults: Vec<FiredFault>,
     restarts: u64,
+    /// Brokers that lost power and do not yet hold every committed offset again: until they
+    /// do, they count against the failure model's "at most min.insync.replicas - 1 losing
+    /// unsynced data at once".
+    lossy: std::collections::BTreeSet<i32>,
+    /// The `[nemesis]` keeps its faults within the failure model.
+    within_model: bool,
+    /// The smallest min.insync.replicas of any partition.
+    min_insync_replicas: usize,
 }
 
 /// An action waiting for its time; `why` says which `when` step scheduled it, if one did.
@@ -620,18 +643,48 @@ impl Nemesis<'_> {
     }
 
     fn apply(&mut self, action: &Action, why: Option<&str>, random: bool) {
+        use crate::scenario::FaultKind;
         for id in self.cluster.resolve(&action.target, self.rng) {
-            self.restarts += matches!(
-                action.kind,
-                crate::scenario::FaultKind::Restart | crate::scenario::FaultKind::RestartEmptyDisk
-            ) as u64;
-            let mut fired = self.cluster.apply(&action.kind, id, self.rng);
-            if let Some(why) = why {
-                fired.detail = format!("{} (step fired {why})", fired.detail);
+            self.restarts +=
+                matches!(action.kind, FaultKind::Restart | FaultKind::RestartEmptyDisk) as u64;
+            let mut kind = action.kind.clone();
+            let mut note = why.map(|why| format!("step fired {why}"));
+            if random && kind == FaultKind::PowerLoss {
+                if let Some(other) = self.unrepaired_loss(id) {
+                    // The schedule cannot see replication; at the moment of firing, a second
+                    // power loss while `other` has not re-replicated what it lost could take
+                    // the last copy of committed data: outside the model, so it is a kill.
+                    kind = FaultKind::Kill;
+                    note = Some(format!(
+                        "drawn as power-loss; applied as a kill: broker {other} lost power and                          does not hold every committed offset again yet"
+                    ));
+                    self.trace.effect("nemesis.power_loss_as_kill", 1);
+                }
+            }
+            if kind == FaultKind::PowerLoss {
+                self.lossy.insert(id);
+            }
+            let mut fired = self.cluster.apply(&kind, id, self.rng);
+            if let Some(note) = note {
+                fired.detail = format!("{} ({note})", fired.detail);
             }
             fired.random = random;
             self.faults.push(fired);
         }
+    }
+
+    /// Another broker whose power loss is not yet repaired (it does not hold every committed
+    /// offset again), if the random faults must stay within the failure model and one is.
+    fn unrepaired_loss(&mut self, broker: i32) -> Option<i32> {
+        let within = self.within_model;
+        let cluster = &*self.cluster;
+        self.lossy.retain(|&b| !cluster.holds_every_committed_prefix(b));
+        let others = self.lossy.iter().filter(|&&b| b != broker);
+        // min.insync.replicas - 1 of them may have lost data at once; the scenarios that
+        // draw power losses within the model use min.insync.replicas 2, so one.
+        let allowed = self.min_insync_replicas.saturating_sub(1);
+        let count = others.clone().count();
+        (within && count >= allowed).then(|| others.copied().next()).flatten()
     }
 }
 

@@ -116,6 +116,17 @@ impl RunTrace {
     }
 
     /// A partition's latest elected leader and latest ISR as observed (empty before any).
+    /// Whether `broker`'s replica of `tp` reaches the end of the committed prefix, as the
+    /// online model saw it (a partition no event named has nothing committed).
+    pub fn holds_committed(&self, tp: &crate::history::Tp, broker: i32) -> bool {
+        let state = self.state.lock().unwrap();
+        let Some(partition) = state.online.partition(tp) else {
+            return true;
+        };
+        let end = partition.replicas.get(&broker).map_or(0, |r| r.log_end_offset);
+        end >= partition.committed_end
+    }
+
     pub fn leadership(&self, tp: &crate::history::Tp) -> (Option<i32>, Vec<i32>) {
         let state = self.state.lock().unwrap();
         let Some(partition) = state.online.partition(tp) else {
@@ -165,6 +176,11 @@ impl RunTrace {
             state.online_anomalies.extend(found);
         }
         fire_when_steps(&mut state, time_ms);
+    }
+
+    /// Every leader election the online model saw, in order.
+    pub fn elections(&self) -> Vec<crate::online::ElectionSeen> {
+        self.state.lock().unwrap().online.elections().to_vec()
     }
 
     /// Everything the online checkers found, including what only the end shows.

@@ -11,7 +11,7 @@
 //! append or fsync fails, the process must exit and rebuild from its log (Kafka treats a failed
 //! metadata fsync as fatal too).
 //!
-//! # Rules followed (Kafka KRaft before eligible leader replicas, KIP-966, which is not built)
+//! # Rules followed (Kafka KRaft; eligible leader replicas, KIP-966, behind a switch)
 //! - Election: the first replica in assignment order that is in the ISR and unfenced (the
 //!   preferred replica first). If no ISR member is live and unclean election is enabled for
 //!   the topic, the first live replica in assignment order leads and the ISR becomes that
@@ -23,12 +23,30 @@
 //!   "last replica standing" hazard, which ELR would close, is therefore reproducible).
 //! - A broker whose session expired (no heartbeat for `broker_session_timeout_ms`), or that
 //!   asked for a controlled shutdown, is fenced; leadership moves off it first.
+//!
+//! # Eligible leader replicas (`eligible_leader_replicas`, KIP-966)
+//! - A replica that leaves the ISR while the ISR left behind is smaller than
+//!   `min(min.insync.replicas, RF)` joins the ELR: the high watermark cannot move past it
+//!   while the ISR is that small (strict min ISR), so it holds every committed offset. Once
+//!   the ISR is back at the minimum the ELR is emptied (the HW may move again); a replica that
+//!   rejoins the ISR leaves the ELR.
+//! - A fenced broker leaves the ISR even as its last member (into the ELR): the ISR may empty.
+//! - A broker that registers a new incarnation after an unclean shutdown (every restart here:
+//!   nothing writes a clean-shutdown marker yet) leaves every ISR and ELR, so a last replica
+//!   standing that lost its unflushed tail cannot lead again on its own word.
+//!   Such a broker joins the partition's last known ELR instead (while the ISR is below the
+//!   minimum): it may hold committed offsets the others lost.
+//! - Election: a live ISR member; else a live ELR member (clean: the ISR becomes it alone);
+//!   else, once the ISR and the ELR are both empty, KIP-966's "balanced" unclean recovery:
+//!   when every last known ELR member is live and has reported its log end (at registration),
+//!   the one with the longest log (highest last epoch, then end offset; assignment order breaks
+//!   ties); else unclean election if enabled, which empties the ELR; else the partition waits.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::records::{
-    ChangeReason, Endpoint, MetadataRecord, PartitionChange, PartitionRecord, RegisterBroker,
-    TopicRecord,
+    ChangeReason, EligibleLeadersRecord, Endpoint, MetadataRecord, PartitionChange,
+    PartitionRecord, RegisterBroker, ReplicaLogEnd, TopicRecord,
 };
 use super::state::{MetadataState, PartitionState};
 use crate::protocol::codes;
@@ -82,6 +100,9 @@ pub struct ControllerConfig {
     /// and rejoin ISRs) only by a heartbeat that reports it caught up. Off: a restarted broker
     /// is unfenced at once and keeps its ISR memberships.
     pub fence_restarted_brokers: bool,
+    /// `[model] eligible_leader_replicas` (KIP-966; module doc). Off: the ISR never empties
+    /// and its last member leads again whatever it lost.
+    pub eligible_leader_replicas: bool,
 }
 
 impl Default for ControllerConfig {
@@ -93,6 +114,7 @@ impl Default for ControllerConfig {
             broker_session_timeout_ms: 9000,
             alter_partition: AlterPartitionMode::Kip497,
             fence_restarted_brokers: true,
+            eligible_leader_replicas: false,
         }
     }
 }
@@ -254,6 +276,9 @@ pub struct Controller {
     last_heartbeat_ms: BTreeMap<i32, u64>,
     /// Brokers in controlled shutdown: their heartbeats never unfence them. Volatile.
     shutting_down: BTreeSet<i32>,
+    /// Each replica's `(last epoch, end offset)` as its broker last reported at registration,
+    /// by `(topic, partition, broker)`. Volatile: brokers re-register after a fail-over.
+    log_ends: BTreeMap<(String, i32, i32), (i32, i64)>,
     /// A non-empty batch was returned and not yet applied.
     awaiting_apply: bool,
 }
@@ -267,7 +292,22 @@ impl Controller {
             state: MetadataState::new(),
             last_heartbeat_ms: BTreeMap::new(),
             shutting_down: BTreeSet::new(),
+            log_ends: BTreeMap::new(),
             awaiting_apply: false,
+        }
+    }
+
+    /// A registering broker's hosted replicas' log ends (volatile; no records). Ignored from
+    /// an incarnation older than the one registered: that process is gone.
+    pub fn report_log_ends(&mut self, broker_id: i32, incarnation: u64, ends: &[ReplicaLogEnd]) {
+        let known = self.state.broker(broker_id).map(|b| b.incarnation);
+        if known.is_some_and(|known| incarnation < known) {
+            return;
+        }
+        self.log_ends.retain(|(_, _, broker), _| *broker != broker_id);
+        for end in ends {
+            let key = (end.topic.clone(), end.partition, broker_id);
+            self.log_ends.insert(key, (end.last_epoch, end.end_offset));
         }
     }
 
@@ -293,12 +333,15 @@ impl Controller {
     /// `fence_restarted_brokers` it stays fenced, leaves its ISRs (last member kept) and loses
     /// leadership until a caught-up heartbeat; without, it is unfenced at once and partitions
     /// it led are re-elected with a new leader epoch. A brand-new broker is unfenced at once.
+    /// With `eligible_leader_replicas`, a restart after an unclean shutdown (`clean_shutdown`
+    /// false) first removes the broker from every ISR and ELR.
     pub fn register_broker(
         &mut self,
         broker_id: i32,
         incarnation: u64,
         endpoint: Endpoint,
         now_ms: u64,
+        clean_shutdown: bool,
     ) -> Result<Vec<MetadataRecord>, ControllerError> {
         let mut batch = self.begin();
         let known = self.state.broker(broker_id).cloned();
@@ -325,6 +368,9 @@ impl Controller {
             endpoint,
         };
         batch.push(MetadataRecord::RegisterBroker(registration));
+        if known.is_some() && self.config.eligible_leader_replicas && !clean_shutdown {
+            self.remove_unclean(&mut batch, broker_id);
+        }
         if known.is_some() && self.config.fence_restarted_brokers {
             let reason = ChangeReason::BrokerRestarted;
             self.move_off(&mut batch, broker_id, reason);
@@ -360,6 +406,11 @@ impl Controller {
         let may_unfence = caught_up || !self.config.fence_restarted_brokers;
         if broker.fenced && may_unfence && !self.shutting_down.contains(&broker_id) {
             self.unfence(&mut batch, broker_id);
+        } else if !broker.fenced && self.config.eligible_leader_replicas {
+            // Unclean recovery may have been waiting for this broker's log end (reported at a
+            // re-registration, say after a controller fail-over): offline partitions it hosts
+            // try again. Nothing changes, and no record is written, if they still cannot.
+            self.retry_offline(&mut batch, broker_id);
         }
         Ok(self.finish(batch))
     }
@@ -522,15 +573,16 @@ impl Controller {
         if same_members(&current.isr, new_isr) {
             return Ok(Vec::new());
         }
-        batch.push(MetadataRecord::PartitionChange(PartitionChange {
-            topic: topic.to_string(),
-            partition,
-            leader: None,
-            isr: Some(new_isr.to_vec()),
-            leader_epoch: current.leader_epoch,
-            partition_epoch: current.partition_epoch + 1,
+        let (elr, last_known_elr) = self.elr_after(current, new_isr, None);
+        let outcome = Outcome {
+            leader: current.leader,
+            isr: new_isr.to_vec(),
+            bump_leader_epoch: false,
             reason: ChangeReason::AlterPartition,
-        }));
+            elr,
+            last_known_elr,
+        };
+        push_outcome(&mut batch, topic, partition, outcome);
         Ok(self.finish(batch))
     }
 
@@ -564,13 +616,11 @@ impl Controller {
         let mut batch = self.begin();
         let current = self.state.partition(topic, partition);
         let current = current.ok_or(ControllerError::UnknownTopicOrPartition)?;
-        let change = match election {
+        let outcome = match election {
             ElectionType::Preferred => self.preferred_election(current)?,
             ElectionType::Unclean => self.unclean_election(current)?,
         };
-        batch.push(MetadataRecord::PartitionChange(
-            change.into_record(topic, partition, current),
-        ));
+        push_outcome(&mut batch, topic, partition, outcome);
         Ok(self.finish(batch))
     }
 
@@ -644,8 +694,26 @@ impl Controller {
         for (topic, partition) in touched {
             let step = Reelect {
                 leaving: Some(broker_id),
+                unclean_shutdown: false,
                 force: false,
                 reason,
+            };
+            self.push_reelection(batch, &topic, partition, step);
+        }
+    }
+
+    /// KIP-966: a broker back from an unclean shutdown may have lost its unflushed tail, so it
+    /// leaves every ISR (even as the last member) and every ELR, and partitions re-elect.
+    fn remove_unclean(&self, batch: &mut Batch, broker_id: i32) {
+        let touched = partitions_where(&batch.scratch, |p| {
+            p.in_isr(broker_id) || p.in_elr(broker_id)
+        });
+        for (topic, partition) in touched {
+            let step = Reelect {
+                leaving: Some(broker_id),
+                unclean_shutdown: true,
+                force: false,
+                reason: ChangeReason::BrokerRestarted,
             };
             self.push_reelection(batch, &topic, partition, step);
         }
@@ -658,6 +726,23 @@ impl Controller {
         for (topic, partition) in offline {
             let step = Reelect {
                 leaving: None,
+                unclean_shutdown: false,
+                force: false,
+                reason: ChangeReason::BrokerUnfenced,
+            };
+            self.push_reelection(batch, &topic, partition, step);
+        }
+    }
+
+    /// Offline partitions hosted on `broker_id` re-elect.
+    fn retry_offline(&self, batch: &mut Batch, broker_id: i32) {
+        let offline = partitions_where(&batch.scratch, |p| {
+            p.leader == -1 && p.replicas.contains(&broker_id)
+        });
+        for (topic, partition) in offline {
+            let step = Reelect {
+                leaving: None,
+                unclean_shutdown: false,
                 force: false,
                 reason: ChangeReason::BrokerUnfenced,
             };
@@ -672,6 +757,7 @@ impl Controller {
         for (topic, partition) in led {
             let step = Reelect {
                 leaving: None,
+                unclean_shutdown: false,
                 force: true,
                 reason: ChangeReason::BrokerRestarted,
             };
@@ -686,11 +772,141 @@ impl Controller {
             .expect("listed partition");
         let unclean = self.config.unclean_enabled_for(topic);
         let eligible = |b: i32| Some(b) != step.leaving && self.eligible(&batch.scratch, b);
-        let change = reelect(current, &eligible, unclean, &step);
-        if let Some(change) = change {
-            let record = change.into_record(topic, partition, current);
-            batch.push(MetadataRecord::PartitionChange(record));
+        let longest = |members: &[i32]| self.longest_log(topic, partition, members, &eligible);
+        let outcome = self.reelect(current, &eligible, &longest, unclean, &step);
+        if let Some(outcome) = outcome {
+            push_outcome(batch, topic, partition, outcome);
         }
+    }
+
+    /// The outcome (if anything changes) of re-electing `current` under `step` (module doc).
+    fn reelect(
+        &self,
+        current: &PartitionState,
+        eligible: &dyn Fn(i32) -> bool,
+        longest: &dyn Fn(&[i32]) -> Option<i32>,
+        unclean: bool,
+        step: &Reelect,
+    ) -> Option<Outcome> {
+        let elr_mode = self.config.eligible_leader_replicas;
+        let mut isr = current.isr.clone();
+        if let Some(leaving) = step.leaving {
+            if isr.len() > 1 || elr_mode {
+                isr.retain(|&b| b != leaving);
+            }
+        }
+        let unclean_leaver = step.leaving.filter(|_| step.unclean_shutdown);
+        let (elr, last_known_elr) = self.elr_after(current, &isr, unclean_leaver);
+        let leader_stays =
+            current.leader != -1 && eligible(current.leader) && isr.contains(&current.leader);
+        let mut outcome = Outcome {
+            leader: current.leader,
+            isr,
+            bump_leader_epoch: false,
+            reason: step.reason,
+            elr,
+            last_known_elr,
+        };
+        if !(leader_stays && !step.force) {
+            let candidates = Candidates {
+                isr: &outcome.isr,
+                elr: &outcome.elr,
+                recovery: longest(&outcome.last_known_elr),
+            };
+            match choose_leader(current, &candidates, eligible, unclean) {
+                Choice::Clean(b) => outcome.leader = b,
+                Choice::Eligible(b) => {
+                    outcome.leader = b;
+                    outcome.elr.retain(|&e| e != b);
+                    if self.min_isr(current) <= 1 {
+                        outcome.elr.clear();
+                    }
+                    outcome.isr = vec![b];
+                    outcome.reason = ChangeReason::EligibleLeaderElection;
+                }
+                Choice::Recovered(b) => {
+                    outcome.leader = b;
+                    outcome.isr = vec![b];
+                    outcome.last_known_elr.retain(|&e| e != b);
+                    if self.min_isr(current) <= 1 {
+                        outcome.last_known_elr.clear();
+                    }
+                    outcome.reason = ChangeReason::LastKnownElrRecovery;
+                }
+                Choice::Unclean(b) => {
+                    outcome.leader = b;
+                    outcome.isr = vec![b];
+                    outcome.elr.clear();
+                    outcome.last_known_elr.clear();
+                    outcome.reason = ChangeReason::UncleanElection;
+                }
+                Choice::Offline => outcome.leader = -1,
+            }
+        }
+        outcome.bump_leader_epoch = step.force && outcome.leader != -1;
+        let unchanged = outcome.leader == current.leader
+            && outcome.isr == current.isr
+            && !outcome.bump_leader_epoch
+            && outcome.elr == current.elr
+            && outcome.last_known_elr == current.last_known_elr;
+        (!unchanged).then_some(outcome)
+    }
+
+    /// `min(min.insync.replicas, RF)` for `current`, at least 1.
+    fn min_isr(&self, current: &PartitionState) -> usize {
+        let min_isr = self.config.min_insync_replicas.max(1) as usize;
+        min_isr.min(current.replicas.len())
+    }
+
+    /// The ELR and last known ELR once `current`'s ISR becomes `new_isr` (module doc), with
+    /// `unclean_leaver` a broker leaving for an unclean shutdown. Both empty unless
+    /// `eligible_leader_replicas` is on.
+    fn elr_after(
+        &self,
+        current: &PartitionState,
+        new_isr: &[i32],
+        unclean_leaver: Option<i32>,
+    ) -> (Vec<i32>, Vec<i32>) {
+        if !self.config.eligible_leader_replicas || new_isr.len() >= self.min_isr(current) {
+            return (Vec::new(), Vec::new());
+        }
+        let was_member = |b: &i32| current.in_isr(*b) || current.in_elr(*b);
+        let outside_isr = |b: &i32| !new_isr.contains(b);
+        let unclean = |b: &i32| Some(*b) == unclean_leaver;
+        let replicas = current.replicas.iter().copied();
+        let elr: Vec<i32> = replicas
+            .clone()
+            .filter(|b| was_member(b) && outside_isr(b) && !unclean(b))
+            .collect();
+        let last_known_elr = replicas
+            .filter(|b| current.last_known_elr.contains(b) || (unclean(b) && was_member(b)))
+            .filter(|b| outside_isr(b) && !elr.contains(b))
+            .collect();
+        (elr, last_known_elr)
+    }
+
+    /// Unclean recovery's choice among `members` (the last known ELR): none unless every one
+    /// is `eligible` and reported its log end; then the longest log, by last epoch then end
+    /// offset, assignment order (the order of `members`) breaking ties.
+    fn longest_log(
+        &self,
+        topic: &str,
+        partition: i32,
+        members: &[i32],
+        eligible: &dyn Fn(i32) -> bool,
+    ) -> Option<i32> {
+        let mut best: Option<(i32, (i32, i64))> = None;
+        for &member in members {
+            let key = (topic.to_string(), partition, member);
+            let end = *self.log_ends.get(&key)?;
+            if !eligible(member) {
+                return None;
+            }
+            if best.is_none_or(|(_, best_end)| end > best_end) {
+                best = Some((member, end));
+            }
+        }
+        best.map(|(member, _)| member)
     }
 
     fn preferred_election(&self, current: &PartitionState) -> Result<Outcome, ControllerError> {
@@ -706,6 +922,8 @@ impl Controller {
             isr: current.isr.clone(),
             bump_leader_epoch: true,
             reason: ChangeReason::PreferredElection,
+            elr: current.elr.clone(),
+            last_known_elr: current.last_known_elr.clone(),
         })
     }
 
@@ -714,9 +932,28 @@ impl Controller {
             return Err(ControllerError::ElectionNotNeeded);
         }
         let eligible = |b: i32| self.eligible(&self.state, b);
-        let (leader, isr, reason) = match choose_leader(current, &current.isr, &eligible, true) {
+        let candidates = Candidates {
+            isr: &current.isr,
+            elr: &current.elr,
+            recovery: None,
+        };
+        let mut elr = current.elr.clone();
+        let mut last_known_elr = current.last_known_elr.clone();
+        let (leader, isr, reason) = match choose_leader(current, &candidates, &eligible, true) {
             Choice::Clean(b) => (b, current.isr.clone(), ChangeReason::AdminElection),
-            Choice::Unclean(b) => (b, vec![b], ChangeReason::UncleanElection),
+            Choice::Eligible(b) => {
+                elr.retain(|&e| e != b);
+                (b, vec![b], ChangeReason::EligibleLeaderElection)
+            }
+            Choice::Recovered(b) => {
+                last_known_elr.retain(|&e| e != b);
+                (b, vec![b], ChangeReason::LastKnownElrRecovery)
+            }
+            Choice::Unclean(b) => {
+                elr.clear();
+                last_known_elr.clear();
+                (b, vec![b], ChangeReason::UncleanElection)
+            }
             Choice::Offline => return Err(ControllerError::EligibleLeadersNotAvailable),
         };
         Ok(Outcome {
@@ -724,24 +961,43 @@ impl Controller {
             isr,
             bump_leader_epoch: true,
             reason,
+            elr,
+            last_known_elr,
         })
     }
 }
 
 /// How to re-elect one partition.
 struct Reelect {
-    /// A broker going away: ineligible, and removed from the ISR unless it is the last member.
+    /// A broker going away: ineligible, and removed from the ISR unless it is the last member
+    /// (removed even then with eligible leader replicas).
     leaving: Option<i32>,
+    /// `leaving` is back from an unclean shutdown: it leaves the ELR too and does not join it.
+    unclean_shutdown: bool,
     /// Elect even if the current leader could stay (a restarted leader), bumping the epoch.
     force: bool,
     /// Why, for the record (replaced by `UncleanElection` when that is what happens).
     reason: ChangeReason,
 }
 
+/// Who may lead, in order of preference.
+struct Candidates<'a> {
+    /// The ISR.
+    isr: &'a [i32],
+    /// The eligible leader replicas.
+    elr: &'a [i32],
+    /// Unclean recovery's pick from the last known ELR, if it can pick now.
+    recovery: Option<i32>,
+}
+
 /// The result of an election for one partition.
 enum Choice {
     /// A live ISR member.
     Clean(i32),
+    /// A live eligible leader replica (the ISR had no live member).
+    Eligible(i32),
+    /// A live member of the last known ELR (the ISR and ELR had emptied).
+    Recovered(i32),
     /// A live replica outside the ISR.
     Unclean(i32),
     /// Nobody can lead.
@@ -758,74 +1014,67 @@ struct Outcome {
     bump_leader_epoch: bool,
     /// Why.
     reason: ChangeReason,
+    /// The eligible leader replicas after the decision.
+    elr: Vec<i32>,
+    /// The last known ELR after the decision.
+    last_known_elr: Vec<i32>,
 }
 
-impl Outcome {
-    fn into_record(self, topic: &str, partition: i32, current: &PartitionState) -> PartitionChange {
-        let leader_changed = self.leader != current.leader || self.bump_leader_epoch;
-        PartitionChange {
+/// Pushes the records that make `outcome` true of the partition: a `PartitionChange` if its
+/// leader, ISR or epoch changes, then an `EligibleLeaders` if its ELR differs from the one the
+/// change leaves.
+fn push_outcome(batch: &mut Batch, topic: &str, partition: i32, outcome: Outcome) {
+    let current = batch.scratch.partition(topic, partition);
+    let current = current.expect("listed partition").clone();
+    let leader_changed = outcome.leader != current.leader || outcome.bump_leader_epoch;
+    if leader_changed || outcome.isr != current.isr {
+        let isr_changed = outcome.isr != current.isr;
+        batch.push(MetadataRecord::PartitionChange(PartitionChange {
             topic: topic.to_string(),
             partition,
-            leader: leader_changed.then_some(self.leader),
-            isr: (self.isr != current.isr).then_some(self.isr),
+            leader: leader_changed.then_some(outcome.leader),
+            isr: isr_changed.then(|| outcome.isr.clone()),
             leader_epoch: current.leader_epoch + leader_changed as i32,
             partition_epoch: current.partition_epoch + 1,
-            reason: self.reason,
-        }
+            reason: outcome.reason,
+        }));
+    }
+    let after = batch.scratch.partition(topic, partition).expect("listed partition");
+    if after.elr != outcome.elr || after.last_known_elr != outcome.last_known_elr {
+        batch.push(MetadataRecord::EligibleLeaders(EligibleLeadersRecord {
+            topic: topic.to_string(),
+            partition,
+            elr: outcome.elr,
+            last_known_elr: outcome.last_known_elr,
+        }));
     }
 }
 
-/// Preferred-first among live ISR members; then, if `unclean`, the first live replica.
+/// Preferred-first among live ISR members; then live ELR members; then live last known ELR
+/// members; then, if `unclean`, the first live replica.
 fn choose_leader(
     current: &PartitionState,
-    isr: &[i32],
+    candidates: &Candidates,
     eligible: &dyn Fn(i32) -> bool,
     unclean: bool,
 ) -> Choice {
     let replicas = current.replicas.iter().copied();
-    if let Some(b) = replicas.clone().find(|b| isr.contains(b) && eligible(*b)) {
+    let live_in = |set: &[i32]| replicas.clone().find(|b| set.contains(b) && eligible(*b));
+    if let Some(b) = live_in(candidates.isr) {
         return Choice::Clean(b);
+    }
+    if let Some(b) = live_in(candidates.elr) {
+        return Choice::Eligible(b);
+    }
+    if candidates.isr.is_empty() && candidates.elr.is_empty() {
+        if let Some(b) = candidates.recovery {
+            return Choice::Recovered(b);
+        }
     }
     match replicas.clone().find(|b| eligible(*b)) {
         Some(b) if unclean => Choice::Unclean(b),
         _ => Choice::Offline,
     }
-}
-
-/// The change (if any) that re-electing `current` under `step` makes (module doc's rules).
-fn reelect(
-    current: &PartitionState,
-    eligible: &dyn Fn(i32) -> bool,
-    unclean: bool,
-    step: &Reelect,
-) -> Option<Outcome> {
-    let mut isr = current.isr.clone();
-    if let Some(leaving) = step.leaving {
-        if isr.len() > 1 {
-            isr.retain(|&b| b != leaving);
-        }
-    }
-    let leader_stays =
-        current.leader != -1 && eligible(current.leader) && isr.contains(&current.leader);
-    let (leader, isr, reason) = if leader_stays && !step.force {
-        (current.leader, isr, step.reason)
-    } else {
-        match choose_leader(current, &isr, eligible, unclean) {
-            Choice::Clean(b) => (b, isr, step.reason),
-            Choice::Unclean(b) => (b, vec![b], ChangeReason::UncleanElection),
-            Choice::Offline => (-1, isr, step.reason),
-        }
-    };
-    let bump_leader_epoch = step.force && leader != -1;
-    if leader == current.leader && isr == current.isr && !bump_leader_epoch {
-        return None;
-    }
-    Some(Outcome {
-        leader,
-        isr,
-        bump_leader_epoch,
-        reason,
-    })
 }
 
 /// `(topic, partition)` of every partition in `state` matching `predicate`, in order.
@@ -936,6 +1185,14 @@ fn snapshot_of(state: &MetadataState) -> Vec<MetadataRecord> {
                 leader_epoch: p.leader_epoch,
                 partition_epoch: p.partition_epoch,
             }));
+            if !p.elr.is_empty() || !p.last_known_elr.is_empty() {
+                records.push(MetadataRecord::EligibleLeaders(EligibleLeadersRecord {
+                    topic: name.clone(),
+                    partition,
+                    elr: p.elr.clone(),
+                    last_known_elr: p.last_known_elr.clone(),
+                }));
+            }
         }
     }
     records

@@ -14,8 +14,8 @@ pub use controller::{
     AlterPartitionMode, Controller, ControllerConfig, ControllerError, ElectionType, Failover,
 };
 pub use records::{
-    ChangeReason, DecodeError, DecodedLog, Endpoint, MetadataRecord, PartitionChange,
-    PartitionRecord, RegisterBroker, TopicRecord,
+    ChangeReason, DecodeError, DecodedLog, EligibleLeadersRecord, Endpoint, MetadataRecord,
+    PartitionChange, PartitionRecord, RegisterBroker, ReplicaLogEnd, TopicRecord,
 };
 pub use state::{BrokerState, MetadataState, PartitionState, TopicState};
 

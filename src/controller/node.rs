@@ -29,7 +29,7 @@ use kafka_protocol::messages::{
 };
 use tokio::net::{TcpListener, TcpStream};
 
-use super::records::{encode_all, MetadataRecord};
+use super::records::{decode_log_ends, encode_all, MetadataRecord, LOG_ENDS_TAG};
 use super::{Controller, ControllerConfig, Endpoint};
 use crate::env::{ConnInfo, Env, NetAction};
 use crate::protocol::{self, codes, CONTROLLER_SUPPORTED};
@@ -262,11 +262,21 @@ fn register(node: &Node, request: BrokerRegistrationRequest) -> BrokerRegistrati
         port: listener.port,
     };
     let now_ms = node.now_ms();
+    // KIP-966 learns a clean shutdown from the registration's previous broker epoch, which a
+    // broker writes at the end of a controlled shutdown. No broker here shuts down cleanly
+    // (every restart follows a kill, a power loss or a freeze), so every restart is unclean.
+    let clean_shutdown = false;
     let mut core = node.core.lock().unwrap();
-    match core
-        .controller
-        .register_broker(broker_id, incarnation, endpoint, now_ms)
-    {
+    // A garbled log-ends field only costs the broker its say in unclean recovery.
+    let log_ends = request.unknown_tagged_fields.get(&LOG_ENDS_TAG);
+    if let Some(Ok(ends)) = log_ends.map(|bytes| decode_log_ends(bytes)) {
+        core.controller
+            .report_log_ends(broker_id, incarnation, &ends);
+    }
+    let registered =
+        core.controller
+            .register_broker(broker_id, incarnation, endpoint, now_ms, clean_shutdown);
+    match registered {
         Ok(records) => {
             node.commit(&mut core, records);
             let end = core.log.len() as i64;

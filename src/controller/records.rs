@@ -86,6 +86,11 @@ pub enum ChangeReason {
     UncleanElection,
     /// An admin election found a live ISR member for a leaderless partition.
     AdminElection,
+    /// No ISR member could lead and an eligible leader replica (KIP-966) was elected.
+    EligibleLeaderElection,
+    /// The ISR and the ELR had both emptied through unclean shutdowns and a last known
+    /// eligible replica came back and was elected (KIP-966's unclean recovery).
+    LastKnownElrRecovery,
 }
 
 /// A partition's leader and/or ISR changed. Absent fields are unchanged; epochs are the new values.
@@ -105,6 +110,76 @@ pub struct PartitionChange {
     pub partition_epoch: i32,
     /// Why it changed.
     pub reason: ChangeReason,
+}
+
+/// A partition's eligible leader replicas (KIP-966): replicas outside the ISR that hold every
+/// committed offset, because they left the ISR while it was below `min.insync.replicas` and
+/// the high watermark has not moved since.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EligibleLeadersRecord {
+    /// The topic it belongs to.
+    pub topic: String,
+    /// The partition index.
+    pub partition: i32,
+    /// The ELR, in assignment order; disjoint from the ISR.
+    pub elr: Vec<i32>,
+    /// Replicas that left the ISR or the ELR through an unclean shutdown while the ISR was
+    /// below the minimum, in assignment order: the candidates of an unclean recovery.
+    pub last_known_elr: Vec<i32>,
+}
+
+/// One hosted replica's log end, as a broker reports it when it registers: what KIP-966's
+/// unclean recovery compares to pick the longest log among the last known eligible replicas.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaLogEnd {
+    /// The topic.
+    pub topic: String,
+    /// The partition index.
+    pub partition: i32,
+    /// The leader epoch of the replica's last batch (-1 for an empty log).
+    pub last_epoch: i32,
+    /// The replica's log end offset.
+    pub end_offset: i64,
+}
+
+/// The BrokerRegistration tagged field that carries a broker's [`ReplicaLogEnd`]s (a tag
+/// Kafka does not use; a Kafka controller skips it as unknown).
+pub const LOG_ENDS_TAG: i32 = 10_000;
+
+/// The bytes of the [`LOG_ENDS_TAG`] field: `u16 count`, then per replica
+/// `string topic | i32 partition | i32 last_epoch | i64 end_offset`.
+///
+/// Panics past 65535 replicas or a topic name over 65535 bytes (never built here).
+pub fn encode_log_ends(ends: &[ReplicaLogEnd]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let count = u16::try_from(ends.len()).expect("more than 65535 hosted replicas");
+    out.extend_from_slice(&count.to_be_bytes());
+    for end in ends {
+        put_string(&mut out, &end.topic);
+        put_i32(&mut out, end.partition);
+        put_i32(&mut out, end.last_epoch);
+        out.extend_from_slice(&end.end_offset.to_be_bytes());
+    }
+    out
+}
+
+/// Parses [`encode_log_ends`]'s bytes; never panics.
+pub fn decode_log_ends(bytes: &[u8]) -> Result<Vec<ReplicaLogEnd>, DecodeError> {
+    let mut r = Reader { buf: bytes };
+    let count = r.u16()?;
+    let mut ends = Vec::new();
+    for _ in 0..count {
+        ends.push(ReplicaLogEnd {
+            topic: r.string()?,
+            partition: r.i32()?,
+            last_epoch: r.i32()?,
+            end_offset: r.u64()? as i64,
+        });
+    }
+    if !r.buf.is_empty() {
+        return Err(DecodeError::Malformed("trailing bytes after log ends"));
+    }
+    Ok(ends)
 }
 
 /// One entry of the controller's metadata log.
@@ -133,6 +208,9 @@ pub enum MetadataRecord {
     Partition(PartitionRecord),
     /// A partition's leader or ISR changed.
     PartitionChange(PartitionChange),
+    /// A partition's eligible leader replicas (KIP-966) as of now; written only when
+    /// `[model] eligible_leader_replicas` is on, after the change that moved them.
+    EligibleLeaders(EligibleLeadersRecord),
     /// A topic and all its partitions were deleted.
     RemoveTopic {
         /// The topic deleted.
@@ -192,6 +270,7 @@ const TYPE_TOPIC: u8 = 5;
 const TYPE_PARTITION: u8 = 6;
 const TYPE_PARTITION_CHANGE: u8 = 7;
 const TYPE_REMOVE_TOPIC: u8 = 8;
+const TYPE_ELIGIBLE_LEADERS: u8 = 9;
 
 impl ChangeReason {
     fn to_u8(self) -> u8 {
@@ -204,6 +283,8 @@ impl ChangeReason {
             ChangeReason::PreferredElection => 5,
             ChangeReason::UncleanElection => 6,
             ChangeReason::AdminElection => 7,
+            ChangeReason::EligibleLeaderElection => 8,
+            ChangeReason::LastKnownElrRecovery => 9,
         }
     }
 
@@ -217,6 +298,8 @@ impl ChangeReason {
             5 => ChangeReason::PreferredElection,
             6 => ChangeReason::UncleanElection,
             7 => ChangeReason::AdminElection,
+            8 => ChangeReason::EligibleLeaderElection,
+            9 => ChangeReason::LastKnownElrRecovery,
             _ => return Err(DecodeError::Malformed("unknown change reason")),
         })
     }
@@ -368,6 +451,13 @@ fn encode_payload(record: &MetadataRecord, out: &mut Vec<u8>) {
             put_i32(out, c.partition_epoch);
             out.push(c.reason.to_u8());
         }
+        MetadataRecord::EligibleLeaders(e) => {
+            out.push(TYPE_ELIGIBLE_LEADERS);
+            put_string(out, &e.topic);
+            put_i32(out, e.partition);
+            put_ids(out, &e.elr);
+            put_ids(out, &e.last_known_elr);
+        }
         MetadataRecord::RemoveTopic { name } => {
             out.push(TYPE_REMOVE_TOPIC);
             put_string(out, name);
@@ -420,6 +510,12 @@ fn decode_payload(payload: &[u8]) -> Result<MetadataRecord, DecodeError> {
             leader_epoch: r.i32()?,
             partition_epoch: r.i32()?,
             reason: ChangeReason::from_u8(r.u8()?)?,
+        }),
+        TYPE_ELIGIBLE_LEADERS => MetadataRecord::EligibleLeaders(EligibleLeadersRecord {
+            topic: r.string()?,
+            partition: r.i32()?,
+            elr: r.ids()?,
+            last_known_elr: r.ids()?,
         }),
         TYPE_REMOVE_TOPIC => MetadataRecord::RemoveTopic { name: r.string()? },
         other => return Err(DecodeError::UnknownType(other)),
@@ -522,7 +618,7 @@ mod tests {
     }
 
     fn reason() -> impl Strategy<Value = ChangeReason> {
-        (0u8..8).prop_map(|v| ChangeReason::from_u8(v).unwrap())
+        (0u8..10).prop_map(|v| ChangeReason::from_u8(v).unwrap())
     }
 
     fn record() -> impl Strategy<Value = MetadataRecord> {
@@ -583,6 +679,16 @@ mod tests {
                         reason,
                     })
                 }),
+            ("[a-z]{1,6}", any::<i32>(), ids(), ids()).prop_map(
+                |(topic, partition, elr, last_known_elr)| {
+                    MetadataRecord::EligibleLeaders(EligibleLeadersRecord {
+                        topic,
+                        partition,
+                        elr,
+                        last_known_elr,
+                    })
+                }
+            ),
             "[a-z]{0,8}".prop_map(|name| MetadataRecord::RemoveTopic { name }),
         ]
     }
@@ -617,6 +723,29 @@ mod tests {
     fn huge_length_is_an_error_not_an_allocation() {
         let frame = [0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
         assert_eq!(decode_one(&frame), Err(DecodeError::TooLarge(u32::MAX)));
+    }
+
+    #[test]
+    fn log_ends_round_trip_and_garbage_is_an_error() {
+        let ends = vec![
+            ReplicaLogEnd {
+                topic: "t".into(),
+                partition: 2,
+                last_epoch: 7,
+                end_offset: 1 << 40,
+            },
+            ReplicaLogEnd {
+                topic: "u".into(),
+                partition: 0,
+                last_epoch: -1,
+                end_offset: 0,
+            },
+        ];
+        let bytes = encode_log_ends(&ends);
+        assert_eq!(decode_log_ends(&bytes), Ok(ends));
+        assert!(decode_log_ends(&bytes[..bytes.len() - 1]).is_err());
+        assert!(decode_log_ends(&[0, 9, 1]).is_err());
+        assert_eq!(decode_log_ends(&[0, 0]), Ok(vec![]));
     }
 
     proptest! {

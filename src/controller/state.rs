@@ -6,7 +6,10 @@
 //! that satisfy them, and a CRC-valid record that breaks one is a bug that must stop the run.
 //!
 //! Invariants after every record:
-//! - a partition's ISR is non-empty, free of duplicates and a subset of its replicas;
+//! - a partition's ISR is free of duplicates and a subset of its replicas, and non-empty
+//!   unless the partition is offline (only eligible leader replicas, KIP-966, empty it);
+//! - its eligible leader replicas and its last known ELR are replicas outside the ISR, and
+//!   no replica is in both;
 //! - its leader is -1 (offline) or a member of its ISR — an unclean election sets the ISR to
 //!   the new leader alone, so this holds for unclean leaders too;
 //! - `leader_epoch` never decreases and grows on every leader change; `partition_epoch` grows on
@@ -16,7 +19,8 @@
 use std::collections::BTreeMap;
 
 use super::records::{
-    Endpoint, MetadataRecord, PartitionChange, PartitionRecord, RegisterBroker, TopicRecord,
+    EligibleLeadersRecord, Endpoint, MetadataRecord, PartitionChange, PartitionRecord,
+    RegisterBroker, TopicRecord,
 };
 
 /// What the controller knows about one broker.
@@ -43,6 +47,12 @@ pub struct PartitionState {
     pub leader_epoch: i32,
     /// Bumped on every change; AlterPartition's optimistic-concurrency version.
     pub partition_epoch: i32,
+    /// Eligible leader replicas (KIP-966): out of the ISR but holding every committed offset.
+    /// Always empty unless `[model] eligible_leader_replicas` is on.
+    pub elr: Vec<i32>,
+    /// Replicas that left the ISR or the ELR through an unclean shutdown while the ISR was
+    /// below the minimum: unclean recovery's candidates, once the ISR and the ELR are empty.
+    pub last_known_elr: Vec<i32>,
 }
 
 impl PartitionState {
@@ -56,6 +66,11 @@ impl PartitionState {
         self.isr.contains(&broker)
     }
 
+    /// Whether `broker` is an eligible leader replica.
+    pub fn in_elr(&self, broker: i32) -> bool {
+        self.elr.contains(&broker)
+    }
+
     fn assert_invariants(&self, topic: &str, partition: i32) {
         assert!(
             !self.replicas.is_empty(),
@@ -65,7 +80,28 @@ impl PartitionState {
             !has_duplicates(&self.replicas),
             "{topic}-{partition}: duplicate replicas"
         );
-        assert!(!self.isr.is_empty(), "{topic}-{partition}: empty ISR");
+        assert!(
+            !self.isr.is_empty() || self.leader == -1,
+            "{topic}-{partition}: empty ISR with leader {}",
+            self.leader
+        );
+        assert!(
+            self.elr
+                .iter()
+                .all(|b| self.replicas.contains(b) && !self.isr.contains(b)),
+            "{topic}-{partition}: ELR {:?} not replicas outside the ISR {:?}",
+            self.elr,
+            self.isr
+        );
+        assert!(
+            self.last_known_elr.iter().all(|b| {
+                self.replicas.contains(b) && !self.isr.contains(b) && !self.elr.contains(b)
+            }),
+            "{topic}-{partition}: last known ELR {:?} overlaps ISR {:?} / ELR {:?}",
+            self.last_known_elr,
+            self.isr,
+            self.elr
+        );
         assert!(
             !has_duplicates(&self.isr),
             "{topic}-{partition}: duplicate ISR members"
@@ -161,6 +197,7 @@ impl MetadataState {
             MetadataRecord::Topic(t) => self.apply_topic(t),
             MetadataRecord::Partition(p) => self.apply_partition(p),
             MetadataRecord::PartitionChange(c) => self.apply_change(c),
+            MetadataRecord::EligibleLeaders(e) => self.apply_eligible(e),
             MetadataRecord::RemoveTopic { name } => {
                 assert!(
                     self.topics.remove(name).is_some(),
@@ -229,6 +266,8 @@ impl MetadataState {
             leader: p.leader,
             leader_epoch: p.leader_epoch,
             partition_epoch: p.partition_epoch,
+            elr: Vec::new(),
+            last_known_elr: Vec::new(),
         };
         state.assert_invariants(&p.topic, p.partition);
         topic.partitions.insert(p.partition, state);
@@ -267,10 +306,30 @@ impl MetadataState {
         }
         if let Some(isr) = &c.isr {
             state.isr = isr.clone();
+            // An ISR member is never also eligible; the controller's EligibleLeaders record
+            // that follows states the rest.
+            state.elr.retain(|b| !isr.contains(b));
+            state.last_known_elr.retain(|b| !isr.contains(b));
         }
         state.leader_epoch = c.leader_epoch;
         state.partition_epoch = c.partition_epoch;
         state.assert_invariants(&c.topic, c.partition);
+    }
+
+    fn apply_eligible(&mut self, e: &EligibleLeadersRecord) {
+        let topic = self.topics.get_mut(&e.topic);
+        let topic = topic.unwrap_or_else(|| panic!("ELR of unknown topic {}", e.topic));
+        let state = topic.partitions.get_mut(&e.partition);
+        let state = state.unwrap_or_else(|| panic!("ELR of unknown {}-{}", e.topic, e.partition));
+        assert!(
+            !has_duplicates(&e.elr) && !has_duplicates(&e.last_known_elr),
+            "{}-{}: duplicate ELR members",
+            e.topic,
+            e.partition
+        );
+        state.elr = e.elr.clone();
+        state.last_known_elr = e.last_known_elr.clone();
+        state.assert_invariants(&e.topic, e.partition);
     }
 }
 

@@ -45,6 +45,9 @@ pub struct BrokerConfig {
     pub controller: Option<SocketAddr>,
     /// `[model] truncation`: how followers made by a leader change cut their logs.
     pub truncation: crate::replication::TruncationRule,
+    /// `[model] offset_for_leader_epoch`: how a leader answers for an epoch it has no entry
+    /// for (KIP-279's fix, or Kafka 0.11's answer before it).
+    pub epoch_lookup: crate::replication::EpochLookup,
 }
 
 impl BrokerConfig {
@@ -63,7 +66,17 @@ impl BrokerConfig {
             cluster_id: "kafkasim".to_string(),
             controller: None,
             truncation: crate::replication::TruncationRule::LeaderEpoch,
+            epoch_lookup: crate::replication::EpochLookup::Kip279,
         }
+    }
+
+    /// `replica.high.watermark.checkpoint.interval.ms` (Kafka default 5000).
+    pub fn high_watermark_checkpoint_interval_ms(&self) -> u64 {
+        int_config(&self.configs, "replica.high.watermark.checkpoint.interval.ms")
+            .ok()
+            .flatten()
+            .unwrap_or(5000)
+            .max(1) as u64
     }
 
     /// `broker.heartbeat.interval.ms` (Kafka default 2000).

@@ -27,8 +27,8 @@ use super::partition::IsrProposal;
 use super::Broker;
 use crate::client::connection::{ConnError, Connection};
 use crate::controller::node::METADATA_TOPIC;
-use crate::controller::records::decode_log;
-use crate::controller::{ChangeReason, MetadataRecord, MetadataState};
+use crate::controller::records::{decode_log, encode_log_ends, LOG_ENDS_TAG};
+use crate::controller::{ChangeReason, MetadataRecord, MetadataState, ReplicaLogEnd};
 use crate::protocol::codes;
 
 /// How long one controller request may take.
@@ -140,6 +140,10 @@ async fn register(broker: &Broker, conn: &Connection) -> Result<i16, ConnError> 
     let incarnation = broker.broker_epoch.load(Ordering::Relaxed) as u64;
     request.incarnation_id = uuid::Uuid::from_u128(incarnation as u128);
     request.listeners = vec![listener];
+    let ends = encode_log_ends(&log_ends(broker).await);
+    request
+        .unknown_tagged_fields
+        .insert(LOG_ENDS_TAG, bytes::Bytes::from(ends));
     let response = conn
         .request(
             RequestKind::BrokerRegistration(request),
@@ -154,6 +158,21 @@ async fn register(broker: &Broker, conn: &Connection) -> Result<i16, ConnError> 
             "unexpected response to BrokerRegistration".into(),
         )),
     }
+}
+
+/// Every hosted replica's last epoch and log end offset, for the controller's unclean
+/// recovery (KIP-966) to compare.
+async fn log_ends(broker: &Broker) -> Vec<ReplicaLogEnd> {
+    let mut ends = Vec::new();
+    for ((topic, partition), handle) in broker.partitions() {
+        ends.push(ReplicaLogEnd {
+            topic,
+            partition,
+            last_epoch: handle.latest_epoch().await,
+            end_offset: handle.offsets().log_end_offset,
+        });
+    }
+    ends
 }
 
 async fn heartbeat(broker: &Broker, conn: &Connection) -> Result<i16, ConnError> {

@@ -135,6 +135,7 @@ impl Broker {
                     .copied(),
                 isr_proposals: self.isr_proposals.clone(),
                 truncation: self.config.truncation,
+                epoch_lookup: self.config.epoch_lookup,
             };
             let handle = PartitionHandle::open(
                 &self.env,
@@ -299,16 +300,14 @@ pub async fn run(env: Env, config: BrokerConfig) -> anyhow::Result<()> {
     serve(broker, listener).await
 }
 
-/// `replica.high.watermark.checkpoint.interval.ms`: how often the high watermarks of the
-/// partitions with followers are written to disk (Kafka's default).
-const HIGH_WATERMARK_CHECKPOINT_INTERVAL: std::time::Duration =
-    std::time::Duration::from_millis(5000);
-
-/// Write every replicated partition's high watermark to `replication-offset-checkpoint`
-/// periodically, as Kafka does; a restarting follower truncates to it.
+/// Write every replicated partition's high watermark to `replication-offset-checkpoint` every
+/// `replica.high.watermark.checkpoint.interval.ms`, as Kafka does; a restarting follower
+/// truncates to it.
 async fn checkpoint_high_watermarks(broker: Arc<Broker>) {
+    let interval = broker.config.high_watermark_checkpoint_interval_ms();
+    let interval = std::time::Duration::from_millis(interval);
     loop {
-        tokio::time::sleep(HIGH_WATERMARK_CHECKPOINT_INTERVAL).await;
+        tokio::time::sleep(interval).await;
         let high_watermarks: BTreeMap<(String, i32), i64> = broker
             .partitions()
             .into_iter()

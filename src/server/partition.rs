@@ -68,6 +68,9 @@ pub struct ReplicaConfig {
     pub isr_proposals: Option<mpsc::UnboundedSender<IsrProposal>>,
     /// `[model] truncation`: how a follower made by a leader change cuts its log.
     pub truncation: TruncationRule,
+    /// `[model] offset_for_leader_epoch`: how this replica answers OffsetForLeaderEpoch as
+    /// leader for an epoch it has no entry for.
+    pub epoch_lookup: crate::replication::EpochLookup,
 }
 
 impl ReplicaConfig {
@@ -762,7 +765,11 @@ impl Actor {
             } => {
                 let result = self
                     .check_leader_epoch(current_leader_epoch)
-                    .map(|()| self.epochs.end_offset_for(epoch, self.log.log_end_offset()));
+                    .map(|()| {
+                        let lookup = self.replica.epoch_lookup;
+                        let log_end_offset = self.log.log_end_offset();
+                        self.epochs.lookup_end_offset(lookup, epoch, log_end_offset)
+                    });
                 let _ = reply.send(result);
             }
             Command::LatestEpoch { reply } => {

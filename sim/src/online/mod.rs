@@ -46,6 +46,7 @@ pub const ALL_KINDS: &[&str] = &[
     fetch_above_hw::KIND,
     leader_incomplete::KIND,
     offset_order::KIND,
+    replica_agreement::KIND,
     retention_above_hw::KIND,
 ];
 
@@ -143,6 +144,18 @@ pub struct Election {
     pub leader_epoch: i32,
 }
 
+/// One leader election as the new leader announced it, for the report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ElectionSeen {
+    pub time_ms: u64,
+    pub partition: String,
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub isr: Vec<i32>,
+    /// False for an election from outside the ISR.
+    pub clean: bool,
+}
+
 /// The model of one partition.
 #[derive(Debug, Clone, Default)]
 pub struct PartitionModel {
@@ -160,6 +173,8 @@ pub struct PartitionModel {
     pub isr: Vec<i32>,
     /// Every leader epoch announced, with its leader.
     pub elections: BTreeMap<i32, i32>,
+    /// Every replica that ever appended each batch, keyed by (base, last, epoch, CRC).
+    pub held_by: BTreeMap<(i64, i64, i32, u32), std::collections::BTreeSet<i32>>,
     /// One past the highest offset acknowledged to an acks=all producer.
     pub acknowledged_end: i64,
     /// Committed offsets at or above this were already reported lost everywhere.
@@ -188,6 +203,8 @@ pub struct OnlineChecker {
     partitions: BTreeMap<Tp, PartitionModel>,
     /// How many events were observed, which is the next event's index.
     observed: usize,
+    /// Every election, the first time its epoch was announced, in observation order.
+    elections: Vec<ElectionSeen>,
 }
 
 pub(crate) fn anomaly(kind: &str, tp: &Tp, offset: Option<i64>, at: At, what: String) -> Anomaly {
@@ -209,6 +226,11 @@ impl OnlineChecker {
     /// The model of `tp`, if any event named it.
     pub fn partitions(&self) -> impl Iterator<Item = (&Tp, &PartitionModel)> {
         self.partitions.iter()
+    }
+
+    /// Every leader election seen, in order.
+    pub fn elections(&self) -> &[ElectionSeen] {
+        &self.elections
     }
 
     /// The model of one partition, if any event named it.
@@ -320,7 +342,15 @@ impl OnlineChecker {
     }
 
     fn on_appended(&mut self, at: At, tp: &Tp, broker: i32, batch: Batch) -> Vec<Anomaly> {
-        let replica = self.partition_mut(tp).replica(broker);
+        let partition = self.partition_mut(tp);
+        let key = (
+            batch.base_offset,
+            batch.last_offset,
+            batch.leader_epoch,
+            batch.batch_crc,
+        );
+        partition.held_by.entry(key).or_default().insert(broker);
+        let replica = partition.replica(broker);
         let found = offset_order::check_append(tp, broker, replica, &batch, at);
         replica.append(batch);
         found.into_iter().collect()
@@ -398,10 +428,22 @@ impl OnlineChecker {
             epoch_regression::check(tp, &partition.elections, election, at)
                 .into_iter()
                 .collect();
+        let first_announcement = !partition.elections.contains_key(&election.leader_epoch);
         partition
             .elections
             .entry(election.leader_epoch)
             .or_insert(election.leader);
+        if first_announcement {
+            self.elections.push(ElectionSeen {
+                time_ms: at.time_ms,
+                partition: tp.to_string(),
+                leader: election.leader,
+                leader_epoch: election.leader_epoch,
+                isr: isr.to_vec(),
+                clean,
+            });
+        }
+        let partition = self.partition_mut(tp);
         let stale = partition
             .latest_election
             .is_some_and(|latest| election.leader_epoch < latest.leader_epoch);

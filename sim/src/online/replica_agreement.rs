@@ -1,6 +1,9 @@
 //! Offline, at the end: replicas compared batch by batch below the partition's high watermark,
-//! reporting **committed-log-divergence** at the first offset where two replicas hold different
-//! batches (different base, last offset, leader epoch or CRC).
+//! reporting **replica-divergence** at the first offset where two replicas hold different
+//! batches (different base, last offset, leader epoch or CRC). Its own kind, apart from the
+//! online `committed-log-divergence`: a committed batch can be lost and rewritten (every copy
+//! gone in a multiple power loss) with the replicas agreeing again afterwards, and this kind
+//! says whether they ended up disagreeing (KIP-101 scenario 2).
 //!
 //! Rule (SIMULATION.md, committed-log model; TigerBeetle's storage checker compares replicas
 //! byte for byte): below the HW every replica holding an offset holds the same batch. Offsets
@@ -8,10 +11,12 @@
 
 use std::collections::BTreeMap;
 
-use super::committed_log_divergence::{describe, KIND};
+use super::committed_log_divergence::describe;
 use super::model::{overlapping, Batch};
 use crate::checker::Anomaly;
 use crate::history::Tp;
+
+pub const KIND: &str = "replica-divergence";
 
 /// One replica's batch as read back: (base offset, last offset, leader epoch, CRC).
 pub type BatchTuple = (i64, i64, i32, u32);
@@ -134,7 +139,7 @@ mod tests {
         let (anomalies, first) = replica_agreement(&logs, &hw);
         assert_eq!(first, BTreeMap::from([(tp(), Some(3))]));
         assert_eq!(anomalies.len(), 1);
-        assert_eq!(anomalies[0].kind, "committed-log-divergence");
+        assert_eq!(anomalies[0].kind, "replica-divergence");
         assert_eq!(anomalies[0].tp, Some(tp()));
         assert_eq!(anomalies[0].offset, Some(3));
     }

@@ -134,7 +134,7 @@ fn online_kip101_scenario_2_high_watermark_truncation_diverges_at_offset_1() {
     let (anomalies, first) = replica_agreement(&model_logs(&checker), &hw);
     assert_eq!(first, BTreeMap::from([(tp(), Some(1))]));
     assert_eq!(anomalies.len(), 1);
-    assert_eq!(anomalies[0].kind, "committed-log-divergence");
+    assert_eq!(anomalies[0].kind, "replica-divergence");
     assert_eq!(anomalies[0].offset, Some(1));
 }
 

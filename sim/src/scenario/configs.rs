@@ -152,6 +152,8 @@ static HONOURED: &[ConfigSpec] = &[
         "the controller fences a broker it has not heard from for this long"),
     spec("broker.heartbeat.interval.ms", Broker, ms(1, INT_MAX), D::Int(2000),
         "how often a broker heartbeats to the controller"),
+    spec("replica.high.watermark.checkpoint.interval.ms", Broker, ms(1, LONG_MAX), D::Int(5000),
+        "how often the high watermarks are written to replication-offset-checkpoint"),
     spec("socket.request.max.bytes", Broker, int(1, INT_MAX), D::Int(104_857_600),
         "largest request the broker reads; larger ones close the connection"),
     // Producer configs.

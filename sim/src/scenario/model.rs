@@ -68,6 +68,13 @@ pub struct Model {
     /// KIP-841/903-style fencing of restarted brokers; defaults to on under leader epochs and
     /// off under the high-watermark rule (Kafka 0.10 had neither).
     pub fence_restarted_brokers: Option<bool>,
+    /// Eligible leader replicas (KIP-966): replicas that left the ISR while it was below
+    /// `min.insync.replicas` may lead, and a broker back from an unclean shutdown leaves every
+    /// ISR and ELR, so a last replica standing that lost its tail cannot lead on its own word.
+    pub eligible_leader_replicas: bool,
+    /// How a leader answers OffsetForLeaderEpoch for an epoch it has no entry for: KIP-279's
+    /// largest epoch at or below it (the default), or Kafka 0.11's start of the next epoch.
+    pub epoch_lookup: kafkasim::replication::EpochLookup,
 }
 
 impl Model {
@@ -88,6 +95,8 @@ impl Default for Model {
             controller: false,
             truncation: kafkasim::replication::TruncationRule::LeaderEpoch,
             fence_restarted_brokers: None,
+            eligible_leader_replicas: false,
+            epoch_lookup: kafkasim::replication::EpochLookup::Kip279,
         }
     }
 }

@@ -51,6 +51,7 @@ pub const ANOMALY_KINDS: &[&str] = &[
     "fetch-above-hw",
     "leader-incomplete",
     "offset-order",
+    "replica-divergence",
     "retention-above-hw",
 ];
 
@@ -615,6 +616,8 @@ fn model_from(field: &Field) -> Result<Model> {
             "controller",
             "truncation",
             "fence_restarted_brokers",
+            "eligible_leader_replicas",
+            "offset_for_leader_epoch",
         ],
     )?;
     let mut model = Model::default();
@@ -652,6 +655,31 @@ fn model_from(field: &Field) -> Result<Model> {
     }
     if let Some(field) = table.get("fence_restarted_brokers") {
         model.fence_restarted_brokers = Some(field.bool()?);
+    }
+    if let Some(field) = table.get("offset_for_leader_epoch") {
+        let value = field.str()?;
+        model.epoch_lookup = match value {
+            "kip-279" => kafkasim::replication::EpochLookup::Kip279,
+            "kip-101" => kafkasim::replication::EpochLookup::Kip101,
+            _ => {
+                return Err(field.error(format!(
+                    "expected \"kip-279\" or \"kip-101\", found {value:?}"
+                )))
+            }
+        };
+        if !model.controller || model.truncation != kafkasim::replication::TruncationRule::LeaderEpoch {
+            return Err(field.error(
+                "`offset_for_leader_epoch` needs `controller = true` and `truncation = \"leader-epoch\"`",
+            ));
+        }
+    }
+    if let Some(field) = table.get("eligible_leader_replicas") {
+        model.eligible_leader_replicas = field.bool()?;
+        if !model.controller {
+            return Err(field.error(
+                "`eligible_leader_replicas` needs `controller = true` (only a controller elects)",
+            ));
+        }
     }
     Ok(model)
 }
