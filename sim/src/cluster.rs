@@ -44,6 +44,9 @@ pub fn broker_addr(id: i32) -> SocketAddr {
 }
 
 /// A client node's address.
+/// The client index of the admin node that sends `elect` (the drain consumer is 999).
+const ADMIN_CLIENT_INDEX: u32 = 998;
+
 pub fn client_ip(index: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(
         10,
@@ -66,6 +69,8 @@ pub struct BrokerNode {
     pub partitioned: bool,
     /// Set by `silent-death`, so the next restart also brings its network back.
     pub silently_dead: bool,
+    /// Set by `expire-session`: its links to the controller are cut until a `heal`.
+    pub session_cut: bool,
 }
 
 impl BrokerNode {
@@ -87,6 +92,7 @@ impl BrokerNode {
             paused: false,
             partitioned: false,
             silently_dead: false,
+            session_cut: false,
         }
     }
 }
@@ -114,6 +120,8 @@ pub struct SimCluster {
     trace: Arc<RunTrace>,
     clock: RunClock,
     keep_probability: f64,
+    /// The node `elect` sends its admin requests from, made at the first one.
+    admin: Option<NodeHandle>,
 }
 
 fn config_string(value: &ConfigValue) -> String {
@@ -213,6 +221,7 @@ impl SimCluster {
             trace,
             clock,
             keep_probability: scenario.model.power_loss_keep_probability,
+            admin: None,
         }
     }
 
@@ -275,6 +284,19 @@ impl SimCluster {
         let now_ms = self.clock.now_ms();
         let handle = Handle::current();
         let keep_probability = self.keep_probability;
+        let controller_node = self.controller.as_ref().map(|c| c.node.id());
+        let trace = self.trace.clone();
+        // An admin client on a node of its own, as kafka-leader-election.sh would be.
+        let admin = matches!(kind, FaultKind::Elect { .. }).then(|| {
+            let admin = self.admin.get_or_insert_with(|| {
+                handle
+                    .create_node()
+                    .name("admin")
+                    .ip(client_ip(ADMIN_CLIENT_INDEX))
+                    .build()
+            });
+            admin.clone()
+        });
         let broker = match self.controller.as_mut() {
             Some(controller) if id == CONTROLLER_ID => controller,
             _ => self
@@ -353,8 +375,31 @@ impl SimCluster {
                 }
             }
             FaultKind::Heal => {
+                if std::mem::take(&mut broker.session_cut) {
+                    let controller = controller_node.expect("expire-session needs a controller");
+                    NetSim::current().unclog_link(node_id, controller);
+                    NetSim::current().unclog_link(controller, node_id);
+                }
                 heal_broker(broker);
                 "network and disk faults ended".to_string()
+            }
+            FaultKind::ExpireSession => {
+                let controller = controller_node.expect("validated: expire-session needs one");
+                NetSim::current().clog_link(node_id, controller);
+                NetSim::current().clog_link(controller, node_id);
+                broker.session_cut = true;
+                "the controller hears nothing from it (both links cut until a heal): its session expires after broker.session.timeout.ms".to_string()
+            }
+            FaultKind::Elect { unclean, partition } => {
+                let election = if *unclean { "unclean" } else { "preferred" };
+                let which = match partition {
+                    Some((topic, index)) => format!("{topic}/{index}"),
+                    None => "every partition".to_string(),
+                };
+                let request = elect_leaders_request(*unclean, partition.as_ref());
+                let admin = admin.as_ref().expect("made above for elect");
+                admin.spawn(send_elect_leaders(request, trace));
+                format!("ElectLeaders ({election}, {which}) sent to the controller; its answer is counted in control.elect_leaders.*")
             }
             FaultKind::SlowLink { delay_ms } => {
                 broker
@@ -571,6 +616,59 @@ fn start_controller(
         })
         .build();
     BrokerNode::running(CONTROLLER_ID, node, disk, faults, clock_offset_ms)
+}
+
+fn elect_leaders_request(
+    unclean: bool,
+    partition: Option<&(String, i32)>,
+) -> kafka_protocol::messages::ElectLeadersRequest {
+    use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
+    let mut request = kafka_protocol::messages::ElectLeadersRequest::default();
+    request.election_type = unclean as i8;
+    request.timeout_ms = 5000;
+    request.topic_partitions = partition.map(|(topic, index)| {
+        let mut wanted = TopicPartitions::default();
+        wanted.topic = kafka_protocol::messages::TopicName(topic.clone().into());
+        wanted.partitions = vec![*index];
+        vec![wanted]
+    });
+    request
+}
+
+/// Send the admin ElectLeaders call to the controller from the supervisor and count its
+/// answer per partition as `control.elect_leaders.ok` or `control.elect_leaders.<error name>`
+/// (`.unanswered` if the controller could not be reached).
+async fn send_elect_leaders(
+    request: kafka_protocol::messages::ElectLeadersRequest,
+    trace: Arc<RunTrace>,
+) {
+    use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
+    use kafkasim::client::connection::Connection;
+    let timeout = Duration::from_secs(5);
+    let answer = match Connection::connect(controller_addr(), "kafkasim-admin", 1, timeout).await
+    {
+        Ok(conn) => {
+            let kind = RequestKind::ElectLeaders(request);
+            conn.request(kind, ApiKey::ElectLeaders, 2, timeout).await.ok()
+        }
+        Err(_) => None,
+    };
+    let Some(ResponseKind::ElectLeaders(response)) = answer else {
+        trace.effect("control.elect_leaders.unanswered", 1);
+        return;
+    };
+    let results = response.replica_election_results.iter();
+    for result in results.flat_map(|r| &r.partition_result) {
+        let outcome = match result.error_code {
+            0 => "ok",
+            3 => "unknown_topic_or_partition",
+            80 => "preferred_leader_not_available",
+            83 => "eligible_leaders_not_available",
+            84 => "election_not_needed",
+            _ => "other_error",
+        };
+        trace.effect(&format!("control.elect_leaders.{outcome}"), 1);
+    }
 }
 
 fn heal_broker(broker: &mut BrokerNode) {

@@ -21,16 +21,17 @@ use bytes::Bytes;
 use kafka_protocol::messages::alter_partition_response::{
     PartitionData as AlterPartitionData, TopicData as AlterTopicData,
 };
+use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{
     AlterPartitionRequest, AlterPartitionResponse, BrokerHeartbeatRequest, BrokerHeartbeatResponse,
-    BrokerId, BrokerRegistrationRequest, BrokerRegistrationResponse, FetchRequest, FetchResponse,
-    RequestKind, ResponseKind,
+    BrokerId, BrokerRegistrationRequest, BrokerRegistrationResponse, ElectLeadersRequest,
+    ElectLeadersResponse, FetchRequest, FetchResponse, RequestKind, ResponseKind,
 };
 use tokio::net::{TcpListener, TcpStream};
 
 use super::records::{decode_log_ends, encode_all, MetadataRecord, LOG_ENDS_TAG};
-use super::{Controller, ControllerConfig, Endpoint};
+use super::{Controller, ControllerConfig, ElectionType, Endpoint};
 use crate::env::{ConnInfo, Env, NetAction};
 use crate::protocol::{self, codes, CONTROLLER_SUPPORTED};
 use crate::server::TopicAssignment;
@@ -245,6 +246,9 @@ async fn handle(node: &Node, body: RequestKind) -> Option<ResponseKind> {
             ResponseKind::AlterPartition(alter_partition(node, request))
         }
         RequestKind::Fetch(request) => ResponseKind::Fetch(fetch(node, request).await),
+        RequestKind::ElectLeaders(request) => {
+            ResponseKind::ElectLeaders(elect_leaders(node, request))
+        }
         _ => return None,
     })
 }
@@ -312,6 +316,49 @@ fn heartbeat(node: &Node, request: BrokerHeartbeatRequest) -> BrokerHeartbeatRes
             response.is_fenced = fenced;
         }
         Err(error) => response.error_code = error.code(),
+    }
+    response
+}
+
+/// The admin ElectLeaders call: each named partition (every partition when the list is null)
+/// gets the election asked for, one durable batch at a time; each answers with its own code.
+fn elect_leaders(node: &Node, request: ElectLeadersRequest) -> ElectLeadersResponse {
+    let mut response = ElectLeadersResponse::default();
+    let election = match request.election_type {
+        0 => ElectionType::Preferred,
+        1 => ElectionType::Unclean,
+        _ => {
+            response.error_code = codes::INVALID_REQUEST;
+            return response;
+        }
+    };
+    let mut core = node.core.lock().unwrap();
+    let wanted: Vec<(String, Vec<i32>)> = match request.topic_partitions {
+        Some(topics) => topics
+            .into_iter()
+            .map(|t| (t.topic.0.to_string(), t.partitions))
+            .collect(),
+        None => core
+            .controller
+            .state()
+            .topics
+            .iter()
+            .map(|(name, topic)| (name.clone(), topic.partitions.keys().copied().collect()))
+            .collect(),
+    };
+    for (topic, partitions) in wanted {
+        let mut result = ReplicaElectionResult::default();
+        result.topic = kafka_protocol::messages::TopicName(topic.clone().into());
+        for partition in partitions {
+            let mut answer = PartitionResult::default();
+            answer.partition_id = partition;
+            match core.controller.elect_leaders(&topic, partition, election) {
+                Ok(records) => node.commit(&mut core, records),
+                Err(error) => answer.error_code = error.code(),
+            }
+            result.partition_result.push(answer);
+        }
+        response.replica_election_results.push(result);
     }
     response
 }

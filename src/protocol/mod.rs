@@ -36,6 +36,7 @@ pub const CONTROLLER_SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::BrokerRegistration, 0, 0),
     (ApiKey::BrokerHeartbeat, 0, 0),
     (ApiKey::AlterPartition, 2, 2),
+    (ApiKey::ElectLeaders, 2, 2),
 ];
 
 /// The supported range of an API, if kafkasim implements it at all.

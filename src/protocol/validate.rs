@@ -404,9 +404,28 @@ mod schemas {
         ]),
     };
 
+    /// The admin ElectLeaders call, as the controller serves it.
+    pub(super) const ELECT_LEADERS: Schema = Schema {
+        api_key: ApiKey::ElectLeaders,
+        versions: Versions::range(2, 2),
+        flexible: Versions::since(2),
+        body: Fields::new(&[
+            Field::new("election_type", Int8),
+            Field::new(
+                "topic_partitions",
+                Array(&Struct(&Fields::new(&[
+                    Field::new("topic", String),
+                    Field::new("partitions", Array(&Int32)),
+                ]))),
+            )
+            .nullable_since(0),
+            Field::new("timeout_ms", Int32),
+        ]),
+    };
+
     /// The controller's own APIs (its Fetch of the metadata log uses `FETCH`).
     pub(super) const CONTROLLER_SCHEMAS: &[Schema] =
-        &[BROKER_REGISTRATION, BROKER_HEARTBEAT, ALTER_PARTITION];
+        &[BROKER_REGISTRATION, BROKER_HEARTBEAT, ALTER_PARTITION, ELECT_LEADERS];
 
     pub(super) const OFFSET_FOR_LEADER_EPOCH: Schema = Schema {
         api_key: ApiKey::OffsetForLeaderEpoch,

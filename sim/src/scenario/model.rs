@@ -230,6 +230,18 @@ pub enum FaultKind {
     },
     /// Force an fsync of the target's files now.
     Flush,
+    /// The controller stops hearing the target broker (both links between them cut until a
+    /// `heal`): its session expires after `broker.session.timeout.ms` and it is fenced while
+    /// it still serves clients and followers that have not learnt of the fencing.
+    ExpireSession,
+    /// The admin ElectLeaders call, sent to the controller (the target) for one partition or
+    /// all of them.
+    Elect {
+        /// Unclean (a leaderless partition may elect outside the ISR) rather than preferred.
+        unclean: bool,
+        /// `(topic, partition)`, or `None` for every partition.
+        partition: Option<(String, i32)>,
+    },
     /// The machine vanishes without a word: its process freezes and its network goes dark,
     /// so peers see no EOF or reset, only silence until their own timeouts fire. `restart`
     /// brings it back.
@@ -259,6 +271,8 @@ impl FaultKind {
             FaultKind::Skew { .. } => "skew",
             FaultKind::Jump { .. } => "jump",
             FaultKind::Flush => "flush",
+            FaultKind::ExpireSession => "expire-session",
+            FaultKind::Elect { .. } => "elect",
             FaultKind::SilentDeath => "silent-death",
         }
     }

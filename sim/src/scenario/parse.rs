@@ -77,6 +77,8 @@ pub const FAULT_KINDS: &[(&str, &[&str])] = &[
     ("jump", &["delta"]),
     ("flush", &[]),
     ("silent-death", &[]),
+    ("expire-session", &[]),
+    ("elect", &["election", "partition"]),
 ];
 
 /// A user's mistake in a scenario file: where it is and what was expected.
@@ -1236,12 +1238,39 @@ fn action_from(table: &Obj, cluster: &Cluster, topics: &[Topic]) -> Result<Actio
             "the controller target needs `[model] controller = true` (without it leadership is static and no controller runs)",
         ));
     }
+    let control_fault = matches!(name, "expire-session" | "elect");
+    if control_fault && !cluster.controller {
+        return Err(do_field.error(format!(
+            "{name} needs `[model] controller = true` (it acts on the controller)"
+        )));
+    }
+    if (name == "elect") != (target == Target::Controller) && control_fault {
+        let message = match name {
+            "elect" => "elect is the admin ElectLeaders call: its target is \"controller\"",
+            _ => "expire-session cuts a broker off from the controller: its target is a broker",
+        };
+        return Err(target_field.error(message));
+    }
     let after_ms = match table.get("after") {
         Some(field) => field.duration_ms()?,
         None => 0,
     };
+    let kind = fault_kind(table, name)?;
+    if let FaultKind::Elect {
+        partition: Some((topic, index)),
+        ..
+    } = &kind
+    {
+        let known = topics
+            .iter()
+            .any(|t| &t.name == topic && *index < t.partitions as i32);
+        if !known {
+            let field = table.get("partition").expect("parsed from it");
+            return Err(field.error(format!("no partition {topic}/{index} in [[topic]]")));
+        }
+    }
     Ok(Action {
-        kind: fault_kind(table, name)?,
+        kind,
         target,
         after_ms,
     })
@@ -1343,6 +1372,38 @@ fn fault_kind(table: &Obj, name: &str) -> Result<FaultKind> {
         },
         "flush" => FaultKind::Flush,
         "silent-death" => FaultKind::SilentDeath,
+        "expire-session" => FaultKind::ExpireSession,
+        "elect" => FaultKind::Elect {
+            unclean: match table.get("election") {
+                None => false,
+                Some(field) => match field.str()? {
+                    "preferred" => false,
+                    "unclean" => true,
+                    other => {
+                        return Err(field.error(format!(
+                            "unknown election \"{other}\": expected \"preferred\" or \"unclean\""
+                        )))
+                    }
+                },
+            },
+            partition: match table.get("partition") {
+                None => None,
+                Some(field) => {
+                    let text = field.str()?;
+                    let parsed = text
+                        .rsplit_once('/')
+                        .and_then(|(topic, p)| Some((topic.to_string(), p.parse::<i32>().ok()?)));
+                    match parsed {
+                        Some((topic, p)) if !topic.is_empty() && p >= 0 => Some((topic, p)),
+                        _ => {
+                            return Err(field.error(format!(
+                                "expected a partition as \"topic/index\", found {text:?}"
+                            )))
+                        }
+                    }
+                }
+            },
+        },
         other => unreachable!("fault kind {other} is in FAULT_KINDS but not built"),
     })
 }
