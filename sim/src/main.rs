@@ -272,6 +272,28 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// `[expect] must_fraction` over the seeds a sweep ran of one scenario: a line per kind,
+/// starting with `FAILED` when it showed on fewer seeds than asked.
+fn fraction_checks(scenario: &Scenario, datas: &[&RunData]) -> Vec<String> {
+    let seeds = datas.len();
+    let mut lines = Vec::new();
+    for (kind, fraction) in &scenario.expect.must_fraction {
+        let shown = datas
+            .iter()
+            .filter(|data| data.anomalies.iter().any(|a| &a.kind == kind))
+            .count();
+        let enough = shown as f64 >= fraction * seeds as f64 && seeds > 0;
+        let verdict = if enough { "must_fraction met" } else { "FAILED must_fraction" };
+        lines.push(format!(
+            "{verdict}: {} shows {kind} on {shown} of {seeds} seeds ({:.1}%; at least {:.1}% asked)",
+            scenario.path,
+            100.0 * shown as f64 / seeds.max(1) as f64,
+            100.0 * fraction
+        ));
+    }
+    lines
+}
+
 fn sweep_command(
     paths: &[PathBuf],
     seeds: Option<u64>,
@@ -375,6 +397,18 @@ fn sweep_command(
                 .unwrap_or_default()
                 + "\n",
         );
+    }
+    for (s, scenario) in scenarios.iter().enumerate() {
+        let datas: Vec<&RunData> = runs
+            .iter()
+            .zip(results.iter())
+            .filter(|((index, _), _)| *index == s)
+            .filter_map(|(_, result)| result.as_ref().map(|(data, _, _)| data))
+            .collect();
+        for line in fraction_checks(scenario, &datas) {
+            failed |= line.starts_with("FAILED");
+            println!("{line}");
+        }
     }
     let total: usize = summaries.iter().map(|s| s.seeds as usize).sum();
     let passed: u64 = summaries.iter().map(|s| s.passed).sum();

@@ -869,7 +869,11 @@ pub fn judge(scenario: &Scenario, data: &RunData) -> Judgement {
         .collect();
     let unexpected: Vec<String> = shown
         .iter()
-        .filter(|k| !expect.must.contains(k) && !expect.allow.contains(k))
+        .filter(|k| {
+            !expect.must.contains(k)
+                && !expect.allow.contains(k)
+                && !expect.must_fraction.contains_key(*k)
+        })
         .cloned()
         .collect();
     let counts = checker::summary::count(&data.history);

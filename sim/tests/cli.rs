@@ -199,3 +199,35 @@ fn sweep_summary_of_fixed_seeds_is_pinned() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     insta::assert_snapshot!("sweep-summary", std::fs::read_to_string(&summary).unwrap());
 }
+
+#[test]
+fn sweep_fails_when_a_must_fraction_kind_shows_on_too_few_seeds() {
+    // The smoke scenario loses nothing, so asking for acked-write-absent on half its seeds
+    // must fail the sweep (exit 1), while every single run still passes.
+    let dir = temp_dir("fraction");
+    std::fs::create_dir_all(&dir).unwrap();
+    let smoke = std::fs::read_to_string(root().join(SMOKE)).unwrap();
+    let expect = smoke.find("[expect]").expect("smoke has [expect]");
+    let scenario = format!(
+        "{}[expect]\nmust_fraction = {{ \"acked-write-absent\" = 0.5 }}\nmin = {{ acknowledged = 100 }}\n",
+        &smoke[..expect]
+    );
+    let path = dir.join("fraction.toml");
+    std::fs::write(&path, scenario).unwrap();
+    let reports = dir.join("reports");
+    let out = kafkasim(&[
+        "sweep",
+        path.to_str().unwrap(),
+        "--seeds",
+        "2",
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("sweep: 2 passed, 0 failed"), "{shown}");
+    assert!(
+        shown.contains("FAILED must_fraction") && shown.contains("acked-write-absent on 0 of 2 seeds"),
+        "{shown}"
+    );
+}

@@ -421,6 +421,9 @@ pub struct Expect {
     pub must: Vec<String>,
     /// Anomaly kinds that may show.
     pub allow: Vec<String>,
+    /// Anomaly kinds that must show on at least this fraction of the seeds a sweep runs (for
+    /// random faults); any one seed may or may not show them.
+    pub must_fraction: BTreeMap<String, f64>,
     /// Minimum acknowledged (ok) sends.
     pub min_acknowledged: u64,
     /// Minimum fault actions fired, in total.

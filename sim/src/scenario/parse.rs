@@ -1426,8 +1426,16 @@ fn expect_from(
     nemesis: Option<&Nemesis>,
 ) -> Result<Expect> {
     let table = field.table()?;
-    table.check_keys("[expect]", &["verdict", "must", "allow", "min"])?;
+    table.check_keys("[expect]", &["verdict", "must", "must_fraction", "allow", "min"])?;
     let mut expect = Expect::default();
+    if let Some(fractions) = table.get("must_fraction") {
+        expect.must_fraction = must_fraction(&fractions)?;
+        if let Some(verdict) = table.get("verdict") {
+            return Err(verdict.error(
+                r#"verdict = "valid" (no anomaly may show) contradicts `must_fraction`: keep one"#,
+            ));
+        }
+    }
     match (table.get("verdict"), table.get("must")) {
         (Some(verdict), Some(must)) => {
             verdict_valid(&verdict)?;
@@ -1437,6 +1445,7 @@ fn expect_from(
         }
         (Some(verdict), None) => verdict_valid(&verdict)?,
         (None, Some(must)) => expect.must = anomaly_list(&must)?,
+        (None, None) if !expect.must_fraction.is_empty() => {}
         (None, None) => {
             return Err(table.error(
                 r#"state what the run must show: verdict = "valid" or must = ["<anomaly>", ...]"#,
@@ -1449,10 +1458,47 @@ fn expect_from(
             return Err(allow.error(format!("\"{both}\" is listed in both must and allow")));
         }
     }
+    let listed = |kind: &String| expect.must.contains(kind) || expect.allow.contains(kind);
+    if let Some(kind) = expect.must_fraction.keys().find(|kind| listed(kind)) {
+        let field = table.get("must_fraction").expect("parsed above");
+        return Err(field.error(format!(
+            "\"{kind}\" is in must_fraction and in must or allow: a must_fraction kind is already allowed on any one seed"
+        )));
+    }
     if let Some(min) = table.get("min") {
         minimums(&min, faults, brokers, nemesis, &mut expect)?;
     }
     Ok(expect)
+}
+
+/// `must_fraction = { "<anomaly>" = 0.05, ... }`: known kinds, fractions in (0, 1].
+fn must_fraction(field: &Field) -> Result<BTreeMap<String, f64>> {
+    let table = field.table()?;
+    let mut fractions = BTreeMap::new();
+    for (kind, value) in table.fields() {
+        if !ANOMALY_KINDS.contains(&kind) {
+            let message = format!(
+                "unknown anomaly kind \"{kind}\" (expected one of: {})",
+                ANOMALY_KINDS.join(", ")
+            );
+            let suggestion = did_you_mean(kind, ANOMALY_KINDS).map(str::to_string);
+            return Err(ScenarioError {
+                suggestion,
+                ..table.key_error(kind, message, None)
+            });
+        }
+        let fraction = value.float()?;
+        if !(fraction > 0.0 && fraction <= 1.0) {
+            return Err(value.error(format!(
+                "expected a fraction of seeds in (0, 1], found {fraction}"
+            )));
+        }
+        fractions.insert(kind.to_string(), fraction);
+    }
+    if fractions.is_empty() {
+        return Err(field.error("name at least one anomaly kind and its fraction of seeds"));
+    }
+    Ok(fractions)
 }
 
 fn verdict_valid(field: &Field) -> Result<()> {
