@@ -167,7 +167,12 @@ pub fn assignments(scenario: &Scenario) -> Vec<TopicAssignment> {
 
 impl SimCluster {
     /// Create every broker node; each starts its broker process at once.
-    pub fn start(scenario: &Scenario, trace: Arc<RunTrace>, clock: RunClock) -> SimCluster {
+    pub fn start(
+        scenario: &Scenario,
+        seed: u64,
+        trace: Arc<RunTrace>,
+        clock: RunClock,
+    ) -> SimCluster {
         let handle = Handle::current();
         let ids: Vec<i32> = (1..=scenario.cluster.brokers as i32).collect();
         let endpoints: Vec<BrokerEndpoint> = ids
@@ -186,6 +191,9 @@ impl SimCluster {
         let mut brokers = BTreeMap::new();
         for &id in &ids {
             let (env, disk, faults, clock_offset_ms) = node_env(scenario, id, &trace, clock);
+            if scenario.model.buggify {
+                faults.enable_buggify(crate::faults::buggify_points(seed), seed, id);
+            }
             let config = BrokerConfig {
                 node_id: id,
                 listen: broker_addr(id),

@@ -205,7 +205,13 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
         trace.record(0, "nondeterminism-for-test", &n.to_be_bytes());
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6b61_666b_6173_696d);
-    let mut cluster = SimCluster::start(&scenario, trace.clone(), clock);
+    let mut cluster = SimCluster::start(&scenario, seed, trace.clone(), clock);
+    if scenario.model.buggify {
+        for point in crate::faults::buggify_points(seed) {
+            let name = point.effect().trim_start_matches("buggify.");
+            trace.effect(&format!("buggify.on.{name}"), 1);
+        }
+    }
     let (when_tx, when_rx) = tokio::sync::mpsc::unbounded_channel();
     trace.arm_when(
         &scenario.faults,

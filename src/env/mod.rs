@@ -12,7 +12,7 @@ mod net;
 pub mod observe;
 
 pub use disk::{Disk, FsDisk, MemDisk};
-pub use net::{ConnInfo, NetAction, NetHooks, NoNetFaults, NoTrace, Trace};
+pub use net::{buggify, Buggify, ConnInfo, NetAction, NetHooks, NoNetFaults, NoTrace, Trace};
 pub use observe::Observation;
 
 use std::sync::Arc;

@@ -59,6 +59,59 @@ pub trait NetHooks: Send + Sync + 'static {
     fn disk_delay(&self) -> Duration {
         Duration::ZERO
     }
+    /// Whether the BUGGIFY point fires here and now (FoundationDB's BUGGIFY: code paths that
+    /// are legal but rare, made common under simulation). Never in real mode.
+    fn buggify(&self, _point: Buggify) -> bool {
+        false
+    }
+}
+
+/// The BUGGIFY points: each is legal behaviour a broker could show anyway, made frequent so
+/// the rare interleavings it causes get tested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Buggify {
+    /// A follower fetch asks for 1 byte per partition (the leader still sends one batch).
+    TinyFetch,
+    /// A follower fetch does not wait at the leader (max wait 0): a randomised timing knob.
+    NoFetchWait,
+    /// The next append rolls a new segment first.
+    ForcedSegmentRoll,
+    /// A completed acks=all produce answers 200 ms late.
+    LatePurgatory,
+    /// A produce to a partition is refused with NOT_LEADER_OR_FOLLOWER before the append (a
+    /// retriable error clients must survive).
+    SpuriousRetriableError,
+}
+
+impl Buggify {
+    /// Every point, in order.
+    pub const ALL: [Buggify; 5] = [
+        Buggify::TinyFetch,
+        Buggify::NoFetchWait,
+        Buggify::ForcedSegmentRoll,
+        Buggify::LatePurgatory,
+        Buggify::SpuriousRetriableError,
+    ];
+
+    /// The effect counter a firing adds to (`buggify.<point>`).
+    pub fn effect(self) -> &'static str {
+        match self {
+            Buggify::TinyFetch => "buggify.tiny_fetch",
+            Buggify::NoFetchWait => "buggify.no_fetch_wait",
+            Buggify::ForcedSegmentRoll => "buggify.forced_segment_roll",
+            Buggify::LatePurgatory => "buggify.late_purgatory",
+            Buggify::SpuriousRetriableError => "buggify.spurious_retriable_error",
+        }
+    }
+}
+
+/// Whether `point` fires on this broker now; a firing is counted as an effect.
+pub fn buggify(env: &super::Env, point: Buggify) -> bool {
+    let fires = env.net.buggify(point);
+    if fires {
+        env.trace.effect(point.effect(), 1);
+    }
+    fires
 }
 
 /// No faults: real mode.

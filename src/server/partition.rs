@@ -842,6 +842,9 @@ impl Actor {
         state.check_produce_allowed(acks).map_err(|e| e.code())?;
         let now = self.env.clock.wall_ms();
         let leader_epoch = state.leader_epoch();
+        if crate::env::buggify(&self.env, crate::env::Buggify::ForcedSegmentRoll) {
+            self.log.roll_before_next_append();
+        }
         let info = self
             .log
             .append(batches, leader_epoch, now)

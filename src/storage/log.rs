@@ -102,6 +102,8 @@ pub struct Log {
     last_flush_ms: i64,
     /// Latest wall time the caller told us about.
     now_ms: i64,
+    /// The next append rolls a new segment first ([`Log::roll_before_next_append`]).
+    roll_requested: bool,
 }
 
 fn parent_of(dir: &str) -> &str {
@@ -140,6 +142,7 @@ impl Log {
             unflushed_messages: 0,
             last_flush_ms: now_ms,
             now_ms,
+            roll_requested: false,
         };
         let report = log.recover()?;
         log.check_invariants();
@@ -370,10 +373,20 @@ impl Log {
         self.append_validated(batches, &headers, now_ms)
     }
 
-    fn should_roll(&self, incoming_bytes: u64, last_offset: i64, now_ms: i64) -> bool {
+    /// Roll a new segment before the next append, whatever its size and age (BUGGIFY's
+    /// forced roll; every roll is legal, so readers and recovery must cope).
+    pub fn roll_before_next_append(&mut self) {
+        self.roll_requested = true;
+    }
+
+    fn should_roll(&mut self, incoming_bytes: u64, last_offset: i64, now_ms: i64) -> bool {
+        let requested = std::mem::take(&mut self.roll_requested);
         let active = self.active();
         if active.is_empty() {
             return false;
+        }
+        if requested {
+            return true;
         }
         // Index positions are u32 (Kafka caps segment.bytes at i32::MAX for the same reason).
         let segment_bytes_max = self.config.segment_bytes.min(i32::MAX as u64);

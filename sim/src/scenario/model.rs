@@ -75,6 +75,10 @@ pub struct Model {
     /// How a leader answers OffsetForLeaderEpoch for an epoch it has no entry for: KIP-279's
     /// largest epoch at or below it (the default), or Kafka 0.11's start of the next epoch.
     pub epoch_lookup: kafkasim::replication::EpochLookup,
+    /// FoundationDB-style BUGGIFY: each point (tiny follower fetches, follower fetches that
+    /// do not wait, forced segment rolls, late acks=all answers, spurious retriable produce
+    /// errors) is on for a run with probability 0.25 and then fires with probability 0.05.
+    pub buggify: bool,
 }
 
 impl Model {
@@ -97,6 +101,7 @@ impl Default for Model {
             fence_restarted_brokers: None,
             eligible_leader_replicas: false,
             epoch_lookup: kafkasim::replication::EpochLookup::Kip279,
+            buggify: false,
         }
     }
 }

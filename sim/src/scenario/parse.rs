@@ -620,6 +620,7 @@ fn model_from(field: &Field) -> Result<Model> {
             "fence_restarted_brokers",
             "eligible_leader_replicas",
             "offset_for_leader_epoch",
+            "buggify",
         ],
     )?;
     let mut model = Model::default();
@@ -657,6 +658,9 @@ fn model_from(field: &Field) -> Result<Model> {
     }
     if let Some(field) = table.get("fence_restarted_brokers") {
         model.fence_restarted_brokers = Some(field.bool()?);
+    }
+    if let Some(field) = table.get("buggify") {
+        model.buggify = field.bool()?;
     }
     if let Some(field) = table.get("offset_for_leader_epoch") {
         let value = field.str()?;

@@ -9,11 +9,14 @@ use std::time::Duration;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
-use crate::env::Observation;
+use crate::env::{buggify, Buggify, Observation};
 use crate::protocol::codes;
 use crate::replica_state::{AcksAll, ACKS_ALL};
 use crate::server::partition::PartitionHandle;
 use crate::server::Broker;
+
+/// How late BUGGIFY's late purgatory completion answers a completed acks=all produce.
+const LATE_PURGATORY: Duration = Duration::from_millis(200);
 
 /// Upper bound on how long an acks=all produce waits, whatever the client asks.
 const ACKS_WAIT_MAX: Duration = Duration::from_secs(120);
@@ -38,9 +41,12 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
             } else if !known {
                 codes::UNKNOWN_TOPIC_OR_PARTITION
             } else {
+                let spurious = buggify(&broker.env, Buggify::SpuriousRetriableError);
                 match (broker.partition(&name, partition.index), partition.records) {
                     (None, _) => broker.missing_partition_code(&name, partition.index),
                     (Some(_), None) => codes::INVALID_RECORD,
+                    // Refused before the append: the client sees a retriable error and retries.
+                    (Some(_), Some(_)) if spurious => codes::NOT_LEADER_OR_FOLLOWER,
                     (Some(handle), Some(records)) => {
                         match handle.append(records, request.acks).await {
                             Ok(info) => {
@@ -50,6 +56,9 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
                                 if request.acks == ACKS_ALL {
                                     let code =
                                         wait_for_replicas(&handle, info.last_offset, timeout).await;
+                                    if buggify(&broker.env, Buggify::LatePurgatory) {
+                                        tokio::time::sleep(LATE_PURGATORY).await;
+                                    }
                                     if code == codes::NONE {
                                         broker.env.trace.observe(
                                             &Observation::AcksAllAcknowledged {
