@@ -266,7 +266,7 @@ impl PartitionHandle {
             reason: "recovery",
         });
         let role = initial_role(env, tp, &mut log, &replica)?;
-        let epochs = epoch_cache_of(&log);
+        let (epochs, epochs_checkpointed) = epoch_cache_at_open(env, dir, &log);
         if let Role::Leader(state) = &role {
             let isr = state.isr().to_vec();
             env.trace.observe(&Observation::LeaderElected {
@@ -298,6 +298,7 @@ impl PartitionHandle {
             publisher,
             roles,
             epochs,
+            epochs_checkpointed,
             replica: replica.clone(),
         };
         tokio::spawn(actor.run(receiver));
@@ -648,16 +649,44 @@ struct Actor {
     publisher: Watch<Offsets>,
     /// Who leads, published on every role change.
     roles: Watch<RoleInfo>,
-    /// The leader epoch cache (epoch → start offset), rebuilt from the log's batches at open
-    /// and kept in step with every append and truncation.
+    /// The leader epoch cache (epoch → start offset), loaded at open from
+    /// `leader-epoch-checkpoint` (see [`epoch_cache_at_open`]), kept in step with every append
+    /// and truncation, and written back after every command that changed it.
     epochs: LeaderEpochCache,
+    /// The cache as `leader-epoch-checkpoint` last held it.
+    epochs_checkpointed: LeaderEpochCache,
     replica: ReplicaConfig,
 }
 
 /// The epoch cache of a log: where each leader epoch's first batch starts.
-fn epoch_cache_of(log: &Log) -> LeaderEpochCache {
-    let mut cache = LeaderEpochCache::new();
-    let mut offset = log.log_start_offset();
+/// Where a partition keeps its leader epoch cache, as Kafka does.
+const EPOCH_CHECKPOINT: &str = "leader-epoch-checkpoint";
+
+/// The epoch cache at open, as Kafka loads it: the partition's `leader-epoch-checkpoint`, cut
+/// to the recovered log's end, then the epochs of the batches from the start of its latest
+/// entry on (they may have reached the disk while the checkpoint naming their epoch did not).
+/// An unreadable checkpoint is rebuilt from the whole log. Returns the cache and the one the
+/// file holds.
+fn epoch_cache_at_open(env: &Env, dir: &str, log: &Log) -> (LeaderEpochCache, LeaderEpochCache) {
+    let path = format!("{dir}/{EPOCH_CHECKPOINT}");
+    let on_disk = match LeaderEpochCache::read(&*env.disk, &path) {
+        Ok(cache) => cache,
+        Err(error) => {
+            tracing::warn!(%error, partition = dir, "unreadable leader-epoch checkpoint; rebuilding it from the log");
+            LeaderEpochCache::new()
+        }
+    };
+    let mut cache = on_disk.clone();
+    cache.truncate_from_end(log.log_end_offset());
+    let from = cache.latest_entry().map(|entry| entry.start_offset);
+    let from = from.unwrap_or(log.log_start_offset()).max(log.log_start_offset());
+    assign_epochs_of_batches(&mut cache, log, from);
+    (cache, on_disk)
+}
+
+/// Assign the epoch of every batch of `log` from `from` on to `cache`.
+fn assign_epochs_of_batches(cache: &mut LeaderEpochCache, log: &Log, from: i64) {
+    let mut offset = from;
     while offset < log.log_end_offset() {
         let Ok(bytes) = log.read(offset, 1 << 20, i64::MAX) else {
             break;
@@ -675,16 +704,29 @@ fn epoch_cache_of(log: &Log) -> LeaderEpochCache {
         }
         offset = last.last_offset() + 1;
     }
-    cache
 }
 
 impl Actor {
+    /// Write `leader-epoch-checkpoint` if the cache changed since it was last written
+    /// (atomically and durably), as Kafka flushes it after every change.
+    fn checkpoint_epochs(&mut self) {
+        if self.epochs == self.epochs_checkpointed || !self.online {
+            return;
+        }
+        let path = format!("{}/{EPOCH_CHECKPOINT}", self.dir);
+        match self.epochs.write(&*self.env.disk, &path) {
+            Ok(()) => self.epochs_checkpointed = self.epochs.clone(),
+            Err(error) => tracing::warn!(%error, partition = %self.dir, "leader-epoch checkpoint failed"),
+        }
+    }
+
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         while let Some(command) = commands.recv().await {
             let before = offsets_of(&self.log, &self.role, self.online);
             self.handle(command).await;
             let offsets = offsets_of(&self.log, &self.role, self.online);
             self.observe_offsets(&before, &offsets);
+            self.checkpoint_epochs();
             assert!(
                 offsets.log_start_offset <= offsets.high_watermark
                     && offsets.high_watermark <= offsets.log_end_offset,
@@ -1303,3 +1345,88 @@ fn below(mut bytes: Vec<u8>, high_watermark: i64) -> Vec<u8> {
 
 /// How often the broker runs time-based log housekeeping.
 pub const TICK_INTERVAL: Duration = Duration::from_millis(100);
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::env::{Clock, Disk, MemDisk, NoNetFaults, NoTrace};
+    use crate::storage::testing::{encode_batch, TestRecord};
+
+    struct ZeroClock;
+    impl Clock for ZeroClock {
+        fn wall_ms(&self) -> i64 {
+            0
+        }
+    }
+
+    fn env(disk: &Arc<dyn Disk>) -> Env {
+        Env {
+            node_id: 1,
+            disk: disk.clone(),
+            clock: Arc::new(ZeroClock),
+            net: Arc::new(NoNetFaults),
+            trace: Arc::new(NoTrace),
+        }
+    }
+
+    fn controlled_replica() -> ReplicaConfig {
+        let (proposals, _) = mpsc::unbounded_channel();
+        ReplicaConfig {
+            broker_id: 1,
+            replicas: vec![1],
+            min_insync_replicas: 1,
+            replica_lag_time_max_ms: 30_000,
+            checkpointed_high_watermark: None,
+            isr_proposals: Some(proposals),
+            truncation: TruncationRule::LeaderEpoch,
+            epoch_lookup: crate::replication::EpochLookup::Kip279,
+        }
+    }
+
+    fn checkpoint(disk: &Arc<dyn Disk>) -> String {
+        let bytes = disk.read_all("t-0/leader-epoch-checkpoint").unwrap();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn leader_epoch_checkpoint_is_written_on_change_and_read_at_open() {
+        let runtime = madsim::runtime::Runtime::new();
+        runtime.block_on(async {
+            let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+            let env = env(&disk);
+            let open = || {
+                let config = LogConfig::default();
+                PartitionHandle::open(&env, "t", 0, config, controlled_replica()).unwrap()
+            };
+            let records = [TestRecord::value(b"a"), TestRecord::value(b"b")];
+            let two = || Bytes::from(encode_batch(0, 0, 0, &records));
+            let handle = open();
+            handle.become_leader(3, vec![1], 0, true).await;
+            handle.append(two(), 1).await.unwrap();
+            handle.become_leader(5, vec![1], 1, true).await;
+            handle.append(two(), 1).await.unwrap();
+            // Commands run in order: once this answers, every checkpoint before it is out.
+            assert_eq!(handle.latest_epoch().await, 5);
+            let text = checkpoint(&disk);
+            assert!(text.contains("3 0") && text.contains("5 2"), "{text}");
+            // Where epoch 3 ends, asked of a reopened leader at epoch 6: the answer comes from
+            // the checkpoint, not from the batches — a hand-written checkpoint that names
+            // epoch 2 for offsets 0..2 shows it (the batches say 3).
+            let path = "t-0/leader-epoch-checkpoint";
+            let ask = |handle: PartitionHandle| async move {
+                handle.become_leader(6, vec![1], 2, true).await;
+                handle.epoch_end_offset(6, 3).await.unwrap()
+            };
+            assert_eq!(ask(open()).await, (3, 2));
+            LeaderEpochCache::from_entries([(2, 0), (5, 2)]).write(&*disk, path).unwrap();
+            assert_eq!(ask(open()).await, (2, 2));
+            // An unreadable checkpoint is rebuilt from the log's batches.
+            disk.write_file(path, b"garbage").unwrap();
+            assert_eq!(ask(open()).await, (3, 2));
+        });
+    }
+}
