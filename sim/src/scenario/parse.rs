@@ -1480,17 +1480,7 @@ fn must_fraction(field: &Field) -> Result<BTreeMap<String, f64>> {
     let table = field.table()?;
     let mut fractions = BTreeMap::new();
     for (kind, value) in table.fields() {
-        if !ANOMALY_KINDS.contains(&kind) {
-            let message = format!(
-                "unknown anomaly kind \"{kind}\" (expected one of: {})",
-                ANOMALY_KINDS.join(", ")
-            );
-            let suggestion = did_you_mean(kind, ANOMALY_KINDS).map(str::to_string);
-            return Err(ScenarioError {
-                suggestion,
-                ..table.key_error(kind, message, None)
-            });
-        }
+        known_anomaly(kind, |message| table.key_error(kind, message, None))?;
         let fraction = value.float()?;
         if !(fraction > 0.0 && fraction <= 1.0) {
             return Err(value.error(format!(
@@ -1503,6 +1493,22 @@ fn must_fraction(field: &Field) -> Result<BTreeMap<String, f64>> {
         return Err(field.error("name at least one anomaly kind and its fraction of seeds"));
     }
     Ok(fractions)
+}
+
+/// `kind` is an anomaly this build checks; else an error placed by `at`, with a suggestion.
+fn known_anomaly(kind: &str, at: impl FnOnce(String) -> ScenarioError) -> Result<()> {
+    if ANOMALY_KINDS.contains(&kind) {
+        return Ok(());
+    }
+    let message = format!(
+        "unknown anomaly kind \"{kind}\" (expected one of: {})",
+        ANOMALY_KINDS.join(", ")
+    );
+    let suggestion = did_you_mean(kind, ANOMALY_KINDS).map(str::to_string);
+    Err(ScenarioError {
+        suggestion,
+        ..at(message)
+    })
 }
 
 fn verdict_valid(field: &Field) -> Result<()> {
@@ -1518,17 +1524,7 @@ fn anomaly_list(field: &Field) -> Result<Vec<String>> {
     let mut kinds: Vec<String> = Vec::new();
     for element in field.array()? {
         let kind = element.str()?;
-        if !ANOMALY_KINDS.contains(&kind) {
-            let message = format!(
-                "unknown anomaly kind \"{kind}\" (expected one of: {})",
-                ANOMALY_KINDS.join(", ")
-            );
-            let suggestion = did_you_mean(kind, ANOMALY_KINDS).map(str::to_string);
-            return Err(ScenarioError {
-                suggestion,
-                ..element.error(message)
-            });
-        }
+        known_anomaly(kind, |message| element.error(message))?;
         if kinds.iter().any(|earlier| earlier == kind) {
             return Err(element.error(format!("\"{kind}\" is listed twice")));
         }
