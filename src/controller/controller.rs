@@ -18,9 +18,10 @@
 //!   replica alone; otherwise the leader is -1 (offline) and the ISR is kept.
 //! - Every leader change, including to or from -1, bumps `leader_epoch`; every change bumps
 //!   `partition_epoch`; an ISR-only change keeps `leader_epoch`.
-//! - A fenced broker leaves every ISR unless it is the last member: the ISR never empties, so
-//!   the last member standing is remembered and leads again when it comes back (the KIP-966
-//!   "last replica standing" hazard, which ELR would close, is therefore reproducible).
+//! - Without eligible leader replicas, a fenced broker leaves every ISR unless it is the last
+//!   member: the ISR never empties, so the last member standing is remembered and leads again
+//!   when it comes back (the KIP-966 "last replica standing" hazard, which the ELR switch
+//!   below closes, is therefore reproducible).
 //! - A broker whose session expired (no heartbeat for `broker_session_timeout_ms`), or that
 //!   asked for a controlled shutdown, is fenced; leadership moves off it first.
 //!
