@@ -204,6 +204,7 @@ impl SimCluster {
                 controller: scenario.model.controller.then(controller_addr),
                 truncation: scenario.model.truncation,
                 epoch_lookup: scenario.model.epoch_lookup,
+                monotonic_list_offsets: scenario.model.monotonic_list_offsets,
             };
             let node = handle
                 .create_node()

@@ -76,6 +76,13 @@ pub fn events(broker: i32, observation: &Observation<'_>) -> Vec<ReplicaEvent> {
             isr: isr.to_vec(),
             clean,
         }],
+        Observation::LatestOffsetListed { tp: t, offset } => {
+            vec![ReplicaEvent::LatestOffsetListed {
+                broker,
+                tp: tp(t),
+                offset,
+            }]
+        }
         Observation::AcksAllAcknowledged {
             tp: t,
             last_offset,

@@ -733,6 +733,14 @@ fn spawn_workloads(
                         .await
                     });
                 }
+                WorkloadKind::ListOffsets => {
+                    let stop = stop_consumers.clone();
+                    let config = workload::consumer_config(&workload, bootstrap(scenario), this);
+                    node.spawn(async move {
+                        let consumer = Consumer::new(config);
+                        workload::run_list_offsets(workload, partitions, consumer, stop).await
+                    });
+                }
                 WorkloadKind::Consumer => {
                     let stop = stop_consumers.clone();
                     let config = workload::consumer_config(&workload, bootstrap(scenario), this);

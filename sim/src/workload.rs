@@ -220,6 +220,26 @@ pub async fn run_producer(
     }
 }
 
+/// One ListOffsets client: every `1 / rate` seconds it asks each partition's leader for the
+/// latest offset, until `stop`. Answers are checked online at the broker
+/// (`list-offsets-regression`); errors (a moved leader, OFFSET_NOT_AVAILABLE) just wait for
+/// the next round, after the consumer's metadata refresh.
+pub async fn run_list_offsets(
+    workload: Workload,
+    partitions: i32,
+    mut consumer: Consumer,
+    stop: Arc<AtomicBool>,
+) {
+    const LATEST: i64 = -1;
+    let period = Duration::from_secs_f64(1.0 / workload.rate_per_sec);
+    while !stop.load(Ordering::Relaxed) {
+        for partition in 0..partitions {
+            let _ = consumer.list_offset(&workload.topic, partition, LATEST).await;
+        }
+        tokio::time::sleep(period).await;
+    }
+}
+
 /// One consumer process: assigned every partition of the topic, polls until `stop`.
 pub async fn run_consumer(
     topic: String,

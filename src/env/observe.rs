@@ -46,6 +46,11 @@ pub enum Observation<'a> {
         leader_epoch: i32,
         isr: &'a [i32],
     },
+    /// A client's ListOffsets(latest) was answered with `offset` by this leader.
+    LatestOffsetListed {
+        tp: TopicPartition<'a>,
+        offset: i64,
+    },
     /// An acks=all produce was acknowledged with its batch ending at `last_offset`.
     AcksAllAcknowledged {
         tp: TopicPartition<'a>,

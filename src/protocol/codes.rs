@@ -3,6 +3,9 @@
 pub const NONE: i16 = 0;
 pub const UNKNOWN_SERVER_ERROR: i16 = -1;
 pub const OFFSET_OUT_OF_RANGE: i16 = 1;
+/// OFFSET_NOT_AVAILABLE: a new leader's high watermark has not reached its epoch's start yet
+/// (KIP-207); retriable.
+pub const OFFSET_NOT_AVAILABLE: i16 = 78;
 pub const CORRUPT_MESSAGE: i16 = 2;
 pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 pub const INVALID_FETCH_SIZE: i16 = 4;

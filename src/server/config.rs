@@ -48,6 +48,9 @@ pub struct BrokerConfig {
     /// `[model] offset_for_leader_epoch`: how a leader answers for an epoch it has no entry
     /// for (KIP-279's fix, or Kafka 0.11's answer before it).
     pub epoch_lookup: crate::replication::EpochLookup,
+    /// `[model] monotonic_list_offsets` (KIP-207): a leader answers clients' ListOffsets with
+    /// OFFSET_NOT_AVAILABLE until its high watermark reaches the start of its epoch.
+    pub monotonic_list_offsets: bool,
 }
 
 impl BrokerConfig {
@@ -67,6 +70,7 @@ impl BrokerConfig {
             controller: None,
             truncation: crate::replication::TruncationRule::LeaderEpoch,
             epoch_lookup: crate::replication::EpochLookup::Kip279,
+            monotonic_list_offsets: false,
         }
     }
 

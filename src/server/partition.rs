@@ -205,6 +205,10 @@ enum Command {
     LatestEpoch {
         reply: oneshot::Sender<i32>,
     },
+    /// As leader: the offset where its own leader epoch began.
+    LeaderEpochStart {
+        reply: oneshot::Sender<Option<i64>>,
+    },
     /// A follower acts on its leader's OffsetForLeaderEpoch answer.
     TruncateByEpoch {
         leader_answer: (i32, i64),
@@ -384,6 +388,13 @@ impl PartitionHandle {
         })
         .await?;
         rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+    }
+
+    /// As leader, the offset where its leader epoch began (`None` as a follower).
+    pub async fn leader_epoch_start(&self) -> Option<i64> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::LeaderEpochStart { reply }).await.ok()?;
+        rx.await.ok().flatten()
     }
 
     /// The latest leader epoch in this replica's log.
@@ -816,6 +827,18 @@ impl Actor {
             }
             Command::LatestEpoch { reply } => {
                 let _ = reply.send(self.epochs.latest_epoch().unwrap_or(UNDEFINED_EPOCH));
+            }
+            Command::LeaderEpochStart { reply } => {
+                let start = match &self.role {
+                    Role::Leader(state) => self
+                        .epochs
+                        .entries()
+                        .iter()
+                        .find(|entry| entry.epoch == state.leader_epoch())
+                        .map(|entry| entry.start_offset),
+                    Role::Follower { .. } => None,
+                };
+                let _ = reply.send(start);
             }
             Command::TruncateByEpoch {
                 leader_answer,

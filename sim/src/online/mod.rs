@@ -26,6 +26,7 @@ pub mod committed_truncated;
 pub mod epoch_regression;
 pub mod fetch_above_hw;
 pub mod leader_incomplete;
+pub mod list_offsets_regression;
 pub mod model;
 pub mod offset_order;
 pub mod replica_agreement;
@@ -45,6 +46,7 @@ pub const ALL_KINDS: &[&str] = &[
     epoch_regression::KIND,
     fetch_above_hw::KIND,
     leader_incomplete::KIND,
+    list_offsets_regression::KIND,
     offset_order::KIND,
     replica_agreement::KIND,
     retention_above_hw::KIND,
@@ -104,6 +106,8 @@ pub enum ReplicaEvent {
         leader: i32,
         min_insync_replicas: usize,
     },
+    /// A leader answered a client's ListOffsets(latest) with `offset`.
+    LatestOffsetListed { broker: i32, tp: Tp, offset: i64 },
     /// A broker served a client fetch of `offsets` (first..=last) and reported this HW.
     ClientFetchServed {
         broker: i32,
@@ -175,6 +179,8 @@ pub struct PartitionModel {
     pub elections: BTreeMap<i32, i32>,
     /// Every replica that ever appended each batch, keyed by (base, last, epoch, CRC).
     pub held_by: BTreeMap<(i64, i64, i32, u32), std::collections::BTreeSet<i32>>,
+    /// The highest offset a ListOffsets(latest) answer gave (reset by an unclean election).
+    pub latest_listed: Option<i64>,
     /// One past the highest offset acknowledged to an acks=all producer.
     pub acknowledged_end: i64,
     /// Committed offsets at or above this were already reported lost everywhere.
@@ -306,6 +312,12 @@ impl OnlineChecker {
                 leader,
                 min_insync_replicas,
             } => self.on_acks_all(at, tp, *leader, *last_offset, *min_insync_replicas),
+            ReplicaEvent::LatestOffsetListed { broker, tp, offset } => {
+                let partition = self.partition_mut(tp);
+                list_offsets_regression::check(tp, partition, *broker, *offset, at)
+                    .into_iter()
+                    .collect()
+            }
             ReplicaEvent::ClientFetchServed {
                 broker,
                 tp,
@@ -456,6 +468,7 @@ impl OnlineChecker {
             found.extend(leader_incomplete::check(tp, partition, election, isr, at));
         } else {
             leader_incomplete::rebase_after_unclean(partition, election.leader);
+            partition.latest_listed = None;
         }
         partition.leader = Some(election.leader);
         let newer = partition
@@ -590,6 +603,14 @@ pub(crate) mod testing {
             broker,
             tp: tp(),
             log_start_offset,
+        }
+    }
+
+    pub fn listed(broker: i32, offset: i64) -> ReplicaEvent {
+        ReplicaEvent::LatestOffsetListed {
+            broker,
+            tp: tp(),
+            offset,
         }
     }
 

@@ -79,6 +79,9 @@ pub struct Model {
     /// do not wait, forced segment rolls, late acks=all answers, spurious retriable produce
     /// errors) is on for a run with probability 0.25 and then fires with probability 0.05.
     pub buggify: bool,
+    /// KIP-207: a new leader answers clients' ListOffsets with OFFSET_NOT_AVAILABLE until its
+    /// high watermark reaches the start of its epoch, so the answers never go backwards.
+    pub monotonic_list_offsets: bool,
 }
 
 impl Model {
@@ -102,6 +105,7 @@ impl Default for Model {
             eligible_leader_replicas: false,
             epoch_lookup: kafkasim::replication::EpochLookup::Kip279,
             buggify: false,
+            monotonic_list_offsets: false,
         }
     }
 }
@@ -122,6 +126,10 @@ pub struct Topic {
 pub enum WorkloadKind {
     Producer,
     Consumer,
+    /// Asks every partition's leader for its latest offset (ListOffsets) at `rate` per
+    /// second, as a lag monitor would; what it reads is checked online
+    /// (`list-offsets-regression`), not recorded in the history.
+    ListOffsets,
 }
 
 #[derive(Debug, Clone)]

@@ -50,6 +50,7 @@ pub const ANOMALY_KINDS: &[&str] = &[
     "epoch-regression",
     "fetch-above-hw",
     "leader-incomplete",
+    "list-offsets-regression",
     "offset-order",
     "replica-divergence",
     "retention-above-hw",
@@ -621,6 +622,7 @@ fn model_from(field: &Field) -> Result<Model> {
             "eligible_leader_replicas",
             "offset_for_leader_epoch",
             "buggify",
+            "monotonic_list_offsets",
         ],
     )?;
     let mut model = Model::default();
@@ -658,6 +660,9 @@ fn model_from(field: &Field) -> Result<Model> {
     }
     if let Some(field) = table.get("fence_restarted_brokers") {
         model.fence_restarted_brokers = Some(field.bool()?);
+    }
+    if let Some(field) = table.get("monotonic_list_offsets") {
+        model.monotonic_list_offsets = field.bool()?;
     }
     if let Some(field) = table.get("buggify") {
         model.buggify = field.bool()?;
@@ -1010,13 +1015,16 @@ fn workload_from(table: &Obj, topics: &[Topic]) -> Result<Workload> {
         "[[workload]]",
         &["kind", "clients", "topic", "rate", "keyed", "config"],
     )?;
-    let kind_field = table.required("kind", r#""producer" or "consumer""#)?;
+    let kind_field = table.required("kind", r#""producer", "consumer" or "list-offsets""#)?;
     let kind = match kind_field.str()? {
         "producer" => WorkloadKind::Producer,
         "consumer" => WorkloadKind::Consumer,
+        "list-offsets" => WorkloadKind::ListOffsets,
         other => {
-            let message = format!(r#"expected "producer" or "consumer", found "{other}""#);
-            let suggestion = did_you_mean(other, &["producer", "consumer"]).map(str::to_string);
+            let message =
+                format!(r#"expected "producer", "consumer" or "list-offsets", found "{other}""#);
+            let kinds = ["producer", "consumer", "list-offsets"];
+            let suggestion = did_you_mean(other, &kinds).map(str::to_string);
             return Err(ScenarioError {
                 suggestion,
                 ..kind_field.error(message)
@@ -1031,10 +1039,11 @@ fn workload_from(table: &Obj, topics: &[Topic]) -> Result<Workload> {
     let (rate_per_sec, keyed) = match kind {
         WorkloadKind::Producer => producer_fields(table)?,
         WorkloadKind::Consumer => consumer_fields(table)?,
+        WorkloadKind::ListOffsets => list_offsets_fields(table)?,
     };
     let place = match kind {
         WorkloadKind::Producer => Scope::Producer,
-        WorkloadKind::Consumer => Scope::Consumer,
+        WorkloadKind::Consumer | WorkloadKind::ListOffsets => Scope::Consumer,
     };
     let config = match table.get("config") {
         Some(field) => configs_from(&field, place)?,
@@ -1108,6 +1117,15 @@ fn producer_fields(table: &Obj) -> Result<(f64, bool)> {
         None => true,
     };
     Ok((rate_per_sec, keyed))
+}
+
+fn list_offsets_fields(table: &Obj) -> Result<(f64, bool)> {
+    if let Some(field) = table.get("keyed") {
+        return Err(field.error("`keyed` applies to producers only"));
+    }
+    let rate = table.required("rate", r#"ListOffsets rounds per second per client, e.g. "20/s""#)?;
+    let rate_per_sec = parse_rate_per_sec(rate.str()?).map_err(|message| rate.error(message))?;
+    Ok((rate_per_sec, false))
 }
 
 fn consumer_fields(table: &Obj) -> Result<(f64, bool)> {

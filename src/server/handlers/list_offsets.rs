@@ -9,6 +9,7 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::records::{RecordBatchDecoder, TimestampType};
 
+use crate::env::Observation;
 use crate::protocol::codes;
 use crate::server::partition::PartitionHandle;
 use crate::server::Broker;
@@ -43,13 +44,33 @@ pub async fn handle(
                 }
                 Some(handle) => {
                     let offsets = handle.offsets();
+                    if version >= 4 {
+                        p.leader_epoch = handle.role().leader_epoch;
+                    }
                     // A follower asking (replica id ≥ 0) gets the log end offset, as in Kafka;
                     // clients get the high watermark.
                     let from_replica = request.replica_id.0 >= 0;
+                    // KIP-207: a new leader learns the committed end one fetch after its
+                    // followers, so until its HW reaches the start of its epoch it could answer
+                    // below what the old leader already answered. It says "not yet" instead.
+                    if broker.config.monotonic_list_offsets && !from_replica {
+                        let start = handle.leader_epoch_start().await;
+                        if start.is_some_and(|start| offsets.high_watermark < start) {
+                            p.error_code = codes::OFFSET_NOT_AVAILABLE;
+                            out.partitions.push(p);
+                            continue;
+                        }
+                    }
                     match partition.timestamp {
                         EARLIEST => p.offset = offsets.log_start_offset,
                         LATEST if from_replica => p.offset = offsets.log_end_offset,
-                        LATEST => p.offset = offsets.high_watermark,
+                        LATEST => {
+                            p.offset = offsets.high_watermark;
+                            broker.env.trace.observe(&Observation::LatestOffsetListed {
+                                tp: (&name, partition.partition_index),
+                                offset: p.offset,
+                            });
+                        }
                         ts => match handle.offset_for_timestamp(ts).await {
                             Ok((offset, timestamp))
                                 if offset >= 0 && offset < offsets.high_watermark =>
