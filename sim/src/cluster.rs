@@ -260,10 +260,14 @@ impl SimCluster {
     /// prefix (as the online model saw it): whatever it lost in a power loss is held again.
     pub fn holds_every_committed_prefix(&self, broker: i32) -> bool {
         self.topics.iter().all(|topic| {
-            topic.replicas.iter().enumerate().all(|(partition, replicas)| {
-                let tp = crate::history::Tp::new(&topic.name, partition as i32);
-                !replicas.contains(&broker) || self.trace.holds_committed(&tp, broker)
-            })
+            topic
+                .replicas
+                .iter()
+                .enumerate()
+                .all(|(partition, replicas)| {
+                    let tp = crate::history::Tp::new(&topic.name, partition as i32);
+                    !replicas.contains(&broker) || self.trace.holds_committed(&tp, broker)
+                })
         })
     }
 
@@ -654,11 +658,12 @@ async fn send_elect_leaders(
     use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
     use kafkasim::client::connection::Connection;
     let timeout = Duration::from_secs(5);
-    let answer = match Connection::connect(controller_addr(), "kafkasim-admin", 1, timeout).await
-    {
+    let answer = match Connection::connect(controller_addr(), "kafkasim-admin", 1, timeout).await {
         Ok(conn) => {
             let kind = RequestKind::ElectLeaders(request);
-            conn.request(kind, ApiKey::ElectLeaders, 2, timeout).await.ok()
+            conn.request(kind, ApiKey::ElectLeaders, 2, timeout)
+                .await
+                .ok()
         }
         Err(_) => None,
     };

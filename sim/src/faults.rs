@@ -62,7 +62,11 @@ pub const BUGGIFY_FIRE_PROBABILITY: f64 = 0.05;
 pub fn buggify_points(seed: u64) -> Vec<Buggify> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ BUGGIFY_STREAM);
     let draws = Buggify::ALL.map(|point| (point, rng.gen_bool(BUGGIFY_POINT_PROBABILITY)));
-    draws.into_iter().filter(|(_, on)| *on).map(|(point, _)| point).collect()
+    draws
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(point, _)| point)
+        .collect()
 }
 
 /// Salt for the BUGGIFY random streams, apart from every other stream of the run.
@@ -205,9 +209,14 @@ mod tests {
         assert_eq!(buggify_points(7), buggify_points(7));
         let seeds = 2000u64;
         for point in Buggify::ALL {
-            let on = (0..seeds).filter(|&s| buggify_points(s).contains(&point)).count();
+            let on = (0..seeds)
+                .filter(|&s| buggify_points(s).contains(&point))
+                .count();
             let share = on as f64 / seeds as f64;
-            assert!((0.2..0.3).contains(&share), "{point:?} on for {share} of seeds");
+            assert!(
+                (0.2..0.3).contains(&share),
+                "{point:?} on for {share} of seeds"
+            );
         }
     }
 
@@ -216,7 +225,9 @@ mod tests {
         let faults = NodeFaults::default();
         assert!(!(0..1000).any(|_| faults.buggify(Buggify::TinyFetch)));
         faults.enable_buggify(vec![Buggify::TinyFetch], 3, 1);
-        let fired = (0..10_000).filter(|_| faults.buggify(Buggify::TinyFetch)).count();
+        let fired = (0..10_000)
+            .filter(|_| faults.buggify(Buggify::TinyFetch))
+            .count();
         assert!((300..700).contains(&fired), "fired {fired} of 10000");
         assert!(!(0..1000).any(|_| faults.buggify(Buggify::LatePurgatory)));
         // Same seed and node, same decisions.
@@ -224,8 +235,12 @@ mod tests {
         again.enable_buggify(vec![Buggify::TinyFetch], 3, 1);
         let other = NodeFaults::default();
         other.enable_buggify(vec![Buggify::TinyFetch], 3, 1);
-        let a: Vec<bool> = (0..100).map(|_| again.buggify(Buggify::TinyFetch)).collect();
-        let b: Vec<bool> = (0..100).map(|_| other.buggify(Buggify::TinyFetch)).collect();
+        let a: Vec<bool> = (0..100)
+            .map(|_| again.buggify(Buggify::TinyFetch))
+            .collect();
+        let b: Vec<bool> = (0..100)
+            .map(|_| other.buggify(Buggify::TinyFetch))
+            .collect();
         assert_eq!(a, b);
     }
 }

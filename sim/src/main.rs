@@ -283,7 +283,11 @@ fn fraction_checks(scenario: &Scenario, datas: &[&RunData]) -> Vec<String> {
             .filter(|data| data.anomalies.iter().any(|a| &a.kind == kind))
             .count();
         let enough = shown as f64 >= fraction * seeds as f64 && seeds > 0;
-        let verdict = if enough { "must_fraction met" } else { "FAILED must_fraction" };
+        let verdict = if enough {
+            "must_fraction met"
+        } else {
+            "FAILED must_fraction"
+        };
         lines.push(format!(
             "{verdict}: {} shows {kind} on {shown} of {seeds} seeds ({:.1}%; at least {:.1}% asked)",
             scenario.path,

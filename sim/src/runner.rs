@@ -651,8 +651,10 @@ impl Nemesis<'_> {
     fn apply(&mut self, action: &Action, why: Option<&str>, random: bool) {
         use crate::scenario::FaultKind;
         for id in self.cluster.resolve(&action.target, self.rng) {
-            self.restarts +=
-                matches!(action.kind, FaultKind::Restart | FaultKind::RestartEmptyDisk) as u64;
+            self.restarts += matches!(
+                action.kind,
+                FaultKind::Restart | FaultKind::RestartEmptyDisk
+            ) as u64;
             let mut kind = action.kind.clone();
             let mut note = why.map(|why| format!("step fired {why}"));
             if random && kind == FaultKind::PowerLoss {
@@ -684,13 +686,16 @@ impl Nemesis<'_> {
     fn unrepaired_loss(&mut self, broker: i32) -> Option<i32> {
         let within = self.within_model;
         let cluster = &*self.cluster;
-        self.lossy.retain(|&b| !cluster.holds_every_committed_prefix(b));
+        self.lossy
+            .retain(|&b| !cluster.holds_every_committed_prefix(b));
         let others = self.lossy.iter().filter(|&&b| b != broker);
         // min.insync.replicas - 1 of them may have lost data at once; the scenarios that
         // draw power losses within the model use min.insync.replicas 2, so one.
         let allowed = self.min_insync_replicas.saturating_sub(1);
         let count = others.clone().count();
-        (within && count >= allowed).then(|| others.copied().next()).flatten()
+        (within && count >= allowed)
+            .then(|| others.copied().next())
+            .flatten()
     }
 }
 

@@ -123,7 +123,10 @@ impl RunTrace {
         let Some(partition) = state.online.partition(tp) else {
             return true;
         };
-        let end = partition.replicas.get(&broker).map_or(0, |r| r.log_end_offset);
+        let end = partition
+            .replicas
+            .get(&broker)
+            .map_or(0, |r| r.log_end_offset);
         end >= partition.committed_end
     }
 

@@ -234,7 +234,9 @@ pub async fn run_list_offsets(
     let period = Duration::from_secs_f64(1.0 / workload.rate_per_sec);
     while !stop.load(Ordering::Relaxed) {
         for partition in 0..partitions {
-            let _ = consumer.list_offset(&workload.topic, partition, LATEST).await;
+            let _ = consumer
+                .list_offset(&workload.topic, partition, LATEST)
+                .await;
         }
         tokio::time::sleep(period).await;
     }

@@ -227,7 +227,8 @@ fn sweep_fails_when_a_must_fraction_kind_shows_on_too_few_seeds() {
     assert_eq!(out.status.code(), Some(1), "{shown}");
     assert!(shown.contains("sweep: 2 passed, 0 failed"), "{shown}");
     assert!(
-        shown.contains("FAILED must_fraction") && shown.contains("acked-write-absent on 0 of 2 seeds"),
+        shown.contains("FAILED must_fraction")
+            && shown.contains("acked-write-absent on 0 of 2 seeds"),
         "{shown}"
     );
 }

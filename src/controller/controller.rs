@@ -305,7 +305,8 @@ impl Controller {
         if known.is_some_and(|known| incarnation < known) {
             return;
         }
-        self.log_ends.retain(|(_, _, broker), _| *broker != broker_id);
+        self.log_ends
+            .retain(|(_, _, broker), _| *broker != broker_id);
         for end in ends {
             let key = (end.topic.clone(), end.partition, broker_id);
             self.log_ends.insert(key, (end.last_epoch, end.end_offset));
@@ -1040,7 +1041,10 @@ fn push_outcome(batch: &mut Batch, topic: &str, partition: i32, outcome: Outcome
             reason: outcome.reason,
         }));
     }
-    let after = batch.scratch.partition(topic, partition).expect("listed partition");
+    let after = batch
+        .scratch
+        .partition(topic, partition)
+        .expect("listed partition");
     if after.elr != outcome.elr || after.last_known_elr != outcome.last_known_elr {
         batch.push(MetadataRecord::EligibleLeaders(EligibleLeadersRecord {
             topic: topic.to_string(),

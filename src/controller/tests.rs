@@ -5,8 +5,7 @@ use super::controller::{
     AlterPartitionMode, Controller, ControllerConfig, ControllerError, ElectionType,
 };
 use super::records::{
-    decode_log, encode_all, ChangeReason, Endpoint, MetadataRecord, PartitionChange,
-    ReplicaLogEnd,
+    decode_log, encode_all, ChangeReason, Endpoint, MetadataRecord, PartitionChange, ReplicaLogEnd,
 };
 use super::state::{MetadataState, PartitionState};
 
@@ -34,7 +33,9 @@ impl Cluster {
             log: Vec::new(),
         };
         for &id in brokers {
-            let records = cluster.controller.register_broker(id, 1, endpoint(id), 0, false);
+            let records = cluster
+                .controller
+                .register_broker(id, 1, endpoint(id), 0, false);
             cluster.ok(records);
         }
         cluster
@@ -412,7 +413,9 @@ fn controlled_shutdown_moves_leadership_off_before_fencing() {
     assert_eq!(summary(&cluster.partition("solo", 0)), (-1, vec![2], 1, 1));
     assert_eq!(summary(&cluster.partition("t", 0)), (3, vec![3], 2, 2));
     // A new incarnation ends the shutdown.
-    let records = cluster.controller.register_broker(1, 2, endpoint(1), 200, false);
+    let records = cluster
+        .controller
+        .register_broker(1, 2, endpoint(1), 200, false);
     cluster.ok(records);
     cluster.heartbeat(1, 300, true);
     assert!(!cluster.fenced(1));
@@ -422,7 +425,9 @@ fn controlled_shutdown_moves_leadership_off_before_fencing() {
 fn restarted_broker_with_fencing_on_cannot_rejoin_the_isr_until_caught_up() {
     let mut cluster = Cluster::new(&[1, 2, 3]);
     cluster.create("t", 1, 3);
-    let records = cluster.controller.register_broker(2, 2, endpoint(2), 100, false);
+    let records = cluster
+        .controller
+        .register_broker(2, 2, endpoint(2), 100, false);
     let left = change(None, Some(vec![1, 3]), 0, 1, ChangeReason::BrokerRestarted);
     assert_eq!(cluster.ok(records)[1..], [left]);
     assert!(cluster.fenced(2));
@@ -454,7 +459,9 @@ fn restarted_broker_with_fencing_on_cannot_rejoin_the_isr_until_caught_up() {
 fn restarted_leader_with_fencing_on_loses_leadership() {
     let mut cluster = Cluster::new(&[1, 2, 3]);
     cluster.create("t", 1, 3);
-    let records = cluster.controller.register_broker(1, 2, endpoint(1), 100, false);
+    let records = cluster
+        .controller
+        .register_broker(1, 2, endpoint(1), 100, false);
     cluster.ok(records);
     assert_eq!(summary(&cluster.partition("t", 0)), (2, vec![2, 3], 1, 1));
 }
@@ -467,7 +474,9 @@ fn restarted_broker_with_fencing_off_rejoins_at_once_and_its_partitions_get_a_ne
     };
     let mut cluster = Cluster::with(config, &[1, 2, 3]);
     cluster.create("t", 1, 3);
-    let records = cluster.controller.register_broker(2, 2, endpoint(2), 100, false);
+    let records = cluster
+        .controller
+        .register_broker(2, 2, endpoint(2), 100, false);
     assert_eq!(
         cluster.ok(records)[1..],
         [MetadataRecord::UnfenceBroker { broker_id: 2 }]
@@ -477,7 +486,9 @@ fn restarted_broker_with_fencing_off_rejoins_at_once_and_its_partitions_get_a_ne
         (1, vec![1, 2, 3], 0, 0)
     );
     // The restarted leader is re-elected (it is the preferred live ISR member) at a new epoch.
-    let records = cluster.controller.register_broker(1, 2, endpoint(1), 200, false);
+    let records = cluster
+        .controller
+        .register_broker(1, 2, endpoint(1), 200, false);
     let reelected = change(Some(1), None, 1, 1, ChangeReason::BrokerRestarted);
     assert_eq!(cluster.ok(records)[2..], [reelected]);
 }
@@ -491,9 +502,16 @@ fn registration_and_heartbeat_errors() {
         host: "elsewhere".into(),
         port: 1,
     };
-    assert_eq!(c.register_broker(1, 1, moved, 10, false).unwrap_err().code(), 101);
     assert_eq!(
-        c.register_broker(1, 0, endpoint(1), 10, false).unwrap_err().code(),
+        c.register_broker(1, 1, moved, 10, false)
+            .unwrap_err()
+            .code(),
+        101
+    );
+    assert_eq!(
+        c.register_broker(1, 0, endpoint(1), 10, false)
+            .unwrap_err()
+            .code(),
         77
     );
     assert_eq!(c.heartbeat(9, 1, 10, true).unwrap_err().code(), 102);
@@ -638,7 +656,9 @@ fn elr_holds_replicas_that_left_an_isr_below_min_and_only_those() {
 #[test]
 fn unclean_restart_of_the_last_isr_member_elects_an_eligible_replica() {
     let mut cluster = last_replica_standing(true);
-    let records = cluster.controller.register_broker(1, 2, endpoint(1), 100, false);
+    let records = cluster
+        .controller
+        .register_broker(1, 2, endpoint(1), 100, false);
     let records = cluster.ok(records);
     let p = cluster.partition("t", 0);
     assert_eq!(summary(&p), (2, vec![2], 1, 3));
@@ -660,7 +680,9 @@ fn without_elr_the_last_replica_standing_leads_again_after_its_unclean_restart()
     // The KIP-966 hazard the switch closes: the restarted broker stays the ISR's last member
     // and leads again once unfenced, whatever its log lost.
     let mut cluster = last_replica_standing(false);
-    let records = cluster.controller.register_broker(1, 2, endpoint(1), 100, false);
+    let records = cluster
+        .controller
+        .register_broker(1, 2, endpoint(1), 100, false);
     cluster.ok(records);
     assert_eq!(summary(&cluster.partition("t", 0)), (-1, vec![1], 1, 3));
     cluster.heartbeat(1, 200, true);
@@ -692,13 +714,17 @@ fn isr_and_elr_emptied_by_unclean_restarts_recover_to_the_longest_last_known_log
     // 2 restarts uncleanly (a kill keeps its log; only the controller cannot know): it leaves
     // the ELR for the last known ELR; 1 still leads.
     cluster.controller.report_log_ends(2, 2, &log_end(80));
-    let records = cluster.controller.register_broker(2, 2, endpoint(2), 100, false);
+    let records = cluster
+        .controller
+        .register_broker(2, 2, endpoint(2), 100, false);
     cluster.ok(records);
     assert_eq!(elr_of(&cluster), (vec![], vec![2]));
     assert_eq!(cluster.partition("t", 0).leader, 1);
     // Then 1 does, having lost its unflushed tail: nobody is eligible, the partition waits.
     cluster.controller.report_log_ends(1, 2, &log_end(50));
-    let records = cluster.controller.register_broker(1, 2, endpoint(1), 200, false);
+    let records = cluster
+        .controller
+        .register_broker(1, 2, endpoint(1), 200, false);
     cluster.ok(records);
     assert_eq!(summary(&cluster.partition("t", 0)), (-1, vec![], 1, 3));
     assert_eq!(elr_of(&cluster), (vec![], vec![1, 2]));
@@ -718,11 +744,15 @@ fn isr_and_elr_emptied_by_unclean_restarts_recover_to_the_longest_last_known_log
 #[test]
 fn unclean_recovery_waits_for_log_ends_and_ignores_stale_reports() {
     let mut cluster = last_replica_standing(true);
-    let records = cluster.controller.register_broker(1, 2, endpoint(1), 100, false);
+    let records = cluster
+        .controller
+        .register_broker(1, 2, endpoint(1), 100, false);
     cluster.ok(records);
     // 1 was the last member and nobody else is eligible: ISR and ELR... 2 is in the ELR.
     assert_eq!(cluster.partition("t", 0).leader, 2);
-    let records = cluster.controller.register_broker(2, 2, endpoint(2), 200, false);
+    let records = cluster
+        .controller
+        .register_broker(2, 2, endpoint(2), 200, false);
     cluster.ok(records);
     assert_eq!(elr_of(&cluster).1, vec![1, 2]);
     cluster.heartbeat(1, 300, true);

@@ -47,10 +47,7 @@ pub enum Observation<'a> {
         isr: &'a [i32],
     },
     /// A client's ListOffsets(latest) was answered with `offset` by this leader.
-    LatestOffsetListed {
-        tp: TopicPartition<'a>,
-        offset: i64,
-    },
+    LatestOffsetListed { tp: TopicPartition<'a>, offset: i64 },
     /// An acks=all produce was acknowledged with its batch ending at `last_offset`.
     AcksAllAcknowledged {
         tp: TopicPartition<'a>,

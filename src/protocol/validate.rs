@@ -424,8 +424,12 @@ mod schemas {
     };
 
     /// The controller's own APIs (its Fetch of the metadata log uses `FETCH`).
-    pub(super) const CONTROLLER_SCHEMAS: &[Schema] =
-        &[BROKER_REGISTRATION, BROKER_HEARTBEAT, ALTER_PARTITION, ELECT_LEADERS];
+    pub(super) const CONTROLLER_SCHEMAS: &[Schema] = &[
+        BROKER_REGISTRATION,
+        BROKER_HEARTBEAT,
+        ALTER_PARTITION,
+        ELECT_LEADERS,
+    ];
 
     pub(super) const OFFSET_FOR_LEADER_EPOCH: Schema = Schema {
         api_key: ApiKey::OffsetForLeaderEpoch,

@@ -76,11 +76,14 @@ impl BrokerConfig {
 
     /// `replica.high.watermark.checkpoint.interval.ms` (Kafka default 5000).
     pub fn high_watermark_checkpoint_interval_ms(&self) -> u64 {
-        int_config(&self.configs, "replica.high.watermark.checkpoint.interval.ms")
-            .ok()
-            .flatten()
-            .unwrap_or(5000)
-            .max(1) as u64
+        int_config(
+            &self.configs,
+            "replica.high.watermark.checkpoint.interval.ms",
+        )
+        .ok()
+        .flatten()
+        .unwrap_or(5000)
+        .max(1) as u64
     }
 
     /// `broker.heartbeat.interval.ms` (Kafka default 2000).

@@ -194,7 +194,11 @@ async fn fetch_loop(
         let fetch_offset = handle.offsets().log_end_offset;
         let mut request = fetch_request(broker.config.node_id, topic, partition, fetch_offset);
         if crate::env::buggify(&broker.env, crate::env::Buggify::TinyFetch) {
-            for p in request.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+            for p in request
+                .topics
+                .iter_mut()
+                .flat_map(|t| t.partitions.iter_mut())
+            {
                 p.partition_max_bytes = 1;
             }
         }

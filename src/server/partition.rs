@@ -690,7 +690,9 @@ fn epoch_cache_at_open(env: &Env, dir: &str, log: &Log) -> (LeaderEpochCache, Le
     let mut cache = on_disk.clone();
     cache.truncate_from_end(log.log_end_offset());
     let from = cache.latest_entry().map(|entry| entry.start_offset);
-    let from = from.unwrap_or(log.log_start_offset()).max(log.log_start_offset());
+    let from = from
+        .unwrap_or(log.log_start_offset())
+        .max(log.log_start_offset());
     assign_epochs_of_batches(&mut cache, log, from);
     (cache, on_disk)
 }
@@ -727,7 +729,9 @@ impl Actor {
         let path = format!("{}/{EPOCH_CHECKPOINT}", self.dir);
         match self.epochs.write(&*self.env.disk, &path) {
             Ok(()) => self.epochs_checkpointed = self.epochs.clone(),
-            Err(error) => tracing::warn!(%error, partition = %self.dir, "leader-epoch checkpoint failed"),
+            Err(error) => {
+                tracing::warn!(%error, partition = %self.dir, "leader-epoch checkpoint failed")
+            }
         }
     }
 
@@ -816,13 +820,11 @@ impl Actor {
                 epoch,
                 reply,
             } => {
-                let result = self
-                    .check_leader_epoch(current_leader_epoch)
-                    .map(|()| {
-                        let lookup = self.replica.epoch_lookup;
-                        let log_end_offset = self.log.log_end_offset();
-                        self.epochs.lookup_end_offset(lookup, epoch, log_end_offset)
-                    });
+                let result = self.check_leader_epoch(current_leader_epoch).map(|()| {
+                    let lookup = self.replica.epoch_lookup;
+                    let log_end_offset = self.log.log_end_offset();
+                    self.epochs.lookup_end_offset(lookup, epoch, log_end_offset)
+                });
                 let _ = reply.send(result);
             }
             Command::LatestEpoch { reply } => {
@@ -1445,7 +1447,9 @@ mod tests {
                 handle.epoch_end_offset(6, 3).await.unwrap()
             };
             assert_eq!(ask(open()).await, (3, 2));
-            LeaderEpochCache::from_entries([(2, 0), (5, 2)]).write(&*disk, path).unwrap();
+            LeaderEpochCache::from_entries([(2, 0), (5, 2)])
+                .write(&*disk, path)
+                .unwrap();
             assert_eq!(ask(open()).await, (2, 2));
             // An unreadable checkpoint is rebuilt from the log's batches.
             disk.write_file(path, b"garbage").unwrap();

@@ -34,7 +34,9 @@ pub fn check(
         Some(b) => {
             let key = (b.base_offset, b.last_offset, b.leader_epoch, b.batch_crc);
             let held_by = partition.held_by.get(&key);
-            held_by.map(|set| set.iter().copied().collect()).unwrap_or_default()
+            held_by
+                .map(|set| set.iter().copied().collect())
+                .unwrap_or_default()
         }
     };
     if holders.len() >= min_insync_replicas {

@@ -678,7 +678,9 @@ fn model_from(field: &Field) -> Result<Model> {
                 )))
             }
         };
-        if !model.controller || model.truncation != kafkasim::replication::TruncationRule::LeaderEpoch {
+        if !model.controller
+            || model.truncation != kafkasim::replication::TruncationRule::LeaderEpoch
+        {
             return Err(field.error(
                 "`offset_for_leader_epoch` needs `controller = true` and `truncation = \"leader-epoch\"`",
             ));
@@ -1123,7 +1125,10 @@ fn list_offsets_fields(table: &Obj) -> Result<(f64, bool)> {
     if let Some(field) = table.get("keyed") {
         return Err(field.error("`keyed` applies to producers only"));
     }
-    let rate = table.required("rate", r#"ListOffsets rounds per second per client, e.g. "20/s""#)?;
+    let rate = table.required(
+        "rate",
+        r#"ListOffsets rounds per second per client, e.g. "20/s""#,
+    )?;
     let rate_per_sec = parse_rate_per_sec(rate.str()?).map_err(|message| rate.error(message))?;
     Ok((rate_per_sec, false))
 }
@@ -1448,7 +1453,10 @@ fn expect_from(
     nemesis: Option<&Nemesis>,
 ) -> Result<Expect> {
     let table = field.table()?;
-    table.check_keys("[expect]", &["verdict", "must", "must_fraction", "allow", "min"])?;
+    table.check_keys(
+        "[expect]",
+        &["verdict", "must", "must_fraction", "allow", "min"],
+    )?;
     let mut expect = Expect::default();
     if let Some(fractions) = table.get("must_fraction") {
         expect.must_fraction = must_fraction(&fractions)?;
