@@ -673,12 +673,14 @@ async fn send_elect_leaders(
     };
     let results = response.replica_election_results.iter();
     for result in results.flat_map(|r| &r.partition_result) {
+        use kafkasim::controller::controller as kafka;
+        use kafkasim::protocol::codes;
         let outcome = match result.error_code {
-            0 => "ok",
-            3 => "unknown_topic_or_partition",
-            80 => "preferred_leader_not_available",
-            83 => "eligible_leaders_not_available",
-            84 => "election_not_needed",
+            codes::NONE => "ok",
+            codes::UNKNOWN_TOPIC_OR_PARTITION => "unknown_topic_or_partition",
+            kafka::PREFERRED_LEADER_NOT_AVAILABLE => "preferred_leader_not_available",
+            kafka::ELIGIBLE_LEADERS_NOT_AVAILABLE => "eligible_leaders_not_available",
+            kafka::ELECTION_NOT_NEEDED => "election_not_needed",
             _ => "other_error",
         };
         trace.effect(&format!("control.elect_leaders.{outcome}"), 1);

@@ -692,77 +692,61 @@ impl Controller {
 
     /// Every partition `broker_id` leads or is in the ISR of is re-elected without it.
     fn move_off(&self, batch: &mut Batch, broker_id: i32, reason: ChangeReason) {
-        let touched = partitions_where(&batch.scratch, |p| p.in_isr(broker_id));
-        for (topic, partition) in touched {
-            let step = Reelect {
-                leaving: Some(broker_id),
-                unclean_shutdown: false,
-                force: false,
-                reason,
-            };
-            self.push_reelection(batch, &topic, partition, step);
-        }
+        let step = Reelect {
+            leaving: Some(broker_id),
+            unclean_shutdown: false,
+            force: false,
+            reason,
+        };
+        self.reelect_where(batch, |p| p.in_isr(broker_id), step);
     }
 
     /// KIP-966: a broker back from an unclean shutdown may have lost its unflushed tail, so it
     /// leaves every ISR (even as the last member) and every ELR, and partitions re-elect.
     fn remove_unclean(&self, batch: &mut Batch, broker_id: i32) {
-        let touched = partitions_where(&batch.scratch, |p| {
-            p.in_isr(broker_id) || p.in_elr(broker_id)
-        });
-        for (topic, partition) in touched {
-            let step = Reelect {
-                leaving: Some(broker_id),
-                unclean_shutdown: true,
-                force: false,
-                reason: ChangeReason::BrokerRestarted,
-            };
-            self.push_reelection(batch, &topic, partition, step);
-        }
+        let step = Reelect {
+            leaving: Some(broker_id),
+            unclean_shutdown: true,
+            force: false,
+            reason: ChangeReason::BrokerRestarted,
+        };
+        let touched = |p: &PartitionState| p.in_isr(broker_id) || p.in_elr(broker_id);
+        self.reelect_where(batch, touched, step);
     }
 
     /// Unfences `broker_id`; leaderless partitions then elect whoever is eligible.
     fn unfence(&self, batch: &mut Batch, broker_id: i32) {
         batch.push(MetadataRecord::UnfenceBroker { broker_id });
-        let offline = partitions_where(&batch.scratch, |p| p.leader == -1);
-        for (topic, partition) in offline {
-            let step = Reelect {
-                leaving: None,
-                unclean_shutdown: false,
-                force: false,
-                reason: ChangeReason::BrokerUnfenced,
-            };
-            self.push_reelection(batch, &topic, partition, step);
-        }
+        self.reelect_where(batch, |p| p.leader == -1, RETRY_OFFLINE);
     }
 
     /// Offline partitions hosted on `broker_id` re-elect.
     fn retry_offline(&self, batch: &mut Batch, broker_id: i32) {
-        let offline = partitions_where(&batch.scratch, |p| {
-            p.leader == -1 && p.replicas.contains(&broker_id)
-        });
-        for (topic, partition) in offline {
-            let step = Reelect {
-                leaving: None,
-                unclean_shutdown: false,
-                force: false,
-                reason: ChangeReason::BrokerUnfenced,
-            };
-            self.push_reelection(batch, &topic, partition, step);
-        }
+        let hosted_offline = |p: &PartitionState| p.leader == -1 && p.replicas.contains(&broker_id);
+        self.reelect_where(batch, hosted_offline, RETRY_OFFLINE);
     }
 
     /// Partitions led by a restarted broker's previous incarnation get a new leader epoch
     /// (possibly the same leader), so followers reconcile their logs with the new process.
     fn reelect_led_by(&self, batch: &mut Batch, broker_id: i32) {
-        let led = partitions_where(&batch.scratch, |p| p.leader == broker_id);
-        for (topic, partition) in led {
-            let step = Reelect {
-                leaving: None,
-                unclean_shutdown: false,
-                force: true,
-                reason: ChangeReason::BrokerRestarted,
-            };
+        let step = Reelect {
+            leaving: None,
+            unclean_shutdown: false,
+            force: true,
+            reason: ChangeReason::BrokerRestarted,
+        };
+        self.reelect_where(batch, |p| p.leader == broker_id, step);
+    }
+
+    /// Every partition matching `predicate` (in the state as the batch has it now) re-elects
+    /// under `step`, in topic then partition order.
+    fn reelect_where(
+        &self,
+        batch: &mut Batch,
+        predicate: impl Fn(&PartitionState) -> bool,
+        step: Reelect,
+    ) {
+        for (topic, partition) in partitions_where(&batch.scratch, predicate) {
             self.push_reelection(batch, &topic, partition, step);
         }
     }
@@ -969,7 +953,16 @@ impl Controller {
     }
 }
 
+/// Leaderless partitions try again to find a leader (nobody leaves).
+const RETRY_OFFLINE: Reelect = Reelect {
+    leaving: None,
+    unclean_shutdown: false,
+    force: false,
+    reason: ChangeReason::BrokerUnfenced,
+};
+
 /// How to re-elect one partition.
+#[derive(Clone, Copy)]
 struct Reelect {
     /// A broker going away: ineligible, and removed from the ISR unless it is the last member
     /// (removed even then with eligible leader replicas).

@@ -31,9 +31,8 @@ pub fn check(
         .and_then(|replica| replica.batch_at(last_offset));
     let holders: Vec<i32> = match acknowledged {
         None => vec![],
-        Some(b) => {
-            let key = (b.base_offset, b.last_offset, b.leader_epoch, b.batch_crc);
-            let held_by = partition.held_by.get(&key);
+        Some(batch) => {
+            let held_by = partition.held_by.get(&batch.identity());
             held_by
                 .map(|set| set.iter().copied().collect())
                 .unwrap_or_default()

@@ -355,13 +355,11 @@ impl OnlineChecker {
 
     fn on_appended(&mut self, at: At, tp: &Tp, broker: i32, batch: Batch) -> Vec<Anomaly> {
         let partition = self.partition_mut(tp);
-        let key = (
-            batch.base_offset,
-            batch.last_offset,
-            batch.leader_epoch,
-            batch.batch_crc,
-        );
-        partition.held_by.entry(key).or_default().insert(broker);
+        partition
+            .held_by
+            .entry(batch.identity())
+            .or_default()
+            .insert(broker);
         let replica = partition.replica(broker);
         let found = offset_order::check_append(tp, broker, replica, &batch, at);
         replica.append(batch);

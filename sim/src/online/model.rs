@@ -24,6 +24,16 @@ impl Batch {
     pub fn contains(&self, offset: i64) -> bool {
         self.base_offset <= offset && offset <= self.last_offset
     }
+
+    /// What tells two batches apart: offsets, epoch and CRC.
+    pub fn identity(&self) -> (i64, i64, i32, u32) {
+        (
+            self.base_offset,
+            self.last_offset,
+            self.leader_epoch,
+            self.batch_crc,
+        )
+    }
 }
 
 /// The batches of `map` (keyed by base offset) that overlap `first..=last`, in offset order.
