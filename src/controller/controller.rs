@@ -799,35 +799,8 @@ impl Controller {
                 elr: &outcome.elr,
                 recovery: longest(&outcome.last_known_elr),
             };
-            match choose_leader(current, &candidates, eligible, unclean) {
-                Choice::Clean(b) => outcome.leader = b,
-                Choice::Eligible(b) => {
-                    outcome.leader = b;
-                    outcome.elr.retain(|&e| e != b);
-                    if self.min_isr(current) <= 1 {
-                        outcome.elr.clear();
-                    }
-                    outcome.isr = vec![b];
-                    outcome.reason = ChangeReason::EligibleLeaderElection;
-                }
-                Choice::Recovered(b) => {
-                    outcome.leader = b;
-                    outcome.isr = vec![b];
-                    outcome.last_known_elr.retain(|&e| e != b);
-                    if self.min_isr(current) <= 1 {
-                        outcome.last_known_elr.clear();
-                    }
-                    outcome.reason = ChangeReason::LastKnownElrRecovery;
-                }
-                Choice::Unclean(b) => {
-                    outcome.leader = b;
-                    outcome.isr = vec![b];
-                    outcome.elr.clear();
-                    outcome.last_known_elr.clear();
-                    outcome.reason = ChangeReason::UncleanElection;
-                }
-                Choice::Offline => outcome.leader = -1,
-            }
+            let choice = choose_leader(current, &candidates, eligible, unclean);
+            self.elect(current, &mut outcome, choice);
         }
         outcome.bump_leader_epoch = step.force && outcome.leader != -1;
         let unchanged = outcome.leader == current.leader
@@ -836,6 +809,36 @@ impl Controller {
             && outcome.elr == current.elr
             && outcome.last_known_elr == current.last_known_elr;
         (!unchanged).then_some(outcome)
+    }
+
+    /// Makes `choice` the leader of `outcome`: an ELR or last-known-ELR member leads with
+    /// itself as the ISR (the lists keep the others while the ISR is below the minimum); an
+    /// unclean leader empties both; `Clean` keeps the outcome's ISR and reason.
+    fn elect(&self, current: &PartitionState, outcome: &mut Outcome, choice: Choice) {
+        let below_min = self.min_isr(current) > 1;
+        match choice {
+            Choice::Clean(b) => outcome.leader = b,
+            Choice::Eligible(b) => {
+                outcome.leader = b;
+                outcome.isr = vec![b];
+                outcome.elr.retain(|&e| e != b && below_min);
+                outcome.reason = ChangeReason::EligibleLeaderElection;
+            }
+            Choice::Recovered(b) => {
+                outcome.leader = b;
+                outcome.isr = vec![b];
+                outcome.last_known_elr.retain(|&e| e != b && below_min);
+                outcome.reason = ChangeReason::LastKnownElrRecovery;
+            }
+            Choice::Unclean(b) => {
+                outcome.leader = b;
+                outcome.isr = vec![b];
+                outcome.elr.clear();
+                outcome.last_known_elr.clear();
+                outcome.reason = ChangeReason::UncleanElection;
+            }
+            Choice::Offline => outcome.leader = -1,
+        }
     }
 
     /// `min(min.insync.replicas, RF)` for `current`, at least 1.
@@ -923,33 +926,20 @@ impl Controller {
             elr: &current.elr,
             recovery: None,
         };
-        let mut elr = current.elr.clone();
-        let mut last_known_elr = current.last_known_elr.clone();
-        let (leader, isr, reason) = match choose_leader(current, &candidates, &eligible, true) {
-            Choice::Clean(b) => (b, current.isr.clone(), ChangeReason::AdminElection),
-            Choice::Eligible(b) => {
-                elr.retain(|&e| e != b);
-                (b, vec![b], ChangeReason::EligibleLeaderElection)
-            }
-            Choice::Recovered(b) => {
-                last_known_elr.retain(|&e| e != b);
-                (b, vec![b], ChangeReason::LastKnownElrRecovery)
-            }
-            Choice::Unclean(b) => {
-                elr.clear();
-                last_known_elr.clear();
-                (b, vec![b], ChangeReason::UncleanElection)
-            }
-            Choice::Offline => return Err(ControllerError::EligibleLeadersNotAvailable),
-        };
-        Ok(Outcome {
-            leader,
-            isr,
+        let choice = choose_leader(current, &candidates, &eligible, true);
+        if matches!(choice, Choice::Offline) {
+            return Err(ControllerError::EligibleLeadersNotAvailable);
+        }
+        let mut outcome = Outcome {
+            leader: current.leader,
+            isr: current.isr.clone(),
             bump_leader_epoch: true,
-            reason,
-            elr,
-            last_known_elr,
-        })
+            reason: ChangeReason::AdminElection,
+            elr: current.elr.clone(),
+            last_known_elr: current.last_known_elr.clone(),
+        };
+        self.elect(current, &mut outcome, choice);
+        Ok(outcome)
     }
 }
 
