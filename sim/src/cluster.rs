@@ -188,6 +188,8 @@ impl SimCluster {
             .model
             .controller
             .then(|| start_controller(scenario, &topics, &trace, clock));
+        let mut configs = config_strings(&scenario.broker);
+        configs.extend(crate::knobs::draw(scenario, seed));
         let mut brokers = BTreeMap::new();
         for &id in &ids {
             let (env, disk, faults, clock_offset_ms) = node_env(scenario, id, &trace, clock);
@@ -199,7 +201,7 @@ impl SimCluster {
                 listen: broker_addr(id),
                 brokers: endpoints.clone(),
                 topics: topics.clone(),
-                configs: config_strings(&scenario.broker),
+                configs: configs.clone(),
                 cluster_id: "kafkasim".into(),
                 controller: scenario.model.controller.then(controller_addr),
                 truncation: scenario.model.truncation,
@@ -214,8 +216,14 @@ impl SimCluster {
                     let env = env.clone();
                     let config = config.clone();
                     async move {
-                        if let Err(error) = server::run(env, config).await {
-                            tracing::error!(%error, "broker stopped");
+                        let sigterm = async {
+                            let _ = tokio::signal::ctrl_c().await;
+                        };
+                        match server::run(env, config, sigterm).await {
+                            // The clean shutdown is done: the process exits, and with it
+                            // every task it still had (heartbeats, connections).
+                            Ok(()) => Handle::current().kill(format!("broker-{id}")),
+                            Err(error) => tracing::error!(%error, "broker stopped"),
                         }
                     }
                 })
@@ -323,6 +331,15 @@ impl SimCluster {
                 handle.kill(node_id);
                 broker.alive = false;
                 "process killed; page cache kept".to_string()
+            }
+            FaultKind::Shutdown => {
+                // madsim's ctrl-c is the SIGTERM: the broker's serve loop catches it, shuts
+                // down cleanly and ends its own process (see `start`). Before the broker has
+                // installed its handler (still opening its logs), ctrl-c kills it, as a
+                // signal with no handler would.
+                handle.send_ctrl_c(node_id);
+                broker.alive = false;
+                "SIGTERM: a clean shutdown (controlled shutdown with a controller, logs flushed and closed, clean-shutdown marker), then the process exits".to_string()
             }
             FaultKind::PowerLoss => {
                 handle.kill(node_id);

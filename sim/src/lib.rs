@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod disk;
 pub mod faults;
 pub mod history;
+pub mod knobs;
 pub mod logging;
 pub mod nemesis;
 pub mod observe;

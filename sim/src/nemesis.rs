@@ -27,6 +27,7 @@ use crate::scenario::{FailureModel, FaultKind, Nemesis, Scenario};
 /// The fault kinds a nemesis may draw, by their scenario names.
 pub const NEMESIS_KINDS: &[&str] = &[
     "kill",
+    "shutdown",
     "power-loss",
     "partition",
     "pause",
@@ -38,7 +39,9 @@ pub const NEMESIS_KINDS: &[&str] = &[
 /// The action that ends a random fault of `kind` on its broker.
 pub fn recovery(kind: &FaultKind) -> FaultKind {
     match kind {
-        FaultKind::Kill | FaultKind::PowerLoss | FaultKind::SilentDeath => FaultKind::Restart,
+        FaultKind::Kill | FaultKind::Shutdown | FaultKind::PowerLoss | FaultKind::SilentDeath => {
+            FaultKind::Restart
+        }
         FaultKind::Pause => FaultKind::Resume,
         _ => FaultKind::Heal,
     }
@@ -49,6 +52,7 @@ pub fn makes_unavailable(kind: &FaultKind) -> bool {
     matches!(
         kind,
         FaultKind::Kill
+            | FaultKind::Shutdown
             | FaultKind::PowerLoss
             | FaultKind::Pause
             | FaultKind::Partition { .. }

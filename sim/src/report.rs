@@ -140,6 +140,7 @@ pub fn run_report(
             "served": data.history.wire.iter().filter(|e| matches!(e, crate::wire::WireEvent::Served { .. })).count(),
         },
         "restarts": data.restarts,
+        "knobs": data.knobs,
         "elections": data.elections,
         "truncations": data.effects.get("recovery.truncations").copied().unwrap_or(0),
         "partitions": logs,

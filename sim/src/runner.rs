@@ -58,6 +58,8 @@ pub struct RunData {
     pub effects: BTreeMap<String, u64>,
     pub sim_time_ms: u64,
     pub restarts: u64,
+    /// The timing knobs this seed drew (BUGGIFY only; see `crate::knobs`).
+    pub knobs: BTreeMap<String, String>,
     /// Every leader election seen, in order.
     pub elections: Vec<crate::online::ElectionSeen>,
     /// Each replica's log as found on its disk at the end, and where replicas first diverge.
@@ -161,6 +163,7 @@ impl RunData {
             effects: BTreeMap::new(),
             sim_time_ms: 0,
             restarts: 0,
+            knobs: BTreeMap::new(),
             elections: Vec::new(),
             replica_logs: ReplicaLogs::default(),
         }
@@ -329,6 +332,7 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
         effects,
         sim_time_ms: clock.now_ms(),
         restarts,
+        knobs: crate::knobs::draw(&scenario, seed),
         elections: trace.elections(),
     }
 }

@@ -100,7 +100,12 @@ where
             .init(move || {
                 let env = env.clone();
                 let config = config.clone();
-                async move { server::run(env, config).await.expect("broker stopped") }
+                let forever = std::future::pending::<()>();
+                async move {
+                    server::run(env, config, forever)
+                        .await
+                        .expect("broker stopped")
+                }
             })
             .build();
         let node = handle.create_node().name("client").ip(client_ip(0)).build();

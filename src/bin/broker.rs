@@ -37,6 +37,9 @@ fn main() {
         eprintln!("kafkasim-broker: {error:#}");
         std::process::exit(1);
     }
+    // A clean shutdown finished (the marker is written): exit now, dropping whatever tasks
+    // remain rather than waiting on them.
+    std::process::exit(0);
 }
 
 #[cfg(not(madsim))]
@@ -175,7 +178,25 @@ mod real {
             options.listen,
             options.log_dir.display()
         );
-        server::run(env, config).await
+        server::run(env, config, terminated()).await
+    }
+
+    /// SIGTERM or SIGINT: the broker shuts down cleanly, then the process exits.
+    async fn terminated() {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                tokio::select! {
+                    biased;
+                    _ = sigterm.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        eprintln!("kafkasim-broker: shutting down cleanly");
     }
 
     async fn run_controller(options: Options) -> anyhow::Result<()> {

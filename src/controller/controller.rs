@@ -335,15 +335,18 @@ impl Controller {
     /// `fence_restarted_brokers` it stays fenced, leaves its ISRs (last member kept) and loses
     /// leadership until a caught-up heartbeat; without, it is unfenced at once and partitions
     /// it led are re-elected with a new leader epoch. A brand-new broker is unfenced at once.
-    /// With `eligible_leader_replicas`, a restart after an unclean shutdown (`clean_shutdown`
-    /// false) first removes the broker from every ISR and ELR.
+    /// With `eligible_leader_replicas`, a restart after an unclean shutdown first removes the
+    /// broker from every ISR and ELR. The shutdown was clean when the broker reports, as the
+    /// incarnation its clean-shutdown marker named (`previous_incarnation`, KIP-966's previous
+    /// broker epoch), the incarnation registered last; anything else — no marker, or a marker
+    /// from an older incarnation — is unclean.
     pub fn register_broker(
         &mut self,
         broker_id: i32,
         incarnation: u64,
         endpoint: Endpoint,
         now_ms: u64,
-        clean_shutdown: bool,
+        previous_incarnation: Option<u64>,
     ) -> Result<Vec<MetadataRecord>, ControllerError> {
         let mut batch = self.begin();
         let known = self.state.broker(broker_id).cloned();
@@ -364,6 +367,9 @@ impl Controller {
         }
         self.last_heartbeat_ms.insert(broker_id, now_ms);
         self.shutting_down.remove(&broker_id);
+        let clean_shutdown = known
+            .as_ref()
+            .is_some_and(|known| previous_incarnation == Some(known.incarnation));
         let registration = RegisterBroker {
             broker_id,
             incarnation,

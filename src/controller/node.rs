@@ -106,6 +106,15 @@ impl Node {
             panic!("controller: metadata log write failed ({error}); a restart replays the log");
         }
         self.env.trace.record("metadata", &bytes);
+        for record in &records {
+            // Which rule gave each partition its leader, for the run's effects.
+            if let MetadataRecord::PartitionChange(change) = record {
+                if change.leader.is_some_and(|leader| leader >= 0) {
+                    let name = format!("control.elections.{}", change.reason.name());
+                    self.env.trace.effect(&name, 1);
+                }
+            }
+        }
         core.controller.apply(&records);
         core.log.extend(records);
         let end = core.log.len() as u64;
@@ -266,10 +275,8 @@ fn register(node: &Node, request: BrokerRegistrationRequest) -> BrokerRegistrati
         port: listener.port,
     };
     let now_ms = node.now_ms();
-    // KIP-966 learns a clean shutdown from the registration's previous broker epoch, which a
-    // broker writes at the end of a controlled shutdown. No broker here shuts down cleanly
-    // (every restart follows a kill, a power loss or a freeze), so every restart is unclean.
-    let clean_shutdown = false;
+    // KIP-966: the broker epoch its clean-shutdown marker named (v3+; -1 after a crash).
+    let previous_incarnation = u64::try_from(request.previous_broker_epoch).ok();
     let mut core = node.core.lock().unwrap();
     // A garbled log-ends field only costs the broker its say in unclean recovery.
     let log_ends = request.unknown_tagged_fields.get(&LOG_ENDS_TAG);
@@ -277,9 +284,13 @@ fn register(node: &Node, request: BrokerRegistrationRequest) -> BrokerRegistrati
         core.controller
             .report_log_ends(broker_id, incarnation, &ends);
     }
-    let registered =
-        core.controller
-            .register_broker(broker_id, incarnation, endpoint, now_ms, clean_shutdown);
+    let registered = core.controller.register_broker(
+        broker_id,
+        incarnation,
+        endpoint,
+        now_ms,
+        previous_incarnation,
+    );
     match registered {
         Ok(records) => {
             node.commit(&mut core, records);
@@ -307,6 +318,17 @@ fn heartbeat(node: &Node, request: BrokerHeartbeatRequest) -> BrokerHeartbeatRes
     match result {
         Ok(records) => {
             node.commit(&mut core, records);
+            if request.want_shut_down {
+                // The heartbeat checked the broker epoch; the shutdown's records are durable
+                // before the broker is told to go (should_shut_down).
+                match core.controller.controlled_shutdown(broker_id) {
+                    Ok(records) => {
+                        node.commit(&mut core, records);
+                        response.should_shut_down = true;
+                    }
+                    Err(error) => response.error_code = error.code(),
+                }
+            }
             let fenced = core
                 .controller
                 .state()

@@ -273,6 +273,22 @@ const TYPE_REMOVE_TOPIC: u8 = 8;
 const TYPE_ELIGIBLE_LEADERS: u8 = 9;
 
 impl ChangeReason {
+    /// A snake_case name, for effect counters.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChangeReason::BrokerFenced => "broker_fenced",
+            ChangeReason::BrokerUnfenced => "broker_unfenced",
+            ChangeReason::BrokerRestarted => "broker_restarted",
+            ChangeReason::ControlledShutdown => "controlled_shutdown",
+            ChangeReason::AlterPartition => "alter_partition",
+            ChangeReason::PreferredElection => "preferred_election",
+            ChangeReason::UncleanElection => "unclean_election",
+            ChangeReason::AdminElection => "admin_election",
+            ChangeReason::EligibleLeaderElection => "eligible_leader_election",
+            ChangeReason::LastKnownElrRecovery => "last_known_elr_recovery",
+        }
+    }
+
     fn to_u8(self) -> u8 {
         match self {
             ChangeReason::BrokerFenced => 0,

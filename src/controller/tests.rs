@@ -35,7 +35,7 @@ impl Cluster {
         for &id in brokers {
             let records = cluster
                 .controller
-                .register_broker(id, 1, endpoint(id), 0, false);
+                .register_broker(id, 1, endpoint(id), 0, None);
             cluster.ok(records);
         }
         cluster
@@ -415,7 +415,7 @@ fn controlled_shutdown_moves_leadership_off_before_fencing() {
     // A new incarnation ends the shutdown.
     let records = cluster
         .controller
-        .register_broker(1, 2, endpoint(1), 200, false);
+        .register_broker(1, 2, endpoint(1), 200, None);
     cluster.ok(records);
     cluster.heartbeat(1, 300, true);
     assert!(!cluster.fenced(1));
@@ -427,7 +427,7 @@ fn restarted_broker_with_fencing_on_cannot_rejoin_the_isr_until_caught_up() {
     cluster.create("t", 1, 3);
     let records = cluster
         .controller
-        .register_broker(2, 2, endpoint(2), 100, false);
+        .register_broker(2, 2, endpoint(2), 100, None);
     let left = change(None, Some(vec![1, 3]), 0, 1, ChangeReason::BrokerRestarted);
     assert_eq!(cluster.ok(records)[1..], [left]);
     assert!(cluster.fenced(2));
@@ -461,7 +461,7 @@ fn restarted_leader_with_fencing_on_loses_leadership() {
     cluster.create("t", 1, 3);
     let records = cluster
         .controller
-        .register_broker(1, 2, endpoint(1), 100, false);
+        .register_broker(1, 2, endpoint(1), 100, None);
     cluster.ok(records);
     assert_eq!(summary(&cluster.partition("t", 0)), (2, vec![2, 3], 1, 1));
 }
@@ -476,7 +476,7 @@ fn restarted_broker_with_fencing_off_rejoins_at_once_and_its_partitions_get_a_ne
     cluster.create("t", 1, 3);
     let records = cluster
         .controller
-        .register_broker(2, 2, endpoint(2), 100, false);
+        .register_broker(2, 2, endpoint(2), 100, None);
     assert_eq!(
         cluster.ok(records)[1..],
         [MetadataRecord::UnfenceBroker { broker_id: 2 }]
@@ -488,7 +488,7 @@ fn restarted_broker_with_fencing_off_rejoins_at_once_and_its_partitions_get_a_ne
     // The restarted leader is re-elected (it is the preferred live ISR member) at a new epoch.
     let records = cluster
         .controller
-        .register_broker(1, 2, endpoint(1), 200, false);
+        .register_broker(1, 2, endpoint(1), 200, None);
     let reelected = change(Some(1), None, 1, 1, ChangeReason::BrokerRestarted);
     assert_eq!(cluster.ok(records)[2..], [reelected]);
 }
@@ -497,19 +497,17 @@ fn restarted_broker_with_fencing_off_rejoins_at_once_and_its_partitions_get_a_ne
 fn registration_and_heartbeat_errors() {
     let mut cluster = Cluster::new(&[1]);
     let c = &mut cluster.controller;
-    assert_eq!(c.register_broker(1, 1, endpoint(1), 10, false), Ok(vec![]));
+    assert_eq!(c.register_broker(1, 1, endpoint(1), 10, None), Ok(vec![]));
     let moved = Endpoint {
         host: "elsewhere".into(),
         port: 1,
     };
     assert_eq!(
-        c.register_broker(1, 1, moved, 10, false)
-            .unwrap_err()
-            .code(),
+        c.register_broker(1, 1, moved, 10, None).unwrap_err().code(),
         101
     );
     assert_eq!(
-        c.register_broker(1, 0, endpoint(1), 10, false)
+        c.register_broker(1, 0, endpoint(1), 10, None)
             .unwrap_err()
             .code(),
         77
@@ -658,7 +656,7 @@ fn unclean_restart_of_the_last_isr_member_elects_an_eligible_replica() {
     let mut cluster = last_replica_standing(true);
     let records = cluster
         .controller
-        .register_broker(1, 2, endpoint(1), 100, false);
+        .register_broker(1, 2, endpoint(1), 100, None);
     let records = cluster.ok(records);
     let p = cluster.partition("t", 0);
     assert_eq!(summary(&p), (2, vec![2], 1, 3));
@@ -682,7 +680,7 @@ fn without_elr_the_last_replica_standing_leads_again_after_its_unclean_restart()
     let mut cluster = last_replica_standing(false);
     let records = cluster
         .controller
-        .register_broker(1, 2, endpoint(1), 100, false);
+        .register_broker(1, 2, endpoint(1), 100, None);
     cluster.ok(records);
     assert_eq!(summary(&cluster.partition("t", 0)), (-1, vec![1], 1, 3));
     cluster.heartbeat(1, 200, true);
@@ -697,6 +695,37 @@ fn fenced_last_isr_member_moves_to_the_elr_and_an_eligible_replica_leads() {
     assert_eq!(summary(&cluster.partition("t", 0)), (2, vec![2], 1, 3));
     // 1 was fenced, not restarted: it still holds every committed offset.
     assert_eq!(elr_of(&cluster), (vec![1], vec![]));
+}
+
+#[test]
+fn a_clean_restart_keeps_its_elr_place_and_only_the_last_incarnation_counts_as_clean() {
+    // The last ISR member shuts down cleanly: leadership goes to the eligible replica 2 and 1
+    // takes 2's place in the ELR, holding every committed offset.
+    let after_shutdown = || {
+        let mut cluster = last_replica_standing(true);
+        let records = cluster.controller.controlled_shutdown(1);
+        cluster.ok(records);
+        assert_eq!(summary(&cluster.partition("t", 0)), (2, vec![2], 1, 3));
+        assert_eq!(elr_of(&cluster), (vec![1], vec![]));
+        cluster
+    };
+    // Its marker names incarnation 1, the one registered: clean, it stays eligible.
+    let mut clean = after_shutdown();
+    let records = clean
+        .controller
+        .register_broker(1, 2, endpoint(1), 100, Some(1));
+    clean.ok(records);
+    assert_eq!(elr_of(&clean), (vec![1], vec![]));
+    // No marker (a crash), or one left by an older incarnation: unclean, it leaves the ELR
+    // (remembered only as a last-known member, for unclean recovery).
+    for previous in [None, Some(0)] {
+        let mut unclean = after_shutdown();
+        let records = unclean
+            .controller
+            .register_broker(1, 2, endpoint(1), 100, previous);
+        unclean.ok(records);
+        assert_eq!(elr_of(&unclean), (vec![], vec![1]), "previous {previous:?}");
+    }
 }
 
 fn log_end(partition_end: i64) -> Vec<ReplicaLogEnd> {
@@ -716,7 +745,7 @@ fn isr_and_elr_emptied_by_unclean_restarts_recover_to_the_longest_last_known_log
     cluster.controller.report_log_ends(2, 2, &log_end(80));
     let records = cluster
         .controller
-        .register_broker(2, 2, endpoint(2), 100, false);
+        .register_broker(2, 2, endpoint(2), 100, None);
     cluster.ok(records);
     assert_eq!(elr_of(&cluster), (vec![], vec![2]));
     assert_eq!(cluster.partition("t", 0).leader, 1);
@@ -724,7 +753,7 @@ fn isr_and_elr_emptied_by_unclean_restarts_recover_to_the_longest_last_known_log
     cluster.controller.report_log_ends(1, 2, &log_end(50));
     let records = cluster
         .controller
-        .register_broker(1, 2, endpoint(1), 200, false);
+        .register_broker(1, 2, endpoint(1), 200, None);
     cluster.ok(records);
     assert_eq!(summary(&cluster.partition("t", 0)), (-1, vec![], 1, 3));
     assert_eq!(elr_of(&cluster), (vec![], vec![1, 2]));
@@ -746,13 +775,13 @@ fn unclean_recovery_waits_for_log_ends_and_ignores_stale_reports() {
     let mut cluster = last_replica_standing(true);
     let records = cluster
         .controller
-        .register_broker(1, 2, endpoint(1), 100, false);
+        .register_broker(1, 2, endpoint(1), 100, None);
     cluster.ok(records);
     // 1 was the last member and nobody else is eligible: ISR and ELR... 2 is in the ELR.
     assert_eq!(cluster.partition("t", 0).leader, 2);
     let records = cluster
         .controller
-        .register_broker(2, 2, endpoint(2), 200, false);
+        .register_broker(2, 2, endpoint(2), 200, None);
     cluster.ok(records);
     assert_eq!(elr_of(&cluster).1, vec![1, 2]);
     cluster.heartbeat(1, 300, true);

@@ -33,7 +33,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
 /// fetch the metadata log (Fetch v12 of `__cluster_metadata`, as KRaft brokers do).
 pub const CONTROLLER_SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Fetch, 12, 12),
-    (ApiKey::BrokerRegistration, 0, 0),
+    // v3 adds the previous broker epoch a cleanly shut down broker reports (KIP-966).
+    (ApiKey::BrokerRegistration, 0, 3),
     (ApiKey::BrokerHeartbeat, 0, 0),
     (ApiKey::AlterPartition, 2, 2),
     (ApiKey::ElectLeaders, 2, 2),

@@ -338,7 +338,7 @@ mod schemas {
 
     pub(super) const BROKER_REGISTRATION: Schema = Schema {
         api_key: ApiKey::BrokerRegistration,
-        versions: Versions::range(0, 0),
+        versions: Versions::range(0, 3),
         flexible: Versions::since(0),
         body: Fields::new(&[
             Field::new("broker_id", Int32),
@@ -362,6 +362,9 @@ mod schemas {
                 ]))),
             ),
             Field::new("rack", String).nullable_since(0),
+            Field::new("is_migrating_zk_broker", Boolean).since(1),
+            Field::new("log_dirs", Array(&Uuid)).since(2),
+            Field::new("previous_broker_epoch", Int64).since(3),
         ]),
     };
 

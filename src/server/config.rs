@@ -95,6 +95,43 @@ impl BrokerConfig {
             .max(1) as u64
     }
 
+    /// `controlled.shutdown.enable` (Kafka default true): on SIGTERM, ask the controller to
+    /// move leadership off before stopping.
+    pub fn controlled_shutdown_enable(&self) -> bool {
+        self.configs
+            .get("controlled.shutdown.enable")
+            .is_none_or(|v| v.trim() != "false")
+    }
+
+    /// How long a controlled shutdown waits for the controller's approval before stopping
+    /// anyway: `controlled.shutdown.max.retries` × `controlled.shutdown.retry.backoff.ms`
+    /// (3 × 5000 by default), the budget Kafka's ZooKeeper-era shutdown retried within.
+    pub fn controlled_shutdown_wait_ms(&self) -> u64 {
+        let retries = int_config(&self.configs, "controlled.shutdown.max.retries");
+        let backoff = int_config(&self.configs, "controlled.shutdown.retry.backoff.ms");
+        let retries = retries.ok().flatten().unwrap_or(3).max(0) as u64;
+        let backoff = backoff.ok().flatten().unwrap_or(5000).max(0) as u64;
+        retries.saturating_mul(backoff)
+    }
+
+    /// `replica.fetch.wait.max.ms` (Kafka default 500): how long a follower's fetch may wait
+    /// at the leader for new data.
+    pub fn replica_fetch_wait_max_ms(&self) -> u64 {
+        let value = int_config(&self.configs, "replica.fetch.wait.max.ms");
+        value
+            .ok()
+            .flatten()
+            .unwrap_or(500)
+            .clamp(0, i32::MAX as i64) as u64
+    }
+
+    /// `replica.fetch.backoff.ms`: a follower's pause after a failed fetch. kafkasim's
+    /// default is 250 (Kafka's is 1000).
+    pub fn replica_fetch_backoff_ms(&self) -> u64 {
+        let value = int_config(&self.configs, "replica.fetch.backoff.ms");
+        value.ok().flatten().unwrap_or(250).max(1) as u64
+    }
+
     /// `socket.request.max.bytes` (Kafka default 100 MiB).
     pub fn socket_request_max_bytes(&self) -> Result<usize, String> {
         Ok(int_config(&self.configs, "socket.request.max.bytes")?.unwrap_or(104_857_600) as usize)

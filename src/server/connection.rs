@@ -29,6 +29,11 @@ pub async fn run(broker: Arc<Broker>, mut stream: TcpStream, conn: ConnInfo) {
                 return;
             }
         };
+        if broker.is_stopped() {
+            // Shutting down: no request is processed any more (Kafka stops its request
+            // handlers); the client reconnects elsewhere.
+            return;
+        }
         let api_key = protocol::peek_api_key(&frame).unwrap_or(-1);
         if !apply(broker.env.net.on_request(&conn, api_key)).await {
             tracing::debug!(peer = %conn.peer, "fault: connection reset before request");

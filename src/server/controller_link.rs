@@ -42,6 +42,8 @@ const INCARNATION_FILE: &str = "broker.incarnation";
 /// Kafka's STALE_BROKER_EPOCH and BROKER_ID_NOT_REGISTERED.
 const STALE_BROKER_EPOCH: i16 = 77;
 const BROKER_ID_NOT_REGISTERED: i16 = 102;
+/// BrokerRegistration v3 carries the previous broker epoch of a clean shutdown (KIP-966).
+const REGISTRATION_VERSION: i16 = 3;
 
 /// Run the broker's controller tasks until the process dies.
 pub async fn run(
@@ -93,11 +95,13 @@ async fn connect(broker: &Broker, controller: SocketAddr, role: &str) -> Connect
     }
 }
 
-/// Register, then heartbeat every `broker.heartbeat.interval.ms`; re-register after a
-/// reconnect or when the controller no longer knows this incarnation.
+/// Register, then heartbeat every `broker.heartbeat.interval.ms` (at once when a controlled
+/// shutdown begins); re-register after a reconnect or when the controller no longer knows
+/// this incarnation. Stops when the broker does.
 async fn heartbeats(broker: Arc<Broker>, controller: SocketAddr) {
     let interval = Duration::from_millis(broker.config.heartbeat_interval_ms());
-    loop {
+    let mut now = broker.heartbeat_now.subscribe();
+    while !broker.is_stopped() {
         let conn = connect(&broker, controller, "heartbeat").await;
         match register(&broker, &conn).await {
             Ok(codes::NONE) => {}
@@ -118,11 +122,16 @@ async fn heartbeats(broker: Arc<Broker>, controller: SocketAddr) {
                 continue;
             }
         }
-        loop {
+        while !broker.is_stopped() {
             match heartbeat(&broker, &conn).await {
-                Ok(codes::NONE) => tokio::time::sleep(interval).await,
                 Ok(STALE_BROKER_EPOCH | BROKER_ID_NOT_REGISTERED) | Err(_) => break,
-                Ok(_) => tokio::time::sleep(interval).await,
+                Ok(_) => {
+                    tokio::select! {
+                        biased;
+                        _ = now.changed() => {}
+                        () = tokio::time::sleep(interval) => {}
+                    }
+                }
             }
         }
         tokio::time::sleep(BACKOFF).await;
@@ -136,6 +145,7 @@ async fn register(broker: &Broker, conn: &Connection) -> Result<i16, ConnError> 
     listener.port = broker.config.listen.port();
     let mut request = BrokerRegistrationRequest::default();
     request.broker_id = BrokerId(broker.config.node_id);
+    request.previous_broker_epoch = broker.previous_broker_epoch;
     request.cluster_id = StrBytes::from_string(broker.config.cluster_id.clone());
     let incarnation = broker.broker_epoch.load(Ordering::Relaxed) as u64;
     request.incarnation_id = uuid::Uuid::from_u128(incarnation as u128);
@@ -148,7 +158,7 @@ async fn register(broker: &Broker, conn: &Connection) -> Result<i16, ConnError> 
         .request(
             RequestKind::BrokerRegistration(request),
             ApiKey::BrokerRegistration,
-            0,
+            REGISTRATION_VERSION,
             REQUEST_TIMEOUT,
         )
         .await?;
@@ -180,6 +190,8 @@ async fn heartbeat(broker: &Broker, conn: &Connection) -> Result<i16, ConnError>
     request.broker_id = BrokerId(broker.config.node_id);
     request.broker_epoch = broker.broker_epoch.load(Ordering::Relaxed);
     request.current_metadata_offset = broker.metadata_offset.load(Ordering::Relaxed);
+    let request_wants_shut_down = broker.shutting_down.load(Ordering::SeqCst);
+    request.want_shut_down = request_wants_shut_down;
     let response = conn
         .request(
             RequestKind::BrokerHeartbeat(request),
@@ -189,7 +201,16 @@ async fn heartbeat(broker: &Broker, conn: &Connection) -> Result<i16, ConnError>
         )
         .await?;
     match response {
-        ResponseKind::BrokerHeartbeat(response) => Ok(response.error_code),
+        ResponseKind::BrokerHeartbeat(response) => {
+            if request_wants_shut_down && response.should_shut_down {
+                broker.shutdown_approved.send_if_modified(|approved| {
+                    let changed = !*approved;
+                    *approved = true;
+                    changed
+                });
+            }
+            Ok(response.error_code)
+        }
         _ => Err(ConnError::Protocol(
             "unexpected response to BrokerHeartbeat".into(),
         )),
@@ -239,7 +260,7 @@ async fn replicate_metadata(broker: Arc<Broker>, controller: SocketAddr) {
             let registered = state
                 .broker(broker.config.node_id)
                 .is_some_and(|b| b.incarnation >= incarnation);
-            if registered {
+            if registered && !broker.is_stopped() {
                 reconcile(&broker, &state, &unclean).await;
             }
         }

@@ -32,20 +32,19 @@ const LIST_OFFSETS_VERSION: i16 = 5;
 const OFFSET_FOR_LEADER_EPOCH_VERSION: i16 = 3;
 /// Bound on OffsetForLeaderEpoch rounds: each asks for an older epoch, and epochs are few.
 const EPOCH_ROUNDS_MAX: usize = 64;
-/// `replica.fetch.wait.max.ms` (Kafka's default).
-const FETCH_WAIT_MAX: Duration = Duration::from_millis(500);
 /// `replica.fetch.max.bytes` (Kafka's default).
 const FETCH_BYTES_MAX: i32 = 1_048_576;
 /// How long one replica request may take before the connection is considered dead.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// `replica.fetch.backoff.ms`: the pause after an error.
-const BACKOFF: Duration = Duration::from_millis(250);
 
 /// Follow whoever leads one partition until the partition goes away.
 pub async fn follow(broker: Arc<Broker>, topic: String, partition: i32, handle: PartitionHandle) {
     let mut roles = handle.subscribe_role();
     let client_id = format!("replica-{}", broker.config.node_id);
     loop {
+        if broker.is_stopped() {
+            return;
+        }
         let role = handle.role();
         if role.leader < 0 || role.leader == broker.config.node_id {
             if roles.changed().await.is_err() {
@@ -60,19 +59,19 @@ pub async fn follow(broker: Arc<Broker>, topic: String, partition: i32, handle: 
                 leader = role.leader,
                 "leader has no known address"
             );
-            tokio::time::sleep(BACKOFF).await;
+            tokio::time::sleep(backoff(&broker)).await;
             continue;
         };
         let conn = match Connection::connect(addr, &client_id, 1, REQUEST_TIMEOUT).await {
             Ok(conn) => conn,
             Err(_) => {
-                tokio::time::sleep(BACKOFF).await;
+                tokio::time::sleep(backoff(&broker)).await;
                 continue;
             }
         };
         if let Err(error) = follow_leader(&broker, &conn, &topic, partition, &handle, role).await {
             tracing::debug!(topic, partition, %error, "replica fetcher reconnecting");
-            tokio::time::sleep(BACKOFF).await;
+            tokio::time::sleep(backoff(&broker)).await;
         }
     }
 }
@@ -188,11 +187,11 @@ async fn fetch_loop(
     role: RoleInfo,
 ) -> Result<(), ConnError> {
     loop {
-        if role_changed(handle, role) {
+        if role_changed(handle, role) || broker.is_stopped() {
             return Ok(());
         }
         let fetch_offset = handle.offsets().log_end_offset;
-        let mut request = fetch_request(broker.config.node_id, topic, partition, fetch_offset);
+        let mut request = fetch_request(broker, topic, partition, fetch_offset);
         if crate::env::buggify(&broker.env, crate::env::Buggify::TinyFetch) {
             for p in request
                 .topics
@@ -237,7 +236,7 @@ async fn fetch_loop(
                     .await
                     .is_err()
                 {
-                    tokio::time::sleep(BACKOFF).await;
+                    tokio::time::sleep(backoff(broker)).await;
                 }
                 broker.notify_appended();
             }
@@ -245,15 +244,20 @@ async fn fetch_loop(
                 // This log runs past the leader's (the leader lost its tail): cut it back.
                 let leader_end = list_log_end(broker, conn, topic, partition).await?;
                 if leader_end < fetch_offset && handle.truncate_to(leader_end).await.is_err() {
-                    tokio::time::sleep(BACKOFF).await;
+                    tokio::time::sleep(backoff(broker)).await;
                 }
             }
-            _ => tokio::time::sleep(BACKOFF).await,
+            _ => tokio::time::sleep(backoff(broker)).await,
         }
     }
 }
 
-fn fetch_request(replica: i32, topic: &str, partition: i32, fetch_offset: i64) -> FetchRequest {
+/// `replica.fetch.backoff.ms`: the pause after an error.
+fn backoff(broker: &Broker) -> Duration {
+    Duration::from_millis(broker.config.replica_fetch_backoff_ms())
+}
+
+fn fetch_request(broker: &Broker, topic: &str, partition: i32, fetch_offset: i64) -> FetchRequest {
     let mut p = FetchPartition::default();
     p.partition = partition;
     p.fetch_offset = fetch_offset;
@@ -265,8 +269,8 @@ fn fetch_request(replica: i32, topic: &str, partition: i32, fetch_offset: i64) -
     t.topic = TopicName(StrBytes::from_string(topic.to_string()));
     t.partitions = vec![p];
     let mut request = FetchRequest::default();
-    request.replica_id = BrokerId(replica);
-    request.max_wait_ms = FETCH_WAIT_MAX.as_millis() as i32;
+    request.replica_id = BrokerId(broker.config.node_id);
+    request.max_wait_ms = broker.config.replica_fetch_wait_max_ms() as i32;
     request.min_bytes = 1;
     request.max_bytes = FETCH_BYTES_MAX;
     request.session_id = 0;

@@ -6,6 +6,7 @@
 //! Kafka error code where the protocol has room for one, otherwise the connection is closed;
 //! nothing a peer sends can panic the broker.
 
+mod clean_shutdown;
 pub mod config;
 mod connection;
 mod controller_link;
@@ -15,7 +16,7 @@ pub mod partition;
 mod topics;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
@@ -52,6 +53,20 @@ pub struct Broker {
     isr_proposals: Option<mpsc::UnboundedSender<IsrProposal>>,
     /// The receiving end, taken by the controller link when it starts.
     isr_proposals_rx: Mutex<Option<mpsc::UnboundedReceiver<IsrProposal>>>,
+    /// The broker epoch of the clean shutdown before this start (-1: the last stop was not
+    /// clean), reported at registration.
+    previous_broker_epoch: i64,
+    /// Set when a controlled shutdown begins: heartbeats then ask the controller to move
+    /// leadership off (`want_shut_down`).
+    shutting_down: AtomicBool,
+    /// Set when the controller answered `should_shut_down`.
+    shutdown_approved: Watch<bool>,
+    /// Bumped to send a heartbeat now rather than at the next interval.
+    heartbeat_now: Watch<u64>,
+    /// Set once the shutdown stops the broker: requests are refused, fetchers and timers
+    /// stop, the partitions close, and nothing is written to the log directory but the
+    /// final checkpoint and the clean-shutdown marker.
+    stopped: AtomicBool,
 }
 
 impl Broker {
@@ -59,6 +74,12 @@ impl Broker {
     pub fn start(env: Env, config: BrokerConfig) -> anyhow::Result<Arc<Broker>> {
         let appended = Watch::new(0);
         env.trace.observe(&crate::env::Observation::Restarted);
+        // Taken (and removed) before any log is opened: recovery may write, and a crash
+        // from now on must count as unclean.
+        let previous_broker_epoch = clean_shutdown::take(&*env.disk)?;
+        if previous_broker_epoch.is_some() {
+            env.trace.effect("startup.after_clean_shutdown", 1);
+        }
         let (isr_proposals, isr_proposals_rx) = match config.controller {
             Some(_) => {
                 let (tx, rx) = mpsc::unbounded_channel();
@@ -77,6 +98,11 @@ impl Broker {
             broker_epoch: AtomicI64::new(0),
             isr_proposals,
             isr_proposals_rx: Mutex::new(isr_proposals_rx),
+            previous_broker_epoch: previous_broker_epoch.unwrap_or(-1),
+            shutting_down: AtomicBool::new(false),
+            shutdown_approved: Watch::new(false),
+            heartbeat_now: Watch::new(0),
+            stopped: AtomicBool::new(false),
         });
         let mut known: Vec<TopicAssignment> = broker.config.topics.clone();
         for topic in topics::load_persisted(&*broker.env.disk)? {
@@ -258,10 +284,29 @@ impl Broker {
     fn notify_appended(&self) {
         self.appended.send_modify(|n| *n += 1);
     }
+
+    /// Whether a shutdown stopped this broker (see [`shut_down`]).
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    /// The hosted partitions' high watermarks, for `replication-offset-checkpoint`.
+    fn high_watermarks(&self) -> BTreeMap<(String, i32), i64> {
+        self.partitions()
+            .into_iter()
+            .filter(|(_, handle)| handle.replicated())
+            .map(|(key, handle)| (key, handle.offsets().high_watermark))
+            .collect()
+    }
 }
 
-/// Accept connections forever, and run log housekeeping on a timer.
-pub async fn serve(broker: Arc<Broker>, listener: TcpListener) -> anyhow::Result<()> {
+/// Accept connections and run log housekeeping on a timer until `shutdown` completes (SIGTERM
+/// in real mode, madsim's ctrl-c in simulation), then shut down cleanly ([`shut_down`]).
+pub async fn serve(
+    broker: Arc<Broker>,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     tokio::spawn(housekeeping(broker.clone()));
     tokio::spawn(checkpoint_high_watermarks(broker.clone()));
     let controlled = broker.config.controller.is_some();
@@ -279,8 +324,13 @@ pub async fn serve(broker: Arc<Broker>, listener: TcpListener) -> anyhow::Result
         }
     }
     let mut conn_id = 0u64;
+    tokio::pin!(shutdown);
     loop {
-        let (stream, peer) = listener.accept().await?;
+        let (stream, peer) = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted?,
+        };
         conn_id += 1;
         let info = crate::env::ConnInfo {
             node_id: broker.config.node_id,
@@ -289,15 +339,78 @@ pub async fn serve(broker: Arc<Broker>, listener: TcpListener) -> anyhow::Result
         };
         tokio::spawn(connection::run(broker.clone(), stream, info));
     }
+    drop(listener);
+    shut_down(&broker).await;
+    Ok(())
 }
 
-/// Start a broker on its configured address and serve until the process dies.
-pub async fn run(env: Env, config: BrokerConfig) -> anyhow::Result<()> {
+/// Start a broker on its configured address and serve until `shutdown` completes, then shut
+/// down cleanly. Returns once the clean-shutdown marker is written: the caller ends the
+/// process (whatever tasks remain die with it).
+pub async fn run(
+    env: Env,
+    config: BrokerConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     let listen = config.listen;
     let broker = Broker::start(env, config)?;
     let listener = TcpListener::bind(listen).await?;
     tracing::info!(%listen, "broker listening");
-    serve(broker, listener).await
+    serve(broker, listener, shutdown).await
+}
+
+/// Kafka's clean shutdown, in its order. With a controller (and `controlled.shutdown.enable`),
+/// heartbeats ask it to move leadership off this broker and take it out of the ISRs, and the
+/// shutdown waits for its approval (at most [`BrokerConfig::controlled_shutdown_wait_ms`]).
+/// Then the broker stops: requests are refused, fetchers and timers stop, every partition is
+/// flushed and closed (its actor ends, so nothing appends after), the high watermarks are
+/// checkpointed, and last the clean-shutdown marker records the broker epoch.
+pub async fn shut_down(broker: &Arc<Broker>) {
+    let trace = &broker.env.trace;
+    trace.record("shutdown", b"begin");
+    if broker.config.controller.is_some() && broker.config.controlled_shutdown_enable() {
+        broker.shutting_down.store(true, Ordering::SeqCst);
+        broker.heartbeat_now.send_modify(|n| *n += 1);
+        let mut approved = broker.shutdown_approved.subscribe();
+        let wait = std::time::Duration::from_millis(broker.config.controlled_shutdown_wait_ms());
+        let approval = async {
+            while !approved.borrow_and_update() {
+                if approved.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        let approved = tokio::time::timeout(wait, approval).await.is_ok();
+        trace.effect("shutdown.approved", approved as u64);
+        trace.effect("shutdown.unapproved", !approved as u64);
+        if !approved {
+            tracing::warn!("timed out waiting for the controller to approve controlled shutdown");
+        }
+    }
+    broker.stopped.store(true, Ordering::SeqCst);
+    let mut failed = false;
+    for ((topic, partition), handle) in broker.partitions() {
+        if let Err(code) = handle.close().await {
+            tracing::warn!(topic, partition, code, "closing a partition failed");
+            failed = true;
+        }
+    }
+    let high_watermarks = broker.high_watermarks();
+    if !high_watermarks.is_empty() {
+        let disk = &*broker.env.disk;
+        let path = HighWatermarkCheckpoint::FILE_NAME;
+        if let Err(error) = HighWatermarkCheckpoint::write(disk, path, &high_watermarks) {
+            tracing::warn!(%error, "final high-watermark checkpoint failed");
+            failed = true;
+        }
+    }
+    // A log that could not be flushed is not clean: leave no marker, so the next start is
+    // treated as after a crash.
+    let epoch = broker.broker_epoch.load(Ordering::SeqCst);
+    let marked = !failed && clean_shutdown::write(&*broker.env.disk, epoch).is_ok();
+    trace.effect("shutdown.clean", marked as u64);
+    trace.record("shutdown", if marked { b"clean" } else { b"unclean" });
+    tracing::info!(clean = marked, "broker shut down");
 }
 
 /// Write every replicated partition's high watermark to `replication-offset-checkpoint` every
@@ -308,12 +421,10 @@ async fn checkpoint_high_watermarks(broker: Arc<Broker>) {
     let interval = std::time::Duration::from_millis(interval);
     loop {
         tokio::time::sleep(interval).await;
-        let high_watermarks: BTreeMap<(String, i32), i64> = broker
-            .partitions()
-            .into_iter()
-            .filter(|(_, handle)| handle.replicated())
-            .map(|(key, handle)| (key, handle.offsets().high_watermark))
-            .collect();
+        if broker.is_stopped() {
+            return;
+        }
+        let high_watermarks = broker.high_watermarks();
         if high_watermarks.is_empty() {
             continue;
         }
@@ -330,6 +441,9 @@ async fn checkpoint_high_watermarks(broker: Arc<Broker>) {
 async fn housekeeping(broker: Arc<Broker>) {
     loop {
         tokio::time::sleep(TICK_INTERVAL).await;
+        if broker.is_stopped() {
+            return;
+        }
         for (_, handle) in broker.partitions() {
             handle.tick().await;
         }

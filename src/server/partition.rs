@@ -174,6 +174,10 @@ enum Command {
     Flush {
         reply: oneshot::Sender<Result<(), i16>>,
     },
+    /// A clean shutdown: flush, then the actor ends (later commands fail).
+    Close {
+        reply: oneshot::Sender<Result<(), i16>>,
+    },
     Tick,
     /// The controller made this replica the leader.
     BecomeLeader {
@@ -549,6 +553,15 @@ impl PartitionHandle {
         rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
     }
 
+    /// Flush the log and stop the actor, as a clean shutdown closes each log: whatever was
+    /// queued before is done first, and every later command fails with
+    /// NOT_LEADER_OR_FOLLOWER, so nothing reaches the log after this returns.
+    pub async fn close(&self) -> Result<(), i16> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Close { reply }).await?;
+        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+    }
+
     /// Run time-based housekeeping (flush.ms, segment.ms, retention) now.
     pub async fn tick(&self) {
         let _ = self.commands.send(Command::Tick).await;
@@ -737,6 +750,12 @@ impl Actor {
 
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         while let Some(command) = commands.recv().await {
+            if let Command::Close { reply } = command {
+                let result = self.checked(|log| log.flush());
+                self.checkpoint_epochs();
+                let _ = reply.send(result);
+                return;
+            }
             let before = offsets_of(&self.log, &self.role, self.online);
             self.handle(command).await;
             let offsets = offsets_of(&self.log, &self.role, self.online);
@@ -880,6 +899,7 @@ impl Actor {
                 let result = self.checked(|log| log.flush());
                 let _ = reply.send(result);
             }
+            Command::Close { .. } => unreachable!("handled by run"),
             Command::Tick => {
                 let now = self.env.clock.wall_ms();
                 let trace = self.env.trace.clone();

@@ -2,9 +2,12 @@
 
 Starts the controller and three brokers (real TCP, real files) with a topic of three
 partitions, replication factor 3 and min.insync.replicas 2. A producer with acks=all writes
-while the leader of partition 0 is killed with SIGKILL and later restarted; every record the
-producer saw acknowledged must then be read back. Prints `cluster: N passed, M failed` and
-exits non-zero on any failure. Every process it starts is killed on exit.
+while the leader of partition 0 is killed with SIGKILL and later restarted; then, in a second
+round, while the leader of partition 1 is stopped with SIGTERM (a controlled shutdown: it must
+hand its leaderships over before it exits, exit 0 and leave the clean-shutdown marker, which
+its restart removes). Every record the producer saw acknowledged must then be read back.
+Prints `cluster: N passed, M failed` and exits non-zero on any failure. Every process it
+starts is killed on exit.
 
     python tests/real/cluster.py BROKER_BINARY WORK_DIR
 """
@@ -79,6 +82,27 @@ class Cluster:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
 
+    def terminate(self, name, timeout_s=30):
+        """SIGTERM, then wait for the exit; returns (exit code, seconds it took)."""
+        proc = self.procs.pop(name)
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            code = None
+        return code, time.monotonic() - start
+
+    def marker(self, i):
+        """The clean-shutdown marker's content in broker i's log dir, or None."""
+        path = os.path.join(self.work, f"broker-{i}", ".kafka_cleanshutdown")
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return f.read()
+
     def stop_all(self):
         for proc in self.procs.values():
             proc.send_signal(signal.SIGKILL)
@@ -105,6 +129,55 @@ def wait_for_leaders(bootstrap, timeout_s=30):
         return None
     finally:
         consumer.close()
+
+
+def leaders_without(bootstrap, broker, timeout_s):
+    """Until metadata names a leader other than `broker` for every partition, or None."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "kafkasim-cluster"})
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            topic = consumer.list_topics(TOPIC, timeout=1).topics.get(TOPIC)
+            if topic and len(topic.partitions) == PARTITIONS:
+                leaders = {p: topic.partitions[p].leader for p in range(PARTITIONS)}
+                if all(leader > 0 and leader != broker for leader in leaders.values()):
+                    return leaders
+            time.sleep(0.05)
+        return None
+    finally:
+        consumer.close()
+
+
+def produce_round(cluster, prefix, on_disrupt, on_recover):
+    """RECORDS acks=all sends; `on_disrupt` runs after a third, `on_recover` after two thirds.
+    Returns (acknowledged values, failed values, records still in flight)."""
+    acked, failed = [], []
+    lock = threading.Lock()
+
+    def on_delivery(error, message):
+        with lock:
+            (failed if error else acked).append(message.value())
+
+    producer = Producer({"bootstrap.servers": cluster.bootstrap(), "acks": "all",
+                         "enable.idempotence": False, "linger.ms": 5,
+                         "message.timeout.ms": 60000, "retries": 1000000})
+    for i in range(RECORDS):
+        if i == RECORDS // 3:
+            producer.flush(30)
+            on_disrupt()
+        if i == 2 * RECORDS // 3:
+            on_recover()
+        while True:
+            try:
+                producer.produce(TOPIC, key=str(i).encode(), value=f"{prefix}-{i}".encode(),
+                                 partition=i % PARTITIONS, on_delivery=on_delivery)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+        time.sleep(0.002)
+    remaining = producer.flush(90)
+    return acked, failed, remaining
 
 
 def consume_all(bootstrap, timeout_s=60):
@@ -146,39 +219,51 @@ def main():
         if leaders is None:
             return
         victim = leaders[0]
-        acked, failed = [], []
-        lock = threading.Lock()
-
-        def on_delivery(error, message):
-            with lock:
-                (failed if error else acked).append(message.value())
-
-        producer = Producer({"bootstrap.servers": cluster.bootstrap(), "acks": "all",
-                             "enable.idempotence": False, "linger.ms": 5,
-                             "message.timeout.ms": 60000, "retries": 1000000})
-        for i in range(RECORDS):
-            if i == RECORDS // 3:
-                producer.flush(30)
-                cluster.kill(f"broker-{victim}")
-            if i == 2 * RECORDS // 3:
-                cluster.start_broker(victim)
-            while True:
-                try:
-                    producer.produce(TOPIC, key=str(i).encode(), value=f"v-{i}".encode(),
-                                     partition=i % PARTITIONS, on_delivery=on_delivery)
-                    break
-                except BufferError:
-                    producer.poll(0.05)
-            producer.poll(0)
-            time.sleep(0.002)
-        remaining = producer.flush(90)
+        acked, failed, remaining = produce_round(
+            cluster, "v",
+            lambda: cluster.kill(f"broker-{victim}"),
+            lambda: cluster.start_broker(victim))
         check("every send completed", remaining == 0, f"{remaining} still in flight")
         check("writes acknowledged across the leader's kill -9", len(acked) >= RECORDS // 2,
               f"{len(acked)} acknowledged, {len(failed)} failed")
         leaders = wait_for_leaders(cluster.bootstrap())
         check("leaders after the restart", leaders is not None, str(leaders))
+        if leaders is None:
+            return
+
+        # Round 2: a controlled shutdown of partition 1's leader.
+        stopping = leaders[1]
+        shutdown = {}
+
+        def terminate():
+            shutdown["exit"] = cluster.terminate(f"broker-{stopping}")
+            shutdown["marker"] = cluster.marker(stopping)
+            # Leadership moved before the exit: well within the 3 s session timeout a kill
+            # -9 would have to wait out.
+            shutdown["leaders"] = leaders_without(cluster.bootstrap(), stopping, 1.5)
+
+        def restart():
+            cluster.start_broker(stopping)
+
+        more_acked, more_failed, remaining = produce_round(cluster, "w", terminate, restart)
+        code, seconds = shutdown["exit"]
+        check("SIGTERM: the broker exits 0", code == 0, f"exit {code} after {seconds:.2f} s")
+        marker = shutdown["marker"]
+        check("SIGTERM: the clean-shutdown marker names its broker epoch",
+              marker is not None and '"broker_epoch":' in marker, repr(marker))
+        check("SIGTERM: leadership moved off it within 1.5 s of its exit",
+              shutdown["leaders"] is not None, str(shutdown["leaders"]))
+        check("every send completed across the shutdown", remaining == 0,
+              f"{remaining} still in flight")
+        check("writes acknowledged across the controlled shutdown",
+              len(more_acked) >= RECORDS // 2,
+              f"{len(more_acked)} acknowledged, {len(more_failed)} failed")
+        leaders = wait_for_leaders(cluster.bootstrap())
+        check("leaders after the second restart", leaders is not None, str(leaders))
+        check("the restart removed the clean-shutdown marker", cluster.marker(stopping) is None)
         seen, error = consume_all(cluster.bootstrap())
         check("drain", error is None, error or "")
+        acked += more_acked
         missing = [v for v in acked if v not in seen]
         check("every acknowledged record is read back", not missing,
               f"{len(missing)} of {len(acked)} missing, e.g. {missing[:3]}")

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Real-mode test: build the real broker, start it on 127.0.0.1 with a fresh log dir, and run
 # tests/real/check_real.py (confluent-kafka / librdkafka) against it. The broker is killed on
-# exit whatever happens. Then tests/real/cluster.py: three brokers and a controller, the
-# leader killed with SIGKILL during acks=all production. Exits non-zero if the build or any
-# check fails.
+# exit whatever happens. Then tests/real/cluster.py: three brokers and a controller, a
+# leader killed with SIGKILL during acks=all production, then another stopped with SIGTERM
+# (controlled shutdown). Exits non-zero if the build or any check fails.
 #
 #   bash tests/real/run.sh
 #
@@ -97,8 +97,9 @@ fi
 echo "tools: 1 passed, 0 failed"
 
 # Three brokers and a controller: acks=all, RF 3, min.insync.replicas 2, the leader of
-# partition 0 killed with SIGKILL mid-production and restarted; every acknowledged record
-# must be read back (tests/real/cluster.py kills everything it started on exit).
-echo "== three brokers + controller, leader kill -9"
+# partition 0 killed with SIGKILL mid-production and restarted, then the leader of partition
+# 1 stopped with SIGTERM and restarted; every acknowledged record must be read back
+# (tests/real/cluster.py kills everything it started on exit).
+echo "== three brokers + controller, leader kill -9, then a leader's SIGTERM"
 mkdir -p "$work_dir/cluster"
 .venv-real/bin/python tests/real/cluster.py "$broker_bin" "$work_dir/cluster" 2>"$work_dir/cluster/librdkafka.log"

@@ -194,6 +194,10 @@ impl Target {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaultKind {
     Kill,
+    /// SIGTERM: Kafka's clean shutdown. With a controller, leadership moves off first
+    /// (controlled shutdown); then every log is flushed and closed and the clean-shutdown
+    /// marker written, and the process exits. `restart` brings it back.
+    Shutdown,
     PowerLoss,
     Restart,
     /// Restart with every file gone.
@@ -266,6 +270,7 @@ impl FaultKind {
     pub fn name(&self) -> &'static str {
         match self {
             FaultKind::Kill => "kill",
+            FaultKind::Shutdown => "shutdown",
             FaultKind::PowerLoss => "power-loss",
             FaultKind::Restart => "restart",
             FaultKind::RestartEmptyDisk => "restart-empty-disk",

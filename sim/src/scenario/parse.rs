@@ -59,6 +59,7 @@ pub const ANOMALY_KINDS: &[&str] = &[
 /// Every fault kind this build fires, by its scenario name, with its parameters.
 pub const FAULT_KINDS: &[(&str, &[&str])] = &[
     ("kill", &[]),
+    ("shutdown", &[]),
     ("power-loss", &[]),
     ("restart", &[]),
     ("restart-empty-disk", &[]),
@@ -1265,6 +1266,11 @@ fn action_from(table: &Obj, cluster: &Cluster, topics: &[Topic]) -> Result<Actio
             "the controller target needs `[model] controller = true` (without it leadership is static and no controller runs)",
         ));
     }
+    if name == "shutdown" && target == Target::Controller {
+        return Err(target_field.error(
+            "shutdown is a broker's clean shutdown (SIGTERM): the controller has none here; use kill",
+        ));
+    }
     let control_fault = matches!(name, "expire-session" | "elect");
     if control_fault && !cluster.controller {
         return Err(do_field.error(format!(
@@ -1356,6 +1362,7 @@ fn fault_kind(table: &Obj, name: &str) -> Result<FaultKind> {
     };
     Ok(match name {
         "kill" => FaultKind::Kill,
+        "shutdown" => FaultKind::Shutdown,
         "power-loss" => FaultKind::PowerLoss,
         "restart" => FaultKind::Restart,
         "restart-empty-disk" => FaultKind::RestartEmptyDisk,
@@ -1754,6 +1761,7 @@ fn nemesis_from(field: &Field) -> Result<Nemesis> {
         .map(|(name, weight)| {
             let kind = match name {
                 "kill" => FaultKind::Kill,
+                "shutdown" => FaultKind::Shutdown,
                 "power-loss" => FaultKind::PowerLoss,
                 "partition" => FaultKind::Partition {
                     direction: Direction::Both,

@@ -415,7 +415,7 @@ fn catalogue_nemesis_scenarios_parse() {
         let scenario = parse(&path, &repo_file(&path)).unwrap_or_else(|e| panic!("{e}"));
         let nemesis = scenario.nemesis.expect("a nemesis");
         assert_eq!(nemesis.failure_model, FailureModel::Within);
-        assert_eq!(nemesis.kinds.len(), 6);
+        assert_eq!(nemesis.kinds.len(), 7);
     }
 }
 
