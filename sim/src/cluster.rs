@@ -527,6 +527,22 @@ impl SimCluster {
         fired
     }
 
+    /// Kill every node this cluster made, once the run is over. madsim keeps a finished
+    /// run's tasks (and everything they hold: logs, histories) alive after its runtime is
+    /// dropped; a killed node's tasks are dropped the next time they are polled, which the
+    /// short sleep lets happen.
+    pub async fn end_every_process(&mut self) {
+        let handle = Handle::current();
+        let nodes = self.brokers.values().chain(self.controller.as_ref());
+        for node in nodes
+            .map(|b| b.node.id())
+            .chain(self.admin.as_ref().map(|a| a.id()))
+        {
+            handle.kill(node);
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+
     /// End every fault: network and disk faults off, paused brokers resumed, dead ones
     /// restarted (with whatever their disk kept). Clock offsets stay: a skewed clock is not
     /// a fault that heals.

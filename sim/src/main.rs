@@ -7,6 +7,7 @@
 //! Exit codes: 0 every run met its expectation; 1 a run did not; 2 bad usage or an invalid
 //! scenario; 3 nondeterminism detected.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -274,14 +275,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// `[expect] must_fraction` over the seeds a sweep ran of one scenario: a line per kind,
 /// starting with `FAILED` when it showed on fewer seeds than asked.
-fn fraction_checks(scenario: &Scenario, datas: &[&RunData]) -> Vec<String> {
-    let seeds = datas.len();
+fn fraction_checks(scenario: &Scenario, runs: &[&BTreeSet<String>]) -> Vec<String> {
+    let seeds = runs.len();
     let mut lines = Vec::new();
     for (kind, fraction) in &scenario.expect.must_fraction {
-        let shown = datas
-            .iter()
-            .filter(|data| data.anomalies.iter().any(|a| &a.kind == kind))
-            .count();
+        let shown = runs.iter().filter(|kinds| kinds.contains(kind)).count();
         let enough = shown as f64 >= fraction * seeds as f64 && seeds > 0;
         let verdict = if enough {
             "must_fraction met"
@@ -332,7 +330,19 @@ fn sweep_command(
         )
         .expect("template"),
     );
-    let results: Mutex<Vec<Option<(RunData, Judgement, u64)>>> =
+    // Each run is folded into its scenario's summary as it ends and only its anomaly kinds
+    // are kept, so a sweep's memory does not grow with its seeds (a run's history is large).
+    let summaries: Mutex<Vec<ScenarioSummary>> = Mutex::new(
+        scenarios
+            .iter()
+            .map(|s| ScenarioSummary {
+                scenario: s.name.clone(),
+                path: s.path.clone(),
+                ..Default::default()
+            })
+            .collect(),
+    );
+    let kinds: Mutex<Vec<Option<BTreeSet<String>>>> =
         Mutex::new((0..runs.len()).map(|_| None).collect());
     let next = AtomicUsize::new(0);
     let scenarios = Arc::new(scenarios);
@@ -362,26 +372,20 @@ fn sweep_command(
                 }
                 bar.set_message(format!("{} seed {seed}", scenario.name));
                 bar.inc(1);
-                results.lock().unwrap()[i] = Some((data, judgement, wall_ms));
+                summaries.lock().unwrap()[s].add(seed, &data, &judgement, wall_ms);
+                let shown = data.anomalies.iter().map(|a| a.kind.clone()).collect();
+                kinds.lock().unwrap()[i] = Some(shown);
             });
         }
     });
     bar.finish_and_clear();
-    let results = results.into_inner().unwrap();
-    let mut summaries: Vec<ScenarioSummary> = scenarios
-        .iter()
-        .map(|s| ScenarioSummary {
-            scenario: s.name.clone(),
-            path: s.path.clone(),
-            ..Default::default()
-        })
-        .collect();
-    let mut failed = false;
-    for (&(s, seed), result) in runs.iter().zip(results.iter()) {
-        let (data, judgement, wall_ms) = result.as_ref().expect("every run finished");
-        failed |= !judgement.passed;
-        summaries[s].add(seed, data, judgement, *wall_ms);
+    let kinds = kinds.into_inner().unwrap();
+    let mut summaries = summaries.into_inner().unwrap();
+    for summary in &mut summaries {
+        // Runs end in any order; the summary lists failing seeds in seed order.
+        summary.failing_seeds.sort_unstable();
     }
+    let mut failed = summaries.iter().any(|s| s.failed > 0);
     // A scenario's declared minimums are per run; a summary with a scenario that ran no
     // seed at all would prove nothing.
     let markdown = report::summary_markdown(&summaries, false);
@@ -403,13 +407,13 @@ fn sweep_command(
         );
     }
     for (s, scenario) in scenarios.iter().enumerate() {
-        let datas: Vec<&RunData> = runs
+        let shown: Vec<&BTreeSet<String>> = runs
             .iter()
-            .zip(results.iter())
+            .zip(kinds.iter())
             .filter(|((index, _), _)| *index == s)
-            .filter_map(|(_, result)| result.as_ref().map(|(data, _, _)| data))
+            .map(|(_, kinds)| kinds.as_ref().expect("every run finished"))
             .collect();
-        for line in fraction_checks(scenario, &datas) {
+        for line in fraction_checks(scenario, &shown) {
             failed |= line.starts_with("FAILED");
             println!("{line}");
         }

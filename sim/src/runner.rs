@@ -228,7 +228,7 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     let recorder = Recorder::new(trace.clone(), clock);
     let stop_producers = Arc::new(AtomicBool::new(false));
     let stop_consumers = Arc::new(AtomicBool::new(false));
-    spawn_workloads(
+    let client_nodes = spawn_workloads(
         &scenario,
         seed,
         &recorder,
@@ -318,6 +318,14 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     for broker in cluster.brokers.values() {
         add_disk_effects(&mut effects, broker);
     }
+    let trace_events = trace.events();
+    let trace_kinds = trace.kinds();
+    let elections = trace.elections();
+    let sim_time_ms = clock.now_ms();
+    for node in client_nodes {
+        Handle::current().kill(node);
+    }
+    cluster.end_every_process().await;
     RunData {
         verdict,
         liveness_failure,
@@ -327,13 +335,13 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
         history,
         trace_hash,
         replica_logs,
-        trace_events: trace.events(),
-        trace_kinds: trace.kinds(),
+        trace_events,
+        trace_kinds,
         effects,
-        sim_time_ms: clock.now_ms(),
+        sim_time_ms,
         restarts,
         knobs: crate::knobs::draw(&scenario, seed),
-        elections: trace.elections(),
+        elections,
     }
 }
 
@@ -710,9 +718,10 @@ fn spawn_workloads(
     stop_producers: &Arc<AtomicBool>,
     stop_consumers: &Arc<AtomicBool>,
     clock: RunClock,
-) {
+) -> Vec<madsim::task::NodeId> {
     let handle = Handle::current();
     let mut process = 0u32;
+    let mut nodes = Vec::new();
     for workload in &scenario.workloads {
         let partitions = scenario
             .topics
@@ -726,6 +735,7 @@ fn spawn_workloads(
                 .name(format!("client-{process}"))
                 .ip(client_ip(process))
                 .build();
+            nodes.push(node.id());
             let recorder = recorder.clone();
             let workload = workload.clone();
             let this = process;
@@ -770,6 +780,7 @@ fn spawn_workloads(
             process += 1;
         }
     }
+    nodes
 }
 
 /// Read every partition from log start to the high watermark with a fresh consumer on a
