@@ -40,6 +40,12 @@ impl<T> Clone for Subscriber<T> {
     }
 }
 
+impl<T: Clone + std::fmt::Debug> std::fmt::Debug for Subscriber<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Subscriber").field(&self.borrow()).finish()
+    }
+}
+
 /// The sender is gone: no change will ever come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Closed;

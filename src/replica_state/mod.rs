@@ -29,14 +29,17 @@
 //! - **Out of sync** (Kafka's `isCaughtUp` negated): a follower whose log end offset differs from
 //!   the leader's and whose last caught-up time is more than `replica.lag.time.max.ms` ago.
 //! - **ISR expansion** (Kafka's `isFollowerInSync`): a follower outside the ISR whose log end
-//!   offset reaches both the HW and the offset where this leader epoch began.
+//!   offset reaches both the HW and the offset where this leader epoch began, and that the
+//!   leader's metadata does not show as ineligible (fenced, or shutting down: KIP-841's
+//!   `isReplicaIsrEligible`). A fenced follower is not even proposed, so it never counts in the
+//!   maximal ISR, and the leader does not send the controller proposals it must refuse.
 //! - While a change is pending at the controller (KIP-497), no other change is proposed, as
 //!   Kafka's `isInflight` check.
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::protocol::codes;
 
@@ -219,6 +222,8 @@ pub struct LeaderState {
     isr: Vec<i32>,
     /// A change sent to the controller and not yet answered (KIP-497 only).
     pending: Option<IsrChange>,
+    /// Followers the metadata shows fenced (KIP-841): they may not join the ISR.
+    ineligible: BTreeSet<i32>,
     /// Per follower (every replica but the leader), what the leader knows of it.
     followers: BTreeMap<i32, FollowerState>,
     /// The leader's own log end offset.
@@ -279,6 +284,7 @@ impl LeaderState {
             leader_epoch_start_offset: log_end_offset,
             isr,
             pending: None,
+            ineligible: BTreeSet::new(),
             followers,
             log_end_offset,
             high_watermark,
@@ -304,6 +310,12 @@ impl LeaderState {
         );
         self.log_end_offset = new_log_end_offset;
         self.advance_high_watermark()
+    }
+
+    /// The brokers the leader's metadata shows fenced (or shutting down): none of them is
+    /// proposed for the ISR until it is eligible again (KIP-841).
+    pub fn set_ineligible_replicas(&mut self, ineligible: BTreeSet<i32>) {
+        self.ineligible = ineligible;
     }
 
     /// A follower fetched at `fetch_offset` (its log end offset) at `now_ms`: records it, and
@@ -511,6 +523,9 @@ impl LeaderState {
     /// the start of this leader epoch (Kafka's `isFollowerInSync`).
     fn maybe_expand_isr(&mut self, follower: i32) -> Option<IsrChange> {
         if self.pending.is_some() || self.isr.contains(&follower) {
+            return None;
+        }
+        if self.ineligible.contains(&follower) {
             return None;
         }
         let log_end_offset = self.followers[&follower].log_end_offset?;

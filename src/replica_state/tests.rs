@@ -548,3 +548,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_fenced_follower_is_not_proposed_for_the_isr_until_it_is_eligible_again() {
+    // KIP-841: broker 3 caught up, but the leader's metadata shows it fenced.
+    let mut state = leader(IsrRule::Kip497, false, &[1, 2], 10, 10);
+    fetch(&mut state, 2, 10, 1);
+    state.set_ineligible_replicas([3].into_iter().collect());
+    let outcome = fetch(&mut state, 3, 10, 2);
+    assert_eq!(outcome.isr_change, None);
+    assert_eq!(
+        state.maximal_isr(),
+        vec![1, 2],
+        "not even counted as pending"
+    );
+    // Unfenced: the next fetch proposes it.
+    state.set_ineligible_replicas(Default::default());
+    let outcome = fetch(&mut state, 3, 10, 3);
+    assert_eq!(outcome.isr_change.map(|c| c.new_isr), Some(vec![1, 2, 3]));
+}

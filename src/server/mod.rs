@@ -63,6 +63,9 @@ pub struct Broker {
     shutdown_approved: Watch<bool>,
     /// Bumped to send a heartbeat now rather than at the next interval.
     heartbeat_now: Watch<u64>,
+    /// With a controller: the brokers the applied metadata shows fenced (KIP-841: leaders do
+    /// not propose them for the ISR).
+    fenced_brokers: Watch<std::collections::BTreeSet<i32>>,
     /// Set once the shutdown stops the broker: requests are refused, fetchers and timers
     /// stop, the partitions close, and nothing is written to the log directory but the
     /// final checkpoint and the clean-shutdown marker.
@@ -102,6 +105,7 @@ impl Broker {
             shutting_down: AtomicBool::new(false),
             shutdown_approved: Watch::new(false),
             heartbeat_now: Watch::new(0),
+            fenced_brokers: Watch::new(std::collections::BTreeSet::new()),
             stopped: AtomicBool::new(false),
         });
         let mut known: Vec<TopicAssignment> = broker.config.topics.clone();
@@ -160,6 +164,10 @@ impl Broker {
                     .get(&(topic.name.clone(), index as i32))
                     .copied(),
                 isr_proposals: self.isr_proposals.clone(),
+                ineligible_replicas: self
+                    .isr_proposals
+                    .as_ref()
+                    .map(|_| self.fenced_brokers.subscribe()),
                 truncation: self.config.truncation,
                 epoch_lookup: self.config.epoch_lookup,
             };
@@ -276,6 +284,17 @@ impl Broker {
     }
 
     fn set_metadata(&self, state: MetadataState, offset: i64) {
+        let fenced: std::collections::BTreeSet<i32> = state
+            .brokers
+            .iter()
+            .filter(|(_, broker)| broker.fenced)
+            .map(|(&id, _)| id)
+            .collect();
+        self.fenced_brokers.send_if_modified(|current| {
+            let changed = *current != fenced;
+            *current = fenced;
+            changed
+        });
         *self.metadata.lock().unwrap() = Some(state);
         self.metadata_offset
             .store(offset, std::sync::atomic::Ordering::Relaxed);

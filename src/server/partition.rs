@@ -71,6 +71,9 @@ pub struct ReplicaConfig {
     /// `[model] offset_for_leader_epoch`: how this replica answers OffsetForLeaderEpoch as
     /// leader for an epoch it has no entry for.
     pub epoch_lookup: crate::replication::EpochLookup,
+    /// With a controller: the brokers this broker's metadata shows fenced, which a leader
+    /// does not propose for the ISR (KIP-841).
+    pub ineligible_replicas: Option<Subscriber<std::collections::BTreeSet<i32>>>,
 }
 
 impl ReplicaConfig {
@@ -1004,8 +1007,14 @@ impl Actor {
     /// and bring it back into the ISR. It gets whole batches up to the log end.
     fn replica_read(&mut self, replica: i32, offset: i64, max_bytes: usize) -> ReadResult {
         let now_ms = self.now_ms();
+        let ineligible = self.replica.ineligible_replicas.as_ref();
         let outcome = match &mut self.role {
-            Role::Leader(state) => state.on_follower_fetch(replica, offset, now_ms),
+            Role::Leader(state) => {
+                if let Some(ineligible) = ineligible {
+                    state.set_ineligible_replicas(ineligible.borrow());
+                }
+                state.on_follower_fetch(replica, offset, now_ms)
+            }
             Role::Follower { .. } => return self.read_error(codes::NOT_LEADER_OR_FOLLOWER),
         };
         if let Err(error) = outcome {
@@ -1429,6 +1438,7 @@ mod tests {
             isr_proposals: Some(proposals),
             truncation: TruncationRule::LeaderEpoch,
             epoch_lookup: crate::replication::EpochLookup::Kip279,
+            ineligible_replicas: None,
         }
     }
 
