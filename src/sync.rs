@@ -72,6 +72,19 @@ impl<T: Clone> Watch<T> {
         }
     }
 
+    /// Replace the value with `value` and wake every subscriber, unless it is equal to the
+    /// current one.
+    pub fn send_if_changed(&self, value: T)
+    where
+        T: PartialEq,
+    {
+        self.send_if_modified(|current| {
+            let changed = *current != value;
+            *current = value;
+            changed
+        });
+    }
+
     /// Change the value in place and wake every subscriber.
     pub fn send_modify(&self, modify: impl FnOnce(&mut T)) {
         self.send_if_modified(|value| {
@@ -100,6 +113,11 @@ impl<T: Clone> Subscriber<T> {
     /// The current value.
     pub fn borrow(&self) -> T {
         self.inner.value.lock().unwrap().clone()
+    }
+
+    /// Whether the value changed since this subscriber last marked it seen.
+    pub fn has_changed(&self) -> bool {
+        self.inner.version.load(Ordering::SeqCst) != self.seen
     }
 
     /// The current value, marking it seen.

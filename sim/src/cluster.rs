@@ -122,6 +122,10 @@ pub struct SimCluster {
     keep_probability: f64,
     /// The node `elect` sends its admin requests from, made at the first one.
     admin: Option<NodeHandle>,
+    /// The timing knobs this seed drew for every broker (BUGGIFY; see `crate::knobs`).
+    pub knobs: BTreeMap<String, String>,
+    /// The workload clients' nodes, ended with the rest by `end_every_process`.
+    pub clients: Vec<madsim::task::NodeId>,
 }
 
 fn config_string(value: &ConfigValue) -> String {
@@ -188,8 +192,9 @@ impl SimCluster {
             .model
             .controller
             .then(|| start_controller(scenario, &topics, &trace, clock));
+        let knobs = crate::knobs::draw(scenario, seed);
         let mut configs = config_strings(&scenario.broker);
-        configs.extend(crate::knobs::draw(scenario, seed));
+        configs.extend(knobs.clone());
         let mut brokers = BTreeMap::new();
         for &id in &ids {
             let (env, disk, faults, clock_offset_ms) = node_env(scenario, id, &trace, clock);
@@ -239,6 +244,8 @@ impl SimCluster {
             clock,
             keep_probability: scenario.model.power_loss_keep_probability,
             admin: None,
+            knobs,
+            clients: Vec::new(),
         }
     }
 
@@ -527,17 +534,16 @@ impl SimCluster {
         fired
     }
 
-    /// Kill every node this cluster made, once the run is over. madsim keeps a finished
-    /// run's tasks (and everything they hold: logs, histories) alive after its runtime is
-    /// dropped; a killed node's tasks are dropped the next time they are polled, which the
-    /// short sleep lets happen.
+    /// Kill every node of the run (brokers, controller, admin, workload clients) once it is
+    /// over. madsim keeps a finished run's tasks (and everything they hold: logs, histories)
+    /// alive after its runtime is dropped; a killed node's tasks are dropped the next time
+    /// they are polled, which the short sleep lets happen.
     pub async fn end_every_process(&mut self) {
         let handle = Handle::current();
-        let nodes = self.brokers.values().chain(self.controller.as_ref());
-        for node in nodes
-            .map(|b| b.node.id())
-            .chain(self.admin.as_ref().map(|a| a.id()))
-        {
+        let servers = self.brokers.values().chain(self.controller.as_ref());
+        let servers = servers.map(|b| b.node.id());
+        let admin = self.admin.as_ref().map(|a| a.id());
+        for node in servers.chain(admin).chain(self.clients.iter().copied()) {
             handle.kill(node);
         }
         tokio::time::sleep(Duration::from_millis(1)).await;

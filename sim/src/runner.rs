@@ -228,7 +228,7 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     let recorder = Recorder::new(trace.clone(), clock);
     let stop_producers = Arc::new(AtomicBool::new(false));
     let stop_consumers = Arc::new(AtomicBool::new(false));
-    let client_nodes = spawn_workloads(
+    cluster.clients = spawn_workloads(
         &scenario,
         seed,
         &recorder,
@@ -322,9 +322,7 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     let trace_kinds = trace.kinds();
     let elections = trace.elections();
     let sim_time_ms = clock.now_ms();
-    for node in client_nodes {
-        Handle::current().kill(node);
-    }
+    let knobs = std::mem::take(&mut cluster.knobs);
     cluster.end_every_process().await;
     RunData {
         verdict,
@@ -340,7 +338,7 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
         effects,
         sim_time_ms,
         restarts,
-        knobs: crate::knobs::draw(&scenario, seed),
+        knobs,
         elections,
     }
 }

@@ -39,7 +39,7 @@
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::protocol::codes;
 
@@ -222,8 +222,6 @@ pub struct LeaderState {
     isr: Vec<i32>,
     /// A change sent to the controller and not yet answered (KIP-497 only).
     pending: Option<IsrChange>,
-    /// Followers the metadata shows fenced (KIP-841): they may not join the ISR.
-    ineligible: BTreeSet<i32>,
     /// Per follower (every replica but the leader), what the leader knows of it.
     followers: BTreeMap<i32, FollowerState>,
     /// The leader's own log end offset.
@@ -284,7 +282,6 @@ impl LeaderState {
             leader_epoch_start_offset: log_end_offset,
             isr,
             pending: None,
-            ineligible: BTreeSet::new(),
             followers,
             log_end_offset,
             high_watermark,
@@ -312,19 +309,16 @@ impl LeaderState {
         self.advance_high_watermark()
     }
 
-    /// The brokers the leader's metadata shows fenced (or shutting down): none of them is
-    /// proposed for the ISR until it is eligible again (KIP-841).
-    pub fn set_ineligible_replicas(&mut self, ineligible: BTreeSet<i32>) {
-        self.ineligible = ineligible;
-    }
-
     /// A follower fetched at `fetch_offset` (its log end offset) at `now_ms`: records it, and
-    /// may advance the HW and propose adding the follower to the ISR.
+    /// may advance the HW and propose adding the follower to the ISR. `eligible` is false when
+    /// the leader's metadata shows the follower fenced or shutting down: it is then not
+    /// proposed for the ISR (KIP-841).
     pub fn on_follower_fetch(
         &mut self,
         follower: i32,
         fetch_offset: i64,
         now_ms: u64,
+        eligible: bool,
     ) -> Result<FetchOutcome, Error> {
         if !self.followers.contains_key(&follower) {
             return Err(Error::UnknownReplica(follower));
@@ -338,7 +332,7 @@ impl LeaderState {
         let leader_log_end_offset = self.log_end_offset;
         let state = self.followers.get_mut(&follower).expect("checked above");
         update_fetch_state(state, fetch_offset, leader_log_end_offset, now_ms);
-        let isr_change = self.maybe_expand_isr(follower);
+        let isr_change = eligible.then(|| self.maybe_expand_isr(follower)).flatten();
         let hw_update = self.advance_high_watermark();
         Ok(FetchOutcome {
             hw_update,
@@ -523,9 +517,6 @@ impl LeaderState {
     /// the start of this leader epoch (Kafka's `isFollowerInSync`).
     fn maybe_expand_isr(&mut self, follower: i32) -> Option<IsrChange> {
         if self.pending.is_some() || self.isr.contains(&follower) {
-            return None;
-        }
-        if self.ineligible.contains(&follower) {
             return None;
         }
         let log_end_offset = self.followers[&follower].log_end_offset?;

@@ -23,7 +23,7 @@ fn leader(isr_rule: IsrRule, strict: bool, isr: &[i32], leo: i64, hw: i64) -> Le
 
 fn fetch(state: &mut LeaderState, follower: i32, offset: i64, now_ms: u64) -> FetchOutcome {
     state
-        .on_follower_fetch(follower, offset, now_ms)
+        .on_follower_fetch(follower, offset, now_ms, true)
         .expect("valid fetch")
 }
 
@@ -424,12 +424,12 @@ fn strict_min_isr_freezes_the_hw() {
 fn bad_fetches_are_refused_with_kafka_codes() {
     let mut state = leader(IsrRule::Kip497, false, &[1, 2, 3], 10, 0);
     for broker in [1, 9] {
-        let error = state.on_follower_fetch(broker, 0, 1).unwrap_err();
+        let error = state.on_follower_fetch(broker, 0, 1, true).unwrap_err();
         assert_eq!(error, Error::UnknownReplica(broker));
         assert_eq!(error.code(), codes::NOT_LEADER_OR_FOLLOWER);
     }
     for offset in [-1, 11] {
-        let error = state.on_follower_fetch(2, offset, 1).unwrap_err();
+        let error = state.on_follower_fetch(2, offset, 1, true).unwrap_err();
         assert_eq!(error.code(), codes::OFFSET_OUT_OF_RANGE);
     }
     assert_eq!(
@@ -554,8 +554,9 @@ fn a_fenced_follower_is_not_proposed_for_the_isr_until_it_is_eligible_again() {
     // KIP-841: broker 3 caught up, but the leader's metadata shows it fenced.
     let mut state = leader(IsrRule::Kip497, false, &[1, 2], 10, 10);
     fetch(&mut state, 2, 10, 1);
-    state.set_ineligible_replicas([3].into_iter().collect());
-    let outcome = fetch(&mut state, 3, 10, 2);
+    let outcome = state
+        .on_follower_fetch(3, 10, 2, false)
+        .expect("valid fetch");
     assert_eq!(outcome.isr_change, None);
     assert_eq!(
         state.maximal_isr(),
@@ -563,7 +564,6 @@ fn a_fenced_follower_is_not_proposed_for_the_isr_until_it_is_eligible_again() {
         "not even counted as pending"
     );
     // Unfenced: the next fetch proposes it.
-    state.set_ineligible_replicas(Default::default());
     let outcome = fetch(&mut state, 3, 10, 3);
     assert_eq!(outcome.isr_change.map(|c| c.new_isr), Some(vec![1, 2, 3]));
 }

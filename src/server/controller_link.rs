@@ -203,11 +203,7 @@ async fn heartbeat(broker: &Broker, conn: &Connection) -> Result<i16, ConnError>
     match response {
         ResponseKind::BrokerHeartbeat(response) => {
             if request_wants_shut_down && response.should_shut_down {
-                broker.shutdown_approved.send_if_modified(|approved| {
-                    let changed = !*approved;
-                    *approved = true;
-                    changed
-                });
+                broker.shutdown_approved.send_if_changed(true);
             }
             Ok(response.error_code)
         }

@@ -290,11 +290,7 @@ impl Broker {
             .filter(|(_, broker)| broker.fenced)
             .map(|(&id, _)| id)
             .collect();
-        self.fenced_brokers.send_if_modified(|current| {
-            let changed = *current != fenced;
-            *current = fenced;
-            changed
-        });
+        self.fenced_brokers.send_if_changed(fenced);
         *self.metadata.lock().unwrap() = Some(state);
         self.metadata_offset
             .store(offset, std::sync::atomic::Ordering::Relaxed);
@@ -309,13 +305,27 @@ impl Broker {
         self.stopped.load(Ordering::SeqCst)
     }
 
-    /// The hosted partitions' high watermarks, for `replication-offset-checkpoint`.
-    fn high_watermarks(&self) -> BTreeMap<(String, i32), i64> {
-        self.partitions()
+    /// Write the replicated partitions' high watermarks to `replication-offset-checkpoint`
+    /// (nothing when no partition is replicated). Returns false, with a warning, if the
+    /// write failed.
+    fn checkpoint_high_watermarks(&self) -> bool {
+        let high_watermarks: BTreeMap<(String, i32), i64> = self
+            .partitions()
             .into_iter()
             .filter(|(_, handle)| handle.replicated())
             .map(|(key, handle)| (key, handle.offsets().high_watermark))
-            .collect()
+            .collect();
+        if high_watermarks.is_empty() {
+            return true;
+        }
+        let path = HighWatermarkCheckpoint::FILE_NAME;
+        match HighWatermarkCheckpoint::write(&*self.env.disk, path, &high_watermarks) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, "high-watermark checkpoint failed");
+                false
+            }
+        }
     }
 }
 
@@ -414,15 +424,7 @@ pub async fn shut_down(broker: &Arc<Broker>) {
             failed = true;
         }
     }
-    let high_watermarks = broker.high_watermarks();
-    if !high_watermarks.is_empty() {
-        let disk = &*broker.env.disk;
-        let path = HighWatermarkCheckpoint::FILE_NAME;
-        if let Err(error) = HighWatermarkCheckpoint::write(disk, path, &high_watermarks) {
-            tracing::warn!(%error, "final high-watermark checkpoint failed");
-            failed = true;
-        }
-    }
+    failed |= !broker.checkpoint_high_watermarks();
     // A log that could not be flushed is not clean: leave no marker, so the next start is
     // treated as after a crash.
     let epoch = broker.broker_epoch.load(Ordering::SeqCst);
@@ -443,17 +445,7 @@ async fn checkpoint_high_watermarks(broker: Arc<Broker>) {
         if broker.is_stopped() {
             return;
         }
-        let high_watermarks = broker.high_watermarks();
-        if high_watermarks.is_empty() {
-            continue;
-        }
-        if let Err(error) = HighWatermarkCheckpoint::write(
-            &*broker.env.disk,
-            HighWatermarkCheckpoint::FILE_NAME,
-            &high_watermarks,
-        ) {
-            tracing::warn!(%error, "high-watermark checkpoint failed");
-        }
+        broker.checkpoint_high_watermarks();
     }
 }
 

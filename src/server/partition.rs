@@ -310,6 +310,9 @@ impl PartitionHandle {
             roles,
             epochs,
             epochs_checkpointed,
+            ineligible: (replica.ineligible_replicas.as_ref())
+                .map(|fenced| fenced.borrow())
+                .unwrap_or_default(),
             replica: replica.clone(),
         };
         tokio::spawn(actor.run(receiver));
@@ -683,6 +686,9 @@ struct Actor {
     /// The cache as `leader-epoch-checkpoint` last held it.
     epochs_checkpointed: LeaderEpochCache,
     replica: ReplicaConfig,
+    /// The last fenced set read from `replica.ineligible_replicas` (refreshed only when it
+    /// changes, so a follower fetch copies nothing).
+    ineligible: std::collections::BTreeSet<i32>,
 }
 
 /// The epoch cache of a log: where each leader epoch's first batch starts.
@@ -773,17 +779,8 @@ impl Actor {
                 offsets.high_watermark,
                 offsets.log_end_offset
             );
-            self.publisher.send_if_modified(|current| {
-                let changed = *current != offsets;
-                *current = offsets;
-                changed
-            });
-            let role = self.role.info();
-            self.roles.send_if_modified(|current| {
-                let changed = *current != role;
-                *current = role;
-                changed
-            });
+            self.publisher.send_if_changed(offsets);
+            self.roles.send_if_changed(self.role.info());
         }
     }
 
@@ -1007,14 +1004,14 @@ impl Actor {
     /// and bring it back into the ISR. It gets whole batches up to the log end.
     fn replica_read(&mut self, replica: i32, offset: i64, max_bytes: usize) -> ReadResult {
         let now_ms = self.now_ms();
-        let ineligible = self.replica.ineligible_replicas.as_ref();
-        let outcome = match &mut self.role {
-            Role::Leader(state) => {
-                if let Some(ineligible) = ineligible {
-                    state.set_ineligible_replicas(ineligible.borrow());
-                }
-                state.on_follower_fetch(replica, offset, now_ms)
+        if let Some(fenced) = &mut self.replica.ineligible_replicas {
+            if fenced.has_changed() {
+                self.ineligible = fenced.borrow_and_update();
             }
+        }
+        let eligible = !self.ineligible.contains(&replica);
+        let outcome = match &mut self.role {
+            Role::Leader(state) => state.on_follower_fetch(replica, offset, now_ms, eligible),
             Role::Follower { .. } => return self.read_error(codes::NOT_LEADER_OR_FOLLOWER),
         };
         if let Err(error) = outcome {
