@@ -212,6 +212,7 @@ impl SimCluster {
                 truncation: scenario.model.truncation,
                 epoch_lookup: scenario.model.epoch_lookup,
                 monotonic_list_offsets: scenario.model.monotonic_list_offsets,
+                planted: scenario.model.planted_bugs,
             };
             let node = handle
                 .create_node()
@@ -299,12 +300,21 @@ impl SimCluster {
         crate::when::partition_target(target, &replicas, leader, &isr).unwrap_or_default()
     }
 
-    /// Each broker's madsim node id, which stays valid across restarts.
+    /// Each broker's madsim node id, and the controller's, which stay valid across restarts.
     pub fn node_ids(&self) -> BTreeMap<i32, madsim::task::NodeId> {
         self.brokers
             .iter()
-            .map(|(id, broker)| (*id, broker.node.id()))
+            .chain(self.controller.as_ref().map(|c| (&CONTROLLER_ID, c)))
+            .map(|(id, node)| (*id, node.node.id()))
             .collect()
+    }
+
+    /// The broker with `id`, or the controller for [`CONTROLLER_ID`].
+    pub fn node(&self, id: i32) -> &BrokerNode {
+        match self.controller.as_ref() {
+            Some(controller) if id == CONTROLLER_ID => controller,
+            _ => &self.brokers[&id],
+        }
     }
 
     /// Apply one fault action to one broker; returns what happened.
@@ -591,6 +601,9 @@ fn node_env(
             .with_trace(node_trace.clone())
             .with_dirty_expire_ms(scenario.model.dirty_expire_ms),
     );
+    if id != CONTROLLER_ID {
+        trace.register_disk(id, &disk);
+    }
     let faults = Arc::new(NodeFaults::default());
     let clock_offset_ms = Arc::new(AtomicI64::new(0));
     let env = Env {
@@ -637,6 +650,7 @@ fn controller_config(scenario: &Scenario) -> kafkasim::controller::ControllerCon
         },
         fence_restarted_brokers: scenario.model.fences_restarted_brokers(),
         eligible_leader_replicas: scenario.model.eligible_leader_replicas,
+        planted: scenario.model.planted_bugs,
     }
 }
 
@@ -661,8 +675,13 @@ fn start_controller(
             let env = env.clone();
             let config = config.clone();
             async move {
-                if let Err(error) = kafkasim::controller::node::run(env, config).await {
-                    tracing::error!(%error, "controller stopped");
+                // madsim's ctrl-c is the SIGTERM, as for a broker (see `start`).
+                let sigterm = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                match kafkasim::controller::node::run(env, config, sigterm).await {
+                    Ok(()) => Handle::current().kill("controller"),
+                    Err(error) => tracing::error!(%error, "controller stopped"),
                 }
             }
         })

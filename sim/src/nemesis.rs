@@ -17,6 +17,15 @@
 //! lost power does not yet hold every committed offset again (as the online model sees it),
 //! the power loss is applied as a kill, and `nemesis.power_loss_as_kill` counts it. A draw
 //! that would break the model is skipped, not redrawn.
+//!
+//! The controller (`targets = ["brokers", "controller"]`) is drawn like a broker for the kinds
+//! a controller process can suffer ([`CONTROLLER_KINDS`]). Its failure model: the controller
+//! hosts no replica, so its own unavailability (killed, shut down, powered off, paused or cut
+//! off) never counts against any partition's RF−1 — while it is gone nobody is elected and
+//! ISRs cannot change, which costs availability, never data. Its power loss is inside the
+//! model because it fsyncs every metadata record before publishing it: a controller that then
+//! forgets anything a broker acted on is a bug the checkers must name, not an allowed loss.
+//! Like any node it has at most one random fault at a time.
 
 use rand::Rng;
 
@@ -35,6 +44,10 @@ pub const NEMESIS_KINDS: &[&str] = &[
     "slow-link",
     "drop-response",
 ];
+
+/// The kinds the nemesis may draw for the controller: process and network faults (the
+/// broker-only kinds act on produce responses, links to clients or broker logs).
+pub const CONTROLLER_KINDS: &[&str] = &["kill", "shutdown", "power-loss", "partition", "pause"];
 
 /// The action that ends a random fault of `kind` on its broker.
 pub fn recovery(kind: &FaultKind) -> FaultKind {
@@ -69,6 +82,8 @@ pub struct Shape {
     pub partitions: Vec<PartitionShape>,
     /// How long a restarted broker still counts as having lost unsynced data.
     pub replica_lag_time_max_ms: u64,
+    /// The controller's node id, when the nemesis may draw it.
+    pub controller: Option<i32>,
 }
 
 /// One partition's replicas and its min.insync.replicas.
@@ -108,6 +123,11 @@ impl Shape {
                 "replica.lag.time.max.ms",
             )
             .max(0) as u64,
+            controller: scenario
+                .nemesis
+                .as_ref()
+                .is_some_and(|n| n.controller)
+                .then_some(crate::cluster::CONTROLLER_ID),
         }
     }
 }
@@ -177,10 +197,14 @@ pub fn schedule(
         let kind = pick_kind(&nemesis.kinds, rng);
         let (low, high) = nemesis.recover_after_ms;
         let delay_ms = rng.gen_range(low..=high);
+        let controller = shape
+            .controller
+            .filter(|_| CONTROLLER_KINDS.contains(&kind.name()));
         let free: Vec<i32> = shape
             .brokers
             .iter()
             .copied()
+            .chain(controller)
             .filter(|b| !windows.iter().any(|w| w.broker == *b && t < w.end_ms))
             .collect();
         if free.is_empty() {
@@ -337,6 +361,7 @@ mod tests {
             kinds: all_kinds(),
             recover_after_ms: (1_000, 6_000),
             failure_model: model,
+            controller: false,
         }
     }
 
@@ -353,6 +378,7 @@ mod tests {
                 })
                 .collect(),
             replica_lag_time_max_ms: 2_000,
+            controller: None,
         }
     }
 
@@ -460,6 +486,30 @@ mod tests {
             .actions
             .windows(2)
             .all(|w| w[0].at_ms <= w[1].at_ms));
+    }
+
+    #[test]
+    fn the_controller_is_drawn_for_its_kinds_only_and_never_counts_against_replicas() {
+        let controller = crate::cluster::CONTROLLER_ID;
+        let mut with = shape(3, 3, 2);
+        with.controller = Some(controller);
+        let nemesis = nemesis(FailureModel::Within);
+        let mut drawn = 0;
+        for seed in 0..100 {
+            let schedule = draw(&nemesis, &with, seed);
+            for action in schedule.actions.iter().filter(|a| a.broker == controller) {
+                let kind = action.kind.name();
+                let recovery = ["restart", "resume", "heal"].contains(&kind);
+                assert!(recovery || CONTROLLER_KINDS.contains(&kind), "{kind}");
+                drawn += !recovery as u32;
+            }
+            // The model over the brokers holds as before: the controller is no replica.
+            let (unavailable, lost) = worst(&schedule, &with);
+            assert!(unavailable < 3 && lost < 2, "seed {seed}");
+        }
+        assert!(drawn > 50, "the controller was drawn {drawn} times");
+        let without = draw(&nemesis, &shape(3, 3, 2), 5);
+        assert!(without.actions.iter().all(|a| a.broker != controller));
     }
 
     #[test]

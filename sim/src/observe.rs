@@ -3,7 +3,7 @@
 use kafkasim::env::Observation;
 
 use crate::history::Tp;
-use crate::online::ReplicaEvent;
+use crate::online::{PartitionEpochs, ReplicaEvent};
 
 fn tp((topic, partition): (&str, i32)) -> Tp {
     Tp::new(topic, partition)
@@ -119,5 +119,63 @@ pub fn events(broker: i32, observation: &Observation<'_>) -> Vec<ReplicaEvent> {
             isr: isr.to_vec(),
         }],
         Observation::Restarted => vec![ReplicaEvent::BrokerRestarted { broker }],
+        // The harness scans the recovered log on disk itself (see `RunTrace::observe`).
+        Observation::Recovered { .. } => vec![],
+        Observation::IsrProposed {
+            tp: t,
+            leader_epoch,
+            isr,
+        } => vec![ReplicaEvent::IsrProposed {
+            tp: tp(t),
+            leader: broker,
+            leader_epoch,
+            isr: isr.to_vec(),
+        }],
+        Observation::IsrCommitted {
+            tp: t,
+            leader,
+            leader_epoch,
+            partition_epoch,
+            isr,
+            clean,
+        } => vec![ReplicaEvent::IsrCommitted {
+            tp: tp(t),
+            leader,
+            leader_epoch,
+            partition_epoch,
+            isr: isr.to_vec(),
+            clean,
+        }],
+        Observation::ClientAppended {
+            tp: t,
+            acks,
+            base_offset,
+            last_offset,
+            min_insync_replicas,
+        } => vec![ReplicaEvent::ClientAppended {
+            broker,
+            tp: tp(t),
+            acks,
+            offsets: (base_offset, last_offset),
+            min_insync_replicas,
+        }],
+        Observation::MetadataImage {
+            metadata_offset,
+            controller_epoch,
+            partitions,
+        } => vec![ReplicaEvent::MetadataImage {
+            broker,
+            metadata_offset,
+            controller_epoch,
+            partitions: partitions
+                .iter()
+                .map(|p| PartitionEpochs {
+                    tp: tp(p.tp),
+                    leader: p.leader,
+                    leader_epoch: p.leader_epoch,
+                    partition_epoch: p.partition_epoch,
+                })
+                .collect(),
+        }],
     }
 }

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use kafkasim::client::consumer::ConsumeError;
 use kafkasim::client::{Consumer, ConsumerConfig, OffsetReset, Producer};
 use madsim::runtime::{Handle, Runtime};
 use rand::SeedableRng;
@@ -296,6 +297,7 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     history.wire_recorded = true;
     let mut anomalies = checker::check_all(&history, &final_state);
     anomalies.extend(trace.online_anomalies());
+    anomalies.extend(trace.corrupt_batches_at_end());
     // Everything above is in the trace; reading the replicas' disks below is not.
     let trace_hash = trace.hash();
     let (divergence, replica_logs) = replica_agreement(&scenario, &cluster, &trace);
@@ -516,9 +518,13 @@ fn timeline_with_nemesis(scenario: &Scenario, seed: u64) -> (Vec<TimedAction>, N
     let shape = crate::nemesis::Shape::of(scenario);
     let schedule = crate::nemesis::schedule(nemesis, &shape, scenario.duration_ms, &mut rng);
     steps.extend(schedule.actions.into_iter().map(|a| {
+        let target = match a.broker {
+            crate::cluster::CONTROLLER_ID => crate::scenario::Target::Controller,
+            broker => crate::scenario::Target::Broker(broker),
+        };
         let action = Action {
             kind: a.kind,
-            target: crate::scenario::Target::Broker(a.broker),
+            target,
             after_ms: 0,
         };
         (a.at_ms, action, true)
@@ -651,7 +657,7 @@ impl Nemesis<'_> {
         }
         let node_ids = self.cluster.node_ids();
         for id in fired.paused {
-            let broker = &self.cluster.brokers[&id];
+            let broker = self.cluster.node(id);
             if broker.alive && !broker.paused {
                 Handle::current().resume(node_ids[&id]);
             }
@@ -851,10 +857,13 @@ async fn drain_partition(
         if clock.now_ms() >= deadline {
             return Err(timed_out());
         }
-        let polled = consumer
-            .poll(Duration::from_millis(500))
-            .await
-            .map_err(|e| format!("drain of {topic}/{partition}: {e}"))?;
+        let polled = match consumer.poll(Duration::from_millis(500)).await {
+            Ok(polled) => polled,
+            // The broker serves a batch that fails its CRC: what follows cannot be read (the
+            // checkers see it missing, and corrupt-batch-kept names the replica that kept it).
+            Err(ConsumeError::Corrupt { .. }) => break,
+            Err(e) => return Err(format!("drain of {topic}/{partition}: {e}")),
+        };
         for record in polled {
             let value = record
                 .value

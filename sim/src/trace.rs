@@ -71,6 +71,12 @@ pub struct WhenFired {
 #[derive(Default)]
 pub struct RunTrace {
     state: Mutex<State>,
+    /// Each broker's disk, for `corrupt-batch-kept` (weak: a disk holds its node's trace).
+    disks: Mutex<BTreeMap<i32, std::sync::Weak<crate::disk::SimDisk>>>,
+    /// When each broker last recovered each partition directory.
+    recovered_at: Mutex<BTreeMap<(i32, String), u64>>,
+    /// Bad batches already reported, by (broker, file, position), so one is reported once.
+    corrupt_reported: Mutex<std::collections::BTreeSet<(i32, String, u64)>>,
 }
 
 impl RunTrace {
@@ -171,8 +177,82 @@ impl RunTrace {
         self.state.lock().unwrap().effects.clone()
     }
 
+    /// Lets `corrupt-batch-kept` read `broker`'s disk.
+    pub fn register_disk(&self, broker: i32, disk: &Arc<crate::disk::SimDisk>) {
+        self.disks
+            .lock()
+            .unwrap()
+            .insert(broker, Arc::downgrade(disk));
+    }
+
+    /// `corrupt-batch-kept` on what recovery just left of one replica's log.
+    fn check_recovered(&self, broker: i32, time_ms: u64, (topic, partition): (&str, i32)) {
+        let dir = format!("{topic}-{partition}");
+        self.recovered_at
+            .lock()
+            .unwrap()
+            .insert((broker, dir.clone()), time_ms);
+        let found = self.corrupt_batches(broker, &dir, "right after recovery", |_, _| true);
+        self.state.lock().unwrap().online_anomalies.extend(found);
+    }
+
+    /// `corrupt-batch-kept` over every broker's logs at the end of the run, leaving out bad
+    /// batches that a bit flip hit after the replica's last recovery (nothing read them yet).
+    pub fn corrupt_batches_at_end(&self) -> Vec<crate::checker::Anomaly> {
+        let brokers: Vec<i32> = self.disks.lock().unwrap().keys().copied().collect();
+        let mut found = Vec::new();
+        for broker in brokers {
+            let flips = self.disk(broker).map(|d| d.bit_flips()).unwrap_or_default();
+            let recovered_at = self.recovered_at.lock().unwrap().clone();
+            let counts = |path: &str, batch: &crate::checker::corrupt_batch_kept::BadBatch| {
+                let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+                let since = recovered_at.get(&(broker, dir.to_string())).copied();
+                !flips.iter().any(|flip| {
+                    flip.path == path
+                        && (batch.position..batch.end).contains(&flip.offset)
+                        && since.is_none_or(|t| flip.time_ms >= t)
+                })
+            };
+            found.extend(self.corrupt_batches(broker, "", "at the end of the run", counts));
+        }
+        found
+    }
+
+    fn disk(&self, broker: i32) -> Option<Arc<crate::disk::SimDisk>> {
+        self.disks.lock().unwrap().get(&broker)?.upgrade()
+    }
+
+    /// The bad batches under `dir` on `broker`'s disk that `counts` keeps and that were not
+    /// reported before, as anomalies.
+    fn corrupt_batches(
+        &self,
+        broker: i32,
+        dir: &str,
+        when: &str,
+        counts: impl Fn(&str, &crate::checker::corrupt_batch_kept::BadBatch) -> bool,
+    ) -> Vec<crate::checker::Anomaly> {
+        use crate::checker::corrupt_batch_kept as check;
+        let Some(disk) = self.disk(broker) else {
+            return Vec::new();
+        };
+        let mut reported = self.corrupt_reported.lock().unwrap();
+        let mut found = Vec::new();
+        for (path, bytes) in disk.peek_logs(dir) {
+            for batch in check::scan(&bytes) {
+                let new = reported.insert((broker, path.clone(), batch.position));
+                if new && counts(&path, &batch) {
+                    found.push(check::anomaly(broker, &path, &batch, when));
+                }
+            }
+        }
+        found
+    }
+
     /// Feed a broker's replica observation to the online checkers, at `time_ms`.
     pub fn observe(&self, broker: i32, time_ms: u64, observation: &kafkasim::env::Observation<'_>) {
+        if let kafkasim::env::Observation::Recovered { tp } = observation {
+            self.check_recovered(broker, time_ms, *tp);
+        }
         let mut state = self.state.lock().unwrap();
         for event in crate::observe::events(broker, observation) {
             let found = state.online.observe(time_ms, &event);
@@ -230,7 +310,13 @@ fn fire_when_steps(state: &mut State, time_ms: u64) {
         online: &state.online,
         replicas: &hook.replicas,
     };
-    let brokers: Vec<i32> = hook.nodes.keys().copied().collect();
+    // `all` names the brokers; the controller is paused only when a step names it.
+    let brokers: Vec<i32> = hook
+        .nodes
+        .keys()
+        .copied()
+        .filter(|&id| id != crate::cluster::CONTROLLER_ID)
+        .collect();
     let mut records = Vec::new();
     for step in hook.watch.poll(&view) {
         let mut paused: Vec<i32> = hook.steps[step]

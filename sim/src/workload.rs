@@ -284,10 +284,12 @@ pub async fn run_consumer(
                 outcome: Outcome::Fail(format!("offset out of range on {topic}/{partition}")),
                 reads: Vec::new(),
             },
-            Err(ConsumeError::Conn(e)) => EventKind::PollComplete {
-                outcome: Outcome::Fail(e.to_string()),
-                reads: Vec::new(),
-            },
+            Err(error @ (ConsumeError::Conn(_) | ConsumeError::Corrupt { .. })) => {
+                EventKind::PollComplete {
+                    outcome: Outcome::Fail(error.to_string()),
+                    reads: Vec::new(),
+                }
+            }
         };
         recorder.complete(process, op, kind);
     }

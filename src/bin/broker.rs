@@ -231,6 +231,9 @@ mod real {
                 controller,
                 topics: options.topics,
             },
+            async {
+                let _ = tokio::signal::ctrl_c().await;
+            },
         )
         .await
     }

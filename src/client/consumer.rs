@@ -81,6 +81,23 @@ pub enum ConsumeError {
     OutOfRange { topic: String, partition: i32 },
     #[error("{0}")]
     Conn(#[from] ConnError),
+    /// A whole batch failed to decode (its CRC or framing): Kafka's CorruptRecordException.
+    /// Records before it were returned first; the position stays at the batch.
+    #[error("corrupt record batch at {topic}/{partition} offset {offset}")]
+    Corrupt {
+        topic: String,
+        partition: i32,
+        offset: i64,
+    },
+}
+
+/// Whether `bytes` starts with a whole batch: its length field says it fits.
+fn whole_batch(bytes: &[u8]) -> bool {
+    const LOG_OVERHEAD: usize = 12;
+    bytes.len() >= LOG_OVERHEAD
+        && i32::from_be_bytes(bytes[8..12].try_into().expect("4 bytes"))
+            .try_into()
+            .is_ok_and(|length: usize| LOG_OVERHEAD + length <= bytes.len())
 }
 
 /// A consumer with manually assigned partitions.
@@ -95,6 +112,9 @@ pub struct Consumer {
     pub log_start_offsets: BTreeMap<(String, i32), i64>,
     /// Positions set by `auto.offset.reset` since the last `take_resets`.
     resets: Vec<(String, i32, i64)>,
+    /// A corrupt batch found by the last fetch, reported by the next `poll` (after the
+    /// records before it were returned), as Kafka's consumer does.
+    corrupt: Option<(String, i32, i64)>,
 }
 
 impl Consumer {
@@ -112,6 +132,7 @@ impl Consumer {
             high_watermarks: BTreeMap::new(),
             log_start_offsets: BTreeMap::new(),
             resets: Vec::new(),
+            corrupt: None,
         }
     }
 
@@ -155,9 +176,16 @@ impl Consumer {
     pub async fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>, ConsumeError> {
         let deadline = Instant::now() + timeout;
         loop {
+            if let Some((topic, partition, offset)) = self.corrupt.take() {
+                return Err(ConsumeError::Corrupt {
+                    topic,
+                    partition,
+                    offset,
+                });
+            }
             self.reset_missing_positions().await?;
             let records = self.fetch_once(deadline).await?;
-            if !records.is_empty() || Instant::now() >= deadline {
+            if !records.is_empty() || Instant::now() >= deadline || self.corrupt.is_some() {
                 return Ok(records);
             }
         }
@@ -377,6 +405,10 @@ impl Consumer {
                 self.positions.insert(key, None);
                 return Ok(());
             }
+            codes::CORRUPT_MESSAGE => {
+                self.corrupt = Some((topic.to_string(), p.partition_index, position));
+                return Ok(());
+            }
             _ => {
                 let _ = self.cluster.refresh(&[topic.to_string()]).await;
                 return Ok(());
@@ -390,8 +422,13 @@ impl Consumer {
         };
         let mut next = position;
         while !bytes.is_empty() {
-            // A fetch may end with a partial batch (Kafka allows it); stop at it.
+            // A fetch may end with a partial batch (Kafka allows it); stop at it. A whole
+            // batch that does not decode is corrupt.
+            let whole = whole_batch(&bytes);
             let Ok(set) = RecordBatchDecoder::decode(&mut bytes) else {
+                if whole {
+                    self.corrupt = Some((topic.to_string(), p.partition_index, next));
+                }
                 break;
             };
             for record in set.records {

@@ -104,6 +104,8 @@ pub struct ControllerConfig {
     /// `[model] eligible_leader_replicas` (KIP-966; module doc). Off: the ISR never empties
     /// and its last member leads again whatever it lost.
     pub eligible_leader_replicas: bool,
+    /// TEST-ONLY planted bugs (see [`crate::planted`]); none in real mode.
+    pub planted: crate::planted::PlantedBugs,
 }
 
 impl Default for ControllerConfig {
@@ -116,6 +118,7 @@ impl Default for ControllerConfig {
             alter_partition: AlterPartitionMode::Kip497,
             fence_restarted_brokers: true,
             eligible_leader_replicas: false,
+            planted: crate::planted::PlantedBugs::default(),
         }
     }
 }

@@ -67,6 +67,9 @@ struct Core {
     /// Each broker's metadata log end right after its latest registration: its heartbeats
     /// report it caught up once it has applied that much.
     registered_at: BTreeMap<i32, i64>,
+    /// Records published but not yet fsynced: only ever set by the TEST-ONLY planted bug
+    /// `controller-publish-before-fsync`, whose next tick fsyncs them.
+    unsynced: bool,
 }
 
 struct Node {
@@ -76,6 +79,8 @@ struct Node {
     log_end: Watch<u64>,
     /// Monotonic time zero for broker sessions.
     started: tokio::time::Instant,
+    /// TEST-ONLY planted bugs (see [`crate::planted`]).
+    planted: crate::planted::PlantedBugs,
 }
 
 impl Node {
@@ -92,16 +97,14 @@ impl Node {
         let bytes = encode_all(&records);
         let disk = &self.env.disk;
         let first = !disk.exists(LOG_FILE);
-        let durable = disk
-            .append(LOG_FILE, &bytes)
-            .and_then(|_| disk.fsync(LOG_FILE))
-            .and_then(|_| {
-                if first {
-                    disk.fsync_dir(LOG_DIR)
-                } else {
-                    Ok(())
-                }
-            });
+        let appended = disk.append(LOG_FILE, &bytes);
+        let durable = if self.planted.controller_publish_before_fsync {
+            // TEST-ONLY planted bug: publish now and leave the fsync to the next tick.
+            core.unsynced = true;
+            appended.map(|_| ())
+        } else {
+            appended.and_then(|_| self.sync_log(first))
+        };
         if let Err(error) = durable {
             panic!("controller: metadata log write failed ({error}); a restart replays the log");
         }
@@ -116,32 +119,108 @@ impl Node {
             }
         }
         core.controller.apply(&records);
+        observe_isr_commits(&self.env, &core.controller, &records);
         core.log.extend(records);
         let end = core.log.len() as u64;
         self.log_end.send_modify(|n| *n = end);
     }
+
+    /// fsync the log file, and its directory when the file was just created (the directory
+    /// itself was made durable when it was created, in [`run`]).
+    fn sync_log(&self, created: bool) -> std::io::Result<()> {
+        let disk = &self.env.disk;
+        disk.fsync(LOG_FILE)?;
+        if created {
+            disk.fsync_dir(LOG_DIR)?;
+        }
+        Ok(())
+    }
+
+    /// The planted bug's deferred fsync (a no-op otherwise).
+    fn sync_published(&self, core: &mut Core) {
+        if std::mem::take(&mut core.unsynced) {
+            if let Err(error) = self.sync_log(true) {
+                panic!("controller: metadata log fsync failed ({error})");
+            }
+        }
+    }
 }
 
-/// Start the controller: replay (or create) the metadata log, take over, serve forever.
-pub async fn run(env: Env, config: ControllerNodeConfig) -> anyhow::Result<()> {
-    env.disk.create_dir_all(LOG_DIR)?;
+/// Tell the online checkers about every ISR this batch of records committed, with the
+/// partition's whole state after it (a change record carries only what changed). An unclean
+/// election and KIP-966's last-known-ELR recovery (its unclean recovery: the longest log among
+/// replicas that left both the ISR and the ELR) are not clean: they may elect a replica that
+/// misses committed data, and say so.
+fn observe_isr_commits(env: &Env, controller: &Controller, records: &[MetadataRecord]) {
+    for record in records {
+        let (topic, partition, clean) = match record {
+            MetadataRecord::Partition(p) => (&p.topic, p.partition, true),
+            MetadataRecord::PartitionChange(change) if change.isr.is_some() => (
+                &change.topic,
+                change.partition,
+                !matches!(
+                    change.reason,
+                    super::records::ChangeReason::UncleanElection
+                        | super::records::ChangeReason::LastKnownElrRecovery
+                ),
+            ),
+            _ => continue,
+        };
+        let Some(state) = controller.state().partition(topic, partition) else {
+            continue;
+        };
+        env.trace.observe(&crate::env::Observation::IsrCommitted {
+            tp: (topic, partition),
+            leader: state.leader,
+            leader_epoch: state.leader_epoch,
+            partition_epoch: state.partition_epoch,
+            isr: &state.isr,
+            clean,
+        });
+    }
+}
+
+/// Start the controller: replay (or create) the metadata log, take over, and serve until
+/// `shutdown` completes (SIGTERM): then every published record is durable and it returns.
+pub async fn run(
+    env: Env,
+    config: ControllerNodeConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    // The directory's own entry must be durable before the log in it can be (a create
+    // survives a power loss only once its parent directory is fsynced).
+    crate::env::create_dir_durable(&*env.disk, LOG_DIR)?;
     let node = Arc::new(Node {
         env,
         core: Mutex::new(Core {
             controller: Controller::new(config.controller.clone()),
             log: Vec::new(),
             registered_at: BTreeMap::new(),
+            unsynced: false,
         }),
         log_end: Watch::new(0),
         started: tokio::time::Instant::now(),
+        planted: config.controller.planted,
     });
     recover(&node, &config)?;
     let listener = TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %config.listen, "controller listening");
     tokio::spawn(tick(node.clone()));
     let mut conn_id = 0u64;
+    tokio::pin!(shutdown);
     loop {
-        let (stream, peer) = listener.accept().await?;
+        let (stream, peer) = tokio::select! {
+            biased;
+            _ = &mut shutdown => {
+                let mut core = node.core.lock().unwrap();
+                node.sync_published(&mut core);
+                node.env.trace.record("shutdown", b"controller");
+                node.env.trace.effect("controller.shutdown.clean", 1);
+                tracing::info!("controller shut down cleanly");
+                return Ok(());
+            }
+            accepted = listener.accept() => accepted?,
+        };
         conn_id += 1;
         let info = ConnInfo {
             node_id: node.env.node_id,
@@ -198,6 +277,7 @@ async fn tick(node: Arc<Node>) {
         tokio::time::sleep(TICK_INTERVAL).await;
         let now_ms = node.now_ms();
         let mut core = node.core.lock().unwrap();
+        node.sync_published(&mut core);
         let records = core.controller.tick(now_ms);
         node.commit(&mut core, records);
     }
@@ -438,16 +518,31 @@ fn alter_partition(node: &Node, request: AlterPartitionRequest) -> AlterPartitio
     response
 }
 
+/// The controller epoch in force at `offset` of `log`: the latest `ControllerEpoch` record at
+/// or before it (0 before any), as a broker that applied the log through `offset` holds it.
+fn epoch_at(log: &[MetadataRecord], offset: usize) -> i32 {
+    log[..=offset]
+        .iter()
+        .rev()
+        .find_map(|record| match record {
+            MetadataRecord::ControllerEpoch { controller_epoch } => Some(*controller_epoch),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
 /// A broker replicates the metadata log: records from `fetch_offset`, waiting up to
-/// `max_wait_ms` when there are none yet. An offset past the log's end (a broker that saw a
-/// log this controller does not have) gets OFFSET_OUT_OF_RANGE, and the broker starts over.
+/// `max_wait_ms` when there are none yet. An offset past the log's end, or one whose previous
+/// record was written under another controller epoch than the broker's `last_fetched_epoch`
+/// (a broker that saw a log this controller does not have: KRaft's diverging epoch), gets
+/// OFFSET_OUT_OF_RANGE, and the broker starts over.
 async fn fetch(node: &Node, request: FetchRequest) -> FetchResponse {
-    let fetch_offset = request
+    let (fetch_offset, last_fetched_epoch) = request
         .topics
         .first()
         .and_then(|t| t.partitions.first())
-        .map(|p| p.fetch_offset)
-        .unwrap_or(0);
+        .map(|p| (p.fetch_offset, p.last_fetched_epoch))
+        .unwrap_or((0, -1));
     let mut log_end = node.log_end.subscribe();
     if fetch_offset == log_end.borrow() as i64 {
         let wait = Duration::from_millis(request.max_wait_ms.clamp(0, 10_000) as u64);
@@ -460,7 +555,12 @@ async fn fetch(node: &Node, request: FetchRequest) -> FetchResponse {
     data.high_watermark = end;
     data.last_stable_offset = end;
     data.log_start_offset = 0;
-    if fetch_offset < 0 || fetch_offset > end {
+    let diverged = |offset: i64| {
+        offset > 0 && last_fetched_epoch >= 0 && {
+            epoch_at(&core.log, offset as usize - 1) != last_fetched_epoch
+        }
+    };
+    if fetch_offset < 0 || fetch_offset > end || diverged(fetch_offset) {
         data.error_code = codes::OFFSET_OUT_OF_RANGE;
     } else {
         let from = fetch_offset as usize;

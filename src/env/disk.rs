@@ -49,6 +49,23 @@ pub trait Disk: Send + Sync + 'static {
     }
 }
 
+/// Create `dir` and its parents, and make each new entry durable: a directory's entry survives
+/// a power loss only once its parent is fsynced, so every level from `dir` up to the root is
+/// fsynced (cheap, and only when something was missing). Existing directories cost one check.
+pub fn create_dir_durable(disk: &dyn Disk, dir: &str) -> io::Result<()> {
+    let dir = dir.trim_matches('/');
+    if dir.is_empty() || disk.exists(dir) {
+        return Ok(());
+    }
+    disk.create_dir_all(dir)?;
+    let mut level = dir;
+    while let Some((parent, _)) = level.rsplit_once('/') {
+        disk.fsync_dir(parent)?;
+        level = parent;
+    }
+    disk.fsync_dir("")
+}
+
 /// Real files under a root directory, for real mode.
 ///
 /// Open handles are cached so that appends do not reopen the file each time.

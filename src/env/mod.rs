@@ -11,9 +11,9 @@ mod disk;
 mod net;
 pub mod observe;
 
-pub use disk::{Disk, FsDisk, MemDisk};
+pub use disk::{create_dir_durable, Disk, FsDisk, MemDisk};
 pub use net::{buggify, Buggify, ConnInfo, NetAction, NetHooks, NoNetFaults, NoTrace, Trace};
-pub use observe::Observation;
+pub use observe::{Observation, PartitionEpochs};
 
 use std::sync::Arc;
 

@@ -63,4 +63,48 @@ pub enum Observation<'a> {
     },
     /// The broker process started (memory lost; recovery follows as `Truncated`).
     Restarted,
+    /// The replica's log was opened and recovered: what is on disk now is what recovery kept.
+    Recovered { tp: TopicPartition<'a> },
+    /// A leader proposed a new ISR to the controller (KIP-497's AlterPartition).
+    IsrProposed {
+        tp: TopicPartition<'a>,
+        leader_epoch: i32,
+        isr: &'a [i32],
+    },
+    /// The controller made a partition state durable and published it (observed on the
+    /// controller's node): its leader, epochs and ISR. `clean` is false for an unclean
+    /// election.
+    IsrCommitted {
+        tp: TopicPartition<'a>,
+        leader: i32,
+        leader_epoch: i32,
+        partition_epoch: i32,
+        isr: &'a [i32],
+        clean: bool,
+    },
+    /// A leader appended a client's produce with `acks` (before any answer), as batches
+    /// `base_offset..=last_offset`; `min_insync_replicas` is the effective minimum in force.
+    ClientAppended {
+        tp: TopicPartition<'a>,
+        acks: i16,
+        base_offset: i64,
+        last_offset: i64,
+        min_insync_replicas: usize,
+    },
+    /// The broker applied the metadata log up to the controller's end (`metadata_offset`
+    /// records): the epochs it now acts on.
+    MetadataImage {
+        metadata_offset: i64,
+        controller_epoch: i32,
+        partitions: &'a [PartitionEpochs<'a>],
+    },
+}
+
+/// One partition's leadership as a broker's metadata image holds it.
+#[derive(Debug, Clone, Copy)]
+pub struct PartitionEpochs<'a> {
+    pub tp: TopicPartition<'a>,
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub partition_epoch: i32,
 }

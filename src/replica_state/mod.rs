@@ -71,6 +71,10 @@ pub struct PartitionConfig {
     pub strict_min_isr: bool,
     /// Whether ISR changes wait for the controller (KIP-497) or apply at once.
     pub isr_rule: IsrRule,
+    /// TEST-ONLY: admit a follower to the ISR one offset early (see [`crate::planted`]).
+    pub planted_isr_admit_one_early: bool,
+    /// TEST-ONLY: append acks=all produces without the min ISR check (see [`crate::planted`]).
+    pub planted_skip_min_isr_check: bool,
 }
 
 impl PartitionConfig {
@@ -368,7 +372,7 @@ impl LeaderState {
         match acks {
             ACKS_ALL => {
                 let required = self.config.effective_min_isr();
-                if self.isr.len() < required {
+                if self.isr.len() < required && !self.config.planted_skip_min_isr_check {
                     return Err(Error::NotEnoughReplicas {
                         in_sync: self.isr.len(),
                         required,
@@ -520,8 +524,13 @@ impl LeaderState {
             return None;
         }
         let log_end_offset = self.followers[&follower].log_end_offset?;
-        let in_sync = log_end_offset >= self.high_watermark
-            && log_end_offset >= self.leader_epoch_start_offset;
+        // The planted bug admits a follower one offset short of the HW.
+        let high_watermark = match self.config.planted_isr_admit_one_early {
+            true => self.high_watermark - 1,
+            false => self.high_watermark,
+        };
+        let in_sync =
+            log_end_offset >= high_watermark && log_end_offset >= self.leader_epoch_start_offset;
         if !in_sync {
             return None;
         }

@@ -13,6 +13,8 @@ fn config(isr_rule: IsrRule, strict_min_isr: bool) -> PartitionConfig {
         replica_lag_time_max_ms: LAG_MS,
         strict_min_isr,
         isr_rule,
+        planted_isr_admit_one_early: false,
+        planted_skip_min_isr_check: false,
     }
 }
 

@@ -51,6 +51,8 @@ pub struct BrokerConfig {
     /// `[model] monotonic_list_offsets` (KIP-207): a leader answers clients' ListOffsets with
     /// OFFSET_NOT_AVAILABLE until its high watermark reaches the start of its epoch.
     pub monotonic_list_offsets: bool,
+    /// TEST-ONLY planted bugs (see [`crate::planted`]); none in real mode.
+    pub planted: crate::planted::PlantedBugs,
 }
 
 impl BrokerConfig {
@@ -71,6 +73,7 @@ impl BrokerConfig {
             truncation: crate::replication::TruncationRule::LeaderEpoch,
             epoch_lookup: crate::replication::EpochLookup::Kip279,
             monotonic_list_offsets: false,
+            planted: crate::planted::PlantedBugs::default(),
         }
     }
 

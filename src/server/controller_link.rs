@@ -221,7 +221,9 @@ async fn replicate_metadata(broker: Arc<Broker>, controller: SocketAddr) {
     loop {
         let conn = connect(&broker, controller, "metadata").await;
         loop {
-            let Ok((code, records)) = fetch_metadata(&conn, offset).await else {
+            let last_epoch = state.controller_epoch;
+            let Ok((code, records, log_end)) = fetch_metadata(&conn, offset, last_epoch).await
+            else {
                 break;
             };
             if code == codes::OFFSET_OUT_OF_RANGE {
@@ -249,6 +251,9 @@ async fn replicate_metadata(broker: Arc<Broker>, controller: SocketAddr) {
             }
             offset += decoded.records.len() as i64;
             broker.set_metadata(state.clone(), offset);
+            if offset >= log_end {
+                observe_image(&broker, &state, offset);
+            }
             // As a KRaft broker, act on the metadata only once it includes this process's
             // own registration (and so whatever the controller decided about its restart):
             // a restarted leader must not lead again from a stale view of the log.
@@ -264,12 +269,42 @@ async fn replicate_metadata(broker: Arc<Broker>, controller: SocketAddr) {
     }
 }
 
-async fn fetch_metadata(conn: &Connection, offset: i64) -> Result<(i16, bytes::Bytes), ConnError> {
+/// Tell the online checkers which epochs this broker acts on now that it has applied the
+/// controller's whole log.
+fn observe_image(broker: &Broker, state: &MetadataState, metadata_offset: i64) {
+    let partitions: Vec<crate::env::PartitionEpochs<'_>> = state
+        .partitions()
+        .map(|(topic, partition, p)| crate::env::PartitionEpochs {
+            tp: (topic, partition),
+            leader: p.leader,
+            leader_epoch: p.leader_epoch,
+            partition_epoch: p.partition_epoch,
+        })
+        .collect();
+    broker
+        .env
+        .trace
+        .observe(&crate::env::Observation::MetadataImage {
+            metadata_offset,
+            controller_epoch: state.controller_epoch,
+            partitions: &partitions,
+        });
+}
+
+/// One metadata Fetch from `offset`: the error code, the records, and the controller's log
+/// end (the response's high watermark).
+async fn fetch_metadata(
+    conn: &Connection,
+    offset: i64,
+    last_epoch: i32,
+) -> Result<(i16, bytes::Bytes, i64), ConnError> {
     let mut partition = FetchPartition::default();
     partition.partition = 0;
     partition.fetch_offset = offset;
     partition.current_leader_epoch = -1;
-    partition.last_fetched_epoch = -1;
+    // The controller epoch of the last record applied, so a controller whose log forked from
+    // this broker's can tell (KRaft's divergence check).
+    partition.last_fetched_epoch = if offset > 0 { last_epoch } else { -1 };
     partition.log_start_offset = -1;
     partition.partition_max_bytes = 1 << 20;
     let mut topic = FetchTopic::default();
@@ -295,7 +330,11 @@ async fn fetch_metadata(conn: &Connection, offset: i64) -> Result<(i16, bytes::B
         .flat_map(|t| t.partitions)
         .next()
         .ok_or_else(|| ConnError::Protocol("empty metadata Fetch response".into()))?;
-    Ok((data.error_code, data.records.unwrap_or_default()))
+    Ok((
+        data.error_code,
+        data.records.unwrap_or_default(),
+        data.high_watermark,
+    ))
 }
 
 /// Move every hosted partition to the role the metadata names.

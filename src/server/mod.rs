@@ -135,8 +135,9 @@ impl Broker {
         topic: TopicAssignment,
         checkpoint: &BTreeMap<(String, i32), i64>,
     ) -> anyhow::Result<()> {
-        let log_config =
+        let mut log_config =
             config::log_config(&self.config.configs, &topic.configs).map_err(anyhow::Error::msg)?;
+        log_config.planted_recovery_keeps_bad_crc = self.config.planted.recovery_keeps_bad_crc;
         let min_insync_replicas =
             config::int_config_of(&self.config.configs, &topic.configs, "min.insync.replicas")
                 .map_err(anyhow::Error::msg)?
@@ -170,6 +171,7 @@ impl Broker {
                     .map(|_| self.fenced_brokers.subscribe()),
                 truncation: self.config.truncation,
                 epoch_lookup: self.config.epoch_lookup,
+                planted: self.config.planted,
             };
             let handle = PartitionHandle::open(
                 &self.env,

@@ -74,6 +74,8 @@ pub struct ReplicaConfig {
     /// With a controller: the brokers this broker's metadata shows fenced, which a leader
     /// does not propose for the ISR (KIP-841).
     pub ineligible_replicas: Option<Subscriber<std::collections::BTreeSet<i32>>>,
+    /// TEST-ONLY planted bugs (see [`crate::planted`]).
+    pub planted: crate::planted::PlantedBugs,
 }
 
 impl ReplicaConfig {
@@ -276,6 +278,7 @@ impl PartitionHandle {
             offset: log.log_end_offset(),
             reason: "recovery",
         });
+        env.trace.observe(&Observation::Recovered { tp });
         let role = initial_role(env, tp, &mut log, &replica)?;
         let (epochs, epochs_checkpointed) = epoch_cache_at_open(env, dir, &log);
         if let Role::Leader(state) = &role {
@@ -633,6 +636,8 @@ fn initial_role(
         replica_lag_time_max_ms: replica.replica_lag_time_max_ms,
         strict_min_isr: true,
         isr_rule: IsrRule::Legacy,
+        planted_isr_admit_one_early: replica.planted.isr_admit_one_early,
+        planted_skip_min_isr_check: replica.planted.skip_min_isr_check,
     };
     let high_watermark = if replica.replicas.len() == 1 {
         log_end_offset
@@ -927,6 +932,7 @@ impl Actor {
             return Err(codes::NOT_LEADER_OR_FOLLOWER);
         };
         state.check_produce_allowed(acks).map_err(|e| e.code())?;
+        let min_insync_replicas = state.config().effective_min_isr();
         let now = self.env.clock.wall_ms();
         let leader_epoch = state.leader_epoch();
         if crate::env::buggify(&self.env, crate::env::Buggify::ForcedSegmentRoll) {
@@ -947,6 +953,13 @@ impl Actor {
             self.observe_append(next, last, leader_epoch, header.crc);
             next = last + 1;
         }
+        self.env.trace.observe(&Observation::ClientAppended {
+            tp: self.tp(),
+            acks,
+            base_offset: info.base_offset,
+            last_offset: next - 1,
+            min_insync_replicas,
+        });
         Ok(info)
     }
 
@@ -1151,6 +1164,8 @@ impl Actor {
             replica_lag_time_max_ms: self.replica.replica_lag_time_max_ms,
             strict_min_isr: true,
             isr_rule: IsrRule::Kip497,
+            planted_isr_admit_one_early: self.replica.planted.isr_admit_one_early,
+            planted_skip_min_isr_check: self.replica.planted.skip_min_isr_check,
         }
     }
 
@@ -1294,6 +1309,11 @@ impl Actor {
         self.env.trace.effect(name, 1);
         if let Some(proposals) = &self.replica.isr_proposals {
             // KIP-497: the change is pending until the controller publishes it.
+            self.env.trace.observe(&Observation::IsrProposed {
+                tp: self.tp(),
+                leader_epoch: change.leader_epoch,
+                isr: &change.new_isr,
+            });
             let _ = proposals.send(IsrProposal {
                 topic: self.topic.clone(),
                 partition: self.partition,
@@ -1436,6 +1456,7 @@ mod tests {
             truncation: TruncationRule::LeaderEpoch,
             epoch_lookup: crate::replication::EpochLookup::Kip279,
             ineligible_replicas: None,
+            planted: Default::default(),
         }
     }
 

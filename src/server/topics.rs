@@ -27,7 +27,7 @@ pub fn load_persisted(disk: &dyn Disk) -> anyhow::Result<Vec<TopicAssignment>> {
 /// Replace the persisted topic list.
 pub fn persist(disk: &dyn Disk, topics: &[TopicAssignment]) -> std::io::Result<()> {
     let text: String = topics.iter().map(format_line).collect();
-    disk.create_dir_all(DIR)?;
+    crate::env::create_dir_durable(disk, DIR)?;
     disk.write_file(TEMP, text.as_bytes())?;
     disk.fsync(TEMP)?;
     disk.rename(TEMP, FILE)?;

@@ -171,7 +171,9 @@ impl Log {
                 continue;
             }
             let interval = self.config.index_interval_bytes;
-            let (segment, found) = Segment::recover(&self.disk, &self.dir, base, interval)?;
+            let keep_bad_crc = self.config.planted_recovery_keeps_bad_crc;
+            let (segment, found) =
+                Segment::recover(&self.disk, &self.dir, base, interval, keep_bad_crc)?;
             report.batches += found.batches;
             report.truncated_bytes += found.truncated_bytes;
             report.corrupt_batches += found.crc_failure as u64;

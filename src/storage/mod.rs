@@ -36,6 +36,8 @@ pub struct LogConfig {
     pub retention_bytes: Option<u64>,
     /// `max.message.bytes`: the largest batch accepted.
     pub max_message_bytes: usize,
+    /// TEST-ONLY: recovery keeps batches whose CRC fails (see [`crate::planted`]).
+    pub planted_recovery_keeps_bad_crc: bool,
 }
 
 impl Default for LogConfig {
@@ -49,6 +51,7 @@ impl Default for LogConfig {
             retention_ms: Some(7 * 24 * 3600 * 1000),
             retention_bytes: None,
             max_message_bytes: 1_048_588,
+            planted_recovery_keeps_bad_crc: false,
         }
     }
 }

@@ -288,7 +288,15 @@ impl Segment {
                 return Ok(false);
             }
             let bytes = disk.read_at(&self.log_path, position, header.size())?;
-            batch::validate(&bytes)?;
+            // A corrupt batch is served to no one; what precedes it still is, so a reader
+            // gets every good batch before the error.
+            if let Err(error) = batch::validate(&bytes) {
+                return if out.is_empty() {
+                    Err(error)
+                } else {
+                    Ok(false)
+                };
+            }
             out.extend_from_slice(&bytes);
             position += header.size() as u64;
         }
@@ -341,11 +349,13 @@ impl Segment {
 
     /// Open an existing segment file, check every batch, cut it at the first torn, corrupt or
     /// misplaced batch, and rebuild its indexes. The caller deletes later segments when cut.
+    /// `keep_bad_crc` is the TEST-ONLY planted bug that keeps a whole batch whose CRC fails.
     pub fn recover(
         disk: &Arc<dyn Disk>,
         dir: &str,
         base_offset: i64,
         interval: u64,
+        keep_bad_crc: bool,
     ) -> Result<(Segment, SegmentRecovery), StorageError> {
         let mut segment = Segment::new(dir, base_offset);
         // Whether the previous process fsynced this file is unknowable (a kill keeps unsynced
@@ -355,7 +365,13 @@ impl Segment {
         let mut report = SegmentRecovery::default();
         let mut position = 0usize;
         while position < data.len() {
-            match batch::validate(&data[position..]) {
+            let checked = match batch::validate(&data[position..]) {
+                Err(StorageError::Corrupt(m)) if keep_bad_crc && m.contains("crc") => {
+                    batch::parse_header(&data[position..])
+                }
+                checked => checked,
+            };
+            match checked {
                 Ok(header) if header.base_offset == segment.next_offset => {
                     if segment.rolling_timestamp_ms.is_none() {
                         segment.rolling_timestamp_ms = Some(header.max_timestamp);

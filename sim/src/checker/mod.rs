@@ -15,6 +15,7 @@ use crate::history::{History, Tp};
 
 pub mod aborted_read;
 pub mod acked_write_absent;
+pub mod corrupt_batch_kept;
 pub mod duplicate;
 pub mod inconsistent_offsets;
 pub mod lost_write;
@@ -80,6 +81,7 @@ pub const ALL_KINDS: &[&str] = &[
     aborted_read::KIND,
     acked_write_absent::KIND,
     wire::KIND,
+    corrupt_batch_kept::KIND,
     duplicate::KIND,
     inconsistent_offsets::KIND,
     lost_write::KIND,

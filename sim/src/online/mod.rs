@@ -25,8 +25,11 @@ pub mod committed_log_divergence;
 pub mod committed_truncated;
 pub mod epoch_regression;
 pub mod fetch_above_hw;
+pub mod isr_member_incomplete;
 pub mod leader_incomplete;
 pub mod list_offsets_regression;
+pub mod metadata_epoch_regression;
+pub mod min_isr_violation;
 pub mod model;
 pub mod offset_order;
 pub mod replica_agreement;
@@ -45,8 +48,11 @@ pub const ALL_KINDS: &[&str] = &[
     committed_truncated::KIND,
     epoch_regression::KIND,
     fetch_above_hw::KIND,
+    isr_member_incomplete::KIND,
     leader_incomplete::KIND,
     list_offsets_regression::KIND,
+    metadata_epoch_regression::KIND,
+    min_isr_violation::KIND,
     offset_order::KIND,
     replica_agreement::KIND,
     retention_above_hw::KIND,
@@ -124,6 +130,46 @@ pub enum ReplicaEvent {
     /// A broker restarted: memory lost; disk state as recovered (recovery shows up as
     /// `Truncated` events).
     BrokerRestarted { broker: i32 },
+    /// A leader proposed `isr` to the controller (KIP-497), not yet in force.
+    IsrProposed {
+        tp: Tp,
+        leader: i32,
+        leader_epoch: i32,
+        isr: Vec<i32>,
+    },
+    /// The controller made a partition's state durable and published it.
+    IsrCommitted {
+        tp: Tp,
+        leader: i32,
+        leader_epoch: i32,
+        partition_epoch: i32,
+        isr: Vec<i32>,
+        clean: bool,
+    },
+    /// A leader appended a client's produce (before answering it).
+    ClientAppended {
+        broker: i32,
+        tp: Tp,
+        acks: i16,
+        offsets: (i64, i64),
+        min_insync_replicas: usize,
+    },
+    /// A broker applied the controller's whole metadata log: the epochs it acts on now.
+    MetadataImage {
+        broker: i32,
+        metadata_offset: i64,
+        controller_epoch: i32,
+        partitions: Vec<PartitionEpochs>,
+    },
+}
+
+/// One partition's leadership in a broker's metadata image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionEpochs {
+    pub tp: Tp,
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub partition_epoch: i32,
 }
 
 /// When an event was observed: simulated time and its index among observed events.
@@ -183,6 +229,10 @@ pub struct PartitionModel {
     pub latest_listed: Option<i64>,
     /// One past the highest offset acknowledged to an acks=all producer.
     pub acknowledged_end: i64,
+    /// The ISR the controller last committed, once it committed one.
+    pub controller_isr: Option<Vec<i32>>,
+    /// Each broker's own latest (leader epoch, ISR) as leader: what it acts on.
+    pub leader_isr: BTreeMap<i32, (i32, Vec<i32>)>,
     /// Committed offsets at or above this were already reported lost everywhere.
     pub lost_reported_from: Option<i64>,
 }
@@ -211,6 +261,8 @@ pub struct OnlineChecker {
     observed: usize,
     /// Every election, the first time its epoch was announced, in observation order.
     elections: Vec<ElectionSeen>,
+    /// Each broker's latest metadata image, for `metadata-epoch-regression`.
+    images: BTreeMap<i32, metadata_epoch_regression::Image>,
 }
 
 pub(crate) fn anomaly(kind: &str, tp: &Tp, offset: Option<i64>, at: At, what: String) -> Anomaly {
@@ -303,8 +355,17 @@ impl OnlineChecker {
                 leader_epoch,
                 isr,
             } => {
+                let partition = self.partition_mut(tp);
+                let before = partition.leader_isr.get(leader).map(|(_, isr)| isr.clone());
+                let static_map = partition.controller_isr.is_none();
                 self.on_isr_changed(tp, *leader, *leader_epoch, isr);
-                vec![]
+                if !static_map {
+                    // With a controller the commit was checked when the controller made it.
+                    return vec![];
+                }
+                let partition = self.partition_mut(tp);
+                let who = format!("applied by leader {leader} at epoch {leader_epoch}");
+                isr_member_incomplete::check(tp, partition, before.as_deref(), isr, &who, at)
             }
             ReplicaEvent::AcksAllAcknowledged {
                 tp,
@@ -332,6 +393,69 @@ impl OnlineChecker {
             ReplicaEvent::BrokerRestarted { broker } => {
                 self.on_restart(*broker);
                 vec![]
+            }
+            ReplicaEvent::IsrProposed {
+                tp,
+                leader,
+                leader_epoch,
+                isr,
+            } => {
+                let partition = self.partition_mut(tp);
+                let before = partition.leader_isr.get(leader).map(|(_, isr)| isr.clone());
+                let who = format!("proposed by leader {leader} at epoch {leader_epoch}");
+                isr_member_incomplete::check(tp, partition, before.as_deref(), isr, &who, at)
+            }
+            ReplicaEvent::IsrCommitted {
+                tp,
+                leader,
+                leader_epoch,
+                partition_epoch,
+                isr,
+                clean,
+            } => {
+                let partition = self.partition_mut(tp);
+                let before = partition.controller_isr.replace(isr.clone());
+                if !clean {
+                    return vec![];
+                }
+                let who = format!(
+                    "committed by the controller (leader {leader}, leader epoch {leader_epoch}, partition epoch {partition_epoch})"
+                );
+                isr_member_incomplete::check(tp, partition, before.as_deref(), isr, &who, at)
+            }
+            ReplicaEvent::ClientAppended {
+                broker,
+                tp,
+                acks,
+                offsets,
+                min_insync_replicas,
+            } => {
+                let partition = self.partition_mut(tp);
+                min_isr_violation::check(
+                    tp,
+                    partition,
+                    *broker,
+                    *acks,
+                    *offsets,
+                    *min_insync_replicas,
+                    at,
+                )
+                .into_iter()
+                .collect()
+            }
+            ReplicaEvent::MetadataImage {
+                broker,
+                metadata_offset,
+                controller_epoch,
+                partitions,
+            } => {
+                let image = metadata_epoch_regression::Image::new(
+                    *metadata_offset,
+                    *controller_epoch,
+                    partitions,
+                );
+                let previous = self.images.insert(*broker, image.clone());
+                metadata_epoch_regression::check(*broker, previous.as_ref(), &image, at)
             }
         }
     }
@@ -434,6 +558,9 @@ impl OnlineChecker {
         clean: bool,
     ) -> Vec<Anomaly> {
         let partition = self.partition_mut(tp);
+        partition
+            .leader_isr
+            .insert(election.leader, (election.leader_epoch, isr.to_vec()));
         let mut found: Vec<Anomaly> =
             epoch_regression::check(tp, &partition.elections, election, at)
                 .into_iter()
@@ -482,6 +609,9 @@ impl OnlineChecker {
     /// The latest leader's ISR changed; an older leader's late report is ignored.
     fn on_isr_changed(&mut self, tp: &Tp, leader: i32, leader_epoch: i32, isr: &[i32]) {
         let partition = self.partition_mut(tp);
+        partition
+            .leader_isr
+            .insert(leader, (leader_epoch, isr.to_vec()));
         let current = partition
             .latest_election
             .is_none_or(|latest| latest.leader == leader && latest.leader_epoch == leader_epoch);

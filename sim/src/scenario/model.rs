@@ -82,6 +82,8 @@ pub struct Model {
     /// KIP-207: a new leader answers clients' ListOffsets with OFFSET_NOT_AVAILABLE until its
     /// high watermark reaches the start of its epoch, so the answers never go backwards.
     pub monotonic_list_offsets: bool,
+    /// TEST-ONLY planted bugs (`planted_bugs = [...]`, see `kafkasim::planted`).
+    pub planted_bugs: kafkasim::planted::PlantedBugs,
 }
 
 impl Model {
@@ -106,6 +108,7 @@ impl Default for Model {
             epoch_lookup: kafkasim::replication::EpochLookup::Kip279,
             buggify: false,
             monotonic_list_offsets: false,
+            planted_bugs: kafkasim::planted::PlantedBugs::default(),
         }
     }
 }
@@ -464,6 +467,9 @@ pub struct Nemesis {
     pub recover_after_ms: (u64, u64),
     /// Whether draws that would break the failure model are skipped.
     pub failure_model: FailureModel,
+    /// `targets` includes "controller": the controller is drawn too, for the kinds it can
+    /// suffer (see `crate::nemesis::CONTROLLER_KINDS`).
+    pub controller: bool,
 }
 
 /// Which failure model a `[nemesis]` keeps to (SIMULATION.md, Faults).

@@ -42,6 +42,7 @@ pub const ANOMALY_KINDS: &[&str] = &[
     "nonmonotonic-poll",
     "acked-write-absent",
     "aborted-read",
+    "corrupt-batch-kept",
     "client-wire-mismatch",
     // The online checkers (sim/src/online/).
     "acks-all-underreplicated",
@@ -49,8 +50,11 @@ pub const ANOMALY_KINDS: &[&str] = &[
     "committed-truncated",
     "epoch-regression",
     "fetch-above-hw",
+    "isr-member-incomplete",
     "leader-incomplete",
     "list-offsets-regression",
+    "metadata-epoch-regression",
+    "min-isr-violation",
     "offset-order",
     "replica-divergence",
     "retention-above-hw",
@@ -515,7 +519,7 @@ fn scenario_from(root: &Obj) -> Result<Scenario> {
         None => Vec::new(),
     };
     let nemesis = match section("nemesis") {
-        Some(field) => Some(nemesis_from(&field)?),
+        Some(field) => Some(nemesis_from(&field, &cluster)?),
         None => None,
     };
     let expect_field = section("expect").ok_or_else(|| missing_section(root, "[expect]"))?;
@@ -624,6 +628,7 @@ fn model_from(field: &Field) -> Result<Model> {
             "offset_for_leader_epoch",
             "buggify",
             "monotonic_list_offsets",
+            "planted_bugs",
         ],
     )?;
     let mut model = Model::default();
@@ -664,6 +669,9 @@ fn model_from(field: &Field) -> Result<Model> {
     }
     if let Some(field) = table.get("monotonic_list_offsets") {
         model.monotonic_list_offsets = field.bool()?;
+    }
+    if let Some(field) = table.get("planted_bugs") {
+        model.planted_bugs = planted_bugs_from(&field)?;
     }
     if let Some(field) = table.get("buggify") {
         model.buggify = field.bool()?;
@@ -1266,11 +1274,6 @@ fn action_from(table: &Obj, cluster: &Cluster, topics: &[Topic]) -> Result<Actio
             "the controller target needs `[model] controller = true` (without it leadership is static and no controller runs)",
         ));
     }
-    if name == "shutdown" && target == Target::Controller {
-        return Err(target_field.error(
-            "shutdown is a broker's clean shutdown (SIGTERM): the controller has none here; use kill",
-        ));
-    }
     let control_fault = matches!(name, "expire-session" | "elect");
     if control_fault && !cluster.controller {
         return Err(do_field.error(format!(
@@ -1692,7 +1695,61 @@ fn nemesis_fires(nemesis: &Nemesis, kind: &str) -> bool {
         .any(|(drawn, _)| drawn.name() == kind || crate::nemesis::recovery(drawn).name() == kind)
 }
 
-fn nemesis_from(field: &Field) -> Result<Nemesis> {
+/// `planted_bugs`: TEST-ONLY names from `kafkasim::planted::PlantedBugs::NAMES`, each once.
+fn planted_bugs_from(field: &Field) -> Result<kafkasim::planted::PlantedBugs> {
+    let names = kafkasim::planted::PlantedBugs::NAMES;
+    let mut bugs = kafkasim::planted::PlantedBugs::default();
+    for element in field.array()? {
+        let name = element.str()?;
+        let before = bugs;
+        if !bugs.plant(name) {
+            return Err(ScenarioError {
+                suggestion: did_you_mean(name, names).map(str::to_string),
+                ..element.error(format!(
+                    "unknown planted bug \"{name}\" (expected one of: {})",
+                    names.join(", ")
+                ))
+            });
+        }
+        if bugs == before {
+            return Err(element.error(format!("\"{name}\" is listed twice")));
+        }
+    }
+    Ok(bugs)
+}
+
+/// `targets`: which processes the nemesis draws from: "brokers" (always), and "controller"
+/// when the scenario runs one.
+fn nemesis_targets_from(field: &Field, cluster: &Cluster) -> Result<bool> {
+    let mut controller = false;
+    let mut brokers = false;
+    for element in field.array()? {
+        match element.str()? {
+            "brokers" => brokers = true,
+            "controller" if !cluster.controller => {
+                return Err(element.error(
+                    "the controller target needs `[model] controller = true` (without it no controller runs)",
+                ))
+            }
+            "controller" => controller = true,
+            other => {
+                let known = ["brokers", "controller"];
+                return Err(ScenarioError {
+                    suggestion: did_you_mean(other, &known).map(str::to_string),
+                    ..element.error(format!(
+                        r#"unknown nemesis target "{other}" (expected "brokers" or "controller")"#
+                    ))
+                });
+            }
+        }
+    }
+    if !brokers {
+        return Err(field.error(r#"the nemesis always draws brokers: list "brokers" first"#));
+    }
+    Ok(controller)
+}
+
+fn nemesis_from(field: &Field, cluster: &Cluster) -> Result<Nemesis> {
     let table = field.table()?;
     table.check_keys(
         "[nemesis]",
@@ -1703,8 +1760,13 @@ fn nemesis_from(field: &Field) -> Result<Nemesis> {
             "failure_model",
             "slow_link_delay",
             "drop_response_count",
+            "targets",
         ],
     )?;
+    let controller = match table.get("targets") {
+        Some(field) => nemesis_targets_from(&field, cluster)?,
+        None => false,
+    };
     let interval_ms = table
         .required(
             "interval",
@@ -1780,6 +1842,7 @@ fn nemesis_from(field: &Field) -> Result<Nemesis> {
         kinds,
         recover_after_ms,
         failure_model,
+        controller,
     })
 }
 
