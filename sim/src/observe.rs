@@ -137,6 +137,7 @@ pub fn events(broker: i32, observation: &Observation<'_>) -> Vec<ReplicaEvent> {
             leader_epoch,
             partition_epoch,
             isr,
+            incarnations,
             clean,
         } => vec![ReplicaEvent::IsrCommitted {
             tp: tp(t),
@@ -144,7 +145,12 @@ pub fn events(broker: i32, observation: &Observation<'_>) -> Vec<ReplicaEvent> {
             leader_epoch,
             partition_epoch,
             isr: isr.to_vec(),
+            incarnations: incarnations.to_vec(),
             clean,
+        }],
+        Observation::Incarnation { incarnation } => vec![ReplicaEvent::Incarnation {
+            broker,
+            incarnation,
         }],
         Observation::ClientAppended {
             tp: t,

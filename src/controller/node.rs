@@ -169,12 +169,18 @@ fn observe_isr_commits(env: &Env, controller: &Controller, records: &[MetadataRe
         let Some(state) = controller.state().partition(topic, partition) else {
             continue;
         };
+        let incarnations: Vec<u64> = state
+            .isr
+            .iter()
+            .map(|&b| controller.state().broker(b).map_or(0, |b| b.incarnation))
+            .collect();
         env.trace.observe(&crate::env::Observation::IsrCommitted {
             tp: (topic, partition),
             leader: state.leader,
             leader_epoch: state.leader_epoch,
             partition_epoch: state.partition_epoch,
             isr: &state.isr,
+            incarnations: &incarnations,
             clean,
         });
     }

@@ -72,16 +72,21 @@ pub enum Observation<'a> {
         isr: &'a [i32],
     },
     /// The controller made a partition state durable and published it (observed on the
-    /// controller's node): its leader, epochs and ISR. `clean` is false for an unclean
-    /// election.
+    /// controller's node): its leader, epochs and ISR, and for each ISR member the incarnation
+    /// the controller has registered for it (0: none). `clean` is false for an unclean
+    /// election or KIP-966's unclean recovery.
     IsrCommitted {
         tp: TopicPartition<'a>,
         leader: i32,
         leader_epoch: i32,
         partition_epoch: i32,
         isr: &'a [i32],
+        incarnations: &'a [u64],
         clean: bool,
     },
+    /// This broker process will register with the controller as `incarnation` (its broker
+    /// epoch): every start gets a new one.
+    Incarnation { incarnation: u64 },
     /// A leader appended a client's produce with `acks` (before any answer), as batches
     /// `base_offset..=last_offset`; `min_insync_replicas` is the effective minimum in force.
     ClientAppended {

@@ -55,6 +55,10 @@ pub async fn run(
     broker
         .broker_epoch
         .store(incarnation as i64, Ordering::Relaxed);
+    broker
+        .env
+        .trace
+        .observe(&crate::env::Observation::Incarnation { incarnation });
     tokio::spawn(heartbeats(broker.clone(), controller));
     tokio::spawn(alter_partitions(broker.clone(), controller, proposals));
     replicate_metadata(broker, controller).await;
@@ -110,6 +114,8 @@ async fn heartbeats(broker: Arc<Broker>, controller: SocketAddr) {
                 let next = broker.broker_epoch.load(Ordering::Relaxed) as u64 + (1 << 32);
                 persist_incarnation(&broker, next);
                 broker.broker_epoch.store(next as i64, Ordering::Relaxed);
+                let observed = crate::env::Observation::Incarnation { incarnation: next };
+                broker.env.trace.observe(&observed);
                 continue;
             }
             Ok(code) => {

@@ -64,6 +64,7 @@ mod tests {
             leader_epoch: 0,
             partition_epoch: 1,
             isr: isr.to_vec(),
+            incarnations: vec![0; isr.len()],
             clean,
         }
     }
@@ -118,6 +119,36 @@ mod tests {
             committed(1, &[1, 2, 3], false),
         ]);
         assert_eq!(kinds(&events), vec![]);
+    }
+
+    #[test]
+    fn online_isr_member_incomplete_a_dead_incarnation_known_to_the_controller_is_not_checked() {
+        // Broker 2 restarted empty as incarnation 8 while the controller still knew it as 7 (a
+        // heartbeat of the dead process arrived late); once it knows 8, the check applies.
+        let incarnation = |b, i| ReplicaEvent::Incarnation {
+            broker: b,
+            incarnation: i,
+        };
+        let committed_as = |isr: &[i32], known: &[u64]| ReplicaEvent::IsrCommitted {
+            tp: tp(),
+            leader: 1,
+            leader_epoch: 0,
+            partition_epoch: 2,
+            isr: isr.to_vec(),
+            incarnations: known.to_vec(),
+            clean: true,
+        };
+        let mut events = behind();
+        events.extend([
+            incarnation(2, 8),
+            committed_as(&[1, 2], &[1, 7]),
+            committed_as(&[1], &[1]),
+            committed_as(&[1, 2], &[1, 8]),
+        ]);
+        let found = run(&events);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, 9);
+        assert_eq!(found[0].1.offset, Some(2));
     }
 
     #[test]

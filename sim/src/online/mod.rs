@@ -137,15 +137,19 @@ pub enum ReplicaEvent {
         leader_epoch: i32,
         isr: Vec<i32>,
     },
-    /// The controller made a partition's state durable and published it.
+    /// The controller made a partition's state durable and published it; `incarnations`
+    /// are the ISR members' registered incarnations (0: none).
     IsrCommitted {
         tp: Tp,
         leader: i32,
         leader_epoch: i32,
         partition_epoch: i32,
         isr: Vec<i32>,
+        incarnations: Vec<u64>,
         clean: bool,
     },
+    /// A broker process started as this incarnation.
+    Incarnation { broker: i32, incarnation: u64 },
     /// A leader appended a client's produce (before answering it).
     ClientAppended {
         broker: i32,
@@ -263,6 +267,8 @@ pub struct OnlineChecker {
     elections: Vec<ElectionSeen>,
     /// Each broker's latest metadata image, for `metadata-epoch-regression`.
     images: BTreeMap<i32, metadata_epoch_regression::Image>,
+    /// Each broker's current process incarnation.
+    incarnations: BTreeMap<i32, u64>,
 }
 
 pub(crate) fn anomaly(kind: &str, tp: &Tp, offset: Option<i64>, at: At, what: String) -> Anomaly {
@@ -411,13 +417,26 @@ impl OnlineChecker {
                 leader_epoch,
                 partition_epoch,
                 isr,
+                incarnations,
                 clean,
             } => {
+                // A member the controller knows only as an older, dead incarnation is not
+                // checked: the new process registers (and so leaves the ISR) before it may
+                // act on any partition state.
+                let stale: Vec<i32> = isr
+                    .iter()
+                    .zip(incarnations)
+                    .filter(|(b, &known)| {
+                        known != 0 && self.incarnations.get(b).is_some_and(|&now| now > known)
+                    })
+                    .map(|(b, _)| *b)
+                    .collect();
                 let partition = self.partition_mut(tp);
-                let before = partition.controller_isr.replace(isr.clone());
+                let mut before = partition.controller_isr.replace(isr.clone());
                 if !clean {
                     return vec![];
                 }
+                before.get_or_insert_with(Vec::new).extend(stale);
                 let who = format!(
                     "committed by the controller (leader {leader}, leader epoch {leader_epoch}, partition epoch {partition_epoch})"
                 );
@@ -442,6 +461,13 @@ impl OnlineChecker {
                 )
                 .into_iter()
                 .collect()
+            }
+            ReplicaEvent::Incarnation {
+                broker,
+                incarnation,
+            } => {
+                self.incarnations.insert(*broker, *incarnation);
+                vec![]
             }
             ReplicaEvent::MetadataImage {
                 broker,
