@@ -361,17 +361,14 @@ impl OnlineChecker {
                 leader_epoch,
                 isr,
             } => {
-                let partition = self.partition_mut(tp);
-                let before = partition.leader_isr.get(leader).map(|(_, isr)| isr.clone());
-                let static_map = partition.controller_isr.is_none();
+                // With a controller the commit was checked when the controller made it.
+                let static_map = self.partition_mut(tp).controller_isr.is_none();
+                let found = match static_map {
+                    true => self.check_leader_isr(at, tp, *leader, *leader_epoch, isr, "applied"),
+                    false => vec![],
+                };
                 self.on_isr_changed(tp, *leader, *leader_epoch, isr);
-                if !static_map {
-                    // With a controller the commit was checked when the controller made it.
-                    return vec![];
-                }
-                let partition = self.partition_mut(tp);
-                let who = format!("applied by leader {leader} at epoch {leader_epoch}");
-                isr_member_incomplete::check(tp, partition, before.as_deref(), isr, &who, at)
+                found
             }
             ReplicaEvent::AcksAllAcknowledged {
                 tp,
@@ -405,12 +402,7 @@ impl OnlineChecker {
                 leader,
                 leader_epoch,
                 isr,
-            } => {
-                let partition = self.partition_mut(tp);
-                let before = partition.leader_isr.get(leader).map(|(_, isr)| isr.clone());
-                let who = format!("proposed by leader {leader} at epoch {leader_epoch}");
-                isr_member_incomplete::check(tp, partition, before.as_deref(), isr, &who, at)
-            }
+            } => self.check_leader_isr(at, tp, *leader, *leader_epoch, isr, "proposed"),
             ReplicaEvent::IsrCommitted {
                 tp,
                 leader,
@@ -630,6 +622,26 @@ impl OnlineChecker {
             partition.isr = isr.to_vec();
         }
         found
+    }
+
+    /// `isr-member-incomplete` for an ISR that `leader` proposed or applied, against the ISR
+    /// it announced last.
+    fn check_leader_isr(
+        &mut self,
+        at: At,
+        tp: &Tp,
+        leader: i32,
+        leader_epoch: i32,
+        isr: &[i32],
+        how: &str,
+    ) -> Vec<Anomaly> {
+        let partition = self.partition_mut(tp);
+        let before = partition
+            .leader_isr
+            .get(&leader)
+            .map(|(_, isr)| isr.clone());
+        let who = format!("{how} by leader {leader} at epoch {leader_epoch}");
+        isr_member_incomplete::check(tp, partition, before.as_deref(), isr, &who, at)
     }
 
     /// The latest leader's ISR changed; an older leader's late report is ignored.
