@@ -65,6 +65,9 @@ pub struct BrokerNode {
     pub clock_offset_ms: Arc<AtomicI64>,
     /// False between a kill (or power loss) and the next restart.
     pub alive: bool,
+    /// Set by `shutdown` until the next restart: the process is still running its clean
+    /// shutdown (it ends itself), so it must not be left paused.
+    pub stopping: bool,
     pub paused: bool,
     pub partitioned: bool,
     /// Set by `silent-death`, so the next restart also brings its network back.
@@ -89,6 +92,7 @@ impl BrokerNode {
             faults,
             clock_offset_ms,
             alive: true,
+            stopping: false,
             paused: false,
             partitioned: false,
             silently_dead: false,
@@ -347,6 +351,7 @@ impl SimCluster {
             FaultKind::Kill => {
                 handle.kill(node_id);
                 broker.alive = false;
+                broker.stopping = false;
                 "process killed; page cache kept".to_string()
             }
             FaultKind::Shutdown => {
@@ -356,11 +361,13 @@ impl SimCluster {
                 // signal with no handler would.
                 handle.send_ctrl_c(node_id);
                 broker.alive = false;
+                broker.stopping = true;
                 "SIGTERM: a clean shutdown (controlled shutdown with a controller, logs flushed and closed, clean-shutdown marker), then the process exits".to_string()
             }
             FaultKind::PowerLoss => {
                 handle.kill(node_id);
                 broker.alive = false;
+                broker.stopping = false;
                 let before = broker.disk.stats();
                 broker.disk.power_loss(rng, keep_probability, now_ms);
                 let after = broker.disk.stats();
@@ -383,6 +390,7 @@ impl SimCluster {
                 handle.kill(node_id);
                 handle.restart(node_id);
                 broker.alive = true;
+                broker.stopping = false;
                 "process restarted".to_string()
             }
             FaultKind::RestartEmptyDisk => {
@@ -390,6 +398,7 @@ impl SimCluster {
                 broker.disk.wipe();
                 handle.restart(node_id);
                 broker.alive = true;
+                broker.stopping = false;
                 "restarted with an empty disk".to_string()
             }
             FaultKind::Pause => {
@@ -578,6 +587,7 @@ impl SimCluster {
                 handle.kill(broker.node.id());
                 handle.restart(broker.node.id());
                 broker.alive = true;
+                broker.stopping = false;
                 restarted.push(broker.id);
             }
         }

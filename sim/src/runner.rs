@@ -658,7 +658,8 @@ impl Nemesis<'_> {
         let node_ids = self.cluster.node_ids();
         for id in fired.paused {
             let broker = self.cluster.node(id);
-            if broker.alive && !broker.paused {
+            // A process running its clean shutdown must run to finish it.
+            if (broker.alive || broker.stopping) && !broker.paused {
                 Handle::current().resume(node_ids[&id]);
             }
         }
