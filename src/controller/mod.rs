@@ -7,17 +7,15 @@
 #[allow(clippy::module_inception)]
 pub mod controller;
 pub mod node;
-pub mod records;
-pub mod state;
 
+pub use crate::metadata::{
+    records, state, BrokerState, ChangeReason, DecodeError, DecodedLog, EligibleLeadersRecord,
+    Endpoint, MetadataRecord, MetadataState, PartitionChange, PartitionRecord, PartitionState,
+    RegisterBroker, ReplicaLogEnd, TopicRecord, TopicState,
+};
 pub use controller::{
     AlterPartitionMode, Controller, ControllerConfig, ControllerError, ElectionType, Failover,
 };
-pub use records::{
-    ChangeReason, DecodeError, DecodedLog, EligibleLeadersRecord, Endpoint, MetadataRecord,
-    PartitionChange, PartitionRecord, RegisterBroker, ReplicaLogEnd, TopicRecord,
-};
-pub use state::{BrokerState, MetadataState, PartitionState, TopicState};
 
 #[cfg(test)]
 mod tests;

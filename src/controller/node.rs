@@ -33,12 +33,10 @@ use tokio::net::{TcpListener, TcpStream};
 use super::records::{decode_log_ends, encode_all, MetadataRecord, LOG_ENDS_TAG};
 use super::{Controller, ControllerConfig, ElectionType, Endpoint};
 use crate::env::{ConnInfo, Env, NetAction};
+use crate::metadata::{TopicAssignment, METADATA_TOPIC};
 use crate::protocol::{self, codes, CONTROLLER_SUPPORTED};
-use crate::server::TopicAssignment;
 use crate::sync::Watch;
 
-/// The metadata log's topic, as in KRaft.
-pub const METADATA_TOPIC: &str = "__cluster_metadata";
 /// The metadata log's directory and file on the controller's disk.
 const LOG_DIR: &str = "__cluster_metadata-0";
 const LOG_FILE: &str = "__cluster_metadata-0/metadata.log";

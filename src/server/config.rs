@@ -15,15 +15,7 @@ pub struct BrokerEndpoint {
     pub port: i32,
 }
 
-/// A topic in the static cluster map.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopicAssignment {
-    pub name: String,
-    /// Replicas (broker ids) of each partition, by partition index; the first is the leader.
-    pub replicas: Vec<Vec<i32>>,
-    /// Topic-level config overrides, Kafka names and string values.
-    pub configs: BTreeMap<String, String>,
-}
+pub use crate::metadata::TopicAssignment;
 
 /// Everything a broker process needs to start.
 #[derive(Debug, Clone)]

@@ -26,9 +26,9 @@ use tokio::sync::mpsc;
 use super::partition::IsrProposal;
 use super::Broker;
 use crate::client::connection::{ConnError, Connection};
-use crate::controller::node::METADATA_TOPIC;
-use crate::controller::records::{decode_log, encode_log_ends, LOG_ENDS_TAG};
-use crate::controller::{ChangeReason, MetadataRecord, MetadataState, ReplicaLogEnd};
+use crate::metadata::records::{decode_log, encode_log_ends, LOG_ENDS_TAG};
+use crate::metadata::METADATA_TOPIC;
+use crate::metadata::{ChangeReason, MetadataRecord, MetadataState, ReplicaLogEnd};
 use crate::protocol::codes;
 
 /// How long one controller request may take.

@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 pub use config::{BrokerConfig, BrokerEndpoint, TopicAssignment};
 use partition::{IsrProposal, PartitionHandle, ReplicaConfig, TICK_INTERVAL};
 
-use crate::controller::MetadataState;
+use crate::metadata::MetadataState;
 
 use crate::replication::HighWatermarkCheckpoint;
 

@@ -69,7 +69,7 @@ pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> Metada
 
 fn describe(
     topic: &TopicAssignment,
-    metadata: Option<&crate::controller::MetadataState>,
+    metadata: Option<&crate::metadata::MetadataState>,
 ) -> MetadataResponseTopic {
     let mut out = MetadataResponseTopic::default();
     out.name = Some(TopicName(str_bytes(&topic.name)));
