@@ -342,7 +342,7 @@ fn has_duplicates(ids: &[i32]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::records::ChangeReason;
+    use crate::metadata::records::ChangeReason;
 
     fn register(id: i32, incarnation: u64) -> MetadataRecord {
         MetadataRecord::RegisterBroker(RegisterBroker {
