@@ -31,34 +31,12 @@ pub const PARTITIONS_MAX: i64 = 1024;
 /// Most seeds a sweep may default to.
 pub const SEEDS_MAX: i64 = 1_000_000;
 
-/// Every anomaly kind a checker can report (SIMULATION.md, Checkers).
-pub const ANOMALY_KINDS: &[&str] = &[
-    "lost-write",
-    "duplicate",
-    "inconsistent-offsets",
-    "unseen",
-    "nonmonotonic-send",
-    "poll-skip",
-    "nonmonotonic-poll",
-    "acked-write-absent",
-    "aborted-read",
-    "corrupt-batch-kept",
-    "client-wire-mismatch",
-    // The online checkers (sim/src/online/).
-    "acks-all-underreplicated",
-    "committed-log-divergence",
-    "committed-truncated",
-    "epoch-regression",
-    "fetch-above-hw",
-    "isr-member-incomplete",
-    "leader-incomplete",
-    "list-offsets-regression",
-    "metadata-epoch-regression",
-    "min-isr-violation",
-    "offset-order",
-    "replica-divergence",
-    "retention-above-hw",
-];
+/// Every anomaly kind a checker can report (SIMULATION.md, Checkers): the offline checkers'
+/// and the online checkers' own lists, so a new checker is known here once it is registered.
+pub fn anomaly_kinds() -> Vec<&'static str> {
+    let offline = crate::checker::ALL_KINDS.iter();
+    offline.chain(crate::online::ALL_KINDS).copied().collect()
+}
 
 /// Every fault kind this build fires, by its scenario name, with its parameters.
 pub const FAULT_KINDS: &[(&str, &[&str])] = &[
@@ -1533,14 +1511,15 @@ fn must_fraction(field: &Field) -> Result<BTreeMap<String, f64>> {
 
 /// `kind` is an anomaly this build checks; else an error placed by `at`, with a suggestion.
 fn known_anomaly(kind: &str, at: impl FnOnce(String) -> ScenarioError) -> Result<()> {
-    if ANOMALY_KINDS.contains(&kind) {
+    let kinds = anomaly_kinds();
+    if kinds.contains(&kind) {
         return Ok(());
     }
     let message = format!(
         "unknown anomaly kind \"{kind}\" (expected one of: {})",
-        ANOMALY_KINDS.join(", ")
+        kinds.join(", ")
     );
-    let suggestion = did_you_mean(kind, ANOMALY_KINDS).map(str::to_string);
+    let suggestion = did_you_mean(kind, &kinds).map(str::to_string);
     Err(ScenarioError {
         suggestion,
         ..at(message)
