@@ -200,10 +200,10 @@ impl RunTrace {
     /// batches that a bit flip hit after the replica's last recovery (nothing read them yet).
     pub fn corrupt_batches_at_end(&self) -> Vec<crate::checker::Anomaly> {
         let brokers: Vec<i32> = self.disks.lock().unwrap().keys().copied().collect();
+        let recovered_at = self.recovered_at.lock().unwrap().clone();
         let mut found = Vec::new();
         for broker in brokers {
             let flips = self.disk(broker).map(|d| d.bit_flips()).unwrap_or_default();
-            let recovered_at = self.recovered_at.lock().unwrap().clone();
             let counts = |path: &str, batch: &crate::checker::corrupt_batch_kept::BadBatch| {
                 let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
                 let since = recovered_at.get(&(broker, dir.to_string())).copied();
