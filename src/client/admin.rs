@@ -11,7 +11,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::cluster::{ClusterClient, PartitionInfo};
 use super::connection::ConnError;
-use crate::protocol::codes;
+use crate::protocol::codes::ErrorCode;
 
 const CREATE_TOPICS_VERSION: i16 = 5;
 const DELETE_TOPICS_VERSION: i16 = 4;
@@ -19,20 +19,15 @@ const DELETE_TOPICS_VERSION: i16 = 4;
 /// Why an admin call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AdminError {
-    #[error("{name}: {message}")]
-    Kafka {
-        code: i16,
-        name: &'static str,
-        message: String,
-    },
+    #[error("{code}: {message}")]
+    Kafka { code: ErrorCode, message: String },
     #[error("{0}")]
     Conn(#[from] ConnError),
 }
 
-fn kafka_error(code: i16, message: Option<&StrBytes>) -> AdminError {
+fn kafka_error(code: ErrorCode, message: Option<&StrBytes>) -> AdminError {
     AdminError::Kafka {
         code,
-        name: codes::name(code),
         message: message.map(|m| m.as_str().to_string()).unwrap_or_default(),
     }
 }
@@ -86,8 +81,11 @@ impl Admin {
             return Err(ConnError::Protocol("unexpected response to CreateTopics".into()).into());
         };
         match response.topics.first() {
-            Some(t) if t.error_code == codes::NONE => Ok(()),
-            Some(t) => Err(kafka_error(t.error_code, t.error_message.as_ref())),
+            Some(t) if t.error_code == ErrorCode::NONE => Ok(()),
+            Some(t) => Err(kafka_error(
+                ErrorCode::from_wire(t.error_code),
+                t.error_message.as_ref(),
+            )),
             None => Err(ConnError::Protocol("empty CreateTopics response".into()).into()),
         }
     }
@@ -109,8 +107,11 @@ impl Admin {
             return Err(ConnError::Protocol("unexpected response to DeleteTopics".into()).into());
         };
         match response.responses.first() {
-            Some(t) if t.error_code == codes::NONE => Ok(()),
-            Some(t) => Err(kafka_error(t.error_code, t.error_message.as_ref())),
+            Some(t) if t.error_code == ErrorCode::NONE => Ok(()),
+            Some(t) => Err(kafka_error(
+                ErrorCode::from_wire(t.error_code),
+                t.error_message.as_ref(),
+            )),
             None => Err(ConnError::Protocol("empty DeleteTopics response".into()).into()),
         }
     }
@@ -135,13 +136,15 @@ impl Admin {
             .iter()
             .find(|t| t.name.as_ref().map(|n| n.0.as_str()) == Some(name));
         match topic {
-            Some(t) if t.error_code != codes::NONE => Err(kafka_error(t.error_code, None)),
+            Some(t) if t.error_code != ErrorCode::NONE => {
+                Err(kafka_error(ErrorCode::from_wire(t.error_code), None))
+            }
             _ => self
                 .cluster
                 .topics
                 .get(name)
                 .cloned()
-                .ok_or_else(|| kafka_error(codes::UNKNOWN_TOPIC_OR_PARTITION, None)),
+                .ok_or_else(|| kafka_error(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None)),
         }
     }
 }

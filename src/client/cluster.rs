@@ -12,7 +12,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::connection::{ConnError, Connection};
-use crate::protocol::codes;
+use crate::protocol::codes::ErrorCode;
 
 const METADATA_VERSION: i16 = 9;
 
@@ -99,7 +99,7 @@ impl ClusterClient {
         }
         for topic in &metadata.topics {
             let Some(name) = &topic.name else { continue };
-            if topic.error_code != codes::NONE {
+            if topic.error_code != ErrorCode::NONE {
                 self.topics.remove(name.0.as_str());
                 continue;
             }

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use super::cluster::ClusterClient;
 use super::connection::ConnError;
-use crate::protocol::codes;
+use crate::protocol::codes::ErrorCode;
 
 const FETCH_VERSION: i16 = 11;
 const LIST_OFFSETS_VERSION: i16 = 5;
@@ -249,8 +249,8 @@ impl Consumer {
             .flat_map(|t| &t.partitions)
             .find(|p| p.partition_index == partition);
         match found {
-            Some(p) if p.error_code == codes::NONE && p.offset >= 0 => Ok(Some(p.offset)),
-            Some(p) if p.error_code != codes::NONE => {
+            Some(p) if p.error_code == ErrorCode::NONE && p.offset >= 0 => Ok(Some(p.offset)),
+            Some(p) if p.error_code != ErrorCode::NONE => {
                 self.cluster.refresh(&[topic.to_string()]).await?;
                 Ok(None)
             }
@@ -393,9 +393,9 @@ impl Consumer {
         let Some(Some(position)) = self.positions.get(&key).copied() else {
             return Ok(());
         };
-        match p.error_code {
-            codes::NONE => {}
-            codes::OFFSET_OUT_OF_RANGE => {
+        match ErrorCode::from_wire(p.error_code) {
+            ErrorCode::NONE => {}
+            ErrorCode::OFFSET_OUT_OF_RANGE => {
                 if self.config.auto_offset_reset == OffsetReset::None {
                     return Err(ConsumeError::OutOfRange {
                         topic: topic.to_string(),
@@ -405,7 +405,7 @@ impl Consumer {
                 self.positions.insert(key, None);
                 return Ok(());
             }
-            codes::CORRUPT_MESSAGE => {
+            ErrorCode::CORRUPT_MESSAGE => {
                 self.corrupt = Some((topic.to_string(), p.partition_index, position));
                 return Ok(());
             }

@@ -27,7 +27,7 @@ use super::cluster::ClusterClient;
 use super::connection::ConnError;
 use super::partitioner::partition_for_key;
 use crate::env::Clock;
-use crate::protocol::codes;
+use crate::protocol::codes::{ErrorCode, WriteOutcome};
 
 const PRODUCE_VERSION: i16 = 8;
 
@@ -348,13 +348,13 @@ async fn deliver(
         let (error, applied, retriable) = match result {
             Ok(base_offset) => return Ok(base_offset),
             Err(Attempt::Code(code)) => (
-                codes::name(code).to_string(),
-                !codes::is_definite_failure(code),
-                codes::is_retriable(code),
+                code.name().into_owned(),
+                code.write_outcome() != WriteOutcome::Fail,
+                code.is_retriable(),
             ),
             Err(Attempt::Conn(e)) => (e.to_string(), e.maybe_applied(), true),
             // Nothing reached a broker: this attempt cannot have been applied.
-            Err(Attempt::NotSent(code)) => (codes::name(code).to_string(), false, true),
+            Err(Attempt::NotSent(code)) => (code.name().into_owned(), false, true),
         };
         maybe_applied |= applied;
         attempt += 1;
@@ -373,11 +373,11 @@ async fn deliver(
 
 enum Attempt {
     /// The broker answered with this error code.
-    Code(i16),
+    Code(ErrorCode),
     /// The request was sent and no answer came back.
     Conn(ConnError),
     /// The request was never sent (no leader known, no connection).
-    NotSent(i16),
+    NotSent(ErrorCode),
 }
 
 async fn attempt_once(
@@ -394,7 +394,7 @@ async fn attempt_once(
                 let _ = cluster.refresh(&[batch.topic.clone()]).await;
                 cluster
                     .leader(&batch.topic, batch.partition)
-                    .ok_or(Attempt::NotSent(codes::LEADER_NOT_AVAILABLE))?
+                    .ok_or(Attempt::NotSent(ErrorCode::LEADER_NOT_AVAILABLE))?
             }
         };
         match cluster.connection(leader).await {
@@ -403,9 +403,9 @@ async fn attempt_once(
                 // Not connected: nothing was sent, so this attempt cannot have been applied.
                 let _ = cluster.refresh(&[batch.topic.clone()]).await;
                 let code = if matches!(e, ConnError::Connect(_)) {
-                    codes::LEADER_NOT_AVAILABLE
+                    ErrorCode::LEADER_NOT_AVAILABLE
                 } else {
-                    codes::REQUEST_TIMED_OUT
+                    ErrorCode::REQUEST_TIMED_OUT
                 };
                 return Err(Attempt::NotSent(code));
             }
@@ -464,18 +464,19 @@ async fn attempt_once(
         .ok_or(Attempt::Conn(ConnError::Protocol(
             "partition missing from Produce response".into(),
         )))?;
-    if p.error_code == codes::NONE {
+    if p.error_code == ErrorCode::NONE {
         Ok(p.base_offset)
     } else {
+        let code = ErrorCode::from_wire(p.error_code);
         if matches!(
-            p.error_code,
-            codes::NOT_LEADER_OR_FOLLOWER
-                | codes::UNKNOWN_TOPIC_OR_PARTITION
-                | codes::LEADER_NOT_AVAILABLE
+            code,
+            ErrorCode::NOT_LEADER_OR_FOLLOWER
+                | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                | ErrorCode::LEADER_NOT_AVAILABLE
         ) {
             let _ = cluster.lock().await.refresh(&[batch.topic.clone()]).await;
         }
-        Err(Attempt::Code(p.error_code))
+        Err(Attempt::Code(code))
     }
 }
 

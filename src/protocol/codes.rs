@@ -1,97 +1,277 @@
-//! Kafka error codes used by kafkasim (Kafka's `Errors` enum numbers).
+//! Kafka error codes: one typed [`ErrorCode`], and every code kafkasim's brokers and controller
+//! can return defined here and nowhere else.
+//!
+//! A code knows its Kafka name (`Errors.java`'s constant), whether Kafka marks it retriable
+//! (`RetriableException`), and what a client may conclude from it when it answers a write
+//! ([`WriteOutcome`]): a definite failure (Jepsen's `fail`: the broker refused before
+//! appending) or only an indeterminate one (`info`: it may have been appended). Codes that
+//! arrive from a peer are taken as they are ([`ErrorCode::from_wire`]); a code not in kafkasim's
+//! table is named from kafka-protocol's own list, so a history never reads "UNKNOWN" for a
+//! code Kafka defines.
 
-pub const NONE: i16 = 0;
-pub const UNKNOWN_SERVER_ERROR: i16 = -1;
-pub const OFFSET_OUT_OF_RANGE: i16 = 1;
-/// OFFSET_NOT_AVAILABLE: a new leader's high watermark has not reached its epoch's start yet
-/// (KIP-207); retriable.
-pub const OFFSET_NOT_AVAILABLE: i16 = 78;
-pub const CORRUPT_MESSAGE: i16 = 2;
-pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
-pub const INVALID_FETCH_SIZE: i16 = 4;
-pub const LEADER_NOT_AVAILABLE: i16 = 5;
-pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
-pub const REQUEST_TIMED_OUT: i16 = 7;
-pub const MESSAGE_TOO_LARGE: i16 = 10;
-pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
-pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
-pub const RECORD_LIST_TOO_LARGE: i16 = 18;
-pub const NOT_ENOUGH_REPLICAS: i16 = 19;
-pub const NOT_ENOUGH_REPLICAS_AFTER_APPEND: i16 = 20;
-pub const INVALID_REQUIRED_ACKS: i16 = 21;
-pub const UNSUPPORTED_VERSION: i16 = 35;
-pub const TOPIC_ALREADY_EXISTS: i16 = 36;
-pub const INVALID_PARTITIONS: i16 = 37;
-pub const INVALID_REPLICATION_FACTOR: i16 = 38;
-pub const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
-pub const INVALID_CONFIG: i16 = 40;
-pub const INVALID_REQUEST: i16 = 42;
-pub const POLICY_VIOLATION: i16 = 44;
-pub const KAFKA_STORAGE_ERROR: i16 = 56;
-pub const INVALID_RECORD: i16 = 87;
+use std::borrow::Cow;
+use std::fmt;
 
-/// Kafka's name for an error code, for logs, reports and histories.
-pub fn name(code: i16) -> &'static str {
-    match code {
-        NONE => "NONE",
-        UNKNOWN_SERVER_ERROR => "UNKNOWN_SERVER_ERROR",
-        OFFSET_OUT_OF_RANGE => "OFFSET_OUT_OF_RANGE",
-        CORRUPT_MESSAGE => "CORRUPT_MESSAGE",
-        UNKNOWN_TOPIC_OR_PARTITION => "UNKNOWN_TOPIC_OR_PARTITION",
-        INVALID_FETCH_SIZE => "INVALID_FETCH_SIZE",
-        LEADER_NOT_AVAILABLE => "LEADER_NOT_AVAILABLE",
-        NOT_LEADER_OR_FOLLOWER => "NOT_LEADER_OR_FOLLOWER",
-        REQUEST_TIMED_OUT => "REQUEST_TIMED_OUT",
-        MESSAGE_TOO_LARGE => "MESSAGE_TOO_LARGE",
-        COORDINATOR_NOT_AVAILABLE => "COORDINATOR_NOT_AVAILABLE",
-        INVALID_TOPIC_EXCEPTION => "INVALID_TOPIC_EXCEPTION",
-        RECORD_LIST_TOO_LARGE => "RECORD_LIST_TOO_LARGE",
-        NOT_ENOUGH_REPLICAS => "NOT_ENOUGH_REPLICAS",
-        NOT_ENOUGH_REPLICAS_AFTER_APPEND => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
-        INVALID_REQUIRED_ACKS => "INVALID_REQUIRED_ACKS",
-        UNSUPPORTED_VERSION => "UNSUPPORTED_VERSION",
-        TOPIC_ALREADY_EXISTS => "TOPIC_ALREADY_EXISTS",
-        INVALID_PARTITIONS => "INVALID_PARTITIONS",
-        INVALID_REPLICATION_FACTOR => "INVALID_REPLICATION_FACTOR",
-        INVALID_REPLICA_ASSIGNMENT => "INVALID_REPLICA_ASSIGNMENT",
-        INVALID_CONFIG => "INVALID_CONFIG",
-        INVALID_REQUEST => "INVALID_REQUEST",
-        POLICY_VIOLATION => "POLICY_VIOLATION",
-        KAFKA_STORAGE_ERROR => "KAFKA_STORAGE_ERROR",
-        INVALID_RECORD => "INVALID_RECORD",
-        _ => "UNKNOWN",
+use kafka_protocol::ResponseError;
+
+/// A Kafka error code as the wire carries it (an `i16`), typed so that it cannot be mixed up
+/// with the protocol's other `i16`s (API keys, versions, acks).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ErrorCode(i16);
+
+/// What a client may conclude about a write (Produce) answered with a code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The write took effect (NONE).
+    Ok,
+    /// The broker refused before appending: the write definitely did not take effect.
+    Fail,
+    /// The write may or may not have taken effect (e.g. appended, then not replicated in time).
+    Info,
+}
+
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $name:ident = $code:literal, $retriable:literal, $outcome:ident; )*) => {
+        #[allow(dead_code)]
+        impl ErrorCode {
+            $( $(#[$doc])* pub const $name: ErrorCode = ErrorCode($code); )*
+        }
+
+        /// Transitional: the same codes as bare `i16`s, for modules not yet typed.
+        $( pub const $name: i16 = $code; )*
+
+        /// Every code defined here: all that kafkasim's brokers and controller can return.
+        pub const ALL: &[ErrorCode] = &[$(ErrorCode::$name),*];
+
+        /// Name, retriability and write outcome of a code defined here.
+        const fn known(code: i16) -> Option<(&'static str, bool, WriteOutcome)> {
+            match code {
+                $( $code => Some((stringify!($name), $retriable, WriteOutcome::$outcome)), )*
+                _ => None,
+            }
+        }
+    };
+}
+
+error_codes! {
+    NONE = 0, false, Ok;
+    UNKNOWN_SERVER_ERROR = -1, false, Info;
+    OFFSET_OUT_OF_RANGE = 1, false, Info;
+    CORRUPT_MESSAGE = 2, true, Fail;
+    UNKNOWN_TOPIC_OR_PARTITION = 3, true, Fail;
+    INVALID_FETCH_SIZE = 4, false, Info;
+    LEADER_NOT_AVAILABLE = 5, true, Info;
+    NOT_LEADER_OR_FOLLOWER = 6, true, Info;
+    REQUEST_TIMED_OUT = 7, true, Info;
+    MESSAGE_TOO_LARGE = 10, false, Fail;
+    COORDINATOR_NOT_AVAILABLE = 15, true, Info;
+    INVALID_TOPIC_EXCEPTION = 17, false, Fail;
+    RECORD_LIST_TOO_LARGE = 18, false, Fail;
+    /// Refused before the append: fewer in-sync replicas than `min.insync.replicas`.
+    NOT_ENOUGH_REPLICAS = 19, true, Fail;
+    /// Appended on the leader, but the ISR shrank below `min.insync.replicas` before the high
+    /// watermark passed it: the write may still become committed.
+    NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20, true, Info;
+    INVALID_REQUIRED_ACKS = 21, false, Fail;
+    UNSUPPORTED_VERSION = 35, false, Fail;
+    TOPIC_ALREADY_EXISTS = 36, false, Info;
+    INVALID_PARTITIONS = 37, false, Info;
+    INVALID_REPLICATION_FACTOR = 38, false, Info;
+    INVALID_REPLICA_ASSIGNMENT = 39, false, Info;
+    INVALID_CONFIG = 40, false, Info;
+    INVALID_REQUEST = 42, false, Info;
+    POLICY_VIOLATION = 44, false, Info;
+    KAFKA_STORAGE_ERROR = 56, true, Info;
+    /// The request's leader epoch is older than the receiver's.
+    FENCED_LEADER_EPOCH = 74, true, Info;
+    /// The request's leader epoch is newer than the receiver's.
+    UNKNOWN_LEADER_EPOCH = 75, true, Info;
+    /// The request comes from an older broker incarnation.
+    STALE_BROKER_EPOCH = 77, false, Info;
+    /// A new leader's high watermark has not reached its epoch's start yet (KIP-207).
+    OFFSET_NOT_AVAILABLE = 78, true, Info;
+    PREFERRED_LEADER_NOT_AVAILABLE = 80, true, Info;
+    ELIGIBLE_LEADERS_NOT_AVAILABLE = 83, true, Info;
+    ELECTION_NOT_NEEDED = 84, true, Info;
+    INVALID_RECORD = 87, false, Fail;
+    /// The request's partition epoch is not the current one.
+    INVALID_UPDATE_VERSION = 95, false, Info;
+    DUPLICATE_BROKER_REGISTRATION = 101, false, Info;
+    BROKER_ID_NOT_REGISTERED = 102, false, Info;
+    /// A proposed ISR member is fenced or shutting down (KIP-841).
+    INELIGIBLE_REPLICA = 107, false, Info;
+}
+
+impl ErrorCode {
+    /// A code as a peer sent it. Any `i16` is accepted: a peer may send codes kafkasim never
+    /// returns itself.
+    pub const fn from_wire(code: i16) -> ErrorCode {
+        ErrorCode(code)
+    }
+
+    /// The code as the wire carries it.
+    pub const fn code(self) -> i16 {
+        self.0
+    }
+
+    pub const fn is_none(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Kafka's name (`NOT_LEADER_OR_FOLLOWER`); for a code Kafka does not define,
+    /// `UNKNOWN_CODE_<n>`.
+    pub fn name(self) -> Cow<'static, str> {
+        if let Some((name, _, _)) = known(self.0) {
+            return Cow::Borrowed(name);
+        }
+        match ResponseError::try_from_code(self.0) {
+            Some(ResponseError::Unknown(_)) | None => {
+                Cow::Owned(format!("UNKNOWN_CODE_{}", self.0))
+            }
+            Some(error) => Cow::Owned(screaming_snake(&format!("{error:?}"))),
+        }
+    }
+
+    /// Whether Kafka marks the code retriable: a client may send the same request again.
+    pub fn is_retriable(self) -> bool {
+        match known(self.0) {
+            Some((_, retriable, _)) => retriable,
+            None => ResponseError::try_from_code(self.0).is_some_and(|e| e.is_retriable()),
+        }
+    }
+
+    /// What a client may conclude about a write answered with this code. A code outside the
+    /// table is `Info`: nothing proves the write absent.
+    pub fn write_outcome(self) -> WriteOutcome {
+        known(self.0).map_or(WriteOutcome::Info, |(_, _, outcome)| outcome)
     }
 }
 
-/// Whether a producer may retry after this error (Kafka's RetriableException family).
-pub fn is_retriable(code: i16) -> bool {
-    matches!(
-        code,
-        CORRUPT_MESSAGE
-            | UNKNOWN_TOPIC_OR_PARTITION
-            | LEADER_NOT_AVAILABLE
-            | NOT_LEADER_OR_FOLLOWER
-            | REQUEST_TIMED_OUT
-            | NOT_ENOUGH_REPLICAS
-            | NOT_ENOUGH_REPLICAS_AFTER_APPEND
-            | KAFKA_STORAGE_ERROR
-            | COORDINATOR_NOT_AVAILABLE
-    )
+/// Transitional: Kafka's name for a bare `i16` code.
+pub fn name(code: i16) -> Cow<'static, str> {
+    ErrorCode::from_wire(code).name()
 }
 
-/// Whether the error means the write definitely did not take effect (checked before the
-/// append). Everything else that is not NONE may have taken effect: history `info`.
+/// Transitional: whether a bare `i16` code is retriable.
+pub fn is_retriable(code: i16) -> bool {
+    ErrorCode::from_wire(code).is_retriable()
+}
+
+/// Transitional: whether a bare `i16` code answering a write proves it absent.
 pub fn is_definite_failure(code: i16) -> bool {
-    matches!(
-        code,
-        CORRUPT_MESSAGE
-            | UNKNOWN_TOPIC_OR_PARTITION
-            | MESSAGE_TOO_LARGE
-            | INVALID_TOPIC_EXCEPTION
-            | RECORD_LIST_TOO_LARGE
-            | NOT_ENOUGH_REPLICAS
-            | INVALID_REQUIRED_ACKS
-            | UNSUPPORTED_VERSION
-            | INVALID_RECORD
-    )
+    ErrorCode::from_wire(code).write_outcome() == WriteOutcome::Fail
+}
+
+/// `NotLeaderOrFollower` → `NOT_LEADER_OR_FOLLOWER`.
+fn screaming_snake(camel: &str) -> String {
+    let mut out = String::with_capacity(camel.len() + 8);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+impl From<ErrorCode> for i16 {
+    fn from(code: ErrorCode) -> i16 {
+        code.0
+    }
+}
+
+impl PartialEq<i16> for ErrorCode {
+    fn eq(&self, other: &i16) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<ErrorCode> for i16 {
+    fn eq(&self, other: &ErrorCode) -> bool {
+        *self == other.0
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl fmt::Debug for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({})", self.name(), self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every code kafkasim can return carries Kafka's own name and retriability, as
+    /// kafka-protocol's copy of `Errors.java` has them.
+    #[test]
+    fn every_code_has_its_kafka_name_and_retriability() {
+        let mut wrong: Vec<String> = Vec::new();
+        for &code in ALL {
+            let (name, retriable, _) = known(code.code()).expect("in the table");
+            if code.is_none() {
+                assert_eq!(name, "NONE");
+                continue;
+            }
+            let kafka = ResponseError::try_from_code(code.code()).expect("not NONE");
+            assert!(
+                !matches!(kafka, ResponseError::Unknown(_)),
+                "{name} ({}) is not a Kafka error code",
+                code.code()
+            );
+            let kafka_name = screaming_snake(&format!("{kafka:?}"));
+            if name != kafka_name || retriable != kafka.is_retriable() {
+                wrong.push(format!(
+                    "{} is {name} (retriable {retriable}) here, {kafka_name} (retriable {}) in Kafka",
+                    code.code(),
+                    kafka.is_retriable()
+                ));
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+
+    #[test]
+    fn codes_are_defined_once() {
+        let mut numbers: Vec<i16> = ALL.iter().map(|c| c.code()).collect();
+        numbers.sort();
+        let before = numbers.len();
+        numbers.dedup();
+        assert_eq!(before, numbers.len());
+    }
+
+    #[test]
+    fn a_code_outside_the_table_is_named_from_kafkas_list() {
+        assert_eq!(ErrorCode::from_wire(82).name(), "FENCED_INSTANCE_ID");
+        assert_eq!(ErrorCode::from_wire(25).name(), "UNKNOWN_MEMBER_ID");
+        assert!(
+            ErrorCode::from_wire(14).is_retriable(),
+            "COORDINATOR_LOAD_IN_PROGRESS"
+        );
+        assert_eq!(ErrorCode::from_wire(25).write_outcome(), WriteOutcome::Info);
+        assert_eq!(ErrorCode::from_wire(9999).name(), "UNKNOWN_CODE_9999");
+        assert!(!ErrorCode::from_wire(9999).is_retriable());
+    }
+
+    #[test]
+    fn only_refusals_before_the_append_are_definite_failures() {
+        use ErrorCode as E;
+        assert_eq!(E::NONE.write_outcome(), WriteOutcome::Ok);
+        assert_eq!(E::NOT_ENOUGH_REPLICAS.write_outcome(), WriteOutcome::Fail);
+        assert_eq!(
+            E::NOT_ENOUGH_REPLICAS_AFTER_APPEND.write_outcome(),
+            WriteOutcome::Info
+        );
+        assert_eq!(E::REQUEST_TIMED_OUT.write_outcome(), WriteOutcome::Info);
+        assert_eq!(
+            E::NOT_LEADER_OR_FOLLOWER.write_outcome(),
+            WriteOutcome::Info
+        );
+    }
 }

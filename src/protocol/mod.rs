@@ -7,6 +7,8 @@
 //! clients pick features from that list, so it must never claim more than is implemented.
 
 pub mod codes;
+
+use codes::ErrorCode;
 pub mod validate;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -221,7 +223,7 @@ pub fn decode_response(
 pub fn unsupported_version_response(correlation_id: i32) -> Bytes {
     let mut buf = BytesMut::new();
     buf.put_i32(correlation_id);
-    buf.put_i16(codes::UNSUPPORTED_VERSION);
+    buf.put_i16(ErrorCode::UNSUPPORTED_VERSION.code());
     // api_keys array (v0: int32 length) listing what we support, then nothing else in v0.
     buf.put_i32(SUPPORTED.len() as i32);
     for (key, min, max) in SUPPORTED {

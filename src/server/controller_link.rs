@@ -29,7 +29,7 @@ use crate::client::connection::{ConnError, Connection};
 use crate::metadata::records::{decode_log, encode_log_ends, LOG_ENDS_TAG};
 use crate::metadata::METADATA_TOPIC;
 use crate::metadata::{ChangeReason, MetadataRecord, MetadataState, ReplicaLogEnd};
-use crate::protocol::codes;
+use crate::protocol::codes::ErrorCode;
 
 /// How long one controller request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -39,9 +39,6 @@ const BACKOFF: Duration = Duration::from_millis(250);
 const METADATA_WAIT: Duration = Duration::from_millis(500);
 /// Where the broker keeps its incarnation counter (it grows on every start).
 const INCARNATION_FILE: &str = "broker.incarnation";
-/// Kafka's STALE_BROKER_EPOCH and BROKER_ID_NOT_REGISTERED.
-const STALE_BROKER_EPOCH: i16 = 77;
-const BROKER_ID_NOT_REGISTERED: i16 = 102;
 /// BrokerRegistration v3 carries the previous broker epoch of a clean shutdown (KIP-966).
 const REGISTRATION_VERSION: i16 = 3;
 
@@ -108,8 +105,8 @@ async fn heartbeats(broker: Arc<Broker>, controller: SocketAddr) {
     while !broker.is_stopped() {
         let conn = connect(&broker, controller, "heartbeat").await;
         match register(&broker, &conn).await {
-            Ok(codes::NONE) => {}
-            Ok(STALE_BROKER_EPOCH) => {
+            Ok(ErrorCode::NONE) => {}
+            Ok(ErrorCode::STALE_BROKER_EPOCH) => {
                 // The controller knows a later incarnation (this disk was replaced): jump past.
                 let next = broker.broker_epoch.load(Ordering::Relaxed) as u64 + (1 << 32);
                 persist_incarnation(&broker, next);
@@ -119,7 +116,7 @@ async fn heartbeats(broker: Arc<Broker>, controller: SocketAddr) {
                 continue;
             }
             Ok(code) => {
-                tracing::warn!(code, "broker registration refused");
+                tracing::warn!(%code, "broker registration refused");
                 tokio::time::sleep(BACKOFF).await;
                 continue;
             }
@@ -130,7 +127,8 @@ async fn heartbeats(broker: Arc<Broker>, controller: SocketAddr) {
         }
         while !broker.is_stopped() {
             match heartbeat(&broker, &conn).await {
-                Ok(STALE_BROKER_EPOCH | BROKER_ID_NOT_REGISTERED) | Err(_) => break,
+                Ok(ErrorCode::STALE_BROKER_EPOCH | ErrorCode::BROKER_ID_NOT_REGISTERED)
+                | Err(_) => break,
                 Ok(_) => {
                     tokio::select! {
                         biased;
@@ -144,7 +142,7 @@ async fn heartbeats(broker: Arc<Broker>, controller: SocketAddr) {
     }
 }
 
-async fn register(broker: &Broker, conn: &Connection) -> Result<i16, ConnError> {
+async fn register(broker: &Broker, conn: &Connection) -> Result<ErrorCode, ConnError> {
     let mut listener = Listener::default();
     listener.name = StrBytes::from_static_str("PLAINTEXT");
     listener.host = StrBytes::from_string(broker.config.listen.ip().to_string());
@@ -169,7 +167,7 @@ async fn register(broker: &Broker, conn: &Connection) -> Result<i16, ConnError> 
         )
         .await?;
     match response {
-        ResponseKind::BrokerRegistration(response) => Ok(response.error_code),
+        ResponseKind::BrokerRegistration(response) => Ok(ErrorCode::from_wire(response.error_code)),
         _ => Err(ConnError::Protocol(
             "unexpected response to BrokerRegistration".into(),
         )),
@@ -191,7 +189,7 @@ async fn log_ends(broker: &Broker) -> Vec<ReplicaLogEnd> {
     ends
 }
 
-async fn heartbeat(broker: &Broker, conn: &Connection) -> Result<i16, ConnError> {
+async fn heartbeat(broker: &Broker, conn: &Connection) -> Result<ErrorCode, ConnError> {
     let mut request = BrokerHeartbeatRequest::default();
     request.broker_id = BrokerId(broker.config.node_id);
     request.broker_epoch = broker.broker_epoch.load(Ordering::Relaxed);
@@ -211,7 +209,7 @@ async fn heartbeat(broker: &Broker, conn: &Connection) -> Result<i16, ConnError>
             if request_wants_shut_down && response.should_shut_down {
                 broker.shutdown_approved.send_if_changed(true);
             }
-            Ok(response.error_code)
+            Ok(ErrorCode::from_wire(response.error_code))
         }
         _ => Err(ConnError::Protocol(
             "unexpected response to BrokerHeartbeat".into(),
@@ -232,13 +230,13 @@ async fn replicate_metadata(broker: Arc<Broker>, controller: SocketAddr) {
             else {
                 break;
             };
-            if code == codes::OFFSET_OUT_OF_RANGE {
+            if code == ErrorCode::OFFSET_OUT_OF_RANGE {
                 // The controller does not have what this broker applied: start over.
                 state = MetadataState::new();
                 offset = 0;
                 continue;
             }
-            if code != codes::NONE {
+            if code != ErrorCode::NONE {
                 tokio::time::sleep(BACKOFF).await;
                 continue;
             }
@@ -445,6 +443,6 @@ async fn alter_partition(
         .flat_map(|t| t.partitions)
         .next();
     Ok(answer
-        .filter(|p| p.error_code == codes::NONE)
+        .filter(|p| p.error_code == ErrorCode::NONE)
         .map(|p| (p.isr.iter().map(|b| b.0).collect(), p.partition_epoch)))
 }

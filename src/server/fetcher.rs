@@ -24,7 +24,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::partition::{PartitionHandle, RoleInfo};
 use super::Broker;
 use crate::client::connection::{ConnError, Connection};
-use crate::protocol::codes;
+use crate::protocol::codes::ErrorCode;
 use crate::replication::{TruncationRule, TruncationStep};
 
 const FETCH_VERSION: i16 = 11;
@@ -156,7 +156,7 @@ async fn offset_for_leader_epoch(
         .flat_map(|t| &t.partitions)
         .find(|p| p.partition == partition);
     match answer {
-        Some(p) if p.error_code == codes::NONE => Ok((p.leader_epoch, p.end_offset)),
+        Some(p) if p.error_code == ErrorCode::NONE => Ok((p.leader_epoch, p.end_offset)),
         Some(p) => Err(ConnError::Protocol(format!(
             "OffsetForLeaderEpoch error {}",
             p.error_code
@@ -228,8 +228,8 @@ async fn fetch_loop(
                 "partition missing from Fetch response".into(),
             ));
         };
-        match data.error_code {
-            codes::NONE => {
+        match ErrorCode::from_wire(data.error_code) {
+            ErrorCode::NONE => {
                 let records = data.records.unwrap_or_default();
                 if handle
                     .append_as_follower(records, data.high_watermark)
@@ -240,7 +240,7 @@ async fn fetch_loop(
                 }
                 broker.notify_appended();
             }
-            codes::OFFSET_OUT_OF_RANGE => {
+            ErrorCode::OFFSET_OUT_OF_RANGE => {
                 // This log runs past the leader's (the leader lost its tail): cut it back.
                 let leader_end = list_log_end(broker, conn, topic, partition).await?;
                 if leader_end < fetch_offset && handle.truncate_to(leader_end).await.is_err() {
@@ -313,7 +313,7 @@ async fn list_log_end(
         .topics
         .iter()
         .flat_map(|t| &t.partitions)
-        .find(|p| p.partition_index == partition && p.error_code == codes::NONE)
+        .find(|p| p.partition_index == partition && p.error_code == ErrorCode::NONE)
         .map(|p| p.offset)
         .ok_or_else(|| ConnError::Protocol("no log end offset from the leader".into()))
 }

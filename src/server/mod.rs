@@ -15,6 +15,7 @@ mod handlers;
 pub mod partition;
 mod topics;
 
+use crate::protocol::codes::ErrorCode;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -244,7 +245,7 @@ impl Broker {
     /// The error code for a partition this broker does not host: NOT_LEADER_OR_FOLLOWER when
     /// the cluster map has it (another broker leads it), UNKNOWN_TOPIC_OR_PARTITION when the
     /// topic does not exist or has no partition with that index, as Kafka answers.
-    pub fn missing_partition_code(&self, topic: &str, partition: i32) -> i16 {
+    pub fn missing_partition_code(&self, topic: &str, partition: i32) -> ErrorCode {
         let exists = self
             .topics
             .lock()
@@ -252,9 +253,9 @@ impl Broker {
             .get(topic)
             .is_some_and(|t| usize::try_from(partition).is_ok_and(|p| p < t.replicas.len()));
         if exists {
-            crate::protocol::codes::NOT_LEADER_OR_FOLLOWER
+            ErrorCode::NOT_LEADER_OR_FOLLOWER
         } else {
-            crate::protocol::codes::UNKNOWN_TOPIC_OR_PARTITION
+            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
         }
     }
 

@@ -1,13 +1,14 @@
 //! ApiVersions: the list of what kafkasim implements, from `protocol::SUPPORTED`.
 
+use crate::protocol::codes::ErrorCode;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::ApiVersionsResponse;
 
-use crate::protocol::{codes, SUPPORTED};
+use crate::protocol::SUPPORTED;
 
 pub fn handle() -> ApiVersionsResponse {
     let mut response = ApiVersionsResponse::default();
-    response.error_code = codes::NONE;
+    response.error_code = ErrorCode::NONE.code();
     response.api_keys = SUPPORTED
         .iter()
         .map(|(key, min, max)| {

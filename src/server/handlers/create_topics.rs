@@ -8,7 +8,7 @@ use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
 use super::str_bytes;
-use crate::protocol::codes;
+use crate::protocol::codes::ErrorCode;
 use crate::server::config::LOG_CONFIG_KEYS;
 use crate::server::{Broker, TopicAssignment};
 
@@ -31,7 +31,7 @@ pub fn handle(broker: &Broker, request: CreateTopicsRequest) -> CreateTopicsResp
             }
             broker
                 .create_topic(assignment.clone())
-                .map_err(|e| (codes::KAFKA_STORAGE_ERROR, e.to_string()))?;
+                .map_err(|e| (ErrorCode::KAFKA_STORAGE_ERROR, e.to_string()))?;
             Ok(assignment)
         });
         match result {
@@ -40,7 +40,7 @@ pub fn handle(broker: &Broker, request: CreateTopicsRequest) -> CreateTopicsResp
                 out.replication_factor = 1;
             }
             Err((code, message)) => {
-                out.error_code = code;
+                out.error_code = code.code();
                 out.error_message = Some(str_bytes(&message));
             }
         }
@@ -49,7 +49,7 @@ pub fn handle(broker: &Broker, request: CreateTopicsRequest) -> CreateTopicsResp
     response
 }
 
-type Rejection = (i16, String);
+type Rejection = (ErrorCode, String);
 
 fn validate(
     broker: &Broker,
@@ -64,13 +64,13 @@ fn validate(
         || !name.chars().all(legal)
     {
         return Err((
-            codes::INVALID_TOPIC_EXCEPTION,
+            ErrorCode::INVALID_TOPIC_EXCEPTION,
             format!("illegal topic name {name:?}"),
         ));
     }
     if broker.topics().iter().any(|t| t.name == name) {
         return Err((
-            codes::TOPIC_ALREADY_EXISTS,
+            ErrorCode::TOPIC_ALREADY_EXISTS,
             format!("topic {name:?} already exists"),
         ));
     }
@@ -79,20 +79,20 @@ fn validate(
         n if (1..=PARTITIONS_MAX).contains(&n) => n,
         n => {
             return Err((
-                codes::INVALID_PARTITIONS,
+                ErrorCode::INVALID_PARTITIONS,
                 format!("num_partitions {n} out of range"),
             ))
         }
     };
     if !matches!(topic.replication_factor, -1 | 1) {
         return Err((
-            codes::INVALID_REPLICATION_FACTOR,
+            ErrorCode::INVALID_REPLICATION_FACTOR,
             "replication is not implemented yet: replication_factor must be 1".into(),
         ));
     }
     if !topic.assignments.is_empty() {
         return Err((
-            codes::INVALID_REPLICA_ASSIGNMENT,
+            ErrorCode::INVALID_REPLICA_ASSIGNMENT,
             "manual replica assignment is not supported".into(),
         ));
     }
@@ -101,7 +101,7 @@ fn validate(
         let key = config.name.as_str();
         if !LOG_CONFIG_KEYS.contains(&key) {
             return Err((
-                codes::INVALID_CONFIG,
+                ErrorCode::INVALID_CONFIG,
                 format!("unknown or unsupported topic config {key:?}"),
             ));
         }
@@ -110,7 +110,7 @@ fn validate(
         }
     }
     crate::server::config::log_config(&broker.config.configs, &configs)
-        .map_err(|e| (codes::INVALID_CONFIG, e))?;
+        .map_err(|e| (ErrorCode::INVALID_CONFIG, e))?;
     let node = broker.config.node_id;
     Ok(TopicAssignment {
         name: name.to_string(),

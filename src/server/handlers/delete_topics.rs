@@ -4,7 +4,7 @@ use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
 
 use super::str_bytes;
-use crate::protocol::codes;
+use crate::protocol::codes::ErrorCode;
 use crate::server::Broker;
 
 pub fn handle(broker: &Broker, request: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
@@ -23,9 +23,9 @@ pub fn handle(broker: &Broker, request: DeleteTopicsRequest, version: i16) -> De
         out.name = Some(name.clone());
         match broker.delete_topic(name.0.as_str()) {
             Ok(true) => {}
-            Ok(false) => out.error_code = codes::UNKNOWN_TOPIC_OR_PARTITION,
+            Ok(false) => out.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.code(),
             Err(error) => {
-                out.error_code = codes::KAFKA_STORAGE_ERROR;
+                out.error_code = ErrorCode::KAFKA_STORAGE_ERROR.code();
                 out.error_message = Some(str_bytes(&error.to_string()));
             }
         }

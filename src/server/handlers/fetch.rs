@@ -8,7 +8,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 
-use crate::protocol::codes;
+use crate::protocol::codes::ErrorCode;
 use crate::server::Broker;
 
 /// Upper bound on how long one fetch may wait, whatever the client asks.
@@ -43,7 +43,7 @@ fn has_error(response: &FetchResponse) -> bool {
         .responses
         .iter()
         .flat_map(|t| &t.partitions)
-        .any(|p| p.error_code != codes::NONE)
+        .any(|p| p.error_code != ErrorCode::NONE)
 }
 
 async fn read_all(broker: &Broker, request: &FetchRequest) -> (FetchResponse, usize) {
@@ -68,7 +68,9 @@ async fn read_all(broker: &Broker, request: &FetchRequest) -> (FetchResponse, us
             p.preferred_read_replica = (-1).into();
             match broker.partition(name, partition.partition) {
                 None => {
-                    p.error_code = broker.missing_partition_code(name, partition.partition);
+                    p.error_code = broker
+                        .missing_partition_code(name, partition.partition)
+                        .code();
                 }
                 Some(handle) => {
                     let max = (partition.partition_max_bytes.max(0) as usize).min(budget);

@@ -6,7 +6,7 @@ use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
 
 use super::str_bytes;
-use crate::protocol::codes;
+use crate::protocol::codes::ErrorCode;
 
 const MESSAGE: &str = "group and transaction coordinators are not implemented";
 
@@ -21,13 +21,13 @@ pub fn handle(request: FindCoordinatorRequest, version: i16) -> FindCoordinatorR
                 c.key = key.clone();
                 c.node_id = BrokerId(-1);
                 c.port = -1;
-                c.error_code = codes::COORDINATOR_NOT_AVAILABLE;
+                c.error_code = ErrorCode::COORDINATOR_NOT_AVAILABLE.code();
                 c.error_message = Some(str_bytes(MESSAGE));
                 c
             })
             .collect();
     } else {
-        response.error_code = codes::COORDINATOR_NOT_AVAILABLE;
+        response.error_code = ErrorCode::COORDINATOR_NOT_AVAILABLE.code();
         response.error_message = Some(str_bytes(MESSAGE));
         response.node_id = BrokerId(-1);
         response.port = -1;

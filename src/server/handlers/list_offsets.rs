@@ -10,7 +10,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::records::{RecordBatchDecoder, TimestampType};
 
 use crate::env::Observation;
-use crate::protocol::codes;
+use crate::protocol::codes::ErrorCode;
 use crate::server::partition::PartitionHandle;
 use crate::server::Broker;
 use crate::storage::batch;
@@ -37,10 +37,12 @@ pub async fn handle(
             p.leader_epoch = if version >= 4 { 0 } else { -1 };
             match broker.partition(&name, partition.partition_index) {
                 None => {
-                    p.error_code = broker.missing_partition_code(&name, partition.partition_index);
+                    p.error_code = broker
+                        .missing_partition_code(&name, partition.partition_index)
+                        .code();
                 }
                 Some(handle) if !handle.is_leader() => {
-                    p.error_code = codes::NOT_LEADER_OR_FOLLOWER;
+                    p.error_code = ErrorCode::NOT_LEADER_OR_FOLLOWER.code();
                 }
                 Some(handle) => {
                     let offsets = handle.offsets();
@@ -56,7 +58,7 @@ pub async fn handle(
                     if broker.config.monotonic_list_offsets && !from_replica {
                         let start = handle.leader_epoch_start().await;
                         if start.is_some_and(|start| offsets.high_watermark < start) {
-                            p.error_code = codes::OFFSET_NOT_AVAILABLE;
+                            p.error_code = ErrorCode::OFFSET_NOT_AVAILABLE.code();
                             out.partitions.push(p);
                             continue;
                         }
@@ -105,7 +107,7 @@ async fn record_in_batch(
 ) -> (i64, i64) {
     // A read returns the first batch whole, whatever max_bytes says.
     let mut read = handle.read(batch_base_offset, 1).await;
-    if read.error_code != codes::NONE {
+    if read.error_code != ErrorCode::NONE {
         return batch_answer;
     }
     // kafka-protocol 0.18 reserves room for the declared record count before decoding, so a

@@ -8,7 +8,7 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 
 use super::str_bytes;
-use crate::protocol::codes;
+use crate::protocol::codes::ErrorCode;
 use crate::server::{Broker, TopicAssignment};
 
 pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> MetadataResponse {
@@ -56,7 +56,7 @@ pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> Metada
                     Some(topic) => describe(topic, metadata),
                     None => {
                         let mut out = MetadataResponseTopic::default();
-                        out.error_code = codes::UNKNOWN_TOPIC_OR_PARTITION;
+                        out.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.code();
                         out.name = Some(TopicName(str_bytes(&name)));
                         out
                     }
@@ -90,7 +90,7 @@ fn describe(
                 p.leader_epoch = live.leader_epoch;
                 p.isr_nodes = live.isr.iter().map(|r| BrokerId(*r)).collect();
                 if live.leader < 0 {
-                    p.error_code = codes::LEADER_NOT_AVAILABLE;
+                    p.error_code = ErrorCode::LEADER_NOT_AVAILABLE.code();
                 }
             }
             p

@@ -9,7 +9,7 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 };
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
-use crate::protocol::codes;
+use crate::protocol::codes::ErrorCode;
 use crate::server::Broker;
 
 pub async fn handle(
@@ -28,10 +28,12 @@ pub async fn handle(
             answer.end_offset = -1;
             match broker.partition(&name, partition.partition) {
                 None => {
-                    answer.error_code = broker.missing_partition_code(&name, partition.partition)
+                    answer.error_code = broker
+                        .missing_partition_code(&name, partition.partition)
+                        .code()
                 }
                 Some(handle) if !handle.is_leader() => {
-                    answer.error_code = codes::NOT_LEADER_OR_FOLLOWER
+                    answer.error_code = ErrorCode::NOT_LEADER_OR_FOLLOWER.code()
                 }
                 Some(handle) => {
                     let lookup = handle

@@ -10,7 +10,7 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use crate::env::{buggify, Buggify, Observation};
-use crate::protocol::codes;
+use crate::protocol::codes::ErrorCode;
 use crate::replica_state::{AcksAll, ACKS_ALL};
 use crate::server::partition::PartitionHandle;
 use crate::server::Broker;
@@ -36,17 +36,17 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
             p.base_offset = -1;
             p.log_append_time_ms = -1;
             p.log_start_offset = -1;
-            p.error_code = if !acks_valid {
-                codes::INVALID_REQUIRED_ACKS
+            let code = if !acks_valid {
+                ErrorCode::INVALID_REQUIRED_ACKS
             } else if !known {
-                codes::UNKNOWN_TOPIC_OR_PARTITION
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
             } else {
                 let spurious = buggify(&broker.env, Buggify::SpuriousRetriableError);
                 match (broker.partition(&name, partition.index), partition.records) {
                     (None, _) => broker.missing_partition_code(&name, partition.index),
-                    (Some(_), None) => codes::INVALID_RECORD,
+                    (Some(_), None) => ErrorCode::INVALID_RECORD,
                     // Refused before the append: the client sees a retriable error and retries.
-                    (Some(_), Some(_)) if spurious => codes::NOT_LEADER_OR_FOLLOWER,
+                    (Some(_), Some(_)) if spurious => ErrorCode::NOT_LEADER_OR_FOLLOWER,
                     (Some(handle), Some(records)) => {
                         match handle.append(records, request.acks).await {
                             Ok(info) => {
@@ -59,7 +59,7 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
                                     if buggify(&broker.env, Buggify::LatePurgatory) {
                                         tokio::time::sleep(LATE_PURGATORY).await;
                                     }
-                                    if code == codes::NONE {
+                                    if code == ErrorCode::NONE {
                                         broker.env.trace.observe(
                                             &Observation::AcksAllAcknowledged {
                                                 tp: (&name, partition.index),
@@ -70,14 +70,15 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
                                     }
                                     code
                                 } else {
-                                    codes::NONE
+                                    ErrorCode::NONE
                                 }
                             }
-                            Err(code) => code,
+                            Err(code) => ErrorCode::from_wire(code),
                         }
                     }
                 }
             };
+            p.error_code = code.code();
             out.partition_responses.push(p);
         }
         response.responses.push(out);
@@ -86,25 +87,29 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
 }
 
 /// The delayed produce: wait until the high watermark passes `last_offset`.
-async fn wait_for_replicas(handle: &PartitionHandle, last_offset: i64, timeout: Duration) -> i16 {
+async fn wait_for_replicas(
+    handle: &PartitionHandle,
+    last_offset: i64,
+    timeout: Duration,
+) -> ErrorCode {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut offsets = handle.subscribe();
     loop {
         offsets.borrow_and_update();
         match handle.check_acks(last_offset).await {
-            Ok(AcksAll::Done) => return codes::NONE,
+            Ok(AcksAll::Done) => return ErrorCode::NONE,
             Ok(AcksAll::NotEnoughReplicasAfterAppend) => {
-                return codes::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+                return ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
             }
             Ok(AcksAll::Pending) => {}
-            Err(code) => return code,
+            Err(code) => return ErrorCode::from_wire(code),
         }
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         // Woken by any change of the partition's offsets (the HW moving), or by the timeout.
         match tokio::time::timeout(left, offsets.changed()).await {
             Ok(Ok(())) => {}
-            Ok(Err(_)) => return codes::NOT_LEADER_OR_FOLLOWER,
-            Err(_) => return codes::REQUEST_TIMED_OUT,
+            Ok(Err(_)) => return ErrorCode::NOT_LEADER_OR_FOLLOWER,
+            Err(_) => return ErrorCode::REQUEST_TIMED_OUT,
         }
     }
 }
