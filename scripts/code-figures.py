@@ -3,6 +3,7 @@
 
     python3 scripts/code-figures.py assertions [ROOT ...]   # assertions per 1,000 lines, per module
     python3 scripts/code-figures.py long-fns [--over N] FILE_OR_DIR ...   # functions over N lines
+    python3 scripts/code-figures.py cycles [--depth N] [ROOT]   # import cycles between modules
 
 `assertions` counts the assertion macros (assert!, assert_eq!, assert_ne!, their debug_ forms
 and the crate's invariant! macros) in code that is not a test: files named tests.rs,
@@ -104,7 +105,93 @@ def long_fns(paths, over):
     print(f"{found} functions over {over} lines")
 
 
+CRATE_PATH = re.compile(r"\bcrate::([a-z_][a-z0-9_]*(?:::[a-z_][a-z0-9_]*)*)")
+SUPER_PATH = re.compile(r"\bsuper::")
+
+
+def module_of(rel, depth):
+    """`server/handlers/fetch.rs` at depth 1 is `server`, at depth 2 `server::handlers`."""
+    parts = rel[:-3].split(os.sep)
+    if parts[-1] in ("mod", "lib", "main"):
+        parts = parts[:-1]
+    return "::".join(parts[:depth]) or "crate"
+
+
+def cycles(root, depth):
+    """Edges between modules from every `crate::a::b` path in non-test code (a `use` or a
+    path in the text), then the strongly connected components with more than one module."""
+    edges = {}
+    for path in rust_files(root):
+        if TEST_FILES.search(path):
+            continue
+        rel = os.path.relpath(path, root)
+        source = module_of(rel, depth)
+        if rel.split(os.sep)[0] == "bin":
+            continue  # binaries are crates of their own
+        text = "".join(production_lines(path))
+        for m in CRATE_PATH.finditer(text):
+            target = "::".join(m.group(1).split("::")[:depth])
+            if not os.path.exists(os.path.join(root, *target.split("::"))) and not os.path.exists(
+                os.path.join(root, *target.split("::")) + ".rs"
+            ):
+                target = "::".join(m.group(1).split("::")[: depth - 1]) if depth > 1 else target
+            if target and target != source and not source.startswith(target + "::") and not target.startswith(source + "::"):
+                edges.setdefault(source, set()).add(target)
+    # A module depends on the children it declares (`mod x;`): a path into a child's sibling
+    # tree that leads back to the parent is a cycle too.
+    for v in list(edges) + [w for ws in list(edges.values()) for w in ws]:
+        parts = v.split("::")
+        for i in range(1, len(parts)):
+            edges.setdefault("::".join(parts[:i]), set()).add("::".join(parts[: i + 1]))
+    # Tarjan's strongly connected components.
+    index, low, stack, on_stack, components = {}, {}, [], set(), []
+    counter = [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                components.append(sorted(component))
+
+    nodes = sorted(set(edges) | {w for ws in edges.values() for w in ws})
+    for v in nodes:
+        if v not in index:
+            visit(v)
+    print(f"{len(nodes)} modules at depth {depth}, {sum(len(w) for w in edges.values())} edges")
+    for component in components:
+        print("cycle: " + " <-> ".join(component))
+        for v in component:
+            for w in sorted(edges.get(v, ())):
+                if w in component:
+                    print(f"  {v} -> {w}")
+    print(f"{len(components)} import cycles")
+    return len(components)
+
+
 def main(argv):
+    if argv and argv[0] == "cycles":
+        rest = argv[1:]
+        depth = 1
+        if rest[:1] == ["--depth"]:
+            depth = int(rest[1])
+            rest = rest[2:]
+        return 1 if cycles(rest[0] if rest else "src", depth) else 0
     if not argv or argv[0] not in ("assertions", "long-fns"):
         print(__doc__)
         return 2
