@@ -27,7 +27,8 @@ use kafkasim::client::{
     Admin, Consumer, ConsumerConfig, OffsetReset, Producer, ProducerConfig, ProducerRecord,
 };
 use kafkasim::env::{Env, MemDisk, NoNetFaults, NoTrace};
-use kafkasim::protocol::{self, codes, DecodeError, FrameError};
+use kafkasim::protocol::ErrorCode;
+use kafkasim::protocol::{self, DecodeError, FrameError};
 use kafkasim::server::{self, BrokerConfig, TopicAssignment};
 use kafkasim::storage::batch;
 use kafkasim::storage::testing::{encode_batch, TestRecord};
@@ -313,7 +314,7 @@ fn unknown_apis_and_unsupported_versions() {
         let ResponseKind::ApiVersions(response) = response else {
             panic!("not an ApiVersions response");
         };
-        assert_eq!(response.error_code, codes::UNSUPPORTED_VERSION);
+        assert_eq!(response.error_code, ErrorCode::UNSUPPORTED_VERSION);
         assert_eq!(response.error_code, 35);
         assert!(response
             .api_keys
@@ -329,7 +330,7 @@ fn unknown_apis_and_unsupported_versions() {
         else {
             panic!("not an ApiVersions response");
         };
-        assert_eq!(response.error_code, codes::NONE);
+        assert_eq!(response.error_code, ErrorCode::NONE);
     });
 }
 
@@ -426,17 +427,17 @@ fn produce(topic: &str, partition: i32, acks: i16, records: Option<Vec<u8>>) -> 
 }
 
 /// The error code of the single partition in a Produce response.
-async fn produce_error(addr: SocketAddr, request: RequestKind) -> i16 {
+async fn produce_error(addr: SocketAddr, request: RequestKind) -> ErrorCode {
     let ResponseKind::Produce(response) =
         send_request(addr, ApiKey::Produce, PRODUCE_VERSION, request).await
     else {
         panic!("not a Produce response");
     };
     let partition = &response.responses[0].partition_responses[0];
-    if partition.error_code != codes::NONE {
+    if partition.error_code != ErrorCode::NONE {
         assert_eq!(partition.base_offset, -1, "a failed append has no offset");
     }
-    partition.error_code
+    ErrorCode::from_wire(partition.error_code)
 }
 
 fn valid_batch() -> Vec<u8> {
@@ -454,11 +455,15 @@ fn produce_errors_are_per_partition_codes() {
     simulate(|addr| async move {
         let mut rng = ChaCha8Rng::seed_from_u64(SEED);
         let garbage: Vec<u8> = (0..200).map(|_| rng.gen()).collect();
-        let cases: Vec<(&str, Option<Vec<u8>>, i16)> = vec![
-            ("garbage records", Some(garbage), codes::CORRUPT_MESSAGE),
-            ("short records", Some(vec![0; 20]), codes::CORRUPT_MESSAGE),
-            ("null records", None, codes::INVALID_RECORD),
-            ("empty records", Some(Vec::new()), codes::INVALID_RECORD),
+        let cases: Vec<(&str, Option<Vec<u8>>, ErrorCode)> = vec![
+            ("garbage records", Some(garbage), ErrorCode::CORRUPT_MESSAGE),
+            (
+                "short records",
+                Some(vec![0; 20]),
+                ErrorCode::CORRUPT_MESSAGE,
+            ),
+            ("null records", None, ErrorCode::INVALID_RECORD),
+            ("empty records", Some(Vec::new()), ErrorCode::INVALID_RECORD),
             (
                 "bad crc",
                 Some({
@@ -467,7 +472,7 @@ fn produce_errors_are_per_partition_codes() {
                     b[last] ^= 0x01;
                     b
                 }),
-                codes::CORRUPT_MESSAGE,
+                ErrorCode::CORRUPT_MESSAGE,
             ),
             (
                 "length longer than the batch",
@@ -477,7 +482,7 @@ fn produce_errors_are_per_partition_codes() {
                     b[8..12].copy_from_slice(&length.to_be_bytes());
                     b
                 }),
-                codes::CORRUPT_MESSAGE,
+                ErrorCode::CORRUPT_MESSAGE,
             ),
             (
                 "length shorter than the batch",
@@ -487,7 +492,7 @@ fn produce_errors_are_per_partition_codes() {
                     b[8..12].copy_from_slice(&length.to_be_bytes());
                     b
                 }),
-                codes::CORRUPT_MESSAGE,
+                ErrorCode::CORRUPT_MESSAGE,
             ),
             (
                 "negative length",
@@ -496,7 +501,7 @@ fn produce_errors_are_per_partition_codes() {
                     b[8..12].copy_from_slice(&(-1i32).to_be_bytes());
                     b
                 }),
-                codes::CORRUPT_MESSAGE,
+                ErrorCode::CORRUPT_MESSAGE,
             ),
             (
                 "trailing bytes after a batch",
@@ -505,7 +510,7 @@ fn produce_errors_are_per_partition_codes() {
                     b.extend_from_slice(&[0; 7]);
                     b
                 }),
-                codes::CORRUPT_MESSAGE,
+                ErrorCode::CORRUPT_MESSAGE,
             ),
             (
                 "magic 1",
@@ -514,7 +519,7 @@ fn produce_errors_are_per_partition_codes() {
                     b[16] = 1;
                     b
                 }),
-                codes::CORRUPT_MESSAGE,
+                ErrorCode::CORRUPT_MESSAGE,
             ),
             (
                 "record count disagrees with last offset delta",
@@ -524,7 +529,7 @@ fn produce_errors_are_per_partition_codes() {
                     reseal(&mut b);
                     b
                 }),
-                codes::INVALID_RECORD,
+                ErrorCode::INVALID_RECORD,
             ),
             (
                 "zero records",
@@ -534,7 +539,7 @@ fn produce_errors_are_per_partition_codes() {
                     reseal(&mut b);
                     b
                 }),
-                codes::INVALID_RECORD,
+                ErrorCode::INVALID_RECORD,
             ),
             (
                 "record count lies, consistently with last offset delta",
@@ -545,7 +550,7 @@ fn produce_errors_are_per_partition_codes() {
                     reseal(&mut b);
                     b
                 }),
-                codes::INVALID_RECORD,
+                ErrorCode::INVALID_RECORD,
             ),
             (
                 "record length runs past the batch",
@@ -555,7 +560,7 @@ fn produce_errors_are_per_partition_codes() {
                     reseal(&mut b);
                     b
                 }),
-                codes::INVALID_RECORD,
+                ErrorCode::INVALID_RECORD,
             ),
             (
                 "bytes after the last record",
@@ -567,7 +572,7 @@ fn produce_errors_are_per_partition_codes() {
                     reseal(&mut b);
                     b
                 }),
-                codes::INVALID_RECORD,
+                ErrorCode::INVALID_RECORD,
             ),
         ];
         for (what, records, expected) in cases {
@@ -576,20 +581,20 @@ fn produce_errors_are_per_partition_codes() {
         }
         let batch = || Some(valid_batch());
         let code = produce_error(addr, produce("nope", 0, -1, batch())).await;
-        assert_eq!(code, codes::UNKNOWN_TOPIC_OR_PARTITION, "unknown topic");
+        assert_eq!(code, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "unknown topic");
         for partition in [2, -1, i32::MAX] {
             let code = produce_error(addr, produce("t", partition, -1, batch())).await;
             // Kafka answers UNKNOWN_TOPIC_OR_PARTITION for a partition the topic lacks.
             assert_eq!(
                 code,
-                codes::UNKNOWN_TOPIC_OR_PARTITION,
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                 "partition {partition} out of range"
             );
         }
         for acks in [5, -2, i16::MIN] {
             let code = produce_error(addr, produce("t", 0, acks, batch())).await;
-            assert_eq!(code, codes::INVALID_REQUIRED_ACKS, "acks={acks}");
-            assert_eq!(code, 21);
+            assert_eq!(code, ErrorCode::INVALID_REQUIRED_ACKS, "acks={acks}");
+            assert_eq!(code.code(), 21);
         }
         // Nothing above was appended: the first good batch lands at offset 0.
         let ResponseKind::Produce(response) = send_request(
@@ -603,7 +608,7 @@ fn produce_errors_are_per_partition_codes() {
             panic!("not a Produce response");
         };
         let partition = &response.responses[0].partition_responses[0];
-        assert_eq!(partition.error_code, codes::NONE);
+        assert_eq!(partition.error_code, ErrorCode::NONE);
         assert_eq!(partition.base_offset, 0);
     });
 }
@@ -651,26 +656,30 @@ fn fetch_list_offsets_create_topics_metadata_errors() {
     simulate(|addr| async move {
         // One record in t-0, so fetches have something to refuse.
         let code = produce_error(addr, produce("t", 0, -1, Some(valid_batch()))).await;
-        assert_eq!(code, codes::NONE);
+        assert_eq!(code, ErrorCode::NONE);
 
         let (code, records) = fetch_error(addr, fetch("t", 0, 0, -1, -1)).await;
-        assert_eq!(code, codes::NONE, "negative max bytes");
+        assert_eq!(code, ErrorCode::NONE, "negative max bytes");
         assert!(
             !records.is_empty(),
             "Kafka returns the first batch whatever max_bytes says"
         );
         for offset in [-1, -2, i64::MIN, 2, i64::MAX] {
             let (code, records) = fetch_error(addr, fetch("t", 0, offset, 1 << 20, 1 << 20)).await;
-            assert_eq!(code, codes::OFFSET_OUT_OF_RANGE, "fetch offset {offset}");
+            assert_eq!(
+                code,
+                ErrorCode::OFFSET_OUT_OF_RANGE,
+                "fetch offset {offset}"
+            );
             assert!(records.is_empty());
         }
         let (code, _) = fetch_error(addr, fetch("nope", 0, 0, 1 << 20, 1 << 20)).await;
-        assert_eq!(code, codes::UNKNOWN_TOPIC_OR_PARTITION);
+        assert_eq!(code, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
         for partition in [2, -1] {
             let (code, _) = fetch_error(addr, fetch("t", partition, 0, 1 << 20, 1 << 20)).await;
             assert_eq!(
                 code,
-                codes::UNKNOWN_TOPIC_OR_PARTITION,
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                 "fetch partition {partition}"
             );
         }
@@ -694,7 +703,7 @@ fn fetch_list_offsets_create_topics_metadata_errors() {
             panic!("not a ListOffsets response");
         };
         let p = &response.topics[0].partitions[0];
-        assert_eq!((p.error_code, p.offset), (codes::NONE, 0));
+        assert_eq!((p.error_code, p.offset), (ErrorCode::NONE.code(), 0));
         for (topic, partition, timestamp) in [
             ("nope", 0, -1),
             ("t", 2, -1),
@@ -714,7 +723,7 @@ fn fetch_list_offsets_create_topics_metadata_errors() {
             let p = &response.topics[0].partitions[0];
             assert_eq!(
                 p.error_code,
-                codes::UNKNOWN_TOPIC_OR_PARTITION,
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                 "ListOffsets {topic}-{partition}"
             );
             assert_eq!(p.offset, -1);
@@ -722,18 +731,18 @@ fn fetch_list_offsets_create_topics_metadata_errors() {
 
         let long = "x".repeat(250);
         for (name, partitions, replication, expected) in [
-            ("", 1, 1, codes::INVALID_TOPIC_EXCEPTION),
-            (".", 1, 1, codes::INVALID_TOPIC_EXCEPTION),
-            ("..", 1, 1, codes::INVALID_TOPIC_EXCEPTION),
-            ("a/b", 1, 1, codes::INVALID_TOPIC_EXCEPTION),
-            ("sp ace", 1, 1, codes::INVALID_TOPIC_EXCEPTION),
-            ("ünï", 1, 1, codes::INVALID_TOPIC_EXCEPTION),
-            (long.as_str(), 1, 1, codes::INVALID_TOPIC_EXCEPTION),
-            ("zero", 0, 1, codes::INVALID_PARTITIONS),
-            ("negative", -5, 1, codes::INVALID_PARTITIONS),
-            ("huge", i32::MAX, 1, codes::INVALID_PARTITIONS),
-            ("rf0", 1, 0, codes::INVALID_REPLICATION_FACTOR),
-            ("t", 1, 1, codes::TOPIC_ALREADY_EXISTS),
+            ("", 1, 1, ErrorCode::INVALID_TOPIC_EXCEPTION),
+            (".", 1, 1, ErrorCode::INVALID_TOPIC_EXCEPTION),
+            ("..", 1, 1, ErrorCode::INVALID_TOPIC_EXCEPTION),
+            ("a/b", 1, 1, ErrorCode::INVALID_TOPIC_EXCEPTION),
+            ("sp ace", 1, 1, ErrorCode::INVALID_TOPIC_EXCEPTION),
+            ("ünï", 1, 1, ErrorCode::INVALID_TOPIC_EXCEPTION),
+            (long.as_str(), 1, 1, ErrorCode::INVALID_TOPIC_EXCEPTION),
+            ("zero", 0, 1, ErrorCode::INVALID_PARTITIONS),
+            ("negative", -5, 1, ErrorCode::INVALID_PARTITIONS),
+            ("huge", i32::MAX, 1, ErrorCode::INVALID_PARTITIONS),
+            ("rf0", 1, 0, ErrorCode::INVALID_REPLICATION_FACTOR),
+            ("t", 1, 1, ErrorCode::TOPIC_ALREADY_EXISTS),
         ] {
             let mut topic = CreatableTopic::default();
             topic.name = topic_name(name);
@@ -766,7 +775,7 @@ fn fetch_list_offsets_create_topics_metadata_errors() {
             assert_eq!(response.topics.len(), 1);
             assert_eq!(
                 response.topics[0].error_code,
-                codes::UNKNOWN_TOPIC_OR_PARTITION,
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                 "Metadata v{version}"
             );
         }

@@ -8,7 +8,7 @@
 
 pub mod codes;
 
-use codes::ErrorCode;
+pub use codes::{ErrorCode, WriteOutcome};
 pub mod validate;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
