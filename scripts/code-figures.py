@@ -7,7 +7,7 @@
 
 `assertions` counts the assertion macros (assert!, assert_eq!, assert_ne!, their debug_ forms
 and the crate's invariant! macros) in code that is not a test: files named tests.rs,
-*_tests.rs or testing.rs, and everything from a `#[cfg(test)]` at the start of a line to the
+*_tests.rs or testing.rs or under a tests/ folder, and everything from a `#[cfg(test)]` at the start of a line to the
 end of its file, are left out, from both the count and the lines. A module is a folder (or a
 single file) directly under the root.
 """
@@ -16,7 +16,7 @@ import re
 import sys
 
 ASSERT = re.compile(r"\b(?:debug_)?assert(?:_eq|_ne)?!|\binvariant(?:_eq|_ne)?!")
-TEST_FILES = re.compile(r"(^|/)(tests|testing|[a-z_]+_tests)\.rs$")
+TEST_FILES = re.compile(r"(^|/)((tests|testing|[a-z_]+_tests)\.rs$|tests/)")
 
 
 def production_lines(path):
