@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use kafkasim_sim::report::{self, ScenarioSummary};
-use kafkasim_sim::runner::{self, Judgement, RunData};
+use kafkasim_sim::run::report::{self, ScenarioSummary};
+use kafkasim_sim::run::{self as runner, Judgement, RunData};
 use kafkasim_sim::scenario::{self, Scenario};
 
 const EXIT_OK: u8 = 0;

@@ -31,6 +31,7 @@ pub mod list_offsets_regression;
 pub mod metadata_epoch_regression;
 pub mod min_isr_violation;
 pub mod model;
+pub mod observe;
 pub mod offset_order;
 pub mod replica_agreement;
 pub mod retention_above_hw;

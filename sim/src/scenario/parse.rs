@@ -1668,10 +1668,9 @@ fn flatten_names<'a>(table: &Obj<'a>) -> Vec<(String, Field<'a>)> {
 
 /// Whether a nemesis can fire actions named `kind`: its own kinds and their recoveries.
 fn nemesis_fires(nemesis: &Nemesis, kind: &str) -> bool {
-    nemesis
-        .kinds
-        .iter()
-        .any(|(drawn, _)| drawn.name() == kind || crate::nemesis::recovery(drawn).name() == kind)
+    nemesis.kinds.iter().any(|(drawn, _)| {
+        drawn.name() == kind || crate::nemesis::schedule::recovery(drawn).name() == kind
+    })
 }
 
 /// `planted_bugs`: TEST-ONLY names from `kafkasim::planted::PlantedBugs::NAMES`, each once.
@@ -1868,7 +1867,7 @@ fn nemesis_kinds(field: &Field) -> Result<Vec<(&'static str, u32)>> {
 
 /// A nemesis kind by name, or a message (and a near spelling) saying which kinds exist.
 fn nemesis_kind_name(name: &str) -> std::result::Result<&'static str, (String, Option<String>)> {
-    let kinds = crate::nemesis::NEMESIS_KINDS;
+    let kinds = crate::nemesis::schedule::NEMESIS_KINDS;
     if let Some(known) = kinds.iter().find(|known| **known == name) {
         return Ok(known);
     }

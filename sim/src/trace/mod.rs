@@ -23,7 +23,7 @@ struct State {
     kinds: BTreeMap<String, u64>,
     effects: BTreeMap<String, u64>,
     /// What brokers acknowledged and served, decoded from the bytes they wrote.
-    wire: Vec<crate::wire::WireEvent>,
+    wire: Vec<crate::history::wire::WireEvent>,
     /// The online checkers' independent model, fed every replica observation.
     online: crate::online::OnlineChecker,
     /// What the online checkers found, in the order found.
@@ -46,7 +46,7 @@ impl State {
 
 /// What the state-change hook needs to fire `when` steps on the spot.
 struct WhenHook {
-    watch: crate::when::WhenWatch,
+    watch: crate::nemesis::when::WhenWatch,
     steps: Vec<crate::scenario::FaultStep>,
     /// Every partition's replicas in assignment order, for partition targets.
     replicas: BTreeMap<crate::history::Tp, Vec<i32>>,
@@ -72,7 +72,7 @@ pub struct WhenFired {
 pub struct RunTrace {
     state: Mutex<State>,
     /// Each broker's disk, for `corrupt-batch-kept` (weak: a disk holds its node's trace).
-    disks: Mutex<BTreeMap<i32, std::sync::Weak<crate::disk::SimDisk>>>,
+    disks: Mutex<BTreeMap<i32, std::sync::Weak<crate::cluster::disk::SimDisk>>>,
     /// When each broker last recovered each partition directory.
     recovered_at: Mutex<BTreeMap<(i32, String), u64>>,
     /// Bad batches already reported, by (broker, file, position), so one is reported once.
@@ -99,11 +99,11 @@ impl RunTrace {
         fired: UnboundedSender<WhenFired>,
     ) {
         let mut state = self.state.lock().unwrap();
-        let view = crate::when::View {
+        let view = crate::nemesis::when::View {
             online: &state.online,
             replicas: &replicas,
         };
-        let watch = crate::when::WhenWatch::new(steps, &view);
+        let watch = crate::nemesis::when::WhenWatch::new(steps, &view);
         if watch.is_empty() {
             return;
         }
@@ -178,7 +178,7 @@ impl RunTrace {
     }
 
     /// Lets `corrupt-batch-kept` read `broker`'s disk.
-    pub fn register_disk(&self, broker: i32, disk: &Arc<crate::disk::SimDisk>) {
+    pub fn register_disk(&self, broker: i32, disk: &Arc<crate::cluster::disk::SimDisk>) {
         self.disks
             .lock()
             .unwrap()
@@ -218,7 +218,7 @@ impl RunTrace {
         found
     }
 
-    fn disk(&self, broker: i32) -> Option<Arc<crate::disk::SimDisk>> {
+    fn disk(&self, broker: i32) -> Option<Arc<crate::cluster::disk::SimDisk>> {
         self.disks.lock().unwrap().get(&broker)?.upgrade()
     }
 
@@ -254,7 +254,7 @@ impl RunTrace {
             self.check_recovered(broker, time_ms, *tp);
         }
         let mut state = self.state.lock().unwrap();
-        for event in crate::observe::events(broker, observation) {
+        for event in crate::online::observe::events(broker, observation) {
             let found = state.online.observe(time_ms, &event);
             state.online_anomalies.extend(found);
         }
@@ -287,7 +287,7 @@ impl RunTrace {
     }
 
     /// The wire-level history so far.
-    pub fn wire(&self) -> Vec<crate::wire::WireEvent> {
+    pub fn wire(&self) -> Vec<crate::history::wire::WireEvent> {
         self.state.lock().unwrap().wire.clone()
     }
 
@@ -306,7 +306,7 @@ fn fire_when_steps(state: &mut State, time_ms: u64) {
     let Some(hook) = state.when.as_mut() else {
         return;
     };
-    let view = crate::when::View {
+    let view = crate::nemesis::when::View {
         online: &state.online,
         replicas: &hook.replicas,
     };
@@ -373,7 +373,7 @@ impl Trace for NodeTrace {
     }
 
     fn exchange(&self, request: &[u8], response: &[u8]) {
-        let events = crate::wire::decode(self.node, request, response);
+        let events = crate::history::wire::decode(self.node, request, response);
         if !events.is_empty() {
             self.run.state.lock().unwrap().wire.extend(events);
         }

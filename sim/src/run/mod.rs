@@ -7,6 +7,9 @@
 //! keys only on a fresh thread; the scenario's own random choices come from a ChaCha stream
 //! seeded from the seed, apart from madsim's RNG.
 
+pub mod logging;
+pub mod report;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::checker::{self, Anomaly, FinalLog, FinalState};
-use crate::clock::{RunClock, SimClock};
+use crate::cluster::clock::{RunClock, SimClock};
 use crate::cluster::{broker_addr, client_ip, FiredFault, SimCluster};
 use crate::history::{History, Tp};
 use crate::scenario::configs::{int_or_default, Scope};
@@ -59,7 +62,7 @@ pub struct RunData {
     pub effects: BTreeMap<String, u64>,
     pub sim_time_ms: u64,
     pub restarts: u64,
-    /// The timing knobs this seed drew (BUGGIFY only; see `crate::knobs`).
+    /// The timing knobs this seed drew (BUGGIFY only; see `crate::cluster::knobs`).
     pub knobs: BTreeMap<String, String>,
     /// Every leader election seen, in order.
     pub elections: Vec<crate::online::ElectionSeen>,
@@ -116,7 +119,7 @@ pub fn run_seed_logged(
         seed,
         madsim::Config::default(),
     ));
-    match crate::logging::run_subscriber(path) {
+    match crate::run::logging::run_subscriber(path) {
         Some(subscriber) => tracing::subscriber::with_default(subscriber, run),
         None => run(),
     }
@@ -211,7 +214,7 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6b61_666b_6173_696d);
     let mut cluster = SimCluster::start(&scenario, seed, trace.clone(), clock);
     if scenario.model.buggify {
-        for point in crate::faults::buggify_points(seed) {
+        for point in crate::nemesis::faults::buggify_points(seed) {
             let name = point.effect().trim_start_matches("buggify.");
             trace.effect(&format!("buggify.on.{name}"), 1);
         }
@@ -249,7 +252,7 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
             .nemesis
             .as_ref()
             .is_some_and(|n| n.failure_model == crate::scenario::FailureModel::Within),
-        min_insync_replicas: crate::nemesis::Shape::of(&scenario)
+        min_insync_replicas: crate::nemesis::schedule::Shape::of(&scenario)
             .partitions
             .iter()
             .map(|p| p.min_insync_replicas as usize)
@@ -515,8 +518,9 @@ fn timeline_with_nemesis(scenario: &Scenario, seed: u64) -> (Vec<TimedAction>, N
         return (steps, [("nemesis.drawn", 0), ("nemesis.skipped", 0)]);
     };
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ NEMESIS_STREAM);
-    let shape = crate::nemesis::Shape::of(scenario);
-    let schedule = crate::nemesis::schedule(nemesis, &shape, scenario.duration_ms, &mut rng);
+    let shape = crate::nemesis::schedule::Shape::of(scenario);
+    let schedule =
+        crate::nemesis::schedule::schedule(nemesis, &shape, scenario.duration_ms, &mut rng);
     steps.extend(schedule.actions.into_iter().map(|a| {
         let target = match a.broker {
             crate::cluster::CONTROLLER_ID => crate::scenario::Target::Controller,

@@ -2,6 +2,10 @@
 //! wall clock owned here so they outlive kills and restarts, plus the fault actions that the
 //! nemesis applies to them.
 
+pub mod clock;
+pub mod disk;
+pub mod knobs;
+
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -15,9 +19,9 @@ use madsim::runtime::{Handle, NodeHandle};
 use rand::Rng;
 use serde::Serialize;
 
-use crate::clock::{RunClock, SimClock};
-use crate::disk::SimDisk;
-use crate::faults::NodeFaults;
+use crate::cluster::clock::{RunClock, SimClock};
+use crate::cluster::disk::SimDisk;
+use crate::nemesis::faults::NodeFaults;
 use crate::scenario::{ConfigValue, Configs, Direction, FaultKind, Scenario, Target};
 use crate::trace::RunTrace;
 
@@ -126,7 +130,7 @@ pub struct SimCluster {
     keep_probability: f64,
     /// The node `elect` sends its admin requests from, made at the first one.
     admin: Option<NodeHandle>,
-    /// The timing knobs this seed drew for every broker (BUGGIFY; see `crate::knobs`).
+    /// The timing knobs this seed drew for every broker (BUGGIFY; see `crate::cluster::knobs`).
     pub knobs: BTreeMap<String, String>,
     /// The workload clients' nodes, ended with the rest by `end_every_process`.
     pub clients: Vec<madsim::task::NodeId>,
@@ -196,14 +200,14 @@ impl SimCluster {
             .model
             .controller
             .then(|| start_controller(scenario, &topics, &trace, clock));
-        let knobs = crate::knobs::draw(scenario, seed);
+        let knobs = crate::cluster::knobs::draw(scenario, seed);
         let mut configs = config_strings(&scenario.broker);
         configs.extend(knobs.clone());
         let mut brokers = BTreeMap::new();
         for &id in &ids {
             let (env, disk, faults, clock_offset_ms) = node_env(scenario, id, &trace, clock);
             if scenario.model.buggify {
-                faults.enable_buggify(crate::faults::buggify_points(seed), seed, id);
+                faults.enable_buggify(crate::nemesis::faults::buggify_points(seed), seed, id);
             }
             let config = BrokerConfig {
                 node_id: id,
@@ -255,7 +259,7 @@ impl SimCluster {
     }
 
     /// The broker ids a target names, resolved now: partition targets from the leader and
-    /// ISR the online model last observed (see `crate::when::partition_target`); `minority`
+    /// ISR the online model last observed (see `crate::nemesis::when::partition_target`); `minority`
     /// and `majority` draw their brokers from the run's own random stream.
     pub fn resolve(&self, target: &Target, rng: &mut impl Rng) -> Vec<i32> {
         match target {
@@ -292,7 +296,7 @@ impl SimCluster {
     }
 
     fn resolve_partition_target(&self, target: &Target) -> Vec<i32> {
-        let tp = crate::when::target_partition(target).expect("a partition target");
+        let tp = crate::nemesis::when::target_partition(target).expect("a partition target");
         let replicas = self
             .topics
             .iter()
@@ -301,7 +305,7 @@ impl SimCluster {
             .cloned()
             .unwrap_or_default();
         let (leader, isr) = self.trace.leadership(&tp);
-        crate::when::partition_target(target, &replicas, leader, &isr).unwrap_or_default()
+        crate::nemesis::when::partition_target(target, &replicas, leader, &isr).unwrap_or_default()
     }
 
     /// Each broker's madsim node id, and the controller's, which stay valid across restarts.

@@ -18,7 +18,7 @@ use kafkasim::client::{
     ProducerRecord,
 };
 
-use crate::clock::RunClock;
+use crate::cluster::clock::RunClock;
 use crate::history::{EventKind, History, Outcome, Read, Tp};
 use crate::scenario::configs::{int_or_default, value_or_default, Scope};
 use crate::scenario::{ConfigValue, Workload};

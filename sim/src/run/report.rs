@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::checker::summary::{count, OpCounts};
 use crate::checker::Anomaly;
 use crate::history::Event;
-use crate::runner::{Judgement, RunData};
+use crate::run::{Judgement, RunData};
 use crate::scenario::Scenario;
 
 /// Bumped when the report's shape changes.
@@ -136,8 +136,8 @@ pub fn run_report(
         "effects": data.effects,
         "operations": counts,
         "wire": {
-            "acks": data.history.wire.iter().filter(|e| matches!(e, crate::wire::WireEvent::Ack { .. })).count(),
-            "served": data.history.wire.iter().filter(|e| matches!(e, crate::wire::WireEvent::Served { .. })).count(),
+            "acks": data.history.wire.iter().filter(|e| matches!(e, crate::history::wire::WireEvent::Ack { .. })).count(),
+            "served": data.history.wire.iter().filter(|e| matches!(e, crate::history::wire::WireEvent::Served { .. })).count(),
         },
         "restarts": data.restarts,
         "knobs": data.knobs,

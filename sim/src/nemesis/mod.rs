@@ -1,0 +1,6 @@
+//! Faults: the random `[nemesis]` schedule, `when` predicates over observed state, and the
+//! per-node fault hooks the brokers' network and disk consult.
+
+pub mod faults;
+pub mod schedule;
+pub mod when;
