@@ -190,6 +190,15 @@ fn print_run(
     if let Some(reason) = &data.liveness_failure {
         println!("liveness failure: {reason}");
     }
+    if let Some(site) = &data.panic {
+        println!(
+            "panic: {}\n  on node: {}\n  at: {}\n  reproduce with: {}",
+            site.message,
+            site.node.as_deref().unwrap_or("none (madsim itself)"),
+            site.location.as_deref().unwrap_or("unknown"),
+            report::repro(scenario, seed)
+        );
+    }
     for line in judgement
         .missing
         .iter()

@@ -8,6 +8,7 @@
 //! seeded from the seed, apart from madsim's RNG.
 
 pub mod logging;
+pub mod panic;
 pub mod report;
 
 use std::collections::BTreeMap;
@@ -68,6 +69,8 @@ pub struct RunData {
     pub elections: Vec<crate::online::ElectionSeen>,
     /// Each replica's log as found on its disk at the end, and where replicas first diverge.
     pub replica_logs: ReplicaLogs,
+    /// Where and why the run panicked, if it did.
+    pub panic: Option<panic::PanicSite>,
 }
 
 /// One replica's final log, read from its disk.
@@ -126,7 +129,8 @@ pub fn run_seed_logged(
 }
 
 /// Run a seed on a fresh thread, logging to `log_path` if given, and turn a panic (a broken
-/// invariant, a madsim deadlock or time limit) into an `unknown` verdict that names it.
+/// invariant, a madsim deadlock or time limit) into an `unknown` verdict that names it: its
+/// message, and where the panic hook saw it happen (node, `file:line`; see `panic`).
 pub fn run_seed_isolated(
     scenario: &Scenario,
     seed: u64,
@@ -134,25 +138,49 @@ pub fn run_seed_isolated(
 ) -> RunData {
     let scenario = scenario.clone();
     let log_path = log_path.map(|p| p.to_path_buf());
+    run_isolated(seed, move || {
+        run_seed_logged(&scenario, seed, log_path.as_deref())
+    })
+}
+
+/// Runs `run` on a fresh thread named for the seed; a panic becomes `RunData::panicked` with
+/// what the panic hook noted on that thread.
+fn run_isolated(seed: u64, run: impl FnOnce() -> RunData + Send + 'static) -> RunData {
+    panic::install_hook();
     let joined = std::thread::Builder::new()
         .name(format!("run-{seed}"))
-        .spawn(move || run_seed_logged(&scenario, seed, log_path.as_deref()))
+        .spawn(move || {
+            // Caught here, on the run's own thread, where the hook left its note.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).map_err(|payload| {
+                panic::take().unwrap_or_else(|| panic::PanicSite {
+                    message: panic::message(&*payload),
+                    ..Default::default()
+                })
+            })
+        })
         .expect("spawn run thread")
         .join();
     match joined {
-        Ok(data) => data,
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "non-string panic".into());
-            RunData::failed(format!("run panicked (seed {seed}): {message}"))
-        }
+        Ok(Ok(data)) => data,
+        Ok(Err(site)) => RunData::panicked(seed, site),
+        Err(payload) => RunData::panicked(
+            seed,
+            panic::PanicSite {
+                message: panic::message(&*payload),
+                ..Default::default()
+            },
+        ),
     }
 }
 
 impl RunData {
+    /// The data of a run that panicked: `unknown`, with where and why.
+    pub fn panicked(seed: u64, site: panic::PanicSite) -> RunData {
+        let mut data = RunData::failed(site.describe(seed));
+        data.panic = Some(site);
+        data
+    }
+
     pub fn failed(reason: String) -> RunData {
         RunData {
             verdict: Verdict::Unknown,
@@ -170,6 +198,7 @@ impl RunData {
             knobs: BTreeMap::new(),
             elections: Vec::new(),
             replica_logs: ReplicaLogs::default(),
+            panic: None,
         }
     }
 }
@@ -345,6 +374,7 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
         restarts,
         knobs,
         elections,
+        panic: None,
     }
 }
 
@@ -959,5 +989,61 @@ pub fn judge(scenario: &Scenario, data: &RunData) -> Judgement {
         missing,
         unexpected,
         unmet_minimums: unmet,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tripped assertion on a broker's node ends the run as `unknown`, and the run's data
+    /// names the assertion, the node and the line.
+    #[test]
+    fn a_panicking_node_makes_the_run_unknown_with_message_node_and_location() {
+        let data = run_isolated(42, || {
+            let runtime = Runtime::with_seed_and_config(42, madsim::Config::default());
+            runtime.block_on(async {
+                let node = Handle::current().create_node().name("broker-3").build();
+                let task = node.spawn(async {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    let (high_watermark, log_end_offset) = (9, 4);
+                    assert!(
+                        high_watermark <= log_end_offset,
+                        "high_watermark {high_watermark} > log_end_offset {log_end_offset}"
+                    );
+                });
+                let _ = task.await;
+                RunData::failed("the node did not panic".into())
+            })
+        });
+        assert_eq!(data.verdict, Verdict::Unknown);
+        let site = data.panic.clone().expect("the panic is reported");
+        assert_eq!(site.message, "high_watermark 9 > log_end_offset 4");
+        assert_eq!(site.node.as_deref(), Some("broker-3"));
+        assert_eq!(site.sim_time_ms, Some(250));
+        let location = site.location.as_deref().unwrap_or_default();
+        assert!(location.starts_with("sim/src/run/mod.rs:"), "{location}");
+        let reason = data.liveness_failure.clone().unwrap_or_default();
+        assert!(
+            reason.starts_with("run panicked (seed 42) on broker-3 at sim/src/run/mod.rs:")
+                && reason.ends_with(": high_watermark 9 > log_end_offset 4"),
+            "{reason}"
+        );
+
+        // The report carries the same, with the line that reproduces the run.
+        let smoke = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios/smoke/produce-consume.toml");
+        let scenario = crate::scenario::load(&smoke).expect("the smoke scenario");
+        let judgement = judge(&scenario, &data);
+        let json = report::run_report(&scenario, 42, &data, &judgement, 0);
+        assert_eq!(json["verdict"], "unknown");
+        assert_eq!(
+            json["panic"]["message"],
+            "high_watermark 9 > log_end_offset 4"
+        );
+        assert_eq!(json["panic"]["node"], "broker-3");
+        assert_eq!(json["panic"]["repro"], json["repro"]);
+        let repro = json["repro"].as_str().unwrap_or_default();
+        assert!(repro.contains("produce-consume.toml --seed 42"), "{repro}");
     }
 }

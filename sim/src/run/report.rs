@@ -110,7 +110,7 @@ pub fn run_report(
             )
         })
         .collect();
-    json!({
+    let mut report = json!({
         "schema_version": SCHEMA_VERSION,
         "build": build_id(),
         "scenario": scenario.name,
@@ -152,7 +152,18 @@ pub fn run_report(
         "sim_time_ms": data.sim_time_ms,
         "wall_ms": wall_ms,
         "repro": repro(scenario, seed),
-    })
+    });
+    // Only a run that panicked has the field, so every other report keeps its shape.
+    if let Some(site) = &data.panic {
+        report["panic"] = json!({
+            "message": site.message,
+            "node": site.node,
+            "location": site.location,
+            "sim_time_ms": site.sim_time_ms,
+            "repro": repro(scenario, seed),
+        });
+    }
+    report
 }
 
 /// Where a run's report goes.
