@@ -47,10 +47,17 @@ pub fn broker_addr(id: i32) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, id as u8)), BROKER_PORT)
 }
 
-/// A client node's address.
+/// Every broker's address, as clients are given them to bootstrap from.
+pub fn bootstrap(scenario: &Scenario) -> Vec<SocketAddr> {
+    (1..=scenario.cluster.brokers as i32)
+        .map(broker_addr)
+        .collect()
+}
+
 /// The client index of the admin node that sends `elect` (the drain consumer is 999).
 const ADMIN_CLIENT_INDEX: u32 = 998;
 
+/// A client node's address.
 pub fn client_ip(index: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(
         10,

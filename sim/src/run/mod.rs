@@ -12,26 +12,23 @@ pub mod panic;
 pub mod report;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use kafkasim::client::consumer::ConsumeError;
-use kafkasim::client::{Consumer, ConsumerConfig, OffsetReset, Producer};
+use kafkasim::client::{Consumer, ConsumerConfig, OffsetReset};
 use madsim::runtime::{Handle, Runtime};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::checker::{self, Anomaly, FinalLog, FinalState};
-use crate::cluster::clock::{RunClock, SimClock};
-use crate::cluster::{broker_addr, client_ip, FiredFault, SimCluster};
+use crate::cluster::clock::RunClock;
+use crate::cluster::{client_ip, FiredFault, SimCluster};
 use crate::history::{History, Tp};
-use crate::scenario::configs::{int_or_default, Scope};
-use crate::scenario::{Action, Scenario, Trigger, Verdict, WorkloadKind};
+use crate::scenario::{Action, Scenario, Trigger, Verdict};
 use crate::trace::RunTrace;
-use crate::workload::{self, Recorder};
+use crate::workload::{Recorder, StopAt, Workloads};
 
 /// How long brokers get to come up before the workloads start.
 const STARTUP: Duration = Duration::from_millis(500);
@@ -203,29 +200,17 @@ impl RunData {
     }
 }
 
-fn delivery_timeout_max(scenario: &Scenario) -> Duration {
-    scenario
-        .workloads
-        .iter()
-        .filter(|w| w.kind == WorkloadKind::Producer)
-        .map(|w| int_or_default(&w.config, Scope::Producer, "delivery.timeout.ms").max(0) as u64)
-        .max()
-        .map(Duration::from_millis)
-        .unwrap_or_default()
+/// How long after the fault phase outstanding operations may still complete.
+fn settle_time(scenario: &Scenario) -> Duration {
+    Workloads::of(scenario).settle_time()
 }
 
 fn phase_budget(scenario: &Scenario) -> Duration {
     STARTUP
         + Duration::from_millis(scenario.duration_ms)
-        + delivery_timeout_max(scenario)
+        + settle_time(scenario)
         + CONVERGE_SLACK
         + DRAIN_TIMEOUT
-}
-
-fn bootstrap(scenario: &Scenario) -> Vec<SocketAddr> {
-    (1..=scenario.cluster.brokers as i32)
-        .map(broker_addr)
-        .collect()
 }
 
 async fn supervise(scenario: Scenario, seed: u64) -> RunData {
@@ -259,16 +244,8 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
 
     // Safety: workloads and faults.
     let recorder = Recorder::new(trace.clone(), clock);
-    let stop_producers = Arc::new(AtomicBool::new(false));
-    let stop_consumers = Arc::new(AtomicBool::new(false));
-    cluster.clients = spawn_workloads(
-        &scenario,
-        seed,
-        &recorder,
-        &stop_producers,
-        &stop_consumers,
-        clock,
-    );
+    let mut workloads = Workloads::of(&scenario);
+    cluster.clients = workloads.start(&scenario, seed, &recorder, clock);
     let (steps, nemesis_counts) = timeline_with_nemesis(&scenario, seed);
     let mut nemesis = Nemesis {
         cluster: &mut cluster,
@@ -294,13 +271,13 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
         mut restarts,
         ..
     } = nemesis;
-    stop_producers.store(true, Ordering::Relaxed);
+    workloads.stop(StopAt::FaultsEnd);
 
     // Heal, then converge: every outstanding send completes (ok, fail or info by its
     // delivery timeout) while the cluster settles.
     restarts += cluster.heal_all().len() as u64;
     let converge_deadline =
-        clock.now_ms() + (delivery_timeout_max(&scenario) + CONVERGE_SLACK).as_millis() as u64;
+        clock.now_ms() + (workloads.settle_time() + CONVERGE_SLACK).as_millis() as u64;
     while recorder.pending_sends.load(Ordering::Relaxed) > 0 && clock.now_ms() < converge_deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -313,7 +290,7 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     }
     // Let consumers catch up on what is there, then stop them.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    stop_consumers.store(true, Ordering::Relaxed);
+    workloads.stop(StopAt::CaughtUp);
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     // Drain every partition from log start to the high watermark.
@@ -348,7 +325,7 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
             effects.insert(name.to_string(), value);
         }
     }
-    add_client_error_effects(&mut effects, &history);
+    workloads.add_effects(&history, &mut effects);
     for broker in cluster.brokers.values() {
         add_disk_effects(&mut effects, broker);
     }
@@ -396,25 +373,6 @@ fn add_disk_effects(effects: &mut BTreeMap<String, u64>, broker: &crate::cluster
     ] {
         if value > 0 {
             *effects.entry(name.to_string()).or_default() += value;
-        }
-    }
-}
-
-/// Count why sends were not acknowledged, by the first word of the error, so a scenario can
-/// show what its fault made clients see (e.g. `producer.error.kafka_storage_error`).
-fn add_client_error_effects(effects: &mut BTreeMap<String, u64>, history: &History) {
-    for event in &history.events {
-        if let crate::history::EventKind::SendComplete { outcome, .. } = &event.kind {
-            let message = match outcome {
-                crate::history::Outcome::Fail(m) | crate::history::Outcome::Info(m) => m,
-                crate::history::Outcome::Ok => continue,
-            };
-            let word: String = message
-                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .next()
-                .unwrap_or("unknown")
-                .to_ascii_lowercase();
-            *effects.entry(format!("producer.error.{word}")).or_default() += 1;
         }
     }
 }
@@ -750,78 +708,6 @@ impl Nemesis<'_> {
     }
 }
 
-fn spawn_workloads(
-    scenario: &Scenario,
-    seed: u64,
-    recorder: &Recorder,
-    stop_producers: &Arc<AtomicBool>,
-    stop_consumers: &Arc<AtomicBool>,
-    clock: RunClock,
-) -> Vec<madsim::task::NodeId> {
-    let handle = Handle::current();
-    let mut process = 0u32;
-    let mut nodes = Vec::new();
-    for workload in &scenario.workloads {
-        let partitions = scenario
-            .topics
-            .iter()
-            .find(|t| t.name == workload.topic)
-            .map(|t| t.partitions)
-            .expect("validated topic");
-        for _ in 0..workload.clients {
-            let node = handle
-                .create_node()
-                .name(format!("client-{process}"))
-                .ip(client_ip(process))
-                .build();
-            nodes.push(node.id());
-            let recorder = recorder.clone();
-            let workload = workload.clone();
-            let this = process;
-            match workload.kind {
-                WorkloadKind::Producer => {
-                    let stop = stop_producers.clone();
-                    let config = workload::producer_config(&workload, bootstrap(scenario), this);
-                    let client_clock = Arc::new(SimClock::new(clock, Arc::default()));
-                    node.spawn(async move {
-                        let producer = Producer::new(config, client_clock);
-                        workload::run_producer(
-                            workload, partitions, this, producer, recorder, stop, seed,
-                        )
-                        .await
-                    });
-                }
-                WorkloadKind::ListOffsets => {
-                    let stop = stop_consumers.clone();
-                    let config = workload::consumer_config(&workload, bootstrap(scenario), this);
-                    node.spawn(async move {
-                        let consumer = Consumer::new(config);
-                        workload::run_list_offsets(workload, partitions, consumer, stop).await
-                    });
-                }
-                WorkloadKind::Consumer => {
-                    let stop = stop_consumers.clone();
-                    let config = workload::consumer_config(&workload, bootstrap(scenario), this);
-                    node.spawn(async move {
-                        let consumer = Consumer::new(config);
-                        workload::run_consumer(
-                            workload.topic,
-                            partitions,
-                            this,
-                            consumer,
-                            recorder,
-                            stop,
-                        )
-                        .await
-                    });
-                }
-            }
-            process += 1;
-        }
-    }
-    nodes
-}
-
 /// Read every partition from log start to the high watermark with a fresh consumer on a
 /// fresh node.
 async fn drain(scenario: &Scenario, clock: RunClock) -> Result<FinalState, String> {
@@ -833,7 +719,7 @@ async fn drain(scenario: &Scenario, clock: RunClock) -> Result<FinalState, Strin
     let scenario = scenario.clone();
     let task = node.spawn(async move {
         let deadline = clock.now_ms() + DRAIN_TIMEOUT.as_millis() as u64;
-        let mut config = ConsumerConfig::new(bootstrap(&scenario));
+        let mut config = ConsumerConfig::new(crate::cluster::bootstrap(&scenario));
         config.client_id = "drain".into();
         config.auto_offset_reset = OffsetReset::Earliest;
         config.request_timeout = Duration::from_secs(5);
