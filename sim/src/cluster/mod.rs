@@ -1,6 +1,6 @@
 //! The simulated cluster: brokers as madsim nodes, each with its SimDisk, fault hooks and
-//! wall clock owned here so they outlive kills and restarts, plus the fault actions that the
-//! nemesis applies to them.
+//! wall clock owned here so they outlive kills and restarts (the fault actions that the
+//! nemesis applies to them are in `crate::nemesis::apply`).
 
 pub mod clock;
 pub mod disk;
@@ -8,7 +8,7 @@ pub mod knobs;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::cluster::clock::{RunClock, SimClock};
 use crate::cluster::disk::SimDisk;
 use crate::nemesis::faults::NodeFaults;
-use crate::scenario::{ConfigValue, Configs, Direction, FaultKind, Scenario, Target};
+use crate::scenario::{ConfigValue, Configs, Scenario, Target};
 use crate::trace::RunTrace;
 
 /// The port every broker listens on.
@@ -55,7 +55,7 @@ pub fn bootstrap(scenario: &Scenario) -> Vec<SocketAddr> {
 }
 
 /// The client index of the admin node that sends `elect` (the drain consumer is 999).
-const ADMIN_CLIENT_INDEX: u32 = 998;
+pub(crate) const ADMIN_CLIENT_INDEX: u32 = 998;
 
 /// A client node's address.
 pub fn client_ip(index: u32) -> IpAddr {
@@ -70,7 +70,7 @@ pub fn client_ip(index: u32) -> IpAddr {
 /// One broker and the state the harness keeps for it.
 pub struct BrokerNode {
     pub id: i32,
-    node: NodeHandle,
+    pub(crate) node: NodeHandle,
     pub disk: Arc<SimDisk>,
     pub faults: Arc<NodeFaults>,
     pub clock_offset_ms: Arc<AtomicI64>,
@@ -132,11 +132,12 @@ pub struct SimCluster {
     pub controller: Option<BrokerNode>,
     /// The static cluster map, for resolving partition targets.
     topics: Vec<TopicAssignment>,
-    trace: Arc<RunTrace>,
-    clock: RunClock,
-    keep_probability: f64,
+    pub(crate) trace: Arc<RunTrace>,
+    pub(crate) clock: RunClock,
+    /// `[model] power_loss_keep_probability`: how likely an unsynced write survives a power loss.
+    pub(crate) keep_probability: f64,
     /// The node `elect` sends its admin requests from, made at the first one.
-    admin: Option<NodeHandle>,
+    pub(crate) admin: Option<NodeHandle>,
     /// The timing knobs this seed drew for every broker (BUGGIFY; see `crate::cluster::knobs`).
     pub knobs: BTreeMap<String, String>,
     /// The workload clients' nodes, ended with the rest by `end_every_process`.
@@ -332,236 +333,15 @@ impl SimCluster {
         }
     }
 
-    /// Apply one fault action to one broker; returns what happened.
-    pub fn apply(&mut self, kind: &FaultKind, id: i32, rng: &mut impl Rng) -> FiredFault {
-        let now_ms = self.clock.now_ms();
-        let handle = Handle::current();
-        let keep_probability = self.keep_probability;
-        let controller_node = self.controller.as_ref().map(|c| c.node.id());
-        let trace = self.trace.clone();
-        // An admin client on a node of its own, as kafka-leader-election.sh would be.
-        let admin = matches!(kind, FaultKind::Elect { .. }).then(|| {
-            let admin = self.admin.get_or_insert_with(|| {
-                handle
-                    .create_node()
-                    .name("admin")
-                    .ip(client_ip(ADMIN_CLIENT_INDEX))
-                    .build()
-            });
-            admin.clone()
-        });
-        let broker = match self.controller.as_mut() {
+    /// The broker with `id`, or the controller for [`CONTROLLER_ID`], to change.
+    pub fn node_mut(&mut self, id: i32) -> &mut BrokerNode {
+        match self.controller.as_mut() {
             Some(controller) if id == CONTROLLER_ID => controller,
             _ => self
                 .brokers
                 .get_mut(&id)
                 .expect("targets are validated against the cluster"),
-        };
-        let node_id = broker.node.id();
-        let detail = match kind {
-            FaultKind::Kill => {
-                handle.kill(node_id);
-                broker.alive = false;
-                broker.stopping = false;
-                "process killed; page cache kept".to_string()
-            }
-            FaultKind::Shutdown => {
-                // madsim's ctrl-c is the SIGTERM: the broker's serve loop catches it, shuts
-                // down cleanly and ends its own process (see `start`). Before the broker has
-                // installed its handler (still opening its logs), ctrl-c kills it, as a
-                // signal with no handler would.
-                handle.send_ctrl_c(node_id);
-                broker.alive = false;
-                broker.stopping = true;
-                "SIGTERM: a clean shutdown (controlled shutdown with a controller, logs flushed and closed, clean-shutdown marker), then the process exits".to_string()
-            }
-            FaultKind::PowerLoss => {
-                handle.kill(node_id);
-                broker.alive = false;
-                broker.stopping = false;
-                let before = broker.disk.stats();
-                broker.disk.power_loss(rng, keep_probability, now_ms);
-                let after = broker.disk.stats();
-                format!(
-                    "machine lost power: {} dirty bytes discarded, {} sectors torn, {} files lost",
-                    after.bytes_discarded - before.bytes_discarded,
-                    after.sectors_torn - before.sectors_torn,
-                    after.files_lost - before.files_lost
-                )
-            }
-            FaultKind::Restart => {
-                broker.paused = false;
-                if std::mem::take(&mut broker.silently_dead) {
-                    NetSim::current().unclog_node(node_id);
-                    broker.partitioned = false;
-                }
-                // madsim's restart does not close the old process's sockets (only kill
-                // does), so a restart of a live or frozen process must kill it first or its
-                // listener would still hold the port.
-                handle.kill(node_id);
-                handle.restart(node_id);
-                broker.alive = true;
-                broker.stopping = false;
-                "process restarted".to_string()
-            }
-            FaultKind::RestartEmptyDisk => {
-                handle.kill(node_id);
-                broker.disk.wipe();
-                handle.restart(node_id);
-                broker.alive = true;
-                broker.stopping = false;
-                "restarted with an empty disk".to_string()
-            }
-            FaultKind::Pause => {
-                handle.pause(node_id);
-                broker.paused = true;
-                "process paused".to_string()
-            }
-            FaultKind::Resume => {
-                handle.resume(node_id);
-                broker.paused = false;
-                "process resumed".to_string()
-            }
-            FaultKind::Partition { direction } => {
-                let net = NetSim::current();
-                broker.partitioned = true;
-                match direction {
-                    Direction::Both => {
-                        net.clog_node(node_id);
-                        "cut off from every other node".to_string()
-                    }
-                    Direction::In => {
-                        net.clog_node_in(node_id);
-                        "hears nothing; what it sends still arrives (one-way partition)".to_string()
-                    }
-                    Direction::Out => {
-                        net.clog_node_out(node_id);
-                        "nothing it sends arrives; it still hears others (one-way partition)"
-                            .to_string()
-                    }
-                }
-            }
-            FaultKind::Heal => {
-                if std::mem::take(&mut broker.session_cut) {
-                    let controller = controller_node.expect("expire-session needs a controller");
-                    NetSim::current().unclog_link(node_id, controller);
-                    NetSim::current().unclog_link(controller, node_id);
-                }
-                heal_broker(broker);
-                "network and disk faults ended".to_string()
-            }
-            FaultKind::ExpireSession => {
-                let controller = controller_node.expect("validated: expire-session needs one");
-                NetSim::current().clog_link(node_id, controller);
-                NetSim::current().clog_link(controller, node_id);
-                broker.session_cut = true;
-                "the controller hears nothing from it (both links cut until a heal): its session expires after broker.session.timeout.ms".to_string()
-            }
-            FaultKind::Elect { unclean, partition } => {
-                let election = if *unclean { "unclean" } else { "preferred" };
-                let which = match partition {
-                    Some((topic, index)) => format!("{topic}/{index}"),
-                    None => "every partition".to_string(),
-                };
-                let request = elect_leaders_request(*unclean, partition.as_ref());
-                let admin = admin.as_ref().expect("made above for elect");
-                admin.spawn(send_elect_leaders(request, trace));
-                format!("ElectLeaders ({election}, {which}) sent to the controller; its answer is counted in control.elect_leaders.*")
-            }
-            FaultKind::SlowLink { delay_ms } => {
-                broker
-                    .faults
-                    .set_link_delay(Duration::from_millis(*delay_ms));
-                format!("{delay_ms} ms added to every request and response")
-            }
-            FaultKind::ResetConnection => {
-                broker.faults.reset_connections();
-                "every open connection will be reset".to_string()
-            }
-            FaultKind::DropResponse { count } => {
-                broker.faults.drop_responses(*count);
-                format!("the next {count} Produce responses are dropped after the append")
-            }
-            FaultKind::HoldConnection { duration_ms } => {
-                broker.faults.hold(Duration::from_millis(*duration_ms));
-                format!("responses held for {duration_ms} ms")
-            }
-            FaultKind::DiskLatency { delay_ms } => {
-                broker
-                    .faults
-                    .set_disk_delay(Duration::from_millis(*delay_ms));
-                format!("{delay_ms} ms added to every disk write")
-            }
-            FaultKind::Enospc => {
-                broker.disk.set_enospc(true);
-                "disk full: writes fail with ENOSPC".to_string()
-            }
-            FaultKind::FsyncError => {
-                broker.disk.fail_next_fsync();
-                "the next fsync fails".to_string()
-            }
-            FaultKind::BitFlip { count } => {
-                let before = broker.disk.bit_flips().len();
-                broker.disk.flip_bits(rng, *count as usize);
-                let flips = broker.disk.bit_flips();
-                let new: Vec<String> = flips[before..]
-                    .iter()
-                    .map(|f| format!("{}@{} bit {}", f.path, f.offset, f.bit))
-                    .collect();
-                format!(
-                    "flipped {}",
-                    if new.is_empty() {
-                        "nothing (no log bytes yet)".to_string()
-                    } else {
-                        new.join(", ")
-                    }
-                )
-            }
-            FaultKind::Skew { delta_ms } => {
-                broker.clock_offset_ms.store(*delta_ms, Ordering::Relaxed);
-                format!("wall clock offset set to {delta_ms} ms")
-            }
-            FaultKind::Jump { delta_ms } => {
-                let now = broker
-                    .clock_offset_ms
-                    .fetch_add(*delta_ms, Ordering::Relaxed)
-                    + delta_ms;
-                format!("wall clock jumped {delta_ms} ms (offset now {now} ms)")
-            }
-            FaultKind::SilentDeath => {
-                // madsim gives peers an instant EOF when a node is killed; a frozen process
-                // behind a dark network gives them nothing at all, like a machine that lost
-                // power mid-cable.
-                handle.pause(node_id);
-                NetSim::current().clog_node(node_id);
-                broker.paused = true;
-                broker.partitioned = true;
-                broker.alive = false;
-                broker.silently_dead = true;
-                "process frozen and network dark: peers see silence, not EOF".to_string()
-            }
-            FaultKind::Flush => {
-                broker.disk.sync_all();
-                "every file and directory fsynced".to_string()
-            }
-        };
-        let fired = FiredFault {
-            time_ms: now_ms,
-            kind: kind.name().to_string(),
-            target: if id == CONTROLLER_ID {
-                "controller".to_string()
-            } else {
-                format!("broker({id})")
-            },
-            detail,
-            random: false,
-        };
-        self.trace.record(
-            0,
-            "fault",
-            format!("{} {} {}", fired.time_ms, fired.kind, fired.target).as_bytes(),
-        );
-        fired
+        }
     }
 
     /// Kill every node of the run (brokers, controller, admin, workload clients) once it is
@@ -710,63 +490,9 @@ fn start_controller(
     BrokerNode::running(CONTROLLER_ID, node, disk, faults, clock_offset_ms)
 }
 
-fn elect_leaders_request(
-    unclean: bool,
-    partition: Option<&(String, i32)>,
-) -> kafka_protocol::messages::ElectLeadersRequest {
-    use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
-    let mut request = kafka_protocol::messages::ElectLeadersRequest::default();
-    request.election_type = unclean as i8;
-    request.timeout_ms = 5000;
-    request.topic_partitions = partition.map(|(topic, index)| {
-        let mut wanted = TopicPartitions::default();
-        wanted.topic = kafka_protocol::messages::TopicName(topic.clone().into());
-        wanted.partitions = vec![*index];
-        vec![wanted]
-    });
-    request
-}
-
-/// Send the admin ElectLeaders call to the controller from the supervisor and count its
-/// answer per partition as `control.elect_leaders.ok` or `control.elect_leaders.<error name>`
-/// (`.unanswered` if the controller could not be reached).
-async fn send_elect_leaders(
-    request: kafka_protocol::messages::ElectLeadersRequest,
-    trace: Arc<RunTrace>,
-) {
-    use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
-    use kafkasim::client::connection::Connection;
-    let timeout = Duration::from_secs(5);
-    let answer = match Connection::connect(controller_addr(), "kafkasim-admin", 1, timeout).await {
-        Ok(conn) => {
-            let kind = RequestKind::ElectLeaders(request);
-            conn.request(kind, ApiKey::ElectLeaders, 2, timeout)
-                .await
-                .ok()
-        }
-        Err(_) => None,
-    };
-    let Some(ResponseKind::ElectLeaders(response)) = answer else {
-        trace.effect("control.elect_leaders.unanswered", 1);
-        return;
-    };
-    let results = response.replica_election_results.iter();
-    for result in results.flat_map(|r| &r.partition_result) {
-        use kafkasim::controller::controller as kafka;
-        use kafkasim::protocol::codes;
-        let outcome = match result.error_code {
-            codes::NONE => "ok",
-            codes::UNKNOWN_TOPIC_OR_PARTITION => "unknown_topic_or_partition",
-            kafka::PREFERRED_LEADER_NOT_AVAILABLE => "preferred_leader_not_available",
-            kafka::ELIGIBLE_LEADERS_NOT_AVAILABLE => "eligible_leaders_not_available",
-            kafka::ELECTION_NOT_NEEDED => "election_not_needed",
-            _ => "other_error",
-        };
-        trace.effect(&format!("control.elect_leaders.{outcome}"), 1);
-    }
-}
-
-fn heal_broker(broker: &mut BrokerNode) {
+/// Ends a node's network and disk faults (a partition, link and disk delays, held and
+/// dropped responses, a full disk).
+pub(crate) fn heal_broker(broker: &mut BrokerNode) {
     if broker.partitioned {
         NetSim::current().unclog_node(broker.node.id());
         broker.partitioned = false;

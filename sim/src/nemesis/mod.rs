@@ -1,6 +1,7 @@
 //! Faults: the random `[nemesis]` schedule, `when` predicates over observed state, and the
 //! per-node fault hooks the brokers' network and disk consult.
 
+pub mod apply;
 pub mod faults;
 pub mod schedule;
 pub mod when;

@@ -681,7 +681,7 @@ impl Nemesis<'_> {
             if kind == FaultKind::PowerLoss {
                 self.lossy.insert(id);
             }
-            let mut fired = self.cluster.apply(&kind, id, self.rng);
+            let mut fired = crate::nemesis::apply::apply(self.cluster, &kind, id, self.rng);
             if let Some(note) = note {
                 fired.detail = format!("{} ({note})", fired.detail);
             }
