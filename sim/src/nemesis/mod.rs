@@ -3,5 +3,9 @@
 
 pub mod apply;
 pub mod faults;
+mod injector;
 pub mod schedule;
+pub mod timeline;
 pub mod when;
+
+pub use injector::Nemesis;
