@@ -266,26 +266,13 @@ impl SimCluster {
         }
     }
 
-    /// The broker ids a target names, resolved now: partition targets from the leader and
-    /// ISR the online model last observed (see `crate::nemesis::when::partition_target`); `minority`
+    /// The broker ids a target names, resolved now (see `crate::nemesis::target`):
+    /// partition targets from the leader and ISR the online model last observed; `minority`
     /// and `majority` draw their brokers from the run's own random stream.
     pub fn resolve(&self, target: &Target, rng: &mut impl Rng) -> Vec<i32> {
-        match target {
-            Target::Broker(id) => vec![*id],
-            Target::All => self.brokers.keys().copied().collect(),
-            Target::Controller => vec![CONTROLLER_ID],
-            Target::Leader { .. } | Target::Follower { .. } | Target::Isr { .. } => {
-                self.resolve_partition_target(target)
-            }
-            Target::Minority | Target::Majority => {
-                use rand::seq::SliceRandom;
-                let mut ids: Vec<i32> = self.brokers.keys().copied().collect();
-                ids.shuffle(rng);
-                ids.truncate(target.size(self.brokers.len() as u32) as usize);
-                ids.sort();
-                ids
-            }
-        }
+        let brokers: Vec<i32> = self.brokers.keys().copied().collect();
+        let partition = |tp: &crate::history::Tp| self.partition_view(tp);
+        crate::nemesis::target::resolve(target, &brokers, partition, Some(rng))
     }
 
     /// Whether `broker`'s replica of every partition it hosts reaches the end of the committed
@@ -303,8 +290,8 @@ impl SimCluster {
         })
     }
 
-    fn resolve_partition_target(&self, target: &Target) -> Vec<i32> {
-        let tp = crate::nemesis::when::target_partition(target).expect("a partition target");
+    /// A partition's replicas and the leader and ISR the online model last observed.
+    fn partition_view(&self, tp: &crate::history::Tp) -> crate::nemesis::target::PartitionView {
         let replicas = self
             .topics
             .iter()
@@ -312,8 +299,12 @@ impl SimCluster {
             .and_then(|t| t.replicas.get(tp.partition as usize))
             .cloned()
             .unwrap_or_default();
-        let (leader, isr) = self.trace.leadership(&tp);
-        crate::nemesis::when::partition_target(target, &replicas, leader, &isr).unwrap_or_default()
+        let (leader, isr) = self.trace.leadership(tp);
+        crate::nemesis::target::PartitionView {
+            replicas,
+            leader,
+            isr,
+        }
     }
 
     /// Each broker's madsim node id, and the controller's, which stay valid across restarts.

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod faults;
 mod injector;
 pub mod schedule;
+pub mod target;
 pub mod timeline;
 pub mod when;
 
