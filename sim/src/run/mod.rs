@@ -13,6 +13,7 @@ pub mod report;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use kafkasim::client::consumer::ConsumeError;
@@ -29,8 +30,9 @@ use crate::history::{History, Tp};
 use crate::nemesis::timeline::timeline_with_nemesis;
 use crate::nemesis::Nemesis;
 use crate::scenario::{Scenario, Verdict};
-use crate::trace::RunTrace;
+use crate::trace::{RunTrace, WhenFired};
 use crate::workload::{Recorder, StopAt, Workloads};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 /// How long brokers get to come up before the workloads start.
 const STARTUP: Duration = Duration::from_millis(500);
@@ -217,31 +219,7 @@ fn phase_budget(scenario: &Scenario) -> Duration {
 
 async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     let clock = RunClock::start();
-    let trace = RunTrace::new();
-    trace.record(
-        0,
-        "start",
-        format!("{} {seed}", scenario.source_hash).as_bytes(),
-    );
-    if scenario.model.nondeterminism_for_test {
-        let n = NONDETERMINISM_FOR_TEST.fetch_add(1, Ordering::Relaxed);
-        trace.record(0, "nondeterminism-for-test", &n.to_be_bytes());
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6b61_666b_6173_696d);
-    let mut cluster = SimCluster::start(&scenario, seed, trace.clone(), clock);
-    if scenario.model.buggify {
-        for point in crate::nemesis::faults::buggify_points(seed) {
-            let name = point.effect().trim_start_matches("buggify.");
-            trace.effect(&format!("buggify.on.{name}"), 1);
-        }
-    }
-    let (when_tx, when_rx) = tokio::sync::mpsc::unbounded_channel();
-    trace.arm_when(
-        &scenario.faults,
-        replica_map(&scenario),
-        cluster.node_ids(),
-        when_tx,
-    );
+    let (trace, mut cluster, mut rng, when_rx) = set_up(&scenario, seed, clock);
     tokio::time::sleep(STARTUP).await;
 
     // Safety: workloads and faults.
@@ -254,25 +232,8 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     let (faults, mut restarts) = nemesis.finish();
     workloads.stop(StopAt::FaultsEnd);
 
-    // Heal, then converge: every outstanding send completes (ok, fail or info by its
-    // delivery timeout) while the cluster settles.
     restarts += cluster.heal_all().len() as u64;
-    let converge_deadline =
-        clock.now_ms() + (workloads.settle_time() + CONVERGE_SLACK).as_millis() as u64;
-    while recorder.pending_sends.load(Ordering::Relaxed) > 0 && clock.now_ms() < converge_deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let mut liveness_failure = None;
-    let pending = recorder.pending_sends.load(Ordering::Relaxed);
-    if pending > 0 {
-        liveness_failure = Some(format!(
-            "{pending} sends still pending after the converge deadline"
-        ));
-    }
-    // Let consumers catch up on what is there, then stop them.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    workloads.stop(StopAt::CaughtUp);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut liveness_failure = converge(&workloads, &recorder, clock).await;
 
     // Drain every partition from log start to the high watermark.
     let final_state = match drain(&scenario, clock).await {
@@ -285,14 +246,8 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     let mut history = recorder.history();
     history.wire = trace.wire();
     history.wire_recorded = true;
-    let mut anomalies = checker::check_all(&history, &final_state);
-    anomalies.extend(trace.online_anomalies());
-    anomalies.extend(trace.corrupt_batches_at_end());
-    // Everything above is in the trace; reading the replicas' disks below is not.
-    let trace_hash = trace.hash();
-    let (divergence, replica_logs) = replica_agreement(&scenario, &cluster, &trace);
-    anomalies.extend(divergence);
-    anomalies.sort_by(checker::Anomaly::report_order);
+    let (anomalies, trace_hash, replica_logs) =
+        find_anomalies(&scenario, &cluster, &trace, &history, &final_state);
     let verdict = if liveness_failure.is_some() {
         Verdict::Unknown
     } else if anomalies.is_empty() {
@@ -334,6 +289,89 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
         elections,
         panic: None,
     }
+}
+
+/// The run's trace, its cluster (every broker started), the supervisor's random stream, and
+/// where fired `when` steps arrive once the hook is armed.
+fn set_up(
+    scenario: &Scenario,
+    seed: u64,
+    clock: RunClock,
+) -> (
+    Arc<RunTrace>,
+    SimCluster,
+    ChaCha8Rng,
+    UnboundedReceiver<WhenFired>,
+) {
+    let trace = RunTrace::new();
+    trace.record(
+        0,
+        "start",
+        format!("{} {seed}", scenario.source_hash).as_bytes(),
+    );
+    if scenario.model.nondeterminism_for_test {
+        let n = NONDETERMINISM_FOR_TEST.fetch_add(1, Ordering::Relaxed);
+        trace.record(0, "nondeterminism-for-test", &n.to_be_bytes());
+    }
+    let rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6b61_666b_6173_696d);
+    let cluster = SimCluster::start(scenario, seed, trace.clone(), clock);
+    if scenario.model.buggify {
+        for point in crate::nemesis::faults::buggify_points(seed) {
+            let name = point.effect().trim_start_matches("buggify.");
+            trace.effect(&format!("buggify.on.{name}"), 1);
+        }
+    }
+    let (when_tx, when_rx) = tokio::sync::mpsc::unbounded_channel();
+    trace.arm_when(
+        &scenario.faults,
+        replica_map(scenario),
+        cluster.node_ids(),
+        when_tx,
+    );
+    (trace, cluster, rng, when_rx)
+}
+
+/// Converge, once the cluster is healed: every outstanding send completes (ok, fail or info
+/// by its delivery timeout) while the cluster settles; then readers catch up on what is there
+/// and stop. A liveness failure if sends were still pending at the deadline.
+async fn converge(workloads: &Workloads, recorder: &Recorder, clock: RunClock) -> Option<String> {
+    let converge_deadline =
+        clock.now_ms() + (workloads.settle_time() + CONVERGE_SLACK).as_millis() as u64;
+    while recorder.pending_sends.load(Ordering::Relaxed) > 0 && clock.now_ms() < converge_deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut liveness_failure = None;
+    let pending = recorder.pending_sends.load(Ordering::Relaxed);
+    if pending > 0 {
+        liveness_failure = Some(format!(
+            "{pending} sends still pending after the converge deadline"
+        ));
+    }
+    // Let consumers catch up on what is there, then stop them.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    workloads.stop(StopAt::CaughtUp);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    liveness_failure
+}
+
+/// Every anomaly the checkers find, in report order, with the trace hash (taken once
+/// everything that feeds it is done) and the replicas' final logs.
+fn find_anomalies(
+    scenario: &Scenario,
+    cluster: &SimCluster,
+    trace: &RunTrace,
+    history: &History,
+    final_state: &FinalState,
+) -> (Vec<Anomaly>, String, ReplicaLogs) {
+    let mut anomalies = checker::check_all(history, final_state);
+    anomalies.extend(trace.online_anomalies());
+    anomalies.extend(trace.corrupt_batches_at_end());
+    // Everything above is in the trace; reading the replicas' disks below is not.
+    let trace_hash = trace.hash();
+    let (divergence, replica_logs) = replica_agreement(scenario, cluster, trace);
+    anomalies.extend(divergence);
+    anomalies.sort_by(checker::Anomaly::report_order);
+    (anomalies, trace_hash, replica_logs)
 }
 
 fn add_disk_effects(effects: &mut BTreeMap<String, u64>, broker: &crate::cluster::BrokerNode) {
