@@ -1,5 +1,12 @@
-//! Faults: the random `[nemesis]` schedule, `when` predicates over observed state, and the
-//! per-node fault hooks the brokers' network and disk consult.
+//! Faults, from the scenario to the node: the scripted timeline merged with the random
+//! `[nemesis]` schedule (`timeline`, `schedule`), `when` predicates over observed state
+//! (`when`), the one resolver of fault targets (`target`), the injector that fires them during
+//! the safety phase (`injector`), what each fault kind does to a node (`apply`), and the
+//! per-node hooks the brokers' network and disk consult (`faults`).
+//!
+//! A new fault kind is a `FaultKind` variant with its parameters in `scenario::parse::faults`,
+//! its arm in `apply`, and (if the random nemesis may draw it) its line in
+//! `schedule::NEMESIS_KINDS`.
 
 pub mod apply;
 pub mod faults;
