@@ -9,6 +9,13 @@
 
 pub mod logging;
 pub mod panic;
+
+mod drain;
+mod judge;
+mod replicas;
+
+pub use judge::{judge, Judgement};
+pub use replicas::{ReplicaLogs, ReplicaSummary};
 pub mod report;
 
 use std::collections::BTreeMap;
@@ -16,16 +23,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kafkasim::client::consumer::ConsumeError;
-use kafkasim::client::{Consumer, ConsumerConfig, OffsetReset};
-use madsim::runtime::{Handle, Runtime};
+use madsim::runtime::Runtime;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::checker::{self, Anomaly, FinalLog, FinalState};
+use crate::checker::{self, Anomaly, FinalState};
 use crate::cluster::clock::RunClock;
-use crate::cluster::{client_ip, FiredFault, SimCluster};
+use crate::cluster::{FiredFault, SimCluster};
 use crate::history::{History, Tp};
 use crate::nemesis::timeline::timeline_with_nemesis;
 use crate::nemesis::Nemesis;
@@ -72,24 +77,6 @@ pub struct RunData {
     pub replica_logs: ReplicaLogs,
     /// Where and why the run panicked, if it did.
     pub panic: Option<panic::PanicSite>,
-}
-
-/// One replica's final log, read from its disk.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReplicaSummary {
-    pub broker: i32,
-    pub log_start_offset: i64,
-    /// The last high watermark the replica announced.
-    pub high_watermark: i64,
-    pub log_end_offset: i64,
-    pub batches: usize,
-}
-
-/// Final replica logs per partition, with the first offset where two replicas disagree.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ReplicaLogs {
-    pub partitions: BTreeMap<String, Vec<ReplicaSummary>>,
-    pub first_divergent_offset: BTreeMap<String, Option<i64>>,
 }
 
 impl Serialize for Verdict {
@@ -236,7 +223,7 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     let mut liveness_failure = converge(&workloads, &recorder, clock).await;
 
     // Drain every partition from log start to the high watermark.
-    let final_state = match drain(&scenario, clock).await {
+    let final_state = match drain::drain(&scenario, clock).await {
         Ok(state) => state,
         Err(reason) => {
             liveness_failure.get_or_insert(reason);
@@ -368,7 +355,7 @@ fn find_anomalies(
     anomalies.extend(trace.corrupt_batches_at_end());
     // Everything above is in the trace; reading the replicas' disks below is not.
     let trace_hash = trace.hash();
-    let (divergence, replica_logs) = replica_agreement(scenario, cluster, trace);
+    let (divergence, replica_logs) = replicas::replica_agreement(scenario, cluster, trace);
     anomalies.extend(divergence);
     anomalies.sort_by(checker::Anomaly::report_order);
     (anomalies, trace_hash, replica_logs)
@@ -396,79 +383,6 @@ fn add_disk_effects(effects: &mut BTreeMap<String, u64>, broker: &crate::cluster
     }
 }
 
-/// Compare every partition's replicas batch by batch, as their disks hold them at the end, up
-/// to the high watermark they share (the offline half of replica agreement).
-fn replica_agreement(
-    scenario: &Scenario,
-    cluster: &SimCluster,
-    trace: &RunTrace,
-) -> (Vec<checker::Anomaly>, ReplicaLogs) {
-    let high_watermarks = trace.replica_high_watermarks();
-    let mut logs: BTreeMap<(Tp, i32), Vec<(i64, i64, i32, u32)>> = BTreeMap::new();
-    let mut shared_hw: BTreeMap<Tp, i64> = BTreeMap::new();
-    let mut summaries = ReplicaLogs::default();
-    for topic in crate::cluster::assignments(scenario) {
-        for (index, replicas) in topic.replicas.iter().enumerate() {
-            let tp = Tp::new(topic.name.clone(), index as i32);
-            let dir = format!("{}-{}", topic.name, index);
-            for broker in replicas {
-                let Some(node) = cluster.brokers.get(broker) else {
-                    continue;
-                };
-                let batches = disk_batches(&*node.disk, &dir);
-                let high_watermark = high_watermarks
-                    .get(&(tp.clone(), *broker))
-                    .copied()
-                    .unwrap_or(0);
-                let hw = shared_hw.entry(tp.clone()).or_insert(high_watermark);
-                *hw = (*hw).min(high_watermark);
-                summaries
-                    .partitions
-                    .entry(tp.to_string())
-                    .or_default()
-                    .push(ReplicaSummary {
-                        broker: *broker,
-                        log_start_offset: batches.first().map_or(0, |b| b.0),
-                        high_watermark,
-                        log_end_offset: batches.last().map_or(0, |b| b.1 + 1),
-                        batches: batches.len(),
-                    });
-                logs.insert((tp.clone(), *broker), batches);
-            }
-        }
-    }
-    let (anomalies, first) = crate::online::replica_agreement(&logs, &shared_hw);
-    summaries.first_divergent_offset = first
-        .into_iter()
-        .map(|(tp, offset)| (tp.to_string(), offset))
-        .collect();
-    (anomalies, summaries)
-}
-
-/// (base offset, last offset, leader epoch, CRC) of every batch in a partition directory's
-/// segments, in offset order; a torn or unreadable tail ends the list.
-fn disk_batches(disk: &dyn kafkasim::env::Disk, dir: &str) -> Vec<(i64, i64, i32, u32)> {
-    let mut out = Vec::new();
-    let files = disk.list_dir(dir).unwrap_or_default();
-    for file in files.iter().filter(|f| f.ends_with(".log")) {
-        let Ok(bytes) = disk.read_all(&format!("{dir}/{file}")) else {
-            break;
-        };
-        let Ok(batches) = kafkasim::storage::batch::split(&bytes) else {
-            break;
-        };
-        out.extend(batches.iter().map(|(_, h)| {
-            (
-                h.base_offset,
-                h.last_offset(),
-                h.partition_leader_epoch,
-                h.crc,
-            )
-        }));
-    }
-    out
-}
-
 /// Every partition's replicas in assignment order.
 fn replica_map(scenario: &Scenario) -> BTreeMap<Tp, Vec<i32>> {
     crate::cluster::assignments(scenario)
@@ -483,179 +397,10 @@ fn replica_map(scenario: &Scenario) -> BTreeMap<Tp, Vec<i32>> {
         .collect()
 }
 
-/// Read every partition from log start to the high watermark with a fresh consumer on a
-/// fresh node.
-async fn drain(scenario: &Scenario, clock: RunClock) -> Result<FinalState, String> {
-    let node = Handle::current()
-        .create_node()
-        .name("drain")
-        .ip(client_ip(999))
-        .build();
-    let scenario = scenario.clone();
-    let task = node.spawn(async move {
-        let deadline = clock.now_ms() + DRAIN_TIMEOUT.as_millis() as u64;
-        let mut config = ConsumerConfig::new(crate::cluster::bootstrap(&scenario));
-        config.client_id = "drain".into();
-        config.auto_offset_reset = OffsetReset::Earliest;
-        config.request_timeout = Duration::from_secs(5);
-        let mut consumer = Consumer::new(config);
-        let mut state = FinalState::default();
-        for topic in &scenario.topics {
-            for partition in 0..topic.partitions {
-                let log =
-                    drain_partition(&mut consumer, &topic.name, partition, clock, deadline).await?;
-                state
-                    .logs
-                    .insert(Tp::new(topic.name.clone(), partition), log);
-            }
-        }
-        Ok(state)
-    });
-    task.await.map_err(|e| format!("drain task failed: {e}"))?
-}
-
-async fn drain_partition(
-    consumer: &mut Consumer,
-    topic: &str,
-    partition: i32,
-    clock: RunClock,
-    deadline: u64,
-) -> Result<FinalLog, String> {
-    let timed_out = || {
-        format!(
-            "drain of {topic}/{partition} did not finish in {} s",
-            DRAIN_TIMEOUT.as_secs()
-        )
-    };
-    let (log_start, high_watermark) = loop {
-        let start = consumer
-            .list_offset(topic, partition, -2)
-            .await
-            .ok()
-            .flatten();
-        let end = consumer
-            .list_offset(topic, partition, -1)
-            .await
-            .ok()
-            .flatten();
-        if let (Some(start), Some(end)) = (start, end) {
-            break (start, end);
-        }
-        if clock.now_ms() >= deadline {
-            return Err(timed_out());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    consumer.assign(&[(topic.to_string(), partition)]);
-    consumer.seek(topic, partition, log_start);
-    let mut records = Vec::new();
-    while consumer.position(topic, partition).unwrap_or(log_start) < high_watermark {
-        if clock.now_ms() >= deadline {
-            return Err(timed_out());
-        }
-        let polled = match consumer.poll(Duration::from_millis(500)).await {
-            Ok(polled) => polled,
-            // The broker serves a batch that fails its CRC: what follows cannot be read (the
-            // checkers see it missing, and corrupt-batch-kept names the replica that kept it).
-            Err(ConsumeError::Corrupt { .. }) => break,
-            Err(e) => return Err(format!("drain of {topic}/{partition}: {e}")),
-        };
-        for record in polled {
-            let value = record
-                .value
-                .as_deref()
-                .and_then(|v| std::str::from_utf8(v).ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            if let (Some(value), true) = (value, record.offset < high_watermark) {
-                records.push((record.offset, value));
-            }
-        }
-    }
-    Ok(FinalLog {
-        log_start_offset: log_start,
-        high_watermark,
-        records,
-    })
-}
-
-/// What the run showed against what the scenario expects.
-#[derive(Debug, Clone, Serialize)]
-pub struct Judgement {
-    pub passed: bool,
-    /// Anomaly kinds found, sorted.
-    pub shown: Vec<String>,
-    /// `must` kinds that did not show.
-    pub missing: Vec<String>,
-    /// Kinds found that are neither `must` nor `allow`.
-    pub unexpected: Vec<String>,
-    /// Minimums not met, in words.
-    pub unmet_minimums: Vec<String>,
-}
-
-/// Judge a run against `[expect]`.
-pub fn judge(scenario: &Scenario, data: &RunData) -> Judgement {
-    let expect = &scenario.expect;
-    let mut shown: Vec<String> = data.anomalies.iter().map(|a| a.kind.clone()).collect();
-    shown.sort();
-    shown.dedup();
-    let missing: Vec<String> = expect
-        .must
-        .iter()
-        .filter(|k| !shown.contains(k))
-        .cloned()
-        .collect();
-    let unexpected: Vec<String> = shown
-        .iter()
-        .filter(|k| {
-            !expect.must.contains(k)
-                && !expect.allow.contains(k)
-                && !expect.must_fraction.contains_key(*k)
-        })
-        .cloned()
-        .collect();
-    let counts = checker::summary::count(&data.history);
-    let mut unmet = Vec::new();
-    if counts.sends_ok < expect.min_acknowledged {
-        unmet.push(format!(
-            "acknowledged {} < {}",
-            counts.sends_ok, expect.min_acknowledged
-        ));
-    }
-    if (data.faults.len() as u64) < expect.min_faults {
-        unmet.push(format!(
-            "faults {} < {}",
-            data.faults.len(),
-            expect.min_faults
-        ));
-    }
-    for (kind, min) in &expect.min_faults_by_kind {
-        let fired = data.faults.iter().filter(|f| &f.kind == kind).count() as u64;
-        if fired < *min {
-            unmet.push(format!("{kind} faults {fired} < {min}"));
-        }
-    }
-    for (effect, min) in &expect.min_effects {
-        let seen = data.effects.get(effect).copied().unwrap_or(0);
-        if seen < *min {
-            unmet.push(format!("effect {effect} {seen} < {min}"));
-        }
-    }
-    let passed = data.verdict != Verdict::Unknown
-        && missing.is_empty()
-        && unexpected.is_empty()
-        && unmet.is_empty();
-    Judgement {
-        passed,
-        shown,
-        missing,
-        unexpected,
-        unmet_minimums: unmet,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use madsim::runtime::Handle;
 
     /// A tripped assertion on a broker's node ends the run as `unknown`, and the run's data
     /// names the assertion, the node and the line.
