@@ -11,12 +11,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use kafkasim_sim::report::{self, ScenarioSummary};
-use kafkasim_sim::runner::{self, Judgement, RunData};
+use kafkasim_sim::run::report::{self, ScenarioSummary};
+use kafkasim_sim::run::{self as runner, Judgement, RunData};
 use kafkasim_sim::scenario::{self, Scenario};
 
 const EXIT_OK: u8 = 0;
@@ -190,6 +190,15 @@ fn print_run(
     if let Some(reason) = &data.liveness_failure {
         println!("liveness failure: {reason}");
     }
+    if let Some(site) = &data.panic {
+        println!(
+            "panic: {}\n  on node: {}\n  at: {}\n  reproduce with: {}",
+            site.message,
+            site.node.as_deref().unwrap_or("none (madsim itself)"),
+            site.location.as_deref().unwrap_or("unknown"),
+            report::repro(scenario, seed)
+        );
+    }
     for line in judgement
         .missing
         .iter()
@@ -320,92 +329,13 @@ fn sweep_command(
         .enumerate()
         .flat_map(|(i, s)| (0..seeds.unwrap_or(s.seeds)).map(move |seed| (i, seed)))
         .collect();
-    let bar = indicatif::ProgressBar::new(runs.len() as u64);
-    if quiet || std::env::var_os("CI").is_some() {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} runs  {elapsed_precise}  {msg}",
-        )
-        .expect("template"),
-    );
-    // Each run is folded into its scenario's summary as it ends and only its anomaly kinds
-    // are kept, so a sweep's memory does not grow with its seeds (a run's history is large).
-    let summaries: Mutex<Vec<ScenarioSummary>> = Mutex::new(
-        scenarios
-            .iter()
-            .map(|s| ScenarioSummary {
-                scenario: s.name.clone(),
-                path: s.path.clone(),
-                ..Default::default()
-            })
-            .collect(),
-    );
-    let kinds: Mutex<Vec<Option<BTreeSet<String>>>> =
-        Mutex::new((0..runs.len()).map(|_| None).collect());
-    let next = AtomicUsize::new(0);
-    let scenarios = Arc::new(scenarios);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(s, seed)) = runs.get(i) else { break };
-                let scenario = &scenarios[s];
-                let (data, wall_ms) = timed_run(scenario, seed, report_dir);
-                let judgement = runner::judge(scenario, &data);
-                write(report_dir, scenario, seed, &data, &judgement, wall_ms);
-                if !judgement.passed {
-                    let line = format!(
-                        "FAILED {} seed {seed}: verdict {} shown {:?} missing {:?} unexpected {:?} {:?}{}\n  reproduce with: {}",
-                        scenario.path,
-                        data.verdict.name(),
-                        judgement.shown,
-                        judgement.missing,
-                        judgement.unexpected,
-                        judgement.unmet_minimums,
-                        data.liveness_failure.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
-                        report::repro(scenario, seed)
-                    );
-                    // println on a hidden bar prints nothing; suspend draws around it.
-                    bar.suspend(|| println!("{line}"));
-                }
-                bar.set_message(format!("{} seed {seed}", scenario.name));
-                bar.inc(1);
-                summaries.lock().unwrap()[s].add(seed, &data, &judgement, wall_ms);
-                let shown = data.anomalies.iter().map(|a| a.kind.clone()).collect();
-                kinds.lock().unwrap()[i] = Some(shown);
-            });
-        }
-    });
+    let bar = progress_bar(runs.len() as u64, quiet);
+    let (summaries, kinds) = sweep_runs(&scenarios, &runs, jobs, report_dir, &bar);
     bar.finish_and_clear();
-    let kinds = kinds.into_inner().unwrap();
-    let mut summaries = summaries.into_inner().unwrap();
-    for summary in &mut summaries {
-        // Runs end in any order; the summary lists failing seeds in seed order.
-        summary.failing_seeds.sort_unstable();
-    }
     let mut failed = summaries.iter().any(|s| s.failed > 0);
     // A scenario's declared minimums are per run; a summary with a scenario that ran no
     // seed at all would prove nothing.
-    let markdown = report::summary_markdown(&summaries, false);
-    print!("{markdown}");
-    let _ = std::fs::create_dir_all(report_dir);
-    let _ = std::fs::write(report_dir.join("summary.md"), &markdown);
-    let _ = std::fs::write(
-        report_dir.join("summary.json"),
-        serde_json::to_string_pretty(&report::summary_json(&summaries, false)).unwrap_or_default()
-            + "\n",
-    );
-    if let Some(path) = deterministic_summary {
-        let _ = std::fs::write(path, report::summary_markdown(&summaries, true));
-        let _ = std::fs::write(
-            path.with_extension("json"),
-            serde_json::to_string_pretty(&report::summary_json(&summaries, true))
-                .unwrap_or_default()
-                + "\n",
-        );
-    }
+    write_summaries(&summaries, report_dir, deterministic_summary);
     for (s, scenario) in scenarios.iter().enumerate() {
         let shown: Vec<&BTreeSet<String>> = runs
             .iter()
@@ -425,5 +355,118 @@ fn sweep_command(
         EXIT_FAILED
     } else {
         EXIT_OK
+    }
+}
+
+/// The sweep's progress bar, hidden when asked or on CI.
+fn progress_bar(runs: u64, quiet: bool) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(runs);
+    if quiet || std::env::var_os("CI").is_some() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} runs  {elapsed_precise}  {msg}",
+        )
+        .expect("template"),
+    );
+    bar
+}
+
+/// Every run's anomaly kinds, by its index among the sweep's runs (`None` until it ends).
+type ShownKinds = Vec<Option<BTreeSet<String>>>;
+
+/// Runs every (scenario, seed) on `jobs` threads, writing each run's report as it ends;
+/// returns each scenario's summary (failing seeds in seed order) and each run's anomaly kinds.
+fn sweep_runs(
+    scenarios: &[Scenario],
+    runs: &[(usize, u64)],
+    jobs: usize,
+    report_dir: &Path,
+    bar: &indicatif::ProgressBar,
+) -> (Vec<ScenarioSummary>, ShownKinds) {
+    // Each run is folded into its scenario's summary as it ends and only its anomaly kinds
+    // are kept, so a sweep's memory does not grow with its seeds (a run's history is large).
+    let summaries: Mutex<Vec<ScenarioSummary>> = Mutex::new(
+        scenarios
+            .iter()
+            .map(|s| ScenarioSummary {
+                scenario: s.name.clone(),
+                path: s.path.clone(),
+                ..Default::default()
+            })
+            .collect(),
+    );
+    let kinds: Mutex<ShownKinds> = Mutex::new((0..runs.len()).map(|_| None).collect());
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(s, seed)) = runs.get(i) else { break };
+                let scenario = &scenarios[s];
+                let (data, wall_ms) = timed_run(scenario, seed, report_dir);
+                let judgement = runner::judge(scenario, &data);
+                write(report_dir, scenario, seed, &data, &judgement, wall_ms);
+                if !judgement.passed {
+                    let line = failed_line(scenario, seed, &data, &judgement);
+                    // println on a hidden bar prints nothing; suspend draws around it.
+                    bar.suspend(|| println!("{line}"));
+                }
+                bar.set_message(format!("{} seed {seed}", scenario.name));
+                bar.inc(1);
+                summaries.lock().unwrap()[s].add(seed, &data, &judgement, wall_ms);
+                let shown = data.anomalies.iter().map(|a| a.kind.clone()).collect();
+                kinds.lock().unwrap()[i] = Some(shown);
+            });
+        }
+    });
+    let mut summaries = summaries.into_inner().unwrap();
+    for summary in &mut summaries {
+        // Runs end in any order; the summary lists failing seeds in seed order.
+        summary.failing_seeds.sort_unstable();
+    }
+    (summaries, kinds.into_inner().unwrap())
+}
+
+/// The line a sweep prints for a run that did not meet its expectation.
+fn failed_line(scenario: &Scenario, seed: u64, data: &RunData, judgement: &Judgement) -> String {
+    format!(
+        "FAILED {} seed {seed}: verdict {} shown {:?} missing {:?} unexpected {:?} {:?}{}\n  reproduce with: {}",
+        scenario.path,
+        data.verdict.name(),
+        judgement.shown,
+        judgement.missing,
+        judgement.unexpected,
+        judgement.unmet_minimums,
+        data.liveness_failure.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
+        report::repro(scenario, seed)
+    )
+}
+
+/// Prints the summary and writes it (markdown and JSON) under `report_dir`, and the
+/// deterministic one where asked.
+fn write_summaries(
+    summaries: &[ScenarioSummary],
+    report_dir: &Path,
+    deterministic_summary: Option<&Path>,
+) {
+    let markdown = report::summary_markdown(summaries, false);
+    print!("{markdown}");
+    let _ = std::fs::create_dir_all(report_dir);
+    let _ = std::fs::write(report_dir.join("summary.md"), &markdown);
+    let _ = std::fs::write(
+        report_dir.join("summary.json"),
+        serde_json::to_string_pretty(&report::summary_json(summaries, false)).unwrap_or_default()
+            + "\n",
+    );
+    if let Some(path) = deterministic_summary {
+        let _ = std::fs::write(path, report::summary_markdown(summaries, true));
+        let _ = std::fs::write(
+            path.with_extension("json"),
+            serde_json::to_string_pretty(&report::summary_json(summaries, true))
+                .unwrap_or_default()
+                + "\n",
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! brokers applied is lost; after a kill the power loss takes the unsynced records, and the
 //! brokers find their metadata went back (`metadata-epoch-regression`), so the test can fail.
 
-use kafkasim_sim::runner::run_seed;
+use kafkasim_sim::run::run_seed;
 use kafkasim_sim::scenario::parse;
 
 fn scenario(stop: &str) -> String {

@@ -32,7 +32,7 @@ use kafkasim::protocol::{self, DecodeError, FrameError};
 use kafkasim::server::{self, BrokerConfig, TopicAssignment};
 use kafkasim::storage::batch;
 use kafkasim::storage::testing::{encode_batch, TestRecord};
-use kafkasim_sim::clock::{RunClock, SimClock};
+use kafkasim_sim::cluster::clock::{RunClock, SimClock};
 use kafkasim_sim::cluster::{broker_addr, client_ip};
 use madsim::runtime::{Handle, Runtime};
 use rand::{Rng, SeedableRng};

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use kafkasim_sim::runner::run_seed;
+use kafkasim_sim::run::run_seed;
 use kafkasim_sim::scenario::parse;
 
 fn scenario(stop: &str) -> String {

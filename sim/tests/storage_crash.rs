@@ -11,7 +11,7 @@ use kafkasim::env::Disk;
 use kafkasim::storage::batch;
 use kafkasim::storage::testing::{encode_batch, TestRecord};
 use kafkasim::storage::{Log, LogConfig, StorageError};
-use kafkasim_sim::disk::SimDisk;
+use kafkasim_sim::cluster::disk::SimDisk;
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

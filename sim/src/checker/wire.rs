@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::ops;
 use super::{Anomaly, FinalState};
+use crate::history::wire::WireEvent;
 use crate::history::{History, Tp};
-use crate::wire::WireEvent;
 
 pub const KIND: &str = "client-wire-mismatch";
 

@@ -31,6 +31,7 @@ pub mod list_offsets_regression;
 pub mod metadata_epoch_regression;
 pub mod min_isr_violation;
 pub mod model;
+pub mod observe;
 pub mod offset_order;
 pub mod replica_agreement;
 pub mod retention_above_hw;
@@ -310,6 +311,28 @@ impl OnlineChecker {
         };
         self.observed += 1;
         match event {
+            ReplicaEvent::Appended { .. }
+            | ReplicaEvent::Truncated { .. }
+            | ReplicaEvent::HighWatermark { .. }
+            | ReplicaEvent::LogStart { .. }
+            | ReplicaEvent::RetentionDeleted { .. } => self.observe_log(at, event),
+            ReplicaEvent::LeaderElected { .. }
+            | ReplicaEvent::IsrChanged { .. }
+            | ReplicaEvent::IsrProposed { .. }
+            | ReplicaEvent::IsrCommitted { .. } => self.observe_leadership(at, event),
+            ReplicaEvent::AcksAllAcknowledged { .. }
+            | ReplicaEvent::LatestOffsetListed { .. }
+            | ReplicaEvent::ClientFetchServed { .. }
+            | ReplicaEvent::ClientAppended { .. } => self.observe_client(at, event),
+            ReplicaEvent::BrokerRestarted { .. }
+            | ReplicaEvent::Incarnation { .. }
+            | ReplicaEvent::MetadataImage { .. } => self.observe_process(at, event),
+        }
+    }
+
+    /// A replica's own log: appends, truncations, its high watermark and log start, retention.
+    fn observe_log(&mut self, at: At, event: &ReplicaEvent) -> Vec<Anomaly> {
+        match event {
             ReplicaEvent::Appended {
                 broker,
                 tp,
@@ -342,6 +365,18 @@ impl OnlineChecker {
                 tp,
                 log_start_offset,
             } => self.on_log_start(at, tp, *broker, *log_start_offset),
+            ReplicaEvent::RetentionDeleted {
+                broker,
+                tp,
+                below_offset,
+            } => self.on_retention(at, tp, *broker, *below_offset),
+            _ => unreachable!("not a log event"),
+        }
+    }
+
+    /// Leadership: elections and the ISR as leaders and the controller change it.
+    fn observe_leadership(&mut self, at: At, event: &ReplicaEvent) -> Vec<Anomaly> {
+        match event {
             ReplicaEvent::LeaderElected {
                 tp,
                 leader,
@@ -369,33 +404,6 @@ impl OnlineChecker {
                 };
                 self.on_isr_changed(tp, *leader, *leader_epoch, isr);
                 found
-            }
-            ReplicaEvent::AcksAllAcknowledged {
-                tp,
-                last_offset,
-                leader,
-                min_insync_replicas,
-            } => self.on_acks_all(at, tp, *leader, *last_offset, *min_insync_replicas),
-            ReplicaEvent::LatestOffsetListed { broker, tp, offset } => {
-                let partition = self.partition_mut(tp);
-                list_offsets_regression::check(tp, partition, *broker, *offset, at)
-                    .into_iter()
-                    .collect()
-            }
-            ReplicaEvent::ClientFetchServed {
-                broker,
-                tp,
-                offsets,
-                high_watermark,
-            } => self.on_fetch(at, tp, *broker, *offsets, *high_watermark),
-            ReplicaEvent::RetentionDeleted {
-                broker,
-                tp,
-                below_offset,
-            } => self.on_retention(at, tp, *broker, *below_offset),
-            ReplicaEvent::BrokerRestarted { broker } => {
-                self.on_restart(*broker);
-                vec![]
             }
             ReplicaEvent::IsrProposed {
                 tp,
@@ -434,6 +442,31 @@ impl OnlineChecker {
                 );
                 isr_member_incomplete::check(tp, partition, before.as_deref(), isr, &who, at)
             }
+            _ => unreachable!("not a leadership event"),
+        }
+    }
+
+    /// What clients were told: acknowledgements, listed offsets, served fetches.
+    fn observe_client(&mut self, at: At, event: &ReplicaEvent) -> Vec<Anomaly> {
+        match event {
+            ReplicaEvent::AcksAllAcknowledged {
+                tp,
+                last_offset,
+                leader,
+                min_insync_replicas,
+            } => self.on_acks_all(at, tp, *leader, *last_offset, *min_insync_replicas),
+            ReplicaEvent::LatestOffsetListed { broker, tp, offset } => {
+                let partition = self.partition_mut(tp);
+                list_offsets_regression::check(tp, partition, *broker, *offset, at)
+                    .into_iter()
+                    .collect()
+            }
+            ReplicaEvent::ClientFetchServed {
+                broker,
+                tp,
+                offsets,
+                high_watermark,
+            } => self.on_fetch(at, tp, *broker, *offsets, *high_watermark),
             ReplicaEvent::ClientAppended {
                 broker,
                 tp,
@@ -453,6 +486,17 @@ impl OnlineChecker {
                 )
                 .into_iter()
                 .collect()
+            }
+            _ => unreachable!("not a client event"),
+        }
+    }
+
+    /// Processes: restarts, incarnations and the metadata image each broker holds.
+    fn observe_process(&mut self, at: At, event: &ReplicaEvent) -> Vec<Anomaly> {
+        match event {
+            ReplicaEvent::BrokerRestarted { broker } => {
+                self.on_restart(*broker);
+                vec![]
             }
             ReplicaEvent::Incarnation {
                 broker,
@@ -475,6 +519,7 @@ impl OnlineChecker {
                 let previous = self.images.insert(*broker, image.clone());
                 metadata_epoch_regression::check(*broker, previous.as_ref(), &image, at)
             }
+            _ => unreachable!("not a process event"),
         }
     }
 

@@ -468,7 +468,7 @@ pub struct Nemesis {
     /// Whether draws that would break the failure model are skipped.
     pub failure_model: FailureModel,
     /// `targets` includes "controller": the controller is drawn too, for the kinds it can
-    /// suffer (see `crate::nemesis::CONTROLLER_KINDS`).
+    /// suffer (see `crate::nemesis::schedule::CONTROLLER_KINDS`).
     pub controller: bool,
 }
 

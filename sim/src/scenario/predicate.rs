@@ -3,7 +3,7 @@
 //!
 //! Parsing is pure and checks everything a file can get wrong: function names (with a "did you
 //! mean"), argument counts, topics and partitions, replica targets, and that brokers are only
-//! compared with brokers, by `==` or `!=`. Evaluation lives in `crate::when`.
+//! compared with brokers, by `==` or `!=`. Evaluation lives in `crate::nemesis::when`.
 
 use super::model::{CompareOp, Comparison, Operand, Predicate, Target, Topic};
 use super::parse::check_target_partition;

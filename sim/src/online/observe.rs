@@ -13,6 +13,28 @@ fn tp((topic, partition): (&str, i32)) -> Tp {
 /// retention deletion below it).
 pub fn events(broker: i32, observation: &Observation<'_>) -> Vec<ReplicaEvent> {
     match *observation {
+        Observation::Appended { .. }
+        | Observation::Truncated { .. }
+        | Observation::HighWatermark { .. }
+        | Observation::LogStart { .. }
+        | Observation::Recovered { .. } => log_events(broker, observation),
+        Observation::LeaderElected { .. }
+        | Observation::IsrChanged { .. }
+        | Observation::IsrProposed { .. }
+        | Observation::IsrCommitted { .. } => leadership_events(broker, observation),
+        Observation::LatestOffsetListed { .. }
+        | Observation::AcksAllAcknowledged { .. }
+        | Observation::ClientFetchServed { .. }
+        | Observation::ClientAppended { .. } => client_events(broker, observation),
+        Observation::Restarted
+        | Observation::Incarnation { .. }
+        | Observation::MetadataImage { .. } => process_events(broker, observation),
+    }
+}
+
+/// A replica's own log.
+fn log_events(broker: i32, observation: &Observation<'_>) -> Vec<ReplicaEvent> {
+    match *observation {
         Observation::Appended {
             tp: t,
             base_offset,
@@ -64,6 +86,15 @@ pub fn events(broker: i32, observation: &Observation<'_>) -> Vec<ReplicaEvent> {
                 log_start_offset,
             },
         ],
+        // The harness scans the recovered log on disk itself (see `RunTrace::observe`).
+        Observation::Recovered { .. } => vec![],
+        _ => unreachable!("not a log observation"),
+    }
+}
+
+/// Leadership and the ISR.
+fn leadership_events(broker: i32, observation: &Observation<'_>) -> Vec<ReplicaEvent> {
+    match *observation {
         Observation::LeaderElected {
             tp: t,
             leader_epoch,
@@ -76,6 +107,50 @@ pub fn events(broker: i32, observation: &Observation<'_>) -> Vec<ReplicaEvent> {
             isr: isr.to_vec(),
             clean,
         }],
+        Observation::IsrChanged {
+            tp: t,
+            leader_epoch,
+            isr,
+        } => vec![ReplicaEvent::IsrChanged {
+            tp: tp(t),
+            leader: broker,
+            leader_epoch,
+            isr: isr.to_vec(),
+        }],
+        Observation::IsrProposed {
+            tp: t,
+            leader_epoch,
+            isr,
+        } => vec![ReplicaEvent::IsrProposed {
+            tp: tp(t),
+            leader: broker,
+            leader_epoch,
+            isr: isr.to_vec(),
+        }],
+        Observation::IsrCommitted {
+            tp: t,
+            leader,
+            leader_epoch,
+            partition_epoch,
+            isr,
+            incarnations,
+            clean,
+        } => vec![ReplicaEvent::IsrCommitted {
+            tp: tp(t),
+            leader,
+            leader_epoch,
+            partition_epoch,
+            isr: isr.to_vec(),
+            incarnations: incarnations.to_vec(),
+            clean,
+        }],
+        _ => unreachable!("not a leadership observation"),
+    }
+}
+
+/// What clients were told.
+fn client_events(broker: i32, observation: &Observation<'_>) -> Vec<ReplicaEvent> {
+    match *observation {
         Observation::LatestOffsetListed { tp: t, offset } => {
             vec![ReplicaEvent::LatestOffsetListed {
                 broker,
@@ -108,50 +183,6 @@ pub fn events(broker: i32, observation: &Observation<'_>) -> Vec<ReplicaEvent> {
                 high_watermark,
             }]
         }
-        Observation::IsrChanged {
-            tp: t,
-            leader_epoch,
-            isr,
-        } => vec![ReplicaEvent::IsrChanged {
-            tp: tp(t),
-            leader: broker,
-            leader_epoch,
-            isr: isr.to_vec(),
-        }],
-        Observation::Restarted => vec![ReplicaEvent::BrokerRestarted { broker }],
-        // The harness scans the recovered log on disk itself (see `RunTrace::observe`).
-        Observation::Recovered { .. } => vec![],
-        Observation::IsrProposed {
-            tp: t,
-            leader_epoch,
-            isr,
-        } => vec![ReplicaEvent::IsrProposed {
-            tp: tp(t),
-            leader: broker,
-            leader_epoch,
-            isr: isr.to_vec(),
-        }],
-        Observation::IsrCommitted {
-            tp: t,
-            leader,
-            leader_epoch,
-            partition_epoch,
-            isr,
-            incarnations,
-            clean,
-        } => vec![ReplicaEvent::IsrCommitted {
-            tp: tp(t),
-            leader,
-            leader_epoch,
-            partition_epoch,
-            isr: isr.to_vec(),
-            incarnations: incarnations.to_vec(),
-            clean,
-        }],
-        Observation::Incarnation { incarnation } => vec![ReplicaEvent::Incarnation {
-            broker,
-            incarnation,
-        }],
         Observation::ClientAppended {
             tp: t,
             acks,
@@ -164,6 +195,18 @@ pub fn events(broker: i32, observation: &Observation<'_>) -> Vec<ReplicaEvent> {
             acks,
             offsets: (base_offset, last_offset),
             min_insync_replicas,
+        }],
+        _ => unreachable!("not a client observation"),
+    }
+}
+
+/// The process and its metadata image.
+fn process_events(broker: i32, observation: &Observation<'_>) -> Vec<ReplicaEvent> {
+    match *observation {
+        Observation::Restarted => vec![ReplicaEvent::BrokerRestarted { broker }],
+        Observation::Incarnation { incarnation } => vec![ReplicaEvent::Incarnation {
+            broker,
+            incarnation,
         }],
         Observation::MetadataImage {
             metadata_offset,
@@ -183,5 +226,6 @@ pub fn events(broker: i32, observation: &Observation<'_>) -> Vec<ReplicaEvent> {
                 })
                 .collect(),
         }],
+        _ => unreachable!("not a process observation"),
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! The schedule is a pure function of (nemesis, cluster shape, duration, random stream): it is
 //! computed once before the safety phase and merged into the scripted timeline, so every
-//! random fault is applied through `SimCluster::apply` like a scripted one and a run stays a
+//! random fault is applied through `super::apply::apply` like a scripted one and a run stays a
 //! function of (scenario, seed, build).
 //!
 //! Guarantee (failure model `within`, SIMULATION.md): at every moment, counting only random

@@ -1,5 +1,6 @@
-//! `when` fault steps and targets resolved from observed state: pure functions over the
-//! online checkers' independent model (never the brokers' own variables).
+//! `when` fault steps: predicates evaluated on observed state, pure functions over the online
+//! checkers' independent model (never the brokers' own variables); their targets are resolved
+//! by `super::target`, as every other step's are.
 //!
 //! Before anything is observed the cluster is taken to be as it starts in this build: the
 //! first replica of each partition leads at epoch 0 with every replica in sync, and every log
@@ -9,60 +10,10 @@
 
 use std::collections::BTreeMap;
 
+use super::target::{partition_target, PartitionView};
 use crate::history::Tp;
 use crate::online::OnlineChecker;
 use crate::scenario::{Comparison, FaultStep, Operand, Predicate, Target, Trigger};
-
-/// The brokers a partition target names, given the partition's replicas in assignment order,
-/// its latest elected leader and its latest ISR (empty when none was observed). `None` for
-/// targets that are not about one partition.
-///
-/// `leader(t/p)` is the latest leader, else the first replica; `follower(t/p, i)` the i-th
-/// (1-based) replica in assignment order once the leader is left out; `isr(t/p)` every broker
-/// of the latest ISR, else every replica.
-pub fn partition_target(
-    target: &Target,
-    replicas: &[i32],
-    leader: Option<i32>,
-    isr: &[i32],
-) -> Option<Vec<i32>> {
-    let leader = leader.or_else(|| replicas.first().copied());
-    match target {
-        Target::Leader { .. } => Some(leader.into_iter().collect()),
-        Target::Follower { index, .. } => Some(
-            replicas
-                .iter()
-                .copied()
-                .filter(|replica| Some(*replica) != leader)
-                .nth(index.saturating_sub(1))
-                .into_iter()
-                .collect(),
-        ),
-        Target::Isr { .. } => {
-            let mut brokers = if isr.is_empty() {
-                replicas.to_vec()
-            } else {
-                isr.to_vec()
-            };
-            brokers.sort();
-            brokers.dedup();
-            Some(brokers)
-        }
-        _ => None,
-    }
-}
-
-/// The partition a target is about, if it is about one.
-pub fn target_partition(target: &Target) -> Option<Tp> {
-    match target {
-        Target::Leader { topic, partition }
-        | Target::Isr { topic, partition }
-        | Target::Follower {
-            topic, partition, ..
-        } => Some(Tp::new(topic.clone(), *partition)),
-        _ => None,
-    }
-}
 
 /// The observed cluster as predicates and targets see it.
 pub struct View<'a> {
@@ -106,18 +57,17 @@ impl View<'_> {
     /// The brokers a target names now; empty for `minority` and `majority`, which the
     /// supervisor draws from its own random stream.
     pub fn resolve(&self, target: &Target, brokers: &[i32]) -> Vec<i32> {
-        match target {
-            Target::Broker(id) => vec![*id],
-            Target::All => brokers.to_vec(),
-            Target::Controller => vec![crate::cluster::CONTROLLER_ID],
-            Target::Minority | Target::Majority => Vec::new(),
-            _ => {
-                let tp = target_partition(target).expect("a partition target");
-                let isr = self.isr(&tp);
-                partition_target(target, self.replicas_of(&tp), self.leader(&tp), &isr)
-                    .unwrap_or_default()
+        let partition = |tp: &Tp| {
+            let observed = self.online.partition(tp);
+            PartitionView {
+                replicas: self.replicas_of(tp).to_vec(),
+                leader: observed
+                    .and_then(|partition| partition.latest_election)
+                    .map(|election| election.leader),
+                isr: observed.map(|p| p.isr.clone()).unwrap_or_default(),
             }
-        }
+        };
+        super::target::resolve(target, brokers, partition, None)
     }
 
     /// The value of one operand; `None` when its replica cannot be named.

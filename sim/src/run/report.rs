@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::checker::summary::{count, OpCounts};
 use crate::checker::Anomaly;
 use crate::history::Event;
-use crate::runner::{Judgement, RunData};
+use crate::run::{Judgement, RunData};
 use crate::scenario::Scenario;
 
 /// Bumped when the report's shape changes.
@@ -110,7 +110,7 @@ pub fn run_report(
             )
         })
         .collect();
-    json!({
+    let mut report = json!({
         "schema_version": SCHEMA_VERSION,
         "build": build_id(),
         "scenario": scenario.name,
@@ -136,8 +136,8 @@ pub fn run_report(
         "effects": data.effects,
         "operations": counts,
         "wire": {
-            "acks": data.history.wire.iter().filter(|e| matches!(e, crate::wire::WireEvent::Ack { .. })).count(),
-            "served": data.history.wire.iter().filter(|e| matches!(e, crate::wire::WireEvent::Served { .. })).count(),
+            "acks": data.history.wire.iter().filter(|e| matches!(e, crate::history::wire::WireEvent::Ack { .. })).count(),
+            "served": data.history.wire.iter().filter(|e| matches!(e, crate::history::wire::WireEvent::Served { .. })).count(),
         },
         "restarts": data.restarts,
         "knobs": data.knobs,
@@ -152,7 +152,18 @@ pub fn run_report(
         "sim_time_ms": data.sim_time_ms,
         "wall_ms": wall_ms,
         "repro": repro(scenario, seed),
-    })
+    });
+    // Only a run that panicked has the field, so every other report keeps its shape.
+    if let Some(site) = &data.panic {
+        report["panic"] = json!({
+            "message": site.message,
+            "node": site.node,
+            "location": site.location,
+            "sim_time_ms": site.sim_time_ms,
+            "repro": repro(scenario, seed),
+        });
+    }
+    report
 }
 
 /// Where a run's report goes.

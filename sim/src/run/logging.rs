@@ -24,7 +24,7 @@ impl FormatTime for SimTime {
 
 /// A subscriber writing the run's log to `path`, or `None` if the file cannot be created.
 /// Building it touches std HashMaps: seed the thread's HashMap keys first (see
-/// `runner::run_seed_logged`). madsim's warning that it could not seed them again for the
+/// `super::run_seed_logged`). madsim's warning that it could not seed them again for the
 /// run's own Runtime is filtered out: they were seeded, by the first Runtime.
 pub fn run_subscriber(path: &Path) -> Option<impl tracing::Subscriber + Send + Sync> {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_string());

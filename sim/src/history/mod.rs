@@ -6,6 +6,8 @@
 //! client saw, in order. Seeks and assignments are recorded so checkers know when a consumer
 //! legitimately moved its position.
 
+pub mod wire;
+
 use serde::Serialize;
 
 /// A topic-partition, e.g. `t/0`.
@@ -88,7 +90,7 @@ pub struct Event {
 pub struct History {
     pub events: Vec<Event>,
     /// What brokers acknowledged and served at the wire, in the order they wrote it.
-    pub wire: Vec<crate::wire::WireEvent>,
+    pub wire: Vec<crate::history::wire::WireEvent>,
     /// Whether `wire` was recorded (a run's history) or not (a hand-built one), so the wire
     /// checker knows whether an empty wire history is evidence.
     pub wire_recorded: bool,
