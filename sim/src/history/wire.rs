@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 use kafka_protocol::records::RecordBatchDecoder;
-use kafkasim::protocol::{self, codes};
+use kafkasim::protocol::{self, ErrorCode};
 use serde::Serialize;
 
 use crate::history::Tp;
@@ -76,7 +76,7 @@ pub fn decode(node: i32, request: &[u8], response: &[u8]) -> Vec<WireEvent> {
                         .iter()
                         .filter(|t| t.name == topic.name)
                         .flat_map(|t| &t.partition_responses)
-                        .find(|p| p.index == partition.index && p.error_code == codes::NONE);
+                        .find(|p| p.index == partition.index && p.error_code == ErrorCode::NONE);
                     let (Some(ack), Some(records)) = (ack, &partition.records) else {
                         continue;
                     };

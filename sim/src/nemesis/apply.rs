@@ -374,14 +374,13 @@ async fn send_elect_leaders(
     };
     let results = response.replica_election_results.iter();
     for result in results.flat_map(|r| &r.partition_result) {
-        use kafkasim::controller::controller as kafka;
-        use kafkasim::protocol::codes;
-        let outcome = match result.error_code {
-            codes::NONE => "ok",
-            codes::UNKNOWN_TOPIC_OR_PARTITION => "unknown_topic_or_partition",
-            kafka::PREFERRED_LEADER_NOT_AVAILABLE => "preferred_leader_not_available",
-            kafka::ELIGIBLE_LEADERS_NOT_AVAILABLE => "eligible_leaders_not_available",
-            kafka::ELECTION_NOT_NEEDED => "election_not_needed",
+        use kafkasim::protocol::ErrorCode;
+        let outcome = match ErrorCode::from_wire(result.error_code) {
+            ErrorCode::NONE => "ok",
+            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION => "unknown_topic_or_partition",
+            ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE => "preferred_leader_not_available",
+            ErrorCode::ELIGIBLE_LEADERS_NOT_AVAILABLE => "eligible_leaders_not_available",
+            ErrorCode::ELECTION_NOT_NEEDED => "election_not_needed",
             _ => "other_error",
         };
         trace.effect(&format!("control.elect_leaders.{outcome}"), 1);
