@@ -80,6 +80,9 @@ pub struct PartitionConfig {
     pub planted_isr_admit_one_early: bool,
     /// TEST-ONLY: append acks=all produces without the min ISR check (see [`crate::planted`]).
     pub planted_skip_min_isr_check: bool,
+    /// TEST-ONLY: a follower fetch that moves nothing sets the HW back by one (see
+    /// [`crate::planted`]).
+    pub planted_high_watermark_regress: bool,
 }
 
 impl PartitionConfig {
@@ -343,6 +346,12 @@ impl LeaderState {
         update_fetch_state(state, fetch_offset, leader_log_end_offset, now_ms);
         let isr_change = eligible.then(|| self.maybe_expand_isr(follower)).flatten();
         let hw_update = self.advance_high_watermark();
+        // The planted bug: a fetch that moved nothing leaves the HW one short. Nothing here
+        // notices; the partition actor's check that a leader's HW never moves back does.
+        let regress = self.config.planted_high_watermark_regress && !hw_update.advanced();
+        if regress && self.high_watermark > 0 {
+            self.high_watermark -= 1;
+        }
         Ok(FetchOutcome {
             hw_update,
             isr_change,

@@ -217,6 +217,7 @@ impl Actor {
             isr_rule: IsrRule::Kip497,
             planted_isr_admit_one_early: self.replica.planted.isr_admit_one_early,
             planted_skip_min_isr_check: self.replica.planted.skip_min_isr_check,
+            planted_high_watermark_regress: self.replica.planted.leader_high_watermark_regress,
         }
     }
 

@@ -153,6 +153,7 @@ fn initial_role(
         isr_rule: IsrRule::Legacy,
         planted_isr_admit_one_early: replica.planted.isr_admit_one_early,
         planted_skip_min_isr_check: replica.planted.skip_min_isr_check,
+        planted_high_watermark_regress: replica.planted.leader_high_watermark_regress,
     };
     let high_watermark = if replica.replicas.len() == 1 {
         log_end_offset
