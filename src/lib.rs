@@ -9,7 +9,6 @@ pub mod env;
 pub mod metadata;
 pub mod planted;
 pub mod protocol;
-pub mod replica_state;
 pub mod replication;
 pub mod server;
 pub mod storage;

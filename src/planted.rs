@@ -21,6 +21,10 @@ pub struct PlantedBugs {
     pub skip_min_isr_check: bool,
     /// `recovery-keeps-bad-crc`: log recovery keeps a batch whose CRC32C does not match.
     pub recovery_keeps_bad_crc: bool,
+    /// `leader-high-watermark-regress`: a leader's high watermark moves back by one on a
+    /// follower fetch that moves nothing. No checker is needed to catch it: the partition
+    /// actor's assertion that a leader's HW never moves back within its epoch stops the run.
+    pub leader_high_watermark_regress: bool,
 }
 
 impl PlantedBugs {
@@ -30,6 +34,7 @@ impl PlantedBugs {
         "isr-admit-one-early",
         "skip-min-isr-check",
         "recovery-keeps-bad-crc",
+        "leader-high-watermark-regress",
     ];
 
     /// Turns on the bug called `name`; false if no planted bug has that name.
@@ -39,6 +44,7 @@ impl PlantedBugs {
             "isr-admit-one-early" => &mut self.isr_admit_one_early,
             "skip-min-isr-check" => &mut self.skip_min_isr_check,
             "recovery-keeps-bad-crc" => &mut self.recovery_keeps_bad_crc,
+            "leader-high-watermark-regress" => &mut self.leader_high_watermark_regress,
             _ => return false,
         };
         *switch = true;

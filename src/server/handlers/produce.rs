@@ -11,7 +11,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use crate::env::{buggify, Buggify, Observation};
 use crate::protocol::codes::ErrorCode;
-use crate::replica_state::{AcksAll, ACKS_ALL};
+use crate::replication::{AcksAll, ACKS_ALL};
 use crate::server::partition::PartitionHandle;
 use crate::server::Broker;
 

@@ -15,6 +15,7 @@ fn config(isr_rule: IsrRule, strict_min_isr: bool) -> PartitionConfig {
         isr_rule,
         planted_isr_admit_one_early: false,
         planted_skip_min_isr_check: false,
+        planted_high_watermark_regress: false,
     }
 }
 

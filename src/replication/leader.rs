@@ -7,9 +7,14 @@
 //! milliseconds, and it returns what changed. The async partition actor owns one of these.
 //!
 //! What it guarantees, checked by assertions after every change:
-//! - `high_watermark <= log_end_offset` of the leader, and the HW never decreases;
+//! - `0 <= high_watermark <= log_end_offset` of the leader, and no event moves the HW back
+//!   (the partition actor checks the same across events);
+//! - the leader's log end offset never moves back, and no follower's known log end offset is
+//!   past it, nor is the offset where this leader epoch began;
 //! - the leader is in the committed ISR and in the maximal ISR;
-//! - every ISR member is one of the partition's replicas, with no duplicates.
+//! - every ISR member is one of the partition's replicas, with no duplicates;
+//! - a change is pending only under KIP-497 (the legacy rule applies changes at once);
+//! - an acks=all produce is answered only once the HW has passed its batch.
 //!
 //! The rules, with the Kafka behaviour each follows:
 //! - **HW** = the minimum log end offset over the ISR the rule counts: under
@@ -75,6 +80,9 @@ pub struct PartitionConfig {
     pub planted_isr_admit_one_early: bool,
     /// TEST-ONLY: append acks=all produces without the min ISR check (see [`crate::planted`]).
     pub planted_skip_min_isr_check: bool,
+    /// TEST-ONLY: a follower fetch that moves nothing sets the HW back by one (see
+    /// [`crate::planted`]).
+    pub planted_high_watermark_regress: bool,
 }
 
 impl PartitionConfig {
@@ -338,6 +346,12 @@ impl LeaderState {
         update_fetch_state(state, fetch_offset, leader_log_end_offset, now_ms);
         let isr_change = eligible.then(|| self.maybe_expand_isr(follower)).flatten();
         let hw_update = self.advance_high_watermark();
+        // The planted bug: a fetch that moved nothing leaves the HW one short. Nothing here
+        // notices; the partition actor's check that a leader's HW never moves back does.
+        let regress = self.config.planted_high_watermark_regress && !hw_update.advanced();
+        if regress && self.high_watermark > 0 {
+            self.high_watermark -= 1;
+        }
         Ok(FetchOutcome {
             hw_update,
             isr_change,
@@ -357,13 +371,19 @@ impl LeaderState {
             "waiting for offset {last_offset} that was never appended (log end {})",
             self.log_end_offset
         );
-        if self.high_watermark <= last_offset {
+        let acks = if self.high_watermark <= last_offset {
             AcksAll::Pending
         } else if self.maximal_isr().len() >= self.config.effective_min_isr() {
             AcksAll::Done
         } else {
             AcksAll::NotEnoughReplicasAfterAppend
-        }
+        };
+        assert!(
+            acks == AcksAll::Pending || self.high_watermark > last_offset,
+            "acks=all answered {acks:?} for offset {last_offset} below the high watermark {}",
+            self.high_watermark
+        );
+        acks
     }
 
     /// Whether a produce with `acks` may be appended: acks=all is refused with
@@ -599,6 +619,25 @@ impl LeaderState {
         );
         check_isr(&self.isr, self.leader_id, &self.config.replicas);
         check_isr(&self.maximal_isr(), self.leader_id, &self.config.replicas);
+        assert!(
+            self.leader_epoch_start_offset <= self.log_end_offset,
+            "leader epoch {} starts at {}, past the log end offset {}",
+            self.leader_epoch,
+            self.leader_epoch_start_offset,
+            self.log_end_offset
+        );
+        assert!(
+            self.pending.is_none() || self.config.isr_rule == IsrRule::Kip497,
+            "an ISR change is pending under the legacy rule, which applies changes at once"
+        );
+        for (id, follower) in &self.followers {
+            assert!(
+                follower.log_end_offset.unwrap_or(0) <= self.log_end_offset,
+                "follower {id} log end offset {:?} past the leader's {}",
+                follower.log_end_offset,
+                self.log_end_offset
+            );
+        }
     }
 }
 

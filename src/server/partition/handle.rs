@@ -1,0 +1,395 @@
+//! The commands a partition actor runs and the handle that sends them: one async method per
+//! command, each a request on the actor's bounded channel and, for most, a reply on a oneshot.
+//! A handle whose actor has ended (a clean shutdown closed it) answers
+//! NOT_LEADER_OR_FOLLOWER.
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Offsets, ReadResult, RoleInfo};
+use crate::protocol::codes;
+use crate::replication::{AcksAll, TruncationStep, UNDEFINED_EPOCH};
+use crate::storage::AppendInfo;
+use crate::sync::Subscriber;
+
+/// Bound on queued commands per partition: producers beyond it wait (backpressure).
+pub(super) const COMMANDS_QUEUED_MAX: usize = 1024;
+
+/// What a handle asks its actor to do; a command's `reply` carries the answer back. The
+/// leader's and the follower's commands are their own enums, run by their own side.
+pub(super) enum Command {
+    /// A command only a leader carries out (a follower answers NOT_LEADER_OR_FOLLOWER).
+    Leader(LeaderCommand),
+    /// A command only a follower carries out.
+    Follower(FollowerCommand),
+    /// A consumer's read, below the high watermark (leader only).
+    Read {
+        offset: i64,
+        max_bytes: usize,
+        reply: oneshot::Sender<ReadResult>,
+    },
+    OffsetForTimestamp {
+        timestamp: i64,
+        reply: oneshot::Sender<Result<(i64, i64), i16>>,
+    },
+    Flush {
+        reply: oneshot::Sender<Result<(), i16>>,
+    },
+    /// A clean shutdown: flush, then the actor ends (later commands fail).
+    Close {
+        reply: oneshot::Sender<Result<(), i16>>,
+    },
+    /// Time-based housekeeping: retention, time rolls and flushes, ISR shrinking.
+    Tick,
+    /// The latest epoch in this replica's cache.
+    LatestEpoch { reply: oneshot::Sender<i32> },
+}
+
+/// The leader's commands (see `super::leader`).
+pub(super) enum LeaderCommand {
+    Append {
+        batches: Bytes,
+        acks: i16,
+        reply: oneshot::Sender<Result<AppendInfo, i16>>,
+    },
+    CheckAcks {
+        last_offset: i64,
+        reply: oneshot::Sender<Result<AcksAll, i16>>,
+    },
+    ReplicaRead {
+        replica: i32,
+        current_leader_epoch: i32,
+        offset: i64,
+        max_bytes: usize,
+        reply: oneshot::Sender<ReadResult>,
+    },
+    /// The controller made this replica the leader.
+    BecomeLeader {
+        leader_epoch: i32,
+        isr: Vec<i32>,
+        partition_epoch: i32,
+        clean: bool,
+    },
+    /// The controller published this ISR (a committed AlterPartition, or its own change).
+    IsrCommitted { isr: Vec<i32>, partition_epoch: i32 },
+    /// The controller refused (or never answered) the pending ISR change.
+    IsrRejected,
+    /// OffsetForLeaderEpoch on this replica's cache (KIP-279 lookup), checked against the
+    /// requester's view of the current leader epoch.
+    EpochEndOffset {
+        current_leader_epoch: i32,
+        epoch: i32,
+        reply: oneshot::Sender<Result<(i32, i64), i16>>,
+    },
+    /// As leader: the offset where its own leader epoch began.
+    LeaderEpochStart { reply: oneshot::Sender<Option<i64>> },
+}
+
+/// The follower's commands (see `super::follower`).
+pub(super) enum FollowerCommand {
+    /// The controller made this replica a follower of `leader` (-1: the partition is offline).
+    BecomeFollower { leader: i32, leader_epoch: i32 },
+    AppendAsFollower {
+        batches: Bytes,
+        leader_high_watermark: i64,
+        reply: oneshot::Sender<Result<(), i16>>,
+    },
+    TruncateTo {
+        offset: i64,
+        reply: oneshot::Sender<Result<(), i16>>,
+    },
+    /// A follower acts on its leader's OffsetForLeaderEpoch answer.
+    TruncateByEpoch {
+        leader_answer: (i32, i64),
+        reply: oneshot::Sender<Result<TruncationStep, i16>>,
+    },
+}
+
+impl From<LeaderCommand> for Command {
+    fn from(command: LeaderCommand) -> Command {
+        Command::Leader(command)
+    }
+}
+
+impl From<FollowerCommand> for Command {
+    fn from(command: FollowerCommand) -> Command {
+        Command::Follower(command)
+    }
+}
+
+/// A handle to a partition actor; cheap to clone.
+#[derive(Clone)]
+pub struct PartitionHandle {
+    /// The actor's command channel.
+    pub(super) commands: mpsc::Sender<Command>,
+    /// The offsets the actor published last.
+    pub(super) offsets: Subscriber<Offsets>,
+    /// Who leads, as this replica knows it.
+    pub(super) role: Subscriber<RoleInfo>,
+    /// This broker.
+    pub(super) broker_id: i32,
+    /// Whether the partition has more than one replica.
+    pub(super) replicated: bool,
+    /// `min.insync.replicas`, for reports of acks=all acknowledgements.
+    pub(super) min_insync_replicas: usize,
+}
+
+impl PartitionHandle {
+    /// Whether this replica leads its partition.
+    pub fn is_leader(&self) -> bool {
+        self.role.borrow().leader == self.broker_id
+    }
+
+    /// Who leads, as this replica knows it.
+    pub fn role(&self) -> RoleInfo {
+        self.role.borrow()
+    }
+
+    /// A receiver that wakes when the role changes (for the follower's fetcher).
+    pub fn subscribe_role(&self) -> Subscriber<RoleInfo> {
+        self.role.clone()
+    }
+
+    /// The controller made this replica the leader at `leader_epoch`.
+    pub async fn become_leader(
+        &self,
+        leader_epoch: i32,
+        isr: Vec<i32>,
+        partition_epoch: i32,
+        clean: bool,
+    ) {
+        let _ = self
+            .send(LeaderCommand::BecomeLeader {
+                leader_epoch,
+                isr,
+                partition_epoch,
+                clean,
+            })
+            .await;
+    }
+
+    /// The controller made this replica a follower of `leader` at `leader_epoch`.
+    pub async fn become_follower(&self, leader: i32, leader_epoch: i32) {
+        let _ = self
+            .send(FollowerCommand::BecomeFollower {
+                leader,
+                leader_epoch,
+            })
+            .await;
+    }
+
+    /// The controller published `isr` at `partition_epoch`.
+    pub async fn isr_committed(&self, isr: Vec<i32>, partition_epoch: i32) {
+        let _ = self
+            .send(LeaderCommand::IsrCommitted {
+                isr,
+                partition_epoch,
+            })
+            .await;
+    }
+
+    /// The pending ISR change was refused or lost.
+    pub async fn isr_rejected(&self) {
+        let _ = self.send(LeaderCommand::IsrRejected).await;
+    }
+
+    /// OffsetForLeaderEpoch: the largest epoch ≤ `epoch` this replica knows and where it ends.
+    pub async fn epoch_end_offset(
+        &self,
+        current_leader_epoch: i32,
+        epoch: i32,
+    ) -> Result<(i32, i64), i16> {
+        let (reply, rx) = oneshot::channel();
+        self.send(LeaderCommand::EpochEndOffset {
+            current_leader_epoch,
+            epoch,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+    }
+
+    /// As leader, the offset where its leader epoch began (`None` as a follower).
+    pub async fn leader_epoch_start(&self) -> Option<i64> {
+        let (reply, rx) = oneshot::channel();
+        self.send(LeaderCommand::LeaderEpochStart { reply })
+            .await
+            .ok()?;
+        rx.await.ok().flatten()
+    }
+
+    /// The latest leader epoch in this replica's log.
+    pub async fn latest_epoch(&self) -> i32 {
+        let (reply, rx) = oneshot::channel();
+        if self.send(Command::LatestEpoch { reply }).await.is_err() {
+            return UNDEFINED_EPOCH;
+        }
+        rx.await.unwrap_or(UNDEFINED_EPOCH)
+    }
+
+    /// Act on the leader's OffsetForLeaderEpoch answer (KIP-101/279): truncate, and say
+    /// whether to ask again for an older epoch.
+    pub async fn truncate_by_epoch(
+        &self,
+        leader_answer: (i32, i64),
+    ) -> Result<TruncationStep, i16> {
+        let (reply, rx) = oneshot::channel();
+        self.send(FollowerCommand::TruncateByEpoch {
+            leader_answer,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+    }
+
+    /// `min.insync.replicas` of this partition.
+    pub fn min_insync_replicas(&self) -> usize {
+        self.min_insync_replicas
+    }
+
+    /// Whether the partition has followers (or a leader elsewhere).
+    pub fn replicated(&self) -> bool {
+        self.replicated
+    }
+
+    /// The latest published offsets.
+    pub fn offsets(&self) -> Offsets {
+        self.offsets.borrow()
+    }
+
+    /// A receiver that wakes when the offsets change (for delayed fetches).
+    pub fn subscribe(&self) -> Subscriber<Offsets> {
+        self.offsets.clone()
+    }
+
+    /// Append batches as the leader; returns offsets or a Kafka error code. With acks=all the
+    /// ISR is checked first (NOT_ENOUGH_REPLICAS before the append).
+    pub async fn append(&self, batches: Bytes, acks: i16) -> Result<AppendInfo, i16> {
+        let (reply, rx) = oneshot::channel();
+        self.send(LeaderCommand::Append {
+            batches,
+            acks,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+    }
+
+    /// Where an acks=all produce whose batch ends at `last_offset` stands.
+    pub async fn check_acks(&self, last_offset: i64) -> Result<AcksAll, i16> {
+        let (reply, rx) = oneshot::channel();
+        self.send(LeaderCommand::CheckAcks { last_offset, reply })
+            .await?;
+        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+    }
+
+    /// A follower's fetch: records its position (which may move the high watermark) and reads
+    /// whole batches from `offset` up to the log end.
+    pub async fn replica_read(
+        &self,
+        replica: i32,
+        current_leader_epoch: i32,
+        offset: i64,
+        max_bytes: usize,
+    ) -> ReadResult {
+        let (reply, rx) = oneshot::channel();
+        let failed = ReadResult {
+            error_code: codes::NOT_LEADER_OR_FOLLOWER,
+            records: Bytes::new(),
+            offsets: self.offsets(),
+        };
+        let command = LeaderCommand::ReplicaRead {
+            replica,
+            current_leader_epoch,
+            offset,
+            max_bytes,
+            reply,
+        };
+        if self.send(command).await.is_err() {
+            return failed;
+        }
+        rx.await.unwrap_or(failed)
+    }
+
+    /// Append what this follower fetched from the leader, and learn the leader's HW.
+    pub async fn append_as_follower(
+        &self,
+        batches: Bytes,
+        leader_high_watermark: i64,
+    ) -> Result<(), i16> {
+        let (reply, rx) = oneshot::channel();
+        self.send(FollowerCommand::AppendAsFollower {
+            batches,
+            leader_high_watermark,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+    }
+
+    /// Cut this follower's log at `offset`.
+    pub async fn truncate_to(&self, offset: i64) -> Result<(), i16> {
+        let (reply, rx) = oneshot::channel();
+        self.send(FollowerCommand::TruncateTo { offset, reply })
+            .await?;
+        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+    }
+
+    /// Read whole batches from `offset` below the high watermark.
+    pub async fn read(&self, offset: i64, max_bytes: usize) -> ReadResult {
+        let (reply, rx) = oneshot::channel();
+        let failed = ReadResult {
+            error_code: codes::NOT_LEADER_OR_FOLLOWER,
+            records: Bytes::new(),
+            offsets: self.offsets(),
+        };
+        if self
+            .send(Command::Read {
+                offset,
+                max_bytes,
+                reply,
+            })
+            .await
+            .is_err()
+        {
+            return failed;
+        }
+        rx.await.unwrap_or(failed)
+    }
+
+    /// The first offset whose batch has a timestamp ≥ `timestamp`, and that timestamp.
+    pub async fn offset_for_timestamp(&self, timestamp: i64) -> Result<(i64, i64), i16> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::OffsetForTimestamp { timestamp, reply })
+            .await?;
+        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+    }
+
+    /// fsync everything now.
+    pub async fn flush(&self) -> Result<(), i16> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Flush { reply }).await?;
+        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+    }
+
+    /// Flush the log and stop the actor, as a clean shutdown closes each log: whatever was
+    /// queued before is done first, and every later command fails with
+    /// NOT_LEADER_OR_FOLLOWER, so nothing reaches the log after this returns.
+    pub async fn close(&self) -> Result<(), i16> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Close { reply }).await?;
+        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+    }
+
+    /// Run time-based housekeeping (flush.ms, segment.ms, retention) now.
+    pub async fn tick(&self) {
+        let _ = self.commands.send(Command::Tick).await;
+    }
+
+    async fn send(&self, command: impl Into<Command>) -> Result<(), i16> {
+        self.commands
+            .send(command.into())
+            .await
+            .map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)
+    }
+}
