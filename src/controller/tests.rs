@@ -1,13 +1,11 @@
 //! Controller decisions, path by path. Every batch goes through the durability contract the
 //! way production will: encoded into a metadata log, decoded back, then applied.
 
-use super::controller::{
-    AlterPartitionMode, Controller, ControllerConfig, ControllerError, ElectionType,
-};
 use super::records::{
     decode_log, encode_all, ChangeReason, Endpoint, MetadataRecord, PartitionChange, ReplicaLogEnd,
 };
 use super::state::{MetadataState, PartitionState};
+use super::{AlterPartitionMode, Controller, ControllerConfig, ControllerError, ElectionType};
 
 const SESSION_MS: u64 = 1000;
 
