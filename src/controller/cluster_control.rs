@@ -12,6 +12,15 @@
 //!   leaves every ISR and ELR, so a last replica standing that lost its unflushed tail cannot
 //!   lead again on its own word. Such a broker joins the partition's last known ELR instead
 //!   (while the ISR is below the minimum): it may hold committed offsets the others lost.
+//!
+//! # Invariants asserted here
+//! - A fenced broker leads no partition: fencing moves every leadership off the broker before
+//!   the fence record, and a restarted broker's old leaderships are moved off (or re-elected
+//!   with a new epoch) in the batch that registers it.
+//! - Session times only move forward: a heartbeat or a tick never sees a time before the last
+//!   one recorded for the broker.
+
+use std::collections::BTreeMap;
 
 use super::controller::Batch;
 use super::elections::{Reelect, RETRY_OFFLINE};
@@ -65,11 +74,11 @@ impl Controller {
                 if known.endpoint != endpoint {
                     return Err(ControllerError::DuplicateBrokerRegistration(broker_id));
                 }
-                self.last_heartbeat_ms.insert(broker_id, now_ms);
+                renew_session(&mut self.last_heartbeat_ms, broker_id, now_ms);
                 return Ok(Vec::new());
             }
         }
-        self.last_heartbeat_ms.insert(broker_id, now_ms);
+        renew_session(&mut self.last_heartbeat_ms, broker_id, now_ms);
         self.shutting_down.remove(&broker_id);
         let clean_shutdown = known
             .as_ref()
@@ -86,6 +95,7 @@ impl Controller {
         if known.is_some() && self.config.fence_restarted_brokers {
             let reason = ChangeReason::BrokerRestarted;
             self.move_off(&mut batch, broker_id, reason);
+            assert_leads_nothing(&batch.scratch, broker_id);
         } else {
             self.unfence(&mut batch, broker_id);
             if known.is_some() {
@@ -114,7 +124,7 @@ impl Controller {
                 incarnation,
             });
         }
-        self.last_heartbeat_ms.insert(broker_id, now_ms);
+        renew_session(&mut self.last_heartbeat_ms, broker_id, now_ms);
         let may_unfence = caught_up || !self.config.fence_restarted_brokers;
         if broker.fenced && may_unfence && !self.shutting_down.contains(&broker_id) {
             self.unfence(&mut batch, broker_id);
@@ -171,6 +181,7 @@ impl Controller {
     pub(super) fn fence(&self, batch: &mut Batch, broker_id: i32, reason: ChangeReason) {
         self.move_off(batch, broker_id, reason);
         batch.push(MetadataRecord::FenceBroker { broker_id });
+        assert_leads_nothing(&batch.scratch, broker_id);
     }
 
     /// Every partition `broker_id` leads or is in the ISR of is re-elected without it.
@@ -220,4 +231,24 @@ impl Controller {
         };
         self.reelect_where(batch, |p| p.leader == broker_id, step);
     }
+}
+
+/// A fenced (or restarted and not yet unfenced) broker leads no partition: leadership was
+/// moved off it first.
+fn assert_leads_nothing(state: &MetadataState, broker_id: i32) {
+    let led = state.partitions().find(|(_, _, p)| p.leader == broker_id);
+    assert!(
+        led.is_none(),
+        "broker {broker_id} still leads {led:?} after leadership moved off it"
+    );
+}
+
+/// Starts `broker_id`'s session afresh at `now_ms`, which is never before its last renewal.
+fn renew_session(sessions: &mut BTreeMap<i32, u64>, broker_id: i32, now_ms: u64) {
+    let last_ms = sessions.get(&broker_id).copied();
+    assert!(
+        last_ms.is_none_or(|last_ms| last_ms <= now_ms),
+        "broker {broker_id}'s session goes back from {last_ms:?} ms to {now_ms} ms"
+    );
+    sessions.insert(broker_id, now_ms);
 }

@@ -15,6 +15,13 @@
 //! calling another input method before applying a non-empty batch is a bug and panics. If the
 //! append or fsync fails, the process must exit and rebuild from its log (Kafka treats a failed
 //! metadata fsync as fatal too).
+//!
+//! # Invariants asserted here
+//! - One batch in flight: no input is taken while a non-empty batch awaits [`Controller::apply`],
+//!   and the batch applied next is exactly as long as the one returned.
+//! - Across a batch, for every partition that existed before it: `leader_epoch` and
+//!   `partition_epoch` never decrease, and a partition whose leader changed has a greater
+//!   `leader_epoch` (the metadata state asserts the same record by record).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -74,6 +81,8 @@ pub struct Controller {
     pub(super) log_ends: BTreeMap<(String, i32, i32), (i32, i64)>,
     /// A non-empty batch was returned and not yet applied.
     pub(super) awaiting_apply: bool,
+    /// How many records that batch holds: the next [`Controller::apply`] publishes exactly it.
+    pub(super) awaiting_len: usize,
 }
 
 impl Controller {
@@ -87,6 +96,7 @@ impl Controller {
             shutting_down: BTreeSet::new(),
             log_ends: BTreeMap::new(),
             awaiting_apply: false,
+            awaiting_len: 0,
         }
     }
 
@@ -102,6 +112,12 @@ impl Controller {
 
     /// Publishes records once they are durable (or replays them from the log at startup).
     pub fn apply(&mut self, records: &[MetadataRecord]) {
+        assert!(
+            !self.awaiting_apply || records.len() == self.awaiting_len,
+            "applying {} records where the batch in flight has {}",
+            records.len(),
+            self.awaiting_len
+        );
         for record in records {
             self.state.apply(record);
         }
@@ -144,8 +160,39 @@ impl Controller {
     }
 
     pub(super) fn finish(&mut self, batch: Batch) -> Vec<MetadataRecord> {
+        if !batch.records.is_empty() {
+            assert_epochs_grow(&self.state, &batch.scratch);
+        }
         self.awaiting_apply = !batch.records.is_empty();
+        self.awaiting_len = batch.records.len();
         batch.records
+    }
+}
+
+/// Postcondition of a batch: every partition that was in `before` and still is in `after`
+/// (the same topic, not deleted and re-created) has a `leader_epoch` and `partition_epoch` no
+/// smaller than before, and a greater `leader_epoch` if its leader changed.
+fn assert_epochs_grow(before: &MetadataState, after: &MetadataState) {
+    for (name, topic) in &before.topics {
+        let Some(now) = after.topics.get(name) else {
+            continue;
+        };
+        if now.topic_id != topic.topic_id {
+            continue;
+        }
+        for (&partition, old) in &topic.partitions {
+            let new = &now.partitions[&partition];
+            assert!(
+                new.leader_epoch >= old.leader_epoch && new.partition_epoch >= old.partition_epoch,
+                "{name}-{partition}: epochs went back from {old:?} to {new:?}"
+            );
+            assert!(
+                new.leader == old.leader || new.leader_epoch > old.leader_epoch,
+                "{name}-{partition}: leader {} -> {} without a new leader epoch",
+                old.leader,
+                new.leader
+            );
+        }
     }
 }
 

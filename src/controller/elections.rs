@@ -19,6 +19,13 @@
 //!   reported its log end (at registration), the one with the longest log (highest last epoch,
 //!   then end offset; assignment order breaks ties); else unclean election if enabled, which
 //!   empties the ELR; else the partition waits.
+//!
+//! # Invariants asserted here
+//! - A broker leaving (fenced, shutting down, restarted) never leads the partition afterwards,
+//!   and leaves its ISR unless it is the last member without eligible leader replicas.
+//! - The chosen leader is a replica; a clean choice is an ISR member, an eligible choice an ELR
+//!   member, a recovered choice a last-known-ELR member.
+//! (The outcome's own invariants are asserted where it becomes records, in [`super::isr`].)
 
 use super::controller::Batch;
 use super::isr::Outcome;
@@ -119,6 +126,15 @@ impl Controller {
             self.elect(current, &mut outcome, choice);
         }
         outcome.bump_leader_epoch = step.force && outcome.leader != -1;
+        if let Some(leaving) = step.leaving {
+            let kept_as_last = !elr_mode && current.isr == [leaving];
+            assert!(
+                outcome.leader != leaving && (kept_as_last || !outcome.isr.contains(&leaving)),
+                "leaving broker {leaving} still leads or stays in the ISR: {} {:?}",
+                outcome.leader,
+                outcome.isr
+            );
+        }
         let unchanged = outcome.leader == current.leader
             && outcome.isr == current.isr
             && !outcome.bump_leader_epoch
@@ -132,6 +148,7 @@ impl Controller {
     /// unclean leader empties both; `Clean` keeps the outcome's ISR and reason.
     pub(super) fn elect(&self, current: &PartitionState, outcome: &mut Outcome, choice: Choice) {
         let below_min = self.min_isr(current) > 1;
+        assert_choice_allowed(current, outcome, &choice);
         match choice {
             Choice::Clean(b) => outcome.leader = b,
             Choice::Eligible(b) => {
@@ -314,4 +331,20 @@ pub(super) fn partitions_where(
     matching
         .map(|(topic, partition, _)| (topic.to_string(), partition))
         .collect()
+}
+
+/// A choice is a replica, taken from the set its kind names: a clean leader from the ISR, an
+/// eligible one from the ELR, a recovered one from the last known ELR.
+fn assert_choice_allowed(current: &PartitionState, outcome: &Outcome, choice: &Choice) {
+    let (leader, from) = match choice {
+        Choice::Clean(b) => (*b, Some(&outcome.isr)),
+        Choice::Eligible(b) => (*b, Some(&outcome.elr)),
+        Choice::Recovered(b) => (*b, Some(&outcome.last_known_elr)),
+        Choice::Unclean(b) => (*b, None),
+        Choice::Offline => return,
+    };
+    assert!(
+        current.replicas.contains(&leader) && from.is_none_or(|set| set.contains(&leader)),
+        "chosen leader {leader} is outside the set its choice names ({from:?})"
+    );
 }

@@ -10,12 +10,23 @@
 //!   ELR: the high watermark cannot move past it while the ISR is that small (strict min ISR),
 //!   so it holds every committed offset. Once the ISR is back at the minimum the ELR is
 //!   emptied (the HW may move again); a replica that rejoins the ISR leaves the ELR.
+//!
+//! # Invariants asserted here (on every outcome, before it becomes records)
+//! - The ISR is duplicate-free and a subset of the replicas; it is empty only with eligible
+//!   leader replicas on.
+//! - The leader is -1 (offline) or a member of the ISR (an unclean election makes the ISR the
+//!   new leader alone, so this holds for unclean leaders too).
+//! - A newly elected leader (a change of leader, or a new epoch for the same one) is an
+//!   unfenced broker not in controlled shutdown: a fenced broker is never elected.
+//! - The ELR and last known ELR are replicas outside the ISR, and are empty without the switch.
+//! - The records pushed bump `partition_epoch` by one, and `leader_epoch` by one exactly when
+//!   the leader changes; an ISR-only change keeps both the leader and its epoch.
 
 use std::collections::BTreeSet;
 
 use super::controller::Batch;
 use super::records::{ChangeReason, EligibleLeadersRecord, MetadataRecord, PartitionChange};
-use super::state::PartitionState;
+use super::state::{MetadataState, PartitionState};
 use super::{AlterPartitionMode, Controller, ControllerError};
 
 impl Controller {
@@ -125,6 +136,7 @@ impl Controller {
         let current = batch.scratch.partition(topic, partition);
         let current = current.expect("listed partition").clone();
         let leader_changed = outcome.leader != current.leader || outcome.bump_leader_epoch;
+        self.assert_outcome(&batch.scratch, &current, &outcome, leader_changed);
         if leader_changed || outcome.isr != current.isr {
             let isr_changed = outcome.isr != current.isr;
             batch.push(MetadataRecord::PartitionChange(PartitionChange {
@@ -141,6 +153,11 @@ impl Controller {
             .scratch
             .partition(topic, partition)
             .expect("listed partition");
+        assert_eq!(
+            after.leader_epoch,
+            current.leader_epoch + leader_changed as i32,
+            "{topic}-{partition}: the leader epoch grows exactly when the leader changes"
+        );
         if after.elr != outcome.elr || after.last_known_elr != outcome.last_known_elr {
             batch.push(MetadataRecord::EligibleLeaders(EligibleLeadersRecord {
                 topic: topic.to_string(),
@@ -149,6 +166,40 @@ impl Controller {
                 last_known_elr: outcome.last_known_elr,
             }));
         }
+    }
+
+    /// Preconditions of an outcome about to become records (module doc): the ISR is a
+    /// duplicate-free subset of the replicas, empty only with eligible leader replicas; the
+    /// leader is -1 or in the ISR; a newly elected leader is eligible in `state`.
+    fn assert_outcome(
+        &self,
+        state: &MetadataState,
+        current: &PartitionState,
+        outcome: &Outcome,
+        leader_changed: bool,
+    ) {
+        let isr = &outcome.isr;
+        let distinct: BTreeSet<i32> = isr.iter().copied().collect();
+        assert!(
+            distinct.len() == isr.len() && isr.iter().all(|b| current.replicas.contains(b)),
+            "ISR {isr:?} is not a duplicate-free subset of the replicas {:?}",
+            current.replicas
+        );
+        assert!(
+            !isr.is_empty() || self.config.eligible_leader_replicas,
+            "the ISR empties without eligible leader replicas"
+        );
+        assert!(
+            outcome.leader == -1 || isr.contains(&outcome.leader),
+            "leader {} is not in the ISR {isr:?}",
+            outcome.leader
+        );
+        let elected = leader_changed && outcome.leader != -1;
+        assert!(
+            !elected || self.eligible(state, outcome.leader),
+            "broker {} is elected while fenced or shutting down",
+            outcome.leader
+        );
     }
 }
 

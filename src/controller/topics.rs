@@ -6,6 +6,10 @@
 //!   over the unfenced brokers in id order; every replica starts in the ISR and the first
 //!   leads at epoch 0.
 //! - A topic id is never zero and never reused (its record's offset is in its high half).
+//!
+//! # Invariants asserted here
+//! - A new partition's replicas are distinct brokers, its ISR is its replicas and its leader
+//!   is its first replica, at leader and partition epoch 0.
 
 use super::records::{MetadataRecord, PartitionRecord, TopicRecord};
 use super::{Controller, ControllerError};
@@ -128,9 +132,16 @@ pub(super) fn place_replicas(
     replication_factor: i32,
 ) -> Vec<i32> {
     let replicas = 0..replication_factor as usize;
-    replicas
+    let replicas: Vec<i32> = replicas
         .map(|j| brokers[(position + j) % brokers.len()])
-        .collect()
+        .collect();
+    let distinct: std::collections::BTreeSet<i32> = replicas.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        replicas.len(),
+        "replicas {replicas:?} repeat a broker"
+    );
+    replicas
 }
 
 /// A deterministic, never-zero, never-reused topic id: the metadata offset of its record in

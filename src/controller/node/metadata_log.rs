@@ -1,6 +1,15 @@
 //! The metadata log's append and publish path, and its replication to brokers: every batch
 //! of records is appended to `__cluster_metadata`, fsynced, and only then published (applied
 //! to the controller's state, counted in the log end brokers long-poll on, served by Fetch).
+//!
+//! # Invariants asserted here
+//! - A record is published only once it is durable: every record applied has been fsynced,
+//!   except under the TEST-ONLY planted bug `controller-publish-before-fsync`, whose whole
+//!   point is to break this rule (the assertion is skipped when it is planted).
+//! - The metadata log's offsets strictly increase: the published log end that fetching
+//!   brokers see only grows, by the batch's length.
+//! - The published state is the fold of exactly the log: the records the controller has
+//!   applied are the log's records, one for one.
 
 use std::time::Duration;
 
@@ -36,25 +45,42 @@ impl Node {
         if let Err(error) = durable {
             panic!("controller: metadata log write failed ({error}); a restart replays the log");
         }
-        self.env.trace.record("metadata", &bytes);
-        for record in &records {
-            // Which rule gave each partition its leader, for the run's effects.
-            if let MetadataRecord::PartitionChange(change) = record {
-                if change.leader.is_some_and(|leader| leader >= 0) {
-                    let name = format!("control.elections.{}", change.reason.name());
-                    self.env.trace.effect(&name, 1);
-                }
-            }
+        if !core.unsynced {
+            core.durable_len = core.log.len() + records.len();
         }
+        self.env.trace.record("metadata", &bytes);
+        trace_elections(&self.env, &records);
+        self.publish(core, records);
+    }
+
+    /// Applies `records` (just appended) to the controller and serves them to brokers.
+    fn publish(&self, core: &mut Core, records: Vec<MetadataRecord>) {
+        let end = core.log.len() + records.len();
+        // Skipped under the planted bug, which publishes before the fsync on purpose.
+        assert!(
+            self.planted.controller_publish_before_fsync || core.durable_len >= end,
+            "publishing metadata records up to {end} with only {} durable",
+            core.durable_len
+        );
         core.controller.apply(&records);
         observe_isr_commits(&self.env, &core.controller, &records);
         core.log.extend(records);
-        let end = core.log.len() as u64;
-        self.log_end.send_modify(|n| *n = end);
+        let applied = core.controller.state().records_applied;
+        assert_eq!(
+            applied, end as u64,
+            "the published state is not the fold of the log"
+        );
+        self.log_end.send_modify(|n| {
+            assert!(
+                end as u64 > *n,
+                "the metadata log end goes from {n} to {end}"
+            );
+            *n = end as u64;
+        });
     }
 
     /// fsync the log file, and its directory when the file was just created (the directory
-    /// itself was made durable when it was created, in [`run`]).
+    /// itself was made durable when it was created, in [`run`](super::run)).
     pub(super) fn sync_log(&self, created: bool) -> std::io::Result<()> {
         let disk = &self.env.disk;
         disk.fsync(LOG_FILE)?;
@@ -69,6 +95,19 @@ impl Node {
         if std::mem::take(&mut core.unsynced) {
             if let Err(error) = self.sync_log(true) {
                 panic!("controller: metadata log fsync failed ({error})");
+            }
+            core.durable_len = core.log.len();
+        }
+    }
+}
+
+/// Which rule gave each partition its leader, for the run's effects.
+fn trace_elections(env: &Env, records: &[MetadataRecord]) {
+    for record in records {
+        if let MetadataRecord::PartitionChange(change) = record {
+            if change.leader.is_some_and(|leader| leader >= 0) {
+                let name = format!("control.elections.{}", change.reason.name());
+                env.trace.effect(&name, 1);
             }
         }
     }

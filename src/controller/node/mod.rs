@@ -64,6 +64,9 @@ struct Core {
     /// Records published but not yet fsynced: only ever set by the TEST-ONLY planted bug
     /// `controller-publish-before-fsync`, whose next tick fsyncs them.
     unsynced: bool,
+    /// How many records of `log` are durable: fsynced by this process, or read back from the
+    /// disk at startup. Only records below it may be published (outside the planted bug).
+    durable_len: usize,
 }
 
 struct Node {
@@ -100,6 +103,7 @@ pub async fn run(
             log: Vec::new(),
             registered_at: BTreeMap::new(),
             unsynced: false,
+            durable_len: 0,
         }),
         log_end: Watch::new(0),
         started: tokio::time::Instant::now(),
@@ -151,6 +155,7 @@ fn recover(node: &Node, config: &ControllerNodeConfig) -> anyhow::Result<()> {
     }
     let mut core = node.core.lock().unwrap();
     core.controller.apply(&decoded.records);
+    core.durable_len = decoded.records.len();
     core.log = decoded.records;
     node.log_end.send_modify(|n| *n = 0);
     if core.log.is_empty() {
