@@ -22,7 +22,8 @@ pub struct ControllerConfig {
     /// Per-topic `unclean.leader.election.enable` overrides.
     pub topic_unclean_leader_election_enable: BTreeMap<String, bool>,
     /// `min.insync.replicas`: not a floor for the ISR (Kafka's rule); reported by
-    /// [`Controller::under_min_isr`](super::Controller::under_min_isr) for acks=all producers and checkers.
+    /// [`Controller::under_min_isr`](super::Controller::under_min_isr) for acks=all
+    /// producers and checkers.
     pub min_insync_replicas: i32,
     /// `broker.session.timeout.ms`: a broker silent this long is fenced.
     pub broker_session_timeout_ms: u64,

@@ -14,13 +14,13 @@
 //! sections in flexible versions. So the decoder never reserves more elements than the
 //! frame has bytes. Bytes after the body are allowed, as the crate's decoder allows them.
 //!
-//! The schemas (in [`schemas`]) were written from Kafka's protocol docs and the crate's
+//! The schemas (in `schemas/`) were written from Kafka's protocol docs and the crate's
 //! generated decoders (`src/messages/*_request.rs`), one table per API, and cover exactly the
 //! versions in [`super::SUPPORTED`]: fields that only exist above a supported range are left
 //! out, and `schemas_cover_exactly_the_supported_versions` fails when the two disagree.
 //!
-//! Layout: [`schema`] is the schema language, [`walk`] the walker (the generic part), and
-//! [`schemas`] holds one file per API.
+//! Layout: `schema.rs` is the schema language, `walk.rs` the walker (the generic part), and
+//! `schemas/` holds one file per API.
 
 mod schema;
 mod schemas;

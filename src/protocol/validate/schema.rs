@@ -1,6 +1,6 @@
 //! The schema language: how a request body is described — its fields in wire order, the
 //! versions each is present and nullable in, and how each value is laid out. Plain constants;
-//! the walker in [`super::walk`] reads them.
+//! the walker (`walk.rs`) reads them.
 
 use kafka_protocol::messages::ApiKey;
 

@@ -1,4 +1,4 @@
-//! The BrokerHeartbeat (a controller API) request body, over the versions kafkasim supports, with Kafka's field names.
+//! The BrokerHeartbeat (a controller API) request body, with Kafka's field names.
 
 use kafka_protocol::messages::ApiKey;
 

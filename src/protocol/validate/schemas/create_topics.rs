@@ -1,4 +1,4 @@
-//! The CreateTopics request body, over the versions kafkasim supports, with Kafka's field names.
+//! The CreateTopics request body, with Kafka's field names.
 
 use kafka_protocol::messages::ApiKey;
 

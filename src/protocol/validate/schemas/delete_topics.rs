@@ -1,4 +1,4 @@
-//! The DeleteTopics request body, over the versions kafkasim supports, with Kafka's field names.
+//! The DeleteTopics request body, with Kafka's field names.
 
 use kafka_protocol::messages::ApiKey;
 

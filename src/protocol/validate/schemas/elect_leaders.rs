@@ -1,4 +1,4 @@
-//! The ElectLeaders (the admin call, as the controller serves it) request body, over the versions kafkasim supports, with Kafka's field names.
+//! The ElectLeaders (the admin call, as the controller serves it) request body, with Kafka's field names.
 
 use kafka_protocol::messages::ApiKey;
 

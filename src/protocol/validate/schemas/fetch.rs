@@ -1,4 +1,4 @@
-//! The Fetch (the brokers' and the controller's, whose metadata log brokers fetch with it) request body, over the versions kafkasim supports, with Kafka's field names.
+//! The Fetch (the brokers' and the controller's, whose metadata log brokers fetch with it) request body, with Kafka's field names.
 
 use kafka_protocol::messages::ApiKey;
 

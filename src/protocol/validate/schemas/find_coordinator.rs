@@ -1,4 +1,4 @@
-//! The FindCoordinator request body, over the versions kafkasim supports, with Kafka's field names.
+//! The FindCoordinator request body, with Kafka's field names.
 
 use kafka_protocol::messages::ApiKey;
 

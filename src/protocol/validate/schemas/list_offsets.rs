@@ -1,4 +1,4 @@
-//! The ListOffsets request body, over the versions kafkasim supports, with Kafka's field names.
+//! The ListOffsets request body, with Kafka's field names.
 
 use kafka_protocol::messages::ApiKey;
 
