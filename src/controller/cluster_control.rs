@@ -15,10 +15,10 @@
 //!
 //! # Invariants asserted here
 //! - A fenced broker leads no partition: fencing moves every leadership off the broker before
-//!   the fence record, and a restarted broker's old leaderships are moved off (or re-elected
-//!   with a new epoch) in the batch that registers it.
-//! - Session times only move forward: a heartbeat or a tick never sees a time before the last
-//!   one recorded for the broker.
+//!   the fence record, and with `fence_restarted_brokers` a restarted broker (registered
+//!   fenced) leads nothing after the batch that registers it.
+//! - Session times only move forward: a registration or heartbeat never renews a broker's
+//!   session at a time before its last renewal.
 
 use std::collections::BTreeMap;
 

@@ -183,8 +183,12 @@ fn assert_epochs_grow(before: &MetadataState, after: &MetadataState) {
         for (&partition, old) in &topic.partitions {
             let new = &now.partitions[&partition];
             assert!(
-                new.leader_epoch >= old.leader_epoch && new.partition_epoch >= old.partition_epoch,
-                "{name}-{partition}: epochs went back from {old:?} to {new:?}"
+                new.leader_epoch >= old.leader_epoch,
+                "{name}-{partition}: the leader epoch went back from {old:?} to {new:?}"
+            );
+            assert!(
+                new.partition_epoch >= old.partition_epoch,
+                "{name}-{partition}: the partition epoch went back from {old:?} to {new:?}"
             );
             assert!(
                 new.leader == old.leader || new.leader_epoch > old.leader_epoch,

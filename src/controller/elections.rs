@@ -24,7 +24,7 @@
 //! - A broker leaving (fenced, shutting down, restarted) never leads the partition afterwards,
 //!   and leaves its ISR unless it is the last member without eligible leader replicas.
 //! - The chosen leader is a replica; a clean choice is an ISR member, an eligible choice an ELR
-//!   member, a recovered choice a last-known-ELR member.
+//!   member, a recovered choice a live last-known-ELR member.
 //! (The outcome's own invariants are asserted where it becomes records, in [`super::isr`].)
 
 use super::controller::Batch;
@@ -128,10 +128,10 @@ impl Controller {
         outcome.bump_leader_epoch = step.force && outcome.leader != -1;
         if let Some(leaving) = step.leaving {
             let kept_as_last = !elr_mode && current.isr == [leaving];
+            assert_ne!(outcome.leader, leaving, "a leaving broker still leads");
             assert!(
-                outcome.leader != leaving && (kept_as_last || !outcome.isr.contains(&leaving)),
-                "leaving broker {leaving} still leads or stays in the ISR: {} {:?}",
-                outcome.leader,
+                kept_as_last || !outcome.isr.contains(&leaving),
+                "leaving broker {leaving} stays in the ISR {:?}",
                 outcome.isr
             );
         }
@@ -195,7 +195,9 @@ impl Controller {
                 best = Some((member, end));
             }
         }
-        best.map(|(member, _)| member)
+        let chosen = best.map(|(member, _)| member);
+        assert!(chosen.is_none_or(|b| members.contains(&b) && eligible(b)));
+        chosen
     }
 
     pub(super) fn preferred_election(

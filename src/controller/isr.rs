@@ -18,9 +18,10 @@
 //!   new leader alone, so this holds for unclean leaders too).
 //! - A newly elected leader (a change of leader, or a new epoch for the same one) is an
 //!   unfenced broker not in controlled shutdown: a fenced broker is never elected.
-//! - The ELR and last known ELR are replicas outside the ISR, and are empty without the switch.
-//! - The records pushed bump `partition_epoch` by one, and `leader_epoch` by one exactly when
-//!   the leader changes; an ISR-only change keeps both the leader and its epoch.
+//! - The ELR and last known ELR that an ISR change leaves are outside the new ISR.
+//! - The records pushed leave the partition exactly as the outcome says (leader, ISR, ELR and
+//!   last known ELR), and bump `leader_epoch` by one exactly when the leader changes (or a
+//!   restarted leader gets a new epoch); an ISR-only change keeps the leader and its epoch.
 
 use std::collections::BTreeSet;
 
@@ -119,7 +120,12 @@ impl Controller {
         let last_known_elr = replicas
             .filter(|b| current.last_known_elr.contains(b) || (unclean(b) && was_member(b)))
             .filter(|b| outside_isr(b) && !elr.contains(b))
-            .collect();
+            .collect::<Vec<i32>>();
+        let in_isr = |b: &i32| new_isr.contains(b);
+        assert!(
+            !elr.iter().any(in_isr) && !last_known_elr.iter().any(in_isr),
+            "the ELR {elr:?} or last known ELR {last_known_elr:?} overlaps the ISR {new_isr:?}"
+        );
         (elr, last_known_elr)
     }
 
@@ -127,6 +133,33 @@ impl Controller {
     /// leader, ISR or epoch changes, then an `EligibleLeaders` if its ELR differs from the one the
     /// change leaves.
     pub(super) fn push_outcome(
+        &self,
+        batch: &mut Batch,
+        topic: &str,
+        partition: i32,
+        outcome: Outcome,
+    ) {
+        let (leader, isr) = (outcome.leader, outcome.isr.clone());
+        let (elr, last_known_elr) = (outcome.elr.clone(), outcome.last_known_elr.clone());
+        self.push_outcome_records(batch, topic, partition, outcome);
+        let after = batch.scratch.partition(topic, partition);
+        let after = after.expect("listed partition");
+        assert!(
+            after.leader == leader && after.isr == isr,
+            "{topic}-{partition}: the records leave leader {} and ISR {:?}, not {leader} {isr:?}",
+            after.leader,
+            after.isr
+        );
+        assert!(
+            after.elr == elr && after.last_known_elr == last_known_elr,
+            "{topic}-{partition}: the records leave the ELR {:?} / {:?}, not {elr:?} / \
+             {last_known_elr:?}",
+            after.elr,
+            after.last_known_elr
+        );
+    }
+
+    fn push_outcome_records(
         &self,
         batch: &mut Batch,
         topic: &str,
@@ -180,9 +213,10 @@ impl Controller {
     ) {
         let isr = &outcome.isr;
         let distinct: BTreeSet<i32> = isr.iter().copied().collect();
+        assert_eq!(distinct.len(), isr.len(), "ISR {isr:?} repeats a member");
         assert!(
-            distinct.len() == isr.len() && isr.iter().all(|b| current.replicas.contains(b)),
-            "ISR {isr:?} is not a duplicate-free subset of the replicas {:?}",
+            isr.iter().all(|b| current.replicas.contains(b)),
+            "ISR {isr:?} is not a subset of the replicas {:?}",
             current.replicas
         );
         assert!(

@@ -206,8 +206,8 @@ fn an_input_before_the_previous_batch_is_applied_panics() {
     let _ = cluster.controller.create_topic("u", 1, 3);
 }
 
-mod cluster_control;
-mod elections;
-mod elr;
-mod isr;
-mod topics;
+mod cluster_control_tests;
+mod elections_tests;
+mod elr_tests;
+mod isr_tests;
+mod topics_tests;
