@@ -25,7 +25,8 @@
 //!   and leaves its ISR unless it is the last member without eligible leader replicas.
 //! - The chosen leader is a replica; a clean choice is an ISR member, an eligible choice an ELR
 //!   member, a recovered choice a live last-known-ELR member.
-//! (The outcome's own invariants are asserted where it becomes records, in [`super::isr`].)
+//!
+//! The outcome's own invariants are asserted where it becomes records, in [`super::isr`].
 
 use super::controller::Batch;
 use super::isr::Outcome;
