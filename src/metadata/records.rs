@@ -11,6 +11,8 @@
 //! Guarantee: decoding never panics. [`decode_log`] stops at the first frame that is torn,
 //! fails its CRC or does not parse, and reports how many bytes before it are good, so any
 //! truncation or bit flip of an encoded log decodes to a prefix of its records.
+//! Asserted: a decoded log's good bytes are a prefix of its input, the whole input exactly
+//! when no frame failed; an encoded payload fits [`RECORD_BYTES_MAX`].
 
 /// The only payload version this build writes and reads.
 pub const RECORD_VERSION: u8 = 0;
@@ -385,6 +387,16 @@ pub fn decode_one(buf: &[u8]) -> Result<(MetadataRecord, usize), DecodeError> {
 
 /// Decodes frames from the start of `buf` until its end or the first bad frame.
 pub fn decode_log(buf: &[u8]) -> DecodedLog {
+    let decoded = decode_frames(buf);
+    assert!(
+        decoded.valid_len <= buf.len()
+            && decoded.error.is_none() == (decoded.valid_len == buf.len()),
+        "a decoded log is a prefix of the bytes, whole exactly when no frame failed"
+    );
+    decoded
+}
+
+fn decode_frames(buf: &[u8]) -> DecodedLog {
     let mut records = Vec::new();
     let mut position = 0;
     while position < buf.len() {

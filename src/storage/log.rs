@@ -4,6 +4,11 @@
 //! Invariants (asserted after every change): segment base offsets strictly increase and each
 //! segment starts at the previous one's next offset, so offsets are contiguous from the log
 //! start offset (the first segment's base) to the log end offset; `log_start <= log_end`.
+//! Asserted where they change: an appended batch starts at the log end offset, which the
+//! append moves to just past its last batch (so the log end offset only grows by appends); a
+//! roll starts a segment above the active one; the log end offset only moves back by
+//! truncation, and then to at most the offset truncated to. Recovery keeps only batches that
+//! pass validation (see [`Segment::recover`]).
 //!
 //! Recovery on [`Log::open`] is deliberately simple and honest: every batch of every segment is
 //! checked (length, magic, CRC32C, offset contiguity); at the first bad batch that segment is
@@ -402,6 +407,10 @@ impl Log {
     /// Start a new active segment at the log end offset.
     fn roll(&mut self) -> Result<(), StorageError> {
         let base = self.log_end_offset();
+        assert!(
+            base > self.active().base_offset,
+            "a new segment's base offset {base} is above the active one's"
+        );
         self.active().write_indexes(&self.disk)?;
         let segment = Segment::create(&self.disk, &self.dir, base)?;
         self.segments.insert(base, segment);
@@ -418,6 +427,11 @@ impl Log {
         self.now_ms = self.now_ms.max(now_ms);
         let first = headers.first().expect("validated batches are not empty").1;
         let last = headers.last().expect("validated batches are not empty").1;
+        assert_eq!(
+            first.base_offset,
+            self.log_end_offset(),
+            "an appended batch starts at the log end offset"
+        );
         if self.should_roll(bytes.len() as u64, last.last_offset(), now_ms) {
             self.roll()?;
         }
@@ -437,6 +451,11 @@ impl Log {
         {
             self.flush()?;
         }
+        assert_eq!(
+            self.log_end_offset(),
+            last.next_offset(),
+            "an append moves the log end offset to just past its last batch"
+        );
         self.check_invariants();
         Ok(AppendInfo {
             base_offset: first.base_offset,
@@ -497,6 +516,17 @@ impl Log {
     /// `offset`. The result is fsynced before returning.
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), StorageError> {
         self.check_online()?;
+        let log_end_before = self.log_end_offset();
+        self.truncate_to_inner(offset)?;
+        let log_end = self.log_end_offset();
+        assert!(
+            log_end <= log_end_before && (log_end <= offset || log_end == log_end_before),
+            "truncating to {offset} moved the log end offset from {log_end_before} to {log_end}"
+        );
+        Ok(())
+    }
+
+    fn truncate_to_inner(&mut self, offset: i64) -> Result<(), StorageError> {
         if offset < 0 {
             return Err(StorageError::InvalidRecord(format!(
                 "cannot truncate to negative offset {offset}"

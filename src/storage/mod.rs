@@ -8,6 +8,12 @@
 //! Guarantees: batches are stored exactly as validated (CRC32C checked before the write and
 //! again after every read); offsets are contiguous from the log start offset to the log end
 //! offset; after an fsync failure the log is offline and every later call fails.
+//!
+//! Invariants, asserted where state changes (each file's `//!` names its own): segment base
+//! offsets strictly increase and segments are contiguous; an appended batch's base offset is
+//! the log end offset; the log end offset only moves back by truncation; index entries
+//! strictly increase; recovery leaves no batch with a bad CRC (except under the planted
+//! `recovery-keeps-bad-crc`).
 
 pub mod batch;
 pub mod index;

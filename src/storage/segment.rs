@@ -4,6 +4,11 @@
 //! batch. Batches inside it are contiguous: each starts where the previous one ended, both in
 //! bytes and in offsets. Indexes live in memory (see [`super::index`]) and are rewritten to
 //! their files when the segment rolls, is flushed or recovered.
+//!
+//! Asserted: batches are contiguous in bytes and offsets as they are recorded; the file's
+//! length matches the segment's size at every append; index entries strictly increase (in
+//! [`super::index`]); and recovery keeps no batch that fails validation, CRC32C included,
+//! except under the TEST-ONLY planted bug `recovery-keeps-bad-crc`, whose point is to.
 
 use std::io;
 use std::sync::Arc;
@@ -398,11 +403,24 @@ impl Segment {
                 }
             }
         }
+        if !keep_bad_crc {
+            assert_batches_valid(&data[..position]);
+        }
         if position < data.len() {
             report.truncated_bytes = (data.len() - position) as u64;
             disk.truncate(&segment.log_path, position as u64)?;
         }
         segment.write_indexes(disk)?;
         Ok((segment, report))
+    }
+}
+
+/// Recovery's postcondition: every batch it kept passes validation, its CRC32C included
+/// (skipped under the TEST-ONLY planted bug `recovery-keeps-bad-crc`, which keeps bad ones).
+fn assert_batches_valid(mut kept: &[u8]) {
+    while !kept.is_empty() {
+        let header = batch::validate(kept);
+        let header = header.unwrap_or_else(|error| panic!("recovery kept a bad batch: {error}"));
+        kept = &kept[header.size()..];
     }
 }

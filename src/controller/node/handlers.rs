@@ -1,0 +1,201 @@
+//! The controller's request handlers for brokers and admins: BrokerRegistration,
+//! BrokerHeartbeat, ElectLeaders and AlterPartition. Each asks the pure
+//! [`Controller`](super::super::Controller) for a decision, commits its records through the
+//! metadata log (durable before published), and only then answers.
+
+use kafka_protocol::messages::alter_partition_response::{
+    PartitionData as AlterPartitionData, TopicData as AlterTopicData,
+};
+use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
+use kafka_protocol::messages::{
+    AlterPartitionRequest, AlterPartitionResponse, BrokerHeartbeatRequest, BrokerHeartbeatResponse,
+    BrokerId, BrokerRegistrationRequest, BrokerRegistrationResponse, ElectLeadersRequest,
+    ElectLeadersResponse,
+};
+
+use super::super::records::{decode_log_ends, LOG_ENDS_TAG};
+use super::super::{ElectionType, Endpoint};
+use super::Node;
+use crate::protocol::codes;
+
+pub(super) fn register(
+    node: &Node,
+    request: BrokerRegistrationRequest,
+) -> BrokerRegistrationResponse {
+    let mut response = BrokerRegistrationResponse::default();
+    let broker_id = request.broker_id.0;
+    let incarnation = request.incarnation_id.as_u128() as u64;
+    let Some(listener) = request.listeners.first() else {
+        response.error_code = codes::INVALID_REQUEST;
+        return response;
+    };
+    let endpoint = Endpoint {
+        host: listener.host.to_string(),
+        port: listener.port,
+    };
+    let now_ms = node.now_ms();
+    // KIP-966: the broker epoch its clean-shutdown marker named (v3+; -1 after a crash).
+    let previous_incarnation = u64::try_from(request.previous_broker_epoch).ok();
+    let mut core = node.core.lock().unwrap();
+    // A garbled log-ends field only costs the broker its say in unclean recovery.
+    let log_ends = request.unknown_tagged_fields.get(&LOG_ENDS_TAG);
+    if let Some(Ok(ends)) = log_ends.map(|bytes| decode_log_ends(bytes)) {
+        core.controller
+            .report_log_ends(broker_id, incarnation, &ends);
+    }
+    let registered = core.controller.register_broker(
+        broker_id,
+        incarnation,
+        endpoint,
+        now_ms,
+        previous_incarnation,
+    );
+    match registered {
+        Ok(records) => {
+            node.commit(&mut core, records);
+            let end = core.log.len() as i64;
+            core.registered_at.insert(broker_id, end);
+            response.broker_epoch = incarnation as i64;
+        }
+        Err(error) => response.error_code = error.code(),
+    }
+    response
+}
+
+pub(super) fn heartbeat(node: &Node, request: BrokerHeartbeatRequest) -> BrokerHeartbeatResponse {
+    let mut response = BrokerHeartbeatResponse::default();
+    let broker_id = request.broker_id.0;
+    let now_ms = node.now_ms();
+    let mut core = node.core.lock().unwrap();
+    // A broker registered before this controller took over is caught up once it has applied
+    // the log as it stood at the takeover.
+    let registered_at = core.registered_at.get(&broker_id).copied();
+    let caught_up = request.current_metadata_offset >= registered_at.unwrap_or(0);
+    let result =
+        core.controller
+            .heartbeat(broker_id, request.broker_epoch as u64, now_ms, caught_up);
+    match result {
+        Ok(records) => {
+            node.commit(&mut core, records);
+            if request.want_shut_down {
+                // The heartbeat checked the broker epoch; the shutdown's records are durable
+                // before the broker is told to go (should_shut_down).
+                match core.controller.controlled_shutdown(broker_id) {
+                    Ok(records) => {
+                        node.commit(&mut core, records);
+                        response.should_shut_down = true;
+                    }
+                    Err(error) => response.error_code = error.code(),
+                }
+            }
+            let fenced = core
+                .controller
+                .state()
+                .broker(broker_id)
+                .is_none_or(|b| b.fenced);
+            response.is_caught_up = caught_up;
+            response.is_fenced = fenced;
+        }
+        Err(error) => response.error_code = error.code(),
+    }
+    response
+}
+
+/// The admin ElectLeaders call: each named partition (every partition when the list is null)
+/// gets the election asked for, one durable batch at a time; each answers with its own code.
+pub(super) fn elect_leaders(node: &Node, request: ElectLeadersRequest) -> ElectLeadersResponse {
+    let mut response = ElectLeadersResponse::default();
+    let election = match request.election_type {
+        0 => ElectionType::Preferred,
+        1 => ElectionType::Unclean,
+        _ => {
+            response.error_code = codes::INVALID_REQUEST;
+            return response;
+        }
+    };
+    let mut core = node.core.lock().unwrap();
+    let wanted: Vec<(String, Vec<i32>)> = match request.topic_partitions {
+        Some(topics) => topics
+            .into_iter()
+            .map(|t| (t.topic.0.to_string(), t.partitions))
+            .collect(),
+        None => core
+            .controller
+            .state()
+            .topics
+            .iter()
+            .map(|(name, topic)| (name.clone(), topic.partitions.keys().copied().collect()))
+            .collect(),
+    };
+    for (topic, partitions) in wanted {
+        let mut result = ReplicaElectionResult::default();
+        result.topic = kafka_protocol::messages::TopicName(topic.clone().into());
+        for partition in partitions {
+            let mut answer = PartitionResult::default();
+            answer.partition_id = partition;
+            match core.controller.elect_leaders(&topic, partition, election) {
+                Ok(records) => node.commit(&mut core, records),
+                Err(error) => answer.error_code = error.code(),
+            }
+            result.partition_result.push(answer);
+        }
+        response.replica_election_results.push(result);
+    }
+    response
+}
+
+pub(super) fn alter_partition(
+    node: &Node,
+    request: AlterPartitionRequest,
+) -> AlterPartitionResponse {
+    let mut response = AlterPartitionResponse::default();
+    let broker_id = request.broker_id.0;
+    let mut core = node.core.lock().unwrap();
+    for topic in request.topics {
+        let topic_id = topic.topic_id.as_u128();
+        let name = core
+            .controller
+            .state()
+            .topics
+            .iter()
+            .find(|(_, t)| t.topic_id == topic_id)
+            .map(|(name, _)| name.clone());
+        let mut topic_data = AlterTopicData::default();
+        topic_data.topic_id = topic.topic_id;
+        for partition in topic.partitions {
+            let mut data = AlterPartitionData::default();
+            data.partition_index = partition.partition_index;
+            let Some(name) = &name else {
+                data.error_code = codes::UNKNOWN_TOPIC_OR_PARTITION;
+                topic_data.partitions.push(data);
+                continue;
+            };
+            let new_isr: Vec<i32> = partition.new_isr.iter().map(|b| b.0).collect();
+            let result = core.controller.alter_partition(
+                broker_id,
+                name,
+                partition.partition_index,
+                &new_isr,
+                partition.leader_epoch,
+                partition.partition_epoch,
+            );
+            match result {
+                Ok(records) => node.commit(&mut core, records),
+                Err(error) => data.error_code = error.code(),
+            }
+            if let Some(state) = core
+                .controller
+                .state()
+                .partition(name, partition.partition_index)
+            {
+                data.leader_id = BrokerId(state.leader);
+                data.leader_epoch = state.leader_epoch;
+                data.isr = state.isr.iter().map(|&b| BrokerId(b)).collect();
+                data.partition_epoch = state.partition_epoch;
+            }
+            topic_data.partitions.push(data);
+        }
+        response.topics.push(topic_data);
+    }
+    response
+}

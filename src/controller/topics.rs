@@ -1,0 +1,173 @@
+//! Topics and their partitions: creating, bootstrapping and deleting them, and which are
+//! under `min.insync.replicas` (part of Kafka's `ReplicationControlManager`).
+//!
+//! # Rules followed
+//! - Placement is deterministic: replica `j` of partition `p` is `brokers[(start + p + j) % n]`
+//!   over the unfenced brokers in id order; every replica starts in the ISR and the first
+//!   leads at epoch 0.
+//! - A topic id is never zero and never reused (its record's offset is in its high half).
+//!
+//! # Invariants asserted here
+//! - A new partition's replicas are distinct brokers, its ISR is its replicas and its leader
+//!   is its first replica, at leader and partition epoch 0.
+
+use super::records::{MetadataRecord, PartitionRecord, TopicRecord};
+use super::{Controller, ControllerError};
+
+impl Controller {
+    /// Creates a topic. Replica `j` of partition `p` is `brokers[(start + p + j) % n]` over
+    /// the unfenced brokers in id order, with `start` the number of existing topics, so
+    /// placement is deterministic and leaders spread across topics. Every replica starts in
+    /// the ISR and the first leads at epoch 0.
+    pub fn create_topic(
+        &mut self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i32,
+    ) -> Result<Vec<MetadataRecord>, ControllerError> {
+        let mut batch = self.begin();
+        validate_topic_name(name)?;
+        if self.state.topics.contains_key(name) {
+            return Err(ControllerError::TopicAlreadyExists(name.to_string()));
+        }
+        if partitions < 1 {
+            return Err(ControllerError::InvalidPartitions(partitions));
+        }
+        let brokers = self.state.unfenced_brokers();
+        if replication_factor < 1 || replication_factor as usize > brokers.len() {
+            return Err(ControllerError::InvalidReplicationFactor {
+                requested: replication_factor,
+                available: brokers.len(),
+            });
+        }
+        let topic_id = topic_id_for(name, self.state.records_applied);
+        batch.push(MetadataRecord::Topic(TopicRecord {
+            name: name.to_string(),
+            topic_id,
+        }));
+        let start = self.state.topics.len();
+        for partition in 0..partitions {
+            let replicas = place_replicas(&brokers, start + partition as usize, replication_factor);
+            batch.push(MetadataRecord::Partition(PartitionRecord {
+                topic: name.to_string(),
+                partition,
+                leader: replicas[0],
+                isr: replicas.clone(),
+                replicas,
+                leader_epoch: 0,
+                partition_epoch: 0,
+            }));
+        }
+        Ok(self.finish(batch))
+    }
+
+    /// Creates a topic with a given placement (the cluster's initial topics, written into a
+    /// new metadata log before any broker registered): replica lists as given, the first
+    /// replica leads at epoch 0, every replica in the ISR.
+    pub fn bootstrap_topic(
+        &mut self,
+        name: &str,
+        placement: &[Vec<i32>],
+    ) -> Result<Vec<MetadataRecord>, ControllerError> {
+        let mut batch = self.begin();
+        validate_topic_name(name)?;
+        if self.state.topics.contains_key(name) {
+            return Err(ControllerError::TopicAlreadyExists(name.to_string()));
+        }
+        if placement.is_empty() || placement.iter().any(|replicas| replicas.is_empty()) {
+            return Err(ControllerError::InvalidPartitions(placement.len() as i32));
+        }
+        let topic_id = topic_id_for(name, self.state.records_applied);
+        batch.push(MetadataRecord::Topic(TopicRecord {
+            name: name.to_string(),
+            topic_id,
+        }));
+        for (partition, replicas) in placement.iter().enumerate() {
+            batch.push(MetadataRecord::Partition(PartitionRecord {
+                topic: name.to_string(),
+                partition: partition as i32,
+                leader: replicas[0],
+                isr: replicas.clone(),
+                replicas: replicas.clone(),
+                leader_epoch: 0,
+                partition_epoch: 0,
+            }));
+        }
+        Ok(self.finish(batch))
+    }
+
+    /// Deletes a topic and its partitions.
+    pub fn delete_topic(&mut self, name: &str) -> Result<Vec<MetadataRecord>, ControllerError> {
+        let mut batch = self.begin();
+        if !self.state.topics.contains_key(name) {
+            return Err(ControllerError::UnknownTopicOrPartition);
+        }
+        batch.push(MetadataRecord::RemoveTopic {
+            name: name.to_string(),
+        });
+        Ok(self.finish(batch))
+    }
+
+    /// Partitions whose ISR is smaller than `min(min.insync.replicas, replication factor)`:
+    /// acks=all produce to them fails with NOT_ENOUGH_REPLICAS.
+    pub fn under_min_isr(&self) -> Vec<(String, i32)> {
+        let min_isr = self.config.min_insync_replicas.max(1) as usize;
+        let under = self
+            .state
+            .partitions()
+            .filter(|(_, _, p)| p.isr.len() < min_isr.min(p.replicas.len()));
+        under
+            .map(|(topic, partition, _)| (topic.to_string(), partition))
+            .collect()
+    }
+}
+
+/// Longest legal topic name (Kafka's limit).
+pub(super) const TOPIC_NAME_LEN_MAX: usize = 249;
+
+/// Replicas for the partition at round-robin position `position`.
+pub(super) fn place_replicas(
+    brokers: &[i32],
+    position: usize,
+    replication_factor: i32,
+) -> Vec<i32> {
+    let replicas = 0..replication_factor as usize;
+    let replicas: Vec<i32> = replicas
+        .map(|j| brokers[(position + j) % brokers.len()])
+        .collect();
+    let distinct: std::collections::BTreeSet<i32> = replicas.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        replicas.len(),
+        "replicas {replicas:?} repeat a broker"
+    );
+    replicas
+}
+
+/// A deterministic, never-zero, never-reused topic id: the metadata offset of its record in
+/// the high half (unique per topic record) and an FNV-1a hash of the name in the low half.
+pub(super) fn topic_id_for(name: &str, records_applied: u64) -> u128 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= byte as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    ((records_applied as u128 + 1) << 64) | hash as u128
+}
+
+/// Kafka's topic name rules: 1 to 249 of `[a-zA-Z0-9._-]`, and not `.` or `..`.
+pub(super) fn validate_topic_name(name: &str) -> Result<(), ControllerError> {
+    let legal_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    let legal = !name.is_empty()
+        && name.len() <= TOPIC_NAME_LEN_MAX
+        && legal_chars
+        && name != "."
+        && name != "..";
+    if legal {
+        Ok(())
+    } else {
+        Err(ControllerError::InvalidTopic(name.to_string()))
+    }
+}

@@ -1,0 +1,16 @@
+//! The DeleteTopics request body, with Kafka's field names.
+
+use kafka_protocol::messages::ApiKey;
+
+use super::super::schema::Kind::*;
+use super::super::schema::{Field, Fields, Schema, Versions};
+
+pub(super) const DELETE_TOPICS: Schema = Schema {
+    api_key: ApiKey::DeleteTopics,
+    versions: Versions::range(1, 5),
+    flexible: Versions::since(4),
+    body: Fields::new(&[
+        Field::new("topic_names", Array(&String)),
+        Field::new("timeout_ms", Int32),
+    ]),
+};

@@ -1,0 +1,54 @@
+//! The request schemas, one file per API, each written from Kafka's protocol docs and the
+//! crate's generated decoders (`src/messages/*_request.rs`) for exactly the versions kafkasim
+//! supports. A new API is one new file here plus one entry in [`SCHEMAS`] (or, for an API only
+//! the controller serves, [`CONTROLLER_SCHEMAS`]).
+
+mod alter_partition;
+mod api_versions;
+mod broker_heartbeat;
+mod broker_registration;
+mod create_topics;
+mod delete_topics;
+mod elect_leaders;
+mod fetch;
+mod find_coordinator;
+mod list_offsets;
+mod metadata;
+mod offset_for_leader_epoch;
+mod produce;
+
+use super::schema::Schema;
+use alter_partition::ALTER_PARTITION;
+use api_versions::API_VERSIONS;
+use broker_heartbeat::BROKER_HEARTBEAT;
+use broker_registration::BROKER_REGISTRATION;
+use create_topics::CREATE_TOPICS;
+use delete_topics::DELETE_TOPICS;
+use elect_leaders::ELECT_LEADERS;
+use fetch::FETCH;
+use find_coordinator::FIND_COORDINATOR;
+use list_offsets::LIST_OFFSETS;
+use metadata::METADATA;
+use offset_for_leader_epoch::OFFSET_FOR_LEADER_EPOCH;
+use produce::PRODUCE;
+
+/// One schema per API in `SUPPORTED`.
+pub(super) const SCHEMAS: &[Schema] = &[
+    PRODUCE,
+    FETCH,
+    LIST_OFFSETS,
+    METADATA,
+    FIND_COORDINATOR,
+    API_VERSIONS,
+    CREATE_TOPICS,
+    DELETE_TOPICS,
+    OFFSET_FOR_LEADER_EPOCH,
+];
+
+/// The controller's own APIs (its Fetch of the metadata log uses `FETCH`).
+pub(super) const CONTROLLER_SCHEMAS: &[Schema] = &[
+    BROKER_REGISTRATION,
+    BROKER_HEARTBEAT,
+    ALTER_PARTITION,
+    ELECT_LEADERS,
+];
