@@ -31,13 +31,6 @@ use super::records::{
 use super::state::MetadataState;
 use super::ControllerConfig;
 
-// The error codes' first home, kept for callers that still name them through this module.
-pub use super::errors::{
-    BROKER_ID_NOT_REGISTERED, DUPLICATE_BROKER_REGISTRATION, ELECTION_NOT_NEEDED,
-    ELIGIBLE_LEADERS_NOT_AVAILABLE, FENCED_LEADER_EPOCH, INELIGIBLE_REPLICA,
-    INVALID_UPDATE_VERSION, PREFERRED_LEADER_NOT_AVAILABLE, STALE_BROKER_EPOCH,
-};
-
 /// What a new controller does on taking over.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failover {

@@ -1,25 +1,6 @@
 //! Why the controller rejects an input, and the Kafka error code each rejection answers with.
 
-use crate::protocol::codes;
-
-/// Kafka's FENCED_LEADER_EPOCH: the request's leader epoch is not the current one.
-pub const FENCED_LEADER_EPOCH: i16 = 74;
-/// Kafka's STALE_BROKER_EPOCH: the request comes from an older broker incarnation.
-pub const STALE_BROKER_EPOCH: i16 = 77;
-/// Kafka's PREFERRED_LEADER_NOT_AVAILABLE.
-pub const PREFERRED_LEADER_NOT_AVAILABLE: i16 = 80;
-/// Kafka's ELIGIBLE_LEADERS_NOT_AVAILABLE.
-pub const ELIGIBLE_LEADERS_NOT_AVAILABLE: i16 = 83;
-/// Kafka's ELECTION_NOT_NEEDED.
-pub const ELECTION_NOT_NEEDED: i16 = 84;
-/// Kafka's INVALID_UPDATE_VERSION: the request's partition epoch is not the current one.
-pub const INVALID_UPDATE_VERSION: i16 = 95;
-/// Kafka's DUPLICATE_BROKER_REGISTRATION.
-pub const DUPLICATE_BROKER_REGISTRATION: i16 = 101;
-/// Kafka's BROKER_ID_NOT_REGISTERED.
-pub const BROKER_ID_NOT_REGISTERED: i16 = 102;
-/// Kafka's INELIGIBLE_REPLICA: a proposed ISR member is fenced or shutting down (KIP-841).
-pub const INELIGIBLE_REPLICA: i16 = 107;
+use crate::protocol::ErrorCode;
 
 /// Why an input was rejected; each maps to one Kafka error code.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -96,24 +77,32 @@ pub enum ControllerError {
 
 impl ControllerError {
     /// The Kafka error code for the response.
-    pub fn code(&self) -> i16 {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ControllerError::UnknownTopicOrPartition => codes::UNKNOWN_TOPIC_OR_PARTITION,
-            ControllerError::BrokerIdNotRegistered(_) => BROKER_ID_NOT_REGISTERED,
-            ControllerError::StaleBrokerEpoch { .. } => STALE_BROKER_EPOCH,
-            ControllerError::DuplicateBrokerRegistration(_) => DUPLICATE_BROKER_REGISTRATION,
-            ControllerError::FencedLeaderEpoch { .. } => FENCED_LEADER_EPOCH,
-            ControllerError::NotLeaderOrFollower(_) => codes::NOT_LEADER_OR_FOLLOWER,
-            ControllerError::InvalidUpdateVersion { .. } => INVALID_UPDATE_VERSION,
-            ControllerError::IneligibleReplica(_) => INELIGIBLE_REPLICA,
-            ControllerError::InvalidRequest(_) => codes::INVALID_REQUEST,
-            ControllerError::TopicAlreadyExists(_) => codes::TOPIC_ALREADY_EXISTS,
-            ControllerError::InvalidTopic(_) => codes::INVALID_TOPIC_EXCEPTION,
-            ControllerError::InvalidPartitions(_) => codes::INVALID_PARTITIONS,
-            ControllerError::InvalidReplicationFactor { .. } => codes::INVALID_REPLICATION_FACTOR,
-            ControllerError::ElectionNotNeeded => ELECTION_NOT_NEEDED,
-            ControllerError::PreferredLeaderNotAvailable => PREFERRED_LEADER_NOT_AVAILABLE,
-            ControllerError::EligibleLeadersNotAvailable => ELIGIBLE_LEADERS_NOT_AVAILABLE,
+            ControllerError::UnknownTopicOrPartition => ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+            ControllerError::BrokerIdNotRegistered(_) => ErrorCode::BROKER_ID_NOT_REGISTERED,
+            ControllerError::StaleBrokerEpoch { .. } => ErrorCode::STALE_BROKER_EPOCH,
+            ControllerError::DuplicateBrokerRegistration(_) => {
+                ErrorCode::DUPLICATE_BROKER_REGISTRATION
+            }
+            ControllerError::FencedLeaderEpoch { .. } => ErrorCode::FENCED_LEADER_EPOCH,
+            ControllerError::NotLeaderOrFollower(_) => ErrorCode::NOT_LEADER_OR_FOLLOWER,
+            ControllerError::InvalidUpdateVersion { .. } => ErrorCode::INVALID_UPDATE_VERSION,
+            ControllerError::IneligibleReplica(_) => ErrorCode::INELIGIBLE_REPLICA,
+            ControllerError::InvalidRequest(_) => ErrorCode::INVALID_REQUEST,
+            ControllerError::TopicAlreadyExists(_) => ErrorCode::TOPIC_ALREADY_EXISTS,
+            ControllerError::InvalidTopic(_) => ErrorCode::INVALID_TOPIC_EXCEPTION,
+            ControllerError::InvalidPartitions(_) => ErrorCode::INVALID_PARTITIONS,
+            ControllerError::InvalidReplicationFactor { .. } => {
+                ErrorCode::INVALID_REPLICATION_FACTOR
+            }
+            ControllerError::ElectionNotNeeded => ErrorCode::ELECTION_NOT_NEEDED,
+            ControllerError::PreferredLeaderNotAvailable => {
+                ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE
+            }
+            ControllerError::EligibleLeadersNotAvailable => {
+                ErrorCode::ELIGIBLE_LEADERS_NOT_AVAILABLE
+            }
         }
     }
 }

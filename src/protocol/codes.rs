@@ -32,13 +32,9 @@ pub enum WriteOutcome {
 
 macro_rules! error_codes {
     ($( $(#[$doc:meta])* $name:ident = $code:literal, $retriable:literal, $outcome:ident; )*) => {
-        #[allow(dead_code)]
         impl ErrorCode {
             $( $(#[$doc])* pub const $name: ErrorCode = ErrorCode($code); )*
         }
-
-        /// Transitional: the same codes as bare `i16`s, for modules not yet typed.
-        $( pub const $name: i16 = $code; )*
 
         /// Every code defined here: all that kafkasim's brokers and controller can return.
         pub const ALL: &[ErrorCode] = &[$(ErrorCode::$name),*];
@@ -145,21 +141,6 @@ impl ErrorCode {
     pub fn write_outcome(self) -> WriteOutcome {
         known(self.0).map_or(WriteOutcome::Info, |(_, _, outcome)| outcome)
     }
-}
-
-/// Transitional: Kafka's name for a bare `i16` code.
-pub fn name(code: i16) -> Cow<'static, str> {
-    ErrorCode::from_wire(code).name()
-}
-
-/// Transitional: whether a bare `i16` code is retriable.
-pub fn is_retriable(code: i16) -> bool {
-    ErrorCode::from_wire(code).is_retriable()
-}
-
-/// Transitional: whether a bare `i16` code answering a write proves it absent.
-pub fn is_definite_failure(code: i16) -> bool {
-    ErrorCode::from_wire(code).write_outcome() == WriteOutcome::Fail
 }
 
 /// `NotLeaderOrFollower` → `NOT_LEADER_OR_FOLLOWER`.

@@ -46,7 +46,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-use crate::protocol::codes;
+use crate::protocol::ErrorCode;
 
 /// Produce `acks` value meaning "wait for the whole ISR" on the wire.
 pub const ACKS_ALL: i16 = -1;
@@ -154,11 +154,13 @@ pub enum AcksAll {
 
 impl AcksAll {
     /// The Kafka error code for a completed produce, or `None` while it is still pending.
-    pub fn error_code(&self) -> Option<i16> {
+    pub fn error_code(&self) -> Option<ErrorCode> {
         match self {
             AcksAll::Pending => None,
-            AcksAll::Done => Some(codes::NONE),
-            AcksAll::NotEnoughReplicasAfterAppend => Some(codes::NOT_ENOUGH_REPLICAS_AFTER_APPEND),
+            AcksAll::Done => Some(ErrorCode::NONE),
+            AcksAll::NotEnoughReplicasAfterAppend => {
+                Some(ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+            }
         }
     }
 }
@@ -193,12 +195,12 @@ pub enum Error {
 
 impl Error {
     /// The Kafka error code to answer with.
-    pub fn code(&self) -> i16 {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::NotEnoughReplicas { .. } => codes::NOT_ENOUGH_REPLICAS,
-            Error::InvalidRequiredAcks(_) => codes::INVALID_REQUIRED_ACKS,
-            Error::UnknownReplica(_) => codes::NOT_LEADER_OR_FOLLOWER,
-            Error::FetchOffsetOutOfRange { .. } => codes::OFFSET_OUT_OF_RANGE,
+            Error::NotEnoughReplicas { .. } => ErrorCode::NOT_ENOUGH_REPLICAS,
+            Error::InvalidRequiredAcks(_) => ErrorCode::INVALID_REQUIRED_ACKS,
+            Error::UnknownReplica(_) => ErrorCode::NOT_LEADER_OR_FOLLOWER,
+            Error::FetchOffsetOutOfRange { .. } => ErrorCode::OFFSET_OUT_OF_RANGE,
         }
     }
 }

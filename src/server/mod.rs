@@ -423,7 +423,7 @@ pub async fn shut_down(broker: &Arc<Broker>) {
     let mut failed = false;
     for ((topic, partition), handle) in broker.partitions() {
         if let Err(code) = handle.close().await {
-            tracing::warn!(topic, partition, code, "closing a partition failed");
+            tracing::warn!(topic, partition, %code, "closing a partition failed");
             failed = true;
         }
     }

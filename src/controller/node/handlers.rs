@@ -16,7 +16,7 @@ use kafka_protocol::messages::{
 use super::super::records::{decode_log_ends, LOG_ENDS_TAG};
 use super::super::{ElectionType, Endpoint};
 use super::Node;
-use crate::protocol::codes;
+use crate::protocol::ErrorCode;
 
 pub(super) fn register(
     node: &Node,
@@ -26,7 +26,7 @@ pub(super) fn register(
     let broker_id = request.broker_id.0;
     let incarnation = request.incarnation_id.as_u128() as u64;
     let Some(listener) = request.listeners.first() else {
-        response.error_code = codes::INVALID_REQUEST;
+        response.error_code = ErrorCode::INVALID_REQUEST.code();
         return response;
     };
     let endpoint = Endpoint {
@@ -57,7 +57,7 @@ pub(super) fn register(
             core.registered_at.insert(broker_id, end);
             response.broker_epoch = incarnation as i64;
         }
-        Err(error) => response.error_code = error.code(),
+        Err(error) => response.error_code = error.code().code(),
     }
     response
 }
@@ -85,7 +85,7 @@ pub(super) fn heartbeat(node: &Node, request: BrokerHeartbeatRequest) -> BrokerH
                         node.commit(&mut core, records);
                         response.should_shut_down = true;
                     }
-                    Err(error) => response.error_code = error.code(),
+                    Err(error) => response.error_code = error.code().code(),
                 }
             }
             let fenced = core
@@ -96,7 +96,7 @@ pub(super) fn heartbeat(node: &Node, request: BrokerHeartbeatRequest) -> BrokerH
             response.is_caught_up = caught_up;
             response.is_fenced = fenced;
         }
-        Err(error) => response.error_code = error.code(),
+        Err(error) => response.error_code = error.code().code(),
     }
     response
 }
@@ -109,7 +109,7 @@ pub(super) fn elect_leaders(node: &Node, request: ElectLeadersRequest) -> ElectL
         0 => ElectionType::Preferred,
         1 => ElectionType::Unclean,
         _ => {
-            response.error_code = codes::INVALID_REQUEST;
+            response.error_code = ErrorCode::INVALID_REQUEST.code();
             return response;
         }
     };
@@ -135,7 +135,7 @@ pub(super) fn elect_leaders(node: &Node, request: ElectLeadersRequest) -> ElectL
             answer.partition_id = partition;
             match core.controller.elect_leaders(&topic, partition, election) {
                 Ok(records) => node.commit(&mut core, records),
-                Err(error) => answer.error_code = error.code(),
+                Err(error) => answer.error_code = error.code().code(),
             }
             result.partition_result.push(answer);
         }
@@ -166,7 +166,7 @@ pub(super) fn alter_partition(
             let mut data = AlterPartitionData::default();
             data.partition_index = partition.partition_index;
             let Some(name) = &name else {
-                data.error_code = codes::UNKNOWN_TOPIC_OR_PARTITION;
+                data.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.code();
                 topic_data.partitions.push(data);
                 continue;
             };
@@ -181,7 +181,7 @@ pub(super) fn alter_partition(
             );
             match result {
                 Ok(records) => node.commit(&mut core, records),
-                Err(error) => data.error_code = error.code(),
+                Err(error) => data.error_code = error.code().code(),
             }
             if let Some(state) = core
                 .controller

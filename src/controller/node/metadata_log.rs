@@ -22,7 +22,7 @@ use super::super::Controller;
 use super::{Core, Node, LOG_DIR, LOG_FILE, RECORDS_PER_FETCH_MAX};
 use crate::env::Env;
 use crate::metadata::METADATA_TOPIC;
-use crate::protocol::codes;
+use crate::protocol::ErrorCode;
 
 impl Node {
     /// Append `records` to the log, fsync, then publish them. A failed write is fatal (as in
@@ -195,7 +195,7 @@ pub(super) async fn fetch(node: &Node, request: FetchRequest) -> FetchResponse {
         }
     };
     if fetch_offset < 0 || fetch_offset > end || diverged(fetch_offset) {
-        data.error_code = codes::OFFSET_OUT_OF_RANGE;
+        data.error_code = ErrorCode::OFFSET_OUT_OF_RANGE.code();
     } else {
         let from = fetch_offset as usize;
         let to = (from + RECORDS_PER_FETCH_MAX).min(core.log.len());

@@ -1,5 +1,6 @@
 //! Unit and property tests for the leader's replication decisions.
 
+use crate::protocol::{ErrorCode, WriteOutcome};
 use proptest::prelude::*;
 
 use super::*;
@@ -308,8 +309,8 @@ fn not_enough_replicas_before_append() {
                 required: 2
             }
         );
-        assert_eq!(error.code(), codes::NOT_ENOUGH_REPLICAS);
-        assert!(codes::is_definite_failure(error.code()));
+        assert_eq!(error.code(), ErrorCode::NOT_ENOUGH_REPLICAS);
+        assert_eq!(error.code().write_outcome(), WriteOutcome::Fail);
         assert_eq!(state.check_produce_allowed(1), Ok(()));
         assert_eq!(state.check_produce_allowed(0), Ok(()));
         assert_eq!(
@@ -355,7 +356,7 @@ fn acks_all_done_once_the_hw_passes_the_batch() {
     assert_eq!(state.check_acks_all(9).error_code(), None);
     fetch(&mut state, 3, 10, 2);
     assert_eq!(state.check_acks_all(9), AcksAll::Done);
-    assert_eq!(state.check_acks_all(9).error_code(), Some(codes::NONE));
+    assert_eq!(state.check_acks_all(9).error_code(), Some(ErrorCode::NONE));
 }
 
 #[test]
@@ -379,7 +380,7 @@ fn not_enough_replicas_after_append_when_the_isr_shrinks_while_a_produce_waits()
         assert_eq!(acks, AcksAll::NotEnoughReplicasAfterAppend);
         assert_eq!(
             acks.error_code(),
-            Some(codes::NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+            Some(ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND)
         );
     }
 }
@@ -429,11 +430,11 @@ fn bad_fetches_are_refused_with_kafka_codes() {
     for broker in [1, 9] {
         let error = state.on_follower_fetch(broker, 0, 1, true).unwrap_err();
         assert_eq!(error, Error::UnknownReplica(broker));
-        assert_eq!(error.code(), codes::NOT_LEADER_OR_FOLLOWER);
+        assert_eq!(error.code(), ErrorCode::NOT_LEADER_OR_FOLLOWER);
     }
     for offset in [-1, 11] {
         let error = state.on_follower_fetch(2, offset, 1, true).unwrap_err();
-        assert_eq!(error.code(), codes::OFFSET_OUT_OF_RANGE);
+        assert_eq!(error.code(), ErrorCode::OFFSET_OUT_OF_RANGE);
     }
     assert_eq!(
         state.follower_log_end_offset(2),

@@ -94,7 +94,7 @@ async fn read_all(broker: &Broker, request: &FetchRequest) -> (FetchResponse, us
                         observe_served(broker, name, partition.partition, &read);
                         read
                     };
-                    p.error_code = read.error_code;
+                    p.error_code = read.error_code.code();
                     p.high_watermark = read.offsets.high_watermark;
                     p.last_stable_offset = read.offsets.high_watermark;
                     p.log_start_offset = read.offsets.log_start_offset;

@@ -83,7 +83,7 @@ pub async fn handle(
                                 p.timestamp = timestamp;
                             }
                             Ok(_) => {}
-                            Err(code) => p.error_code = code,
+                            Err(code) => p.error_code = code.code(),
                         },
                     }
                 }

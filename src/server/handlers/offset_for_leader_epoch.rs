@@ -44,7 +44,7 @@ pub async fn handle(
                             answer.leader_epoch = epoch;
                             answer.end_offset = end_offset;
                         }
-                        Err(code) => answer.error_code = code,
+                        Err(code) => answer.error_code = code.code(),
                     }
                 }
             }

@@ -73,7 +73,7 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
                                     ErrorCode::NONE
                                 }
                             }
-                            Err(code) => ErrorCode::from_wire(code),
+                            Err(code) => code,
                         }
                     }
                 }
@@ -102,7 +102,7 @@ async fn wait_for_replicas(
                 return ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
             }
             Ok(AcksAll::Pending) => {}
-            Err(code) => return ErrorCode::from_wire(code),
+            Err(code) => return code,
         }
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         // Woken by any change of the partition's offsets (the HW moving), or by the timeout.

@@ -20,10 +20,10 @@ use tokio::sync::mpsc;
 
 use super::handle::Command;
 use super::open::EPOCH_CHECKPOINT;
+use super::RoleInfo;
 use super::{below, offsets_of, storage_error_code, Offsets, ReadResult, ReplicaConfig, Role};
-use super::{RoleInfo, FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH};
 use crate::env::{Env, Observation};
-use crate::protocol::codes;
+use crate::protocol::ErrorCode;
 use crate::replication::{LeaderEpochCache, UNDEFINED_EPOCH};
 use crate::storage::{Log, StorageError};
 use crate::sync::Watch;
@@ -123,7 +123,7 @@ impl Actor {
                 let result = if self.online {
                     Ok(self.log.offset_for_timestamp(timestamp).unwrap_or((-1, -1)))
                 } else {
-                    Err(codes::KAFKA_STORAGE_ERROR)
+                    Err(ErrorCode::KAFKA_STORAGE_ERROR)
                 };
                 let _ = reply.send(result);
             }
@@ -273,7 +273,7 @@ impl Actor {
         self.started.elapsed().as_millis() as u64
     }
 
-    pub(super) fn read_error(&self, error_code: i16) -> ReadResult {
+    pub(super) fn read_error(&self, error_code: ErrorCode) -> ReadResult {
         ReadResult {
             error_code,
             records: Bytes::new(),
@@ -282,45 +282,45 @@ impl Actor {
     }
 
     /// A request naming `current_leader_epoch` (-1: unchecked) is for this leadership.
-    pub(super) fn check_leader_epoch(&self, current_leader_epoch: i32) -> Result<(), i16> {
+    pub(super) fn check_leader_epoch(&self, current_leader_epoch: i32) -> Result<(), ErrorCode> {
         let mine = self.role.info().leader_epoch;
         if current_leader_epoch < 0 || current_leader_epoch == mine {
             Ok(())
         } else if current_leader_epoch < mine {
-            Err(FENCED_LEADER_EPOCH)
+            Err(ErrorCode::FENCED_LEADER_EPOCH)
         } else {
-            Err(UNKNOWN_LEADER_EPOCH)
+            Err(ErrorCode::UNKNOWN_LEADER_EPOCH)
         }
     }
 
     fn read(&mut self, offset: i64, max_bytes: usize) -> ReadResult {
         if matches!(self.role, Role::Follower { .. }) {
-            return self.read_error(codes::NOT_LEADER_OR_FOLLOWER);
+            return self.read_error(ErrorCode::NOT_LEADER_OR_FOLLOWER);
         }
         let offsets = offsets_of(&self.log, &self.role, self.online);
         if !self.online {
             return ReadResult {
-                error_code: codes::KAFKA_STORAGE_ERROR,
+                error_code: ErrorCode::KAFKA_STORAGE_ERROR,
                 records: Bytes::new(),
                 offsets,
             };
         }
         if offset == offsets.high_watermark {
             return ReadResult {
-                error_code: codes::NONE,
+                error_code: ErrorCode::NONE,
                 records: Bytes::new(),
                 offsets,
             };
         }
         match self.log.read(offset, max_bytes, offsets.high_watermark) {
             Ok(bytes) => ReadResult {
-                error_code: codes::NONE,
+                error_code: ErrorCode::NONE,
                 records: Bytes::from(below(bytes, offsets.high_watermark)),
                 offsets,
             },
             Err(error) => {
                 let code = match error {
-                    StorageError::OffsetOutOfRange { .. } => codes::OFFSET_OUT_OF_RANGE,
+                    StorageError::OffsetOutOfRange { .. } => ErrorCode::OFFSET_OUT_OF_RANGE,
                     other => self.fail(other),
                 };
                 ReadResult {
@@ -335,15 +335,15 @@ impl Actor {
     pub(super) fn checked(
         &mut self,
         f: impl FnOnce(&mut Log) -> Result<(), StorageError>,
-    ) -> Result<(), i16> {
+    ) -> Result<(), ErrorCode> {
         if !self.online {
-            return Err(codes::KAFKA_STORAGE_ERROR);
+            return Err(ErrorCode::KAFKA_STORAGE_ERROR);
         }
         f(&mut self.log).map_err(|error| self.fail(error))
     }
 
     /// Map a storage error to its code; I/O errors take the log directory offline.
-    pub(super) fn fail(&mut self, error: StorageError) -> i16 {
+    pub(super) fn fail(&mut self, error: StorageError) -> ErrorCode {
         let code = storage_error_code(&error);
         if let StorageError::Io(e) = &error {
             if e.kind() == std::io::ErrorKind::StorageFull {

@@ -13,7 +13,7 @@
 use super::actor::Actor;
 use super::handle::FollowerCommand;
 use super::{offsets_of, Role};
-use crate::protocol::codes;
+use crate::protocol::ErrorCode;
 use crate::replication::follower::{
     epoch_truncation_offset, on_fetched_batches, truncation_on_become_follower,
 };
@@ -56,12 +56,12 @@ impl Actor {
         &mut self,
         batches: &[u8],
         leader_high_watermark: i64,
-    ) -> Result<(), i16> {
+    ) -> Result<(), ErrorCode> {
         if !self.online {
-            return Err(codes::KAFKA_STORAGE_ERROR);
+            return Err(ErrorCode::KAFKA_STORAGE_ERROR);
         }
         if !matches!(self.role, Role::Follower(_)) {
-            return Err(codes::NOT_LEADER_OR_FOLLOWER);
+            return Err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
         }
         if !batches.is_empty() {
             let first = batch::parse_header(batches).map_err(|error| self.fail(error))?;
@@ -100,16 +100,21 @@ impl Actor {
     }
 
     /// Cut a follower's log (it is ahead of its leader's).
-    fn truncate_follower(&mut self, offset: i64) -> Result<(), i16> {
+    fn truncate_follower(&mut self, offset: i64) -> Result<(), ErrorCode> {
         if !matches!(self.role, Role::Follower(_)) {
-            return Err(codes::NOT_LEADER_OR_FOLLOWER);
+            return Err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
         }
         self.cut_follower_log(offset, "leader-log-end", "replication.follower_truncations")
     }
 
     /// Truncate a follower's log at `offset` for `reason`, report it (trace, `effect`
     /// counter, online observation) and keep its HW within the shorter log.
-    fn cut_follower_log(&mut self, offset: i64, reason: &str, effect: &str) -> Result<(), i16> {
+    fn cut_follower_log(
+        &mut self,
+        offset: i64,
+        reason: &str,
+        effect: &str,
+    ) -> Result<(), ErrorCode> {
         // Counted before the cut: a cut that fails halfway may still have shortened the log.
         self.log_cuts += 1;
         self.checked(|log| log.truncate_to(offset))?;
@@ -162,9 +167,12 @@ impl Actor {
     }
 
     /// KIP-101/279: cut the log where the leader says this replica's epoch history diverges.
-    fn truncate_by_epoch(&mut self, leader_answer: (i32, i64)) -> Result<TruncationStep, i16> {
+    fn truncate_by_epoch(
+        &mut self,
+        leader_answer: (i32, i64),
+    ) -> Result<TruncationStep, ErrorCode> {
         if !matches!(self.role, Role::Follower(_)) {
-            return Err(codes::NOT_LEADER_OR_FOLLOWER);
+            return Err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
         }
         let log_end_offset = self.log.log_end_offset();
         let step = leader_epoch_truncation(&self.epochs, log_end_offset, leader_answer);

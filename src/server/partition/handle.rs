@@ -7,7 +7,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Offsets, ReadResult, RoleInfo};
-use crate::protocol::codes;
+use crate::protocol::ErrorCode;
 use crate::replication::{AcksAll, TruncationStep, UNDEFINED_EPOCH};
 use crate::storage::AppendInfo;
 use crate::sync::Subscriber;
@@ -30,14 +30,14 @@ pub(super) enum Command {
     },
     OffsetForTimestamp {
         timestamp: i64,
-        reply: oneshot::Sender<Result<(i64, i64), i16>>,
+        reply: oneshot::Sender<Result<(i64, i64), ErrorCode>>,
     },
     Flush {
-        reply: oneshot::Sender<Result<(), i16>>,
+        reply: oneshot::Sender<Result<(), ErrorCode>>,
     },
     /// A clean shutdown: flush, then the actor ends (later commands fail).
     Close {
-        reply: oneshot::Sender<Result<(), i16>>,
+        reply: oneshot::Sender<Result<(), ErrorCode>>,
     },
     /// Time-based housekeeping: retention, time rolls and flushes, ISR shrinking.
     Tick,
@@ -50,11 +50,11 @@ pub(super) enum LeaderCommand {
     Append {
         batches: Bytes,
         acks: i16,
-        reply: oneshot::Sender<Result<AppendInfo, i16>>,
+        reply: oneshot::Sender<Result<AppendInfo, ErrorCode>>,
     },
     CheckAcks {
         last_offset: i64,
-        reply: oneshot::Sender<Result<AcksAll, i16>>,
+        reply: oneshot::Sender<Result<AcksAll, ErrorCode>>,
     },
     ReplicaRead {
         replica: i32,
@@ -79,7 +79,7 @@ pub(super) enum LeaderCommand {
     EpochEndOffset {
         current_leader_epoch: i32,
         epoch: i32,
-        reply: oneshot::Sender<Result<(i32, i64), i16>>,
+        reply: oneshot::Sender<Result<(i32, i64), ErrorCode>>,
     },
     /// As leader: the offset where its own leader epoch began.
     LeaderEpochStart { reply: oneshot::Sender<Option<i64>> },
@@ -92,16 +92,16 @@ pub(super) enum FollowerCommand {
     AppendAsFollower {
         batches: Bytes,
         leader_high_watermark: i64,
-        reply: oneshot::Sender<Result<(), i16>>,
+        reply: oneshot::Sender<Result<(), ErrorCode>>,
     },
     TruncateTo {
         offset: i64,
-        reply: oneshot::Sender<Result<(), i16>>,
+        reply: oneshot::Sender<Result<(), ErrorCode>>,
     },
     /// A follower acts on its leader's OffsetForLeaderEpoch answer.
     TruncateByEpoch {
         leader_answer: (i32, i64),
-        reply: oneshot::Sender<Result<TruncationStep, i16>>,
+        reply: oneshot::Sender<Result<TruncationStep, ErrorCode>>,
     },
 }
 
@@ -198,7 +198,7 @@ impl PartitionHandle {
         &self,
         current_leader_epoch: i32,
         epoch: i32,
-    ) -> Result<(i32, i64), i16> {
+    ) -> Result<(i32, i64), ErrorCode> {
         let (reply, rx) = oneshot::channel();
         self.send(LeaderCommand::EpochEndOffset {
             current_leader_epoch,
@@ -206,7 +206,7 @@ impl PartitionHandle {
             reply,
         })
         .await?;
-        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+        rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
     }
 
     /// As leader, the offset where its leader epoch began (`None` as a follower).
@@ -232,14 +232,14 @@ impl PartitionHandle {
     pub async fn truncate_by_epoch(
         &self,
         leader_answer: (i32, i64),
-    ) -> Result<TruncationStep, i16> {
+    ) -> Result<TruncationStep, ErrorCode> {
         let (reply, rx) = oneshot::channel();
         self.send(FollowerCommand::TruncateByEpoch {
             leader_answer,
             reply,
         })
         .await?;
-        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+        rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
     }
 
     /// `min.insync.replicas` of this partition.
@@ -264,7 +264,7 @@ impl PartitionHandle {
 
     /// Append batches as the leader; returns offsets or a Kafka error code. With acks=all the
     /// ISR is checked first (NOT_ENOUGH_REPLICAS before the append).
-    pub async fn append(&self, batches: Bytes, acks: i16) -> Result<AppendInfo, i16> {
+    pub async fn append(&self, batches: Bytes, acks: i16) -> Result<AppendInfo, ErrorCode> {
         let (reply, rx) = oneshot::channel();
         self.send(LeaderCommand::Append {
             batches,
@@ -272,15 +272,15 @@ impl PartitionHandle {
             reply,
         })
         .await?;
-        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+        rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
     }
 
     /// Where an acks=all produce whose batch ends at `last_offset` stands.
-    pub async fn check_acks(&self, last_offset: i64) -> Result<AcksAll, i16> {
+    pub async fn check_acks(&self, last_offset: i64) -> Result<AcksAll, ErrorCode> {
         let (reply, rx) = oneshot::channel();
         self.send(LeaderCommand::CheckAcks { last_offset, reply })
             .await?;
-        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+        rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
     }
 
     /// A follower's fetch: records its position (which may move the high watermark) and reads
@@ -294,7 +294,7 @@ impl PartitionHandle {
     ) -> ReadResult {
         let (reply, rx) = oneshot::channel();
         let failed = ReadResult {
-            error_code: codes::NOT_LEADER_OR_FOLLOWER,
+            error_code: ErrorCode::NOT_LEADER_OR_FOLLOWER,
             records: Bytes::new(),
             offsets: self.offsets(),
         };
@@ -316,7 +316,7 @@ impl PartitionHandle {
         &self,
         batches: Bytes,
         leader_high_watermark: i64,
-    ) -> Result<(), i16> {
+    ) -> Result<(), ErrorCode> {
         let (reply, rx) = oneshot::channel();
         self.send(FollowerCommand::AppendAsFollower {
             batches,
@@ -324,22 +324,22 @@ impl PartitionHandle {
             reply,
         })
         .await?;
-        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+        rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
     }
 
     /// Cut this follower's log at `offset`.
-    pub async fn truncate_to(&self, offset: i64) -> Result<(), i16> {
+    pub async fn truncate_to(&self, offset: i64) -> Result<(), ErrorCode> {
         let (reply, rx) = oneshot::channel();
         self.send(FollowerCommand::TruncateTo { offset, reply })
             .await?;
-        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+        rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
     }
 
     /// Read whole batches from `offset` below the high watermark.
     pub async fn read(&self, offset: i64, max_bytes: usize) -> ReadResult {
         let (reply, rx) = oneshot::channel();
         let failed = ReadResult {
-            error_code: codes::NOT_LEADER_OR_FOLLOWER,
+            error_code: ErrorCode::NOT_LEADER_OR_FOLLOWER,
             records: Bytes::new(),
             offsets: self.offsets(),
         };
@@ -358,27 +358,27 @@ impl PartitionHandle {
     }
 
     /// The first offset whose batch has a timestamp ≥ `timestamp`, and that timestamp.
-    pub async fn offset_for_timestamp(&self, timestamp: i64) -> Result<(i64, i64), i16> {
+    pub async fn offset_for_timestamp(&self, timestamp: i64) -> Result<(i64, i64), ErrorCode> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::OffsetForTimestamp { timestamp, reply })
             .await?;
-        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+        rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
     }
 
     /// fsync everything now.
-    pub async fn flush(&self) -> Result<(), i16> {
+    pub async fn flush(&self) -> Result<(), ErrorCode> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Flush { reply }).await?;
-        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+        rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
     }
 
     /// Flush the log and stop the actor, as a clean shutdown closes each log: whatever was
     /// queued before is done first, and every later command fails with
     /// NOT_LEADER_OR_FOLLOWER, so nothing reaches the log after this returns.
-    pub async fn close(&self) -> Result<(), i16> {
+    pub async fn close(&self) -> Result<(), ErrorCode> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Close { reply }).await?;
-        rx.await.map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)?
+        rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
     }
 
     /// Run time-based housekeeping (flush.ms, segment.ms, retention) now.
@@ -386,10 +386,10 @@ impl PartitionHandle {
         let _ = self.commands.send(Command::Tick).await;
     }
 
-    async fn send(&self, command: impl Into<Command>) -> Result<(), i16> {
+    async fn send(&self, command: impl Into<Command>) -> Result<(), ErrorCode> {
         self.commands
             .send(command.into())
             .await
-            .map_err(|_| codes::NOT_LEADER_OR_FOLLOWER)
+            .map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)
     }
 }

@@ -15,7 +15,7 @@ use super::actor::Actor;
 use super::handle::LeaderCommand;
 use super::{offsets_of, IsrProposal, ReadResult, Role};
 use crate::env::Observation;
-use crate::protocol::codes;
+use crate::protocol::ErrorCode;
 use crate::replication::PartitionConfig;
 use crate::replication::{AcksAll, IsrChange, IsrChangeKind, IsrRule, LeaderState};
 use crate::storage::{batch, AppendInfo, StorageError};
@@ -83,9 +83,9 @@ impl Actor {
     }
 
     /// Where an acks=all produce whose batch ends at `last_offset` stands.
-    fn check_acks(&self, last_offset: i64) -> Result<AcksAll, i16> {
+    fn check_acks(&self, last_offset: i64) -> Result<AcksAll, ErrorCode> {
         let Role::Leader(state) = &self.role else {
-            return Err(codes::NOT_LEADER_OR_FOLLOWER);
+            return Err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
         };
         let acks = state.check_acks_all(last_offset);
         assert!(
@@ -108,12 +108,12 @@ impl Actor {
             .map(|entry| entry.start_offset)
     }
 
-    fn append(&mut self, batches: &[u8], acks: i16) -> Result<AppendInfo, i16> {
+    fn append(&mut self, batches: &[u8], acks: i16) -> Result<AppendInfo, ErrorCode> {
         if !self.online {
-            return Err(codes::KAFKA_STORAGE_ERROR);
+            return Err(ErrorCode::KAFKA_STORAGE_ERROR);
         }
         let Role::Leader(state) = &self.role else {
-            return Err(codes::NOT_LEADER_OR_FOLLOWER);
+            return Err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
         };
         state.check_produce_allowed(acks).map_err(|e| e.code())?;
         let min_insync_replicas = state.config().effective_min_isr();
@@ -171,7 +171,7 @@ impl Actor {
         let eligible = !self.ineligible.contains(&replica);
         let outcome = match &mut self.role {
             Role::Leader(state) => state.on_follower_fetch(replica, offset, now_ms, eligible),
-            Role::Follower(_) => return self.read_error(codes::NOT_LEADER_OR_FOLLOWER),
+            Role::Follower(_) => return self.read_error(ErrorCode::NOT_LEADER_OR_FOLLOWER),
         };
         if let Err(error) = outcome {
             return self.read_error(error.code());
@@ -183,23 +183,23 @@ impl Actor {
         }
         let offsets = offsets_of(&self.log, &self.role, self.online);
         if !self.online {
-            return self.read_error(codes::KAFKA_STORAGE_ERROR);
+            return self.read_error(ErrorCode::KAFKA_STORAGE_ERROR);
         }
         if offset == offsets.log_end_offset {
             return ReadResult {
-                error_code: codes::NONE,
+                error_code: ErrorCode::NONE,
                 records: Bytes::new(),
                 offsets,
             };
         }
         match self.log.read(offset, max_bytes, i64::MAX) {
             Ok(bytes) => ReadResult {
-                error_code: codes::NONE,
+                error_code: ErrorCode::NONE,
                 records: Bytes::from(bytes),
                 offsets,
             },
             Err(StorageError::OffsetOutOfRange { .. }) => {
-                self.read_error(codes::OFFSET_OUT_OF_RANGE)
+                self.read_error(ErrorCode::OFFSET_OUT_OF_RANGE)
             }
             Err(other) => {
                 let code = self.fail(other);

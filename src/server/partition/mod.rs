@@ -44,16 +44,11 @@ use tokio::sync::mpsc;
 
 use crate::sync::Subscriber;
 
-use crate::protocol::codes;
+use crate::protocol::ErrorCode;
 use crate::replication::{FollowerState, IsrChange, LeaderState, TruncationRule};
 use crate::storage::{batch, Log, StorageError};
 
 pub use handle::PartitionHandle;
-
-/// Kafka's FENCED_LEADER_EPOCH: the request's leader epoch is older than the replica's.
-pub const FENCED_LEADER_EPOCH: i16 = 74;
-/// Kafka's UNKNOWN_LEADER_EPOCH: the request's leader epoch is newer than the replica's.
-pub const UNKNOWN_LEADER_EPOCH: i16 = 76;
 
 /// An ISR change a leader proposes to the controller (KIP-497's AlterPartition).
 #[derive(Debug, Clone)]
@@ -147,19 +142,19 @@ pub struct Offsets {
 /// What a fetch read from one partition.
 #[derive(Debug, Clone)]
 pub struct ReadResult {
-    pub error_code: i16,
+    pub error_code: ErrorCode,
     pub records: Bytes,
     pub offsets: Offsets,
 }
 
 /// The error code a storage failure maps to.
-pub fn storage_error_code(error: &StorageError) -> i16 {
+pub fn storage_error_code(error: &StorageError) -> ErrorCode {
     match error {
-        StorageError::Corrupt(_) => codes::CORRUPT_MESSAGE,
-        StorageError::InvalidRecord(_) => codes::INVALID_RECORD,
-        StorageError::TooLarge => codes::MESSAGE_TOO_LARGE,
-        StorageError::OffsetOutOfRange { .. } => codes::OFFSET_OUT_OF_RANGE,
-        StorageError::Io(_) | StorageError::Offline => codes::KAFKA_STORAGE_ERROR,
+        StorageError::Corrupt(_) => ErrorCode::CORRUPT_MESSAGE,
+        StorageError::InvalidRecord(_) => ErrorCode::INVALID_RECORD,
+        StorageError::TooLarge => ErrorCode::MESSAGE_TOO_LARGE,
+        StorageError::OffsetOutOfRange { .. } => ErrorCode::OFFSET_OUT_OF_RANGE,
+        StorageError::Io(_) | StorageError::Offline => ErrorCode::KAFKA_STORAGE_ERROR,
     }
 }
 
