@@ -25,6 +25,10 @@ pub struct PlantedBugs {
     /// follower fetch that moves nothing. No checker is needed to catch it: the partition
     /// actor's assertion that a leader's HW never moves back within its epoch stops the run.
     pub leader_high_watermark_regress: bool,
+    /// `fetch-ignores-response-limit`: every partition of a Fetch returns its first batch
+    /// even after the response's `max_bytes` is spent (the KIP-74 exception applied to all
+    /// partitions, not only the first with data). The wire checker fetch-over-limit names it.
+    pub fetch_ignores_response_limit: bool,
 }
 
 impl PlantedBugs {
@@ -35,6 +39,7 @@ impl PlantedBugs {
         "skip-min-isr-check",
         "recovery-keeps-bad-crc",
         "leader-high-watermark-regress",
+        "fetch-ignores-response-limit",
     ];
 
     /// Turns on the bug called `name`; false if no planted bug has that name.
@@ -45,6 +50,7 @@ impl PlantedBugs {
             "skip-min-isr-check" => &mut self.skip_min_isr_check,
             "recovery-keeps-bad-crc" => &mut self.recovery_keeps_bad_crc,
             "leader-high-watermark-regress" => &mut self.leader_high_watermark_regress,
+            "fetch-ignores-response-limit" => &mut self.fetch_ignores_response_limit,
             _ => return false,
         };
         *switch = true;

@@ -44,6 +44,8 @@ pub struct ConsumerConfig {
     pub fetch_max_wait: Duration,
     /// `max.partition.fetch.bytes`.
     pub max_partition_fetch_bytes: i32,
+    /// `fetch.max.bytes`.
+    pub fetch_max_bytes: i32,
     /// `request.timeout.ms`.
     pub request_timeout: Duration,
 }
@@ -58,6 +60,7 @@ impl ConsumerConfig {
             fetch_min_bytes: 1,
             fetch_max_wait: Duration::from_millis(500),
             max_partition_fetch_bytes: 1_048_576,
+            fetch_max_bytes: 52_428_800,
             request_timeout: Duration::from_millis(30_000),
         }
     }
@@ -367,7 +370,7 @@ impl Consumer {
         request.replica_id = (-1).into();
         request.max_wait_ms = wait.as_millis() as i32;
         request.min_bytes = self.config.fetch_min_bytes;
-        request.max_bytes = 52_428_800;
+        request.max_bytes = self.config.fetch_max_bytes;
         request.isolation_level = 0;
         request.session_id = 0;
         request.session_epoch = -1;

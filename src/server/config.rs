@@ -127,6 +127,42 @@ impl BrokerConfig {
         value.ok().flatten().unwrap_or(250).max(1) as u64
     }
 
+    /// `auto.create.topics.enable` (Kafka default true): a Metadata request naming a topic
+    /// that does not exist creates it, when the request allows that.
+    pub fn auto_create_topics_enable(&self) -> bool {
+        self.configs
+            .get("auto.create.topics.enable")
+            .is_none_or(|v| v.trim() != "false")
+    }
+
+    /// `num.partitions` (Kafka default 1): partitions of an auto-created topic, and of one
+    /// created without a partition count.
+    pub fn num_partitions(&self) -> i64 {
+        int_config(&self.configs, "num.partitions")
+            .ok()
+            .flatten()
+            .unwrap_or(1)
+    }
+
+    /// `default.replication.factor` (Kafka default 1): the replication factor of an
+    /// auto-created topic, and of one created without a replication factor.
+    pub fn default_replication_factor(&self) -> i64 {
+        int_config(&self.configs, "default.replication.factor")
+            .ok()
+            .flatten()
+            .unwrap_or(1)
+    }
+
+    /// `fetch.max.bytes` (Kafka default 55 MiB): the most record bytes one Fetch response
+    /// carries, whatever the request asks (KIP-74).
+    pub fn fetch_max_bytes(&self) -> usize {
+        int_config(&self.configs, "fetch.max.bytes")
+            .ok()
+            .flatten()
+            .unwrap_or(57_671_680)
+            .clamp(0, i32::MAX as i64) as usize
+    }
+
     /// `socket.request.max.bytes` (Kafka default 100 MiB).
     pub fn socket_request_max_bytes(&self) -> Result<usize, String> {
         Ok(int_config(&self.configs, "socket.request.max.bytes")?.unwrap_or(104_857_600) as usize)

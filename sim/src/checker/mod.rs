@@ -17,6 +17,7 @@ pub mod aborted_read;
 pub mod acked_write_absent;
 pub mod corrupt_batch_kept;
 pub mod duplicate;
+pub mod fetch_over_limit;
 pub mod inconsistent_offsets;
 pub mod lost_write;
 pub mod nonmonotonic_poll;
@@ -83,6 +84,7 @@ pub const ALL_KINDS: &[&str] = &[
     wire::KIND,
     corrupt_batch_kept::KIND,
     duplicate::KIND,
+    fetch_over_limit::KIND,
     inconsistent_offsets::KIND,
     lost_write::KIND,
     nonmonotonic_poll::KIND,
@@ -93,10 +95,11 @@ pub const ALL_KINDS: &[&str] = &[
 
 /// Runs every checker and returns their anomalies sorted by kind, partition, offset and value.
 pub fn check_all(history: &History, final_state: &FinalState) -> Vec<Anomaly> {
-    let checkers: [fn(&History, &FinalState) -> Vec<Anomaly>; 10] = [
+    let checkers: [fn(&History, &FinalState) -> Vec<Anomaly>; 11] = [
         aborted_read::check,
         acked_write_absent::check,
         duplicate::check,
+        fetch_over_limit::check,
         inconsistent_offsets::check,
         lost_write::check,
         nonmonotonic_poll::check,

@@ -42,6 +42,7 @@ pub fn check(history: &History, final_state: &FinalState) -> Vec<Anomaly> {
             WireEvent::Served { tp, records, .. } => {
                 served.extend(records.iter().map(|&(offset, value)| (tp, offset, value)));
             }
+            WireEvent::FetchOverLimit { .. } => {}
         }
     }
     let mut anomalies = Vec::new();

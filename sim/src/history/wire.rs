@@ -4,11 +4,12 @@
 //! vice versa.
 
 use bytes::Bytes;
-use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
+use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse, RequestKind, ResponseKind};
 use kafka_protocol::records::RecordBatchDecoder;
 use kafkasim::protocol::{self, ErrorCode};
 use serde::Serialize;
 
+use crate::checker::fetch_over_limit::{self, FetchedPartition};
 use crate::history::Tp;
 
 /// One observation at the wire.
@@ -27,6 +28,16 @@ pub enum WireEvent {
         node: i32,
         tp: Tp,
         records: Vec<(i64, u64)>,
+    },
+    /// A broker answered a Fetch with more bytes of `tp` than the request allowed
+    /// (checker::fetch_over_limit has the rule).
+    FetchOverLimit {
+        node: i32,
+        tp: Tp,
+        bytes: usize,
+        allowed: usize,
+        max_bytes: i32,
+        partition_max_bytes: i32,
     },
 }
 
@@ -92,10 +103,9 @@ pub fn decode(node: i32, request: &[u8], response: &[u8]) -> Vec<WireEvent> {
             }
             events
         }
-        (ApiKey::Fetch, _, ResponseKind::Fetch(resp)) => resp
-            .responses
-            .iter()
-            .flat_map(|topic| {
+        (ApiKey::Fetch, RequestKind::Fetch(req), ResponseKind::Fetch(resp)) => {
+            let mut events = over_limit(node, &req, &resp);
+            events.extend(resp.responses.iter().flat_map(|topic| {
                 topic.partitions.iter().filter_map(move |p| {
                     let records = decode_values(p.records.as_ref()?);
                     (!records.is_empty()).then(|| WireEvent::Served {
@@ -104,8 +114,49 @@ pub fn decode(node: i32, request: &[u8], response: &[u8]) -> Vec<WireEvent> {
                         records,
                     })
                 })
-            })
-            .collect(),
+            }));
+            events
+        }
         _ => Vec::new(),
     }
+}
+
+/// The partitions of a Fetch response that got more bytes than the request allows.
+fn over_limit(node: i32, request: &FetchRequest, response: &FetchResponse) -> Vec<WireEvent> {
+    let partition_max = |tp: &Tp| {
+        request
+            .topics
+            .iter()
+            .filter(|t| t.topic.0.as_str() == tp.topic)
+            .flat_map(|t| &t.partitions)
+            .find(|p| p.partition == tp.partition)
+            .map_or(0, |p| p.partition_max_bytes)
+    };
+    let fetched: Vec<FetchedPartition> = response
+        .responses
+        .iter()
+        .flat_map(|topic| {
+            topic.partitions.iter().map(move |p| {
+                let records = p.records.as_deref().unwrap_or_default();
+                let tp = Tp::new(topic.topic.0.as_str(), p.partition_index);
+                FetchedPartition {
+                    partition_max_bytes: partition_max(&tp),
+                    tp,
+                    bytes: records.len(),
+                    single_batch: fetch_over_limit::is_single_batch(records),
+                }
+            })
+        })
+        .collect();
+    fetch_over_limit::excesses(request.max_bytes, &fetched)
+        .into_iter()
+        .map(|(tp, bytes, allowed)| WireEvent::FetchOverLimit {
+            node,
+            partition_max_bytes: partition_max(&tp),
+            tp,
+            bytes,
+            allowed,
+            max_bytes: request.max_bytes,
+        })
+        .collect()
 }

@@ -167,6 +167,14 @@ static HONOURED: &[ConfigSpec] = &[
         "how often the high watermarks are written to replication-offset-checkpoint"),
     spec("socket.request.max.bytes", Broker, int(1, INT_MAX), D::Int(104_857_600),
         "largest request the broker reads; larger ones close the connection"),
+    spec("fetch.max.bytes", Broker, int(0, INT_MAX), D::Int(57_671_680),
+        "most record bytes in one fetch response, whatever the request asks"),
+    spec("auto.create.topics.enable", Broker, ConfigType::Bool, D::Bool(true),
+        "a Metadata request naming a missing topic creates it, if the request allows"),
+    spec("num.partitions", Broker, int(1, 10_000), D::Int(1),
+        "partitions of an auto-created topic (or one created without a count)"),
+    spec("default.replication.factor", Broker, int(1, i16::MAX as i64), D::Int(1),
+        "replication factor of an auto-created topic (only 1 is supported there yet)"),
     // Producer configs.
     spec("acks", Producer, ConfigType::Acks, D::Str("all"),
         "acknowledgements the producer waits for: 0, 1 or all (-1)"),
@@ -205,6 +213,8 @@ static HONOURED: &[ConfigSpec] = &[
         "longest the broker holds a fetch waiting for fetch.min.bytes"),
     spec("max.partition.fetch.bytes", Consumer, int(0, INT_MAX), D::Int(1_048_576),
         "bytes returned per partition per fetch (at least one batch)"),
+    spec("fetch.max.bytes", Consumer, int(0, INT_MAX), D::Int(52_428_800),
+        "bytes returned per fetch over all partitions (the first batch always comes)"),
     spec("max.poll.records", Consumer, int(1, INT_MAX), D::Int(500),
         "records returned by one poll"),
     ConfigSpec {

@@ -87,5 +87,7 @@ pub fn consumer_config(
         Scope::Consumer,
         "max.partition.fetch.bytes",
     ) as i32;
+    config.fetch_max_bytes =
+        int_or_default(&workload.config, Scope::Consumer, "fetch.max.bytes") as i32;
     config
 }

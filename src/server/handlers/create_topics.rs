@@ -49,13 +49,11 @@ pub fn handle(broker: &Broker, request: CreateTopicsRequest) -> CreateTopicsResp
     response
 }
 
-type Rejection = (ErrorCode, String);
+/// Why a topic cannot be created: the code for the client and a message.
+pub(super) type Rejection = (ErrorCode, String);
 
-fn validate(
-    broker: &Broker,
-    name: &str,
-    topic: &kafka_protocol::messages::create_topics_request::CreatableTopic,
-) -> Result<TopicAssignment, Rejection> {
+/// Kafka's `Topic.validate`: 1 to 249 characters of `[a-zA-Z0-9._-]`, and not "." or "..".
+pub(super) fn validate_name(name: &str) -> Result<(), Rejection> {
     let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
     if name.is_empty()
         || name == "."
@@ -68,6 +66,29 @@ fn validate(
             format!("illegal topic name {name:?}"),
         ));
     }
+    Ok(())
+}
+
+/// Create a topic Metadata named (`auto.create.topics.enable`), with the broker's
+/// `num.partitions` and `default.replication.factor`, by the path CreateTopics takes.
+pub(super) fn auto_create(broker: &Broker, name: &str) -> Result<TopicAssignment, Rejection> {
+    let mut topic = kafka_protocol::messages::create_topics_request::CreatableTopic::default();
+    topic.num_partitions = i32::try_from(broker.config.num_partitions()).unwrap_or(0);
+    topic.replication_factor =
+        i16::try_from(broker.config.default_replication_factor()).unwrap_or(0);
+    let assignment = validate(broker, name, &topic)?;
+    broker
+        .create_topic(assignment.clone())
+        .map_err(|e| (ErrorCode::KAFKA_STORAGE_ERROR, e.to_string()))?;
+    Ok(assignment)
+}
+
+fn validate(
+    broker: &Broker,
+    name: &str,
+    topic: &kafka_protocol::messages::create_topics_request::CreatableTopic,
+) -> Result<TopicAssignment, Rejection> {
+    validate_name(name)?;
     if broker.topics().iter().any(|t| t.name == name) {
         return Err((
             ErrorCode::TOPIC_ALREADY_EXISTS,
@@ -75,7 +96,10 @@ fn validate(
         ));
     }
     let partitions = match topic.num_partitions {
-        -1 => 1,
+        -1 => broker
+            .config
+            .num_partitions()
+            .clamp(1, PARTITIONS_MAX as i64) as i32,
         n if (1..=PARTITIONS_MAX).contains(&n) => n,
         n => {
             return Err((
@@ -84,7 +108,11 @@ fn validate(
             ))
         }
     };
-    if !matches!(topic.replication_factor, -1 | 1) {
+    let replication_factor = match topic.replication_factor {
+        -1 => broker.config.default_replication_factor(),
+        n => i64::from(n),
+    };
+    if replication_factor != 1 {
         return Err((
             ErrorCode::INVALID_REPLICATION_FACTOR,
             "replication is not implemented yet: replication_factor must be 1".into(),

@@ -1,6 +1,12 @@
-//! Fetch: read whole batches below the high watermark from each requested partition; if
-//! fewer than `min_bytes` are available, wait (the fetch purgatory) until more is appended
-//! or `max_wait_ms` passes. Follower fetches (replica id ≥ 0) are not served yet.
+//! Fetch: read whole batches below the high watermark from each requested partition (a
+//! follower's fetch reads to the log end); if fewer than `min_bytes` are available, wait (the
+//! fetch purgatory) until more is appended or `max_wait_ms` passes.
+//!
+//! Byte limits as Kafka's `ReplicaManager.readFromLog` (KIP-74): the response carries at most
+//! the request's `max_bytes` (a negative value counts as 0), capped by the broker's
+//! `fetch.max.bytes`; partitions are read in request order, each up to the smaller of its `partition_max_bytes` and what is left of the
+//! request's `max_bytes`; only the first partition to return data may exceed that, and only by
+//! its first batch, so a consumer can always make progress past a batch larger than its limits.
 
 use std::time::Duration;
 
@@ -9,6 +15,7 @@ use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, Partition
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 
 use crate::protocol::codes::ErrorCode;
+use crate::server::partition::ReadLimit;
 use crate::server::Broker;
 
 /// Upper bound on how long one fetch may wait, whatever the client asks.
@@ -48,12 +55,10 @@ fn has_error(response: &FetchResponse) -> bool {
 
 async fn read_all(broker: &Broker, request: &FetchRequest) -> (FetchResponse, usize) {
     let mut response = FetchResponse::default();
-    let mut budget = if request.max_bytes > 0 {
-        request.max_bytes as usize
-    } else {
-        usize::MAX
-    };
+    let mut budget = (request.max_bytes.max(0) as usize).min(broker.config.fetch_max_bytes());
     let mut total = 0usize;
+    // Until some partition has returned data, a read returns its first batch whatever its size.
+    let mut min_one = true;
     for topic in &request.topics {
         let name = topic.topic.0.as_str();
         let mut out = FetchableTopicResponse::default();
@@ -73,7 +78,10 @@ async fn read_all(broker: &Broker, request: &FetchRequest) -> (FetchResponse, us
                         .code();
                 }
                 Some(handle) => {
-                    let max = (partition.partition_max_bytes.max(0) as usize).min(budget);
+                    let limit = ReadLimit {
+                        max_bytes: (partition.partition_max_bytes.max(0) as usize).min(budget),
+                        min_one,
+                    };
                     let read = if request.replica_id.0 >= 0 {
                         // A follower's fetch: it reads up to the log end and reports its own.
                         let before = handle.offsets().high_watermark;
@@ -82,7 +90,7 @@ async fn read_all(broker: &Broker, request: &FetchRequest) -> (FetchResponse, us
                                 request.replica_id.0,
                                 partition.current_leader_epoch,
                                 partition.fetch_offset,
-                                max.max(1),
+                                limit,
                             )
                             .await;
                         if read.offsets.high_watermark > before {
@@ -90,7 +98,7 @@ async fn read_all(broker: &Broker, request: &FetchRequest) -> (FetchResponse, us
                         }
                         read
                     } else {
-                        let read = handle.read(partition.fetch_offset, max.max(1)).await;
+                        let read = handle.read(partition.fetch_offset, limit).await;
                         observe_served(broker, name, partition.partition, &read);
                         read
                     };
@@ -100,6 +108,8 @@ async fn read_all(broker: &Broker, request: &FetchRequest) -> (FetchResponse, us
                     p.log_start_offset = read.offsets.log_start_offset;
                     total += read.records.len();
                     budget = budget.saturating_sub(read.records.len());
+                    min_one &= read.records.is_empty()
+                        || broker.config.planted.fetch_ignores_response_limit;
                     p.records = Some(read.records);
                 }
             }

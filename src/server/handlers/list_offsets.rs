@@ -11,7 +11,7 @@ use kafka_protocol::records::{RecordBatchDecoder, TimestampType};
 
 use crate::env::Observation;
 use crate::protocol::codes::ErrorCode;
-use crate::server::partition::PartitionHandle;
+use crate::server::partition::{PartitionHandle, ReadLimit};
 use crate::server::Broker;
 use crate::storage::batch;
 
@@ -105,8 +105,10 @@ async fn record_in_batch(
     timestamp: i64,
     batch_answer: (i64, i64),
 ) -> (i64, i64) {
-    // A read returns the first batch whole, whatever max_bytes says.
-    let mut read = handle.read(batch_base_offset, 1).await;
+    // The first batch whole, whatever its size.
+    let mut read = handle
+        .read(batch_base_offset, ReadLimit::at_least_one(1))
+        .await;
     if read.error_code != ErrorCode::NONE {
         return batch_answer;
     }

@@ -1,13 +1,19 @@
 //! Metadata: brokers, and for each requested topic its partitions, leader, replicas and ISR
 //! from the static cluster map. A single-replica partition's ISR is its replica.
 //! "All topics" is a null topic list, or in v0 (where the list cannot be null) an empty one.
+//!
+//! A requested topic that does not exist is, as in Kafka's `KafkaApis`: INVALID_TOPIC_EXCEPTION
+//! if its name is illegal (a client fails at once rather than retrying); created, with the
+//! broker's `num.partitions` and `default.replication.factor`, if `auto.create.topics.enable`
+//! (default true) and the request allows it (`allow_auto_topic_creation`, v4 and later; always
+//! in v0–3); UNKNOWN_TOPIC_OR_PARTITION otherwise. A request for all topics creates none.
 
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 
-use super::str_bytes;
+use super::{create_topics, str_bytes};
 use crate::protocol::codes::ErrorCode;
 use crate::server::{Broker, TopicAssignment};
 
@@ -39,6 +45,7 @@ pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> Metada
     let topics = broker.topics();
     let live = broker.metadata();
     let metadata = live.as_ref();
+    let auto_create = version < 4 || request.allow_auto_topic_creation;
     let requested = request
         .topics
         .filter(|requested| version >= 1 || !requested.is_empty());
@@ -54,17 +61,37 @@ pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> Metada
                     .unwrap_or_default();
                 match topics.iter().find(|topic| topic.name == name) {
                     Some(topic) => describe(topic, metadata),
-                    None => {
-                        let mut out = MetadataResponseTopic::default();
-                        out.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.code();
-                        out.name = Some(TopicName(str_bytes(&name)));
-                        out
-                    }
+                    None => match missing(broker, &name, auto_create) {
+                        Ok(created) => describe(&created, metadata),
+                        Err(code) => {
+                            let mut out = MetadataResponseTopic::default();
+                            out.error_code = code.code();
+                            out.name = Some(TopicName(str_bytes(&name)));
+                            out
+                        }
+                    },
                 }
             })
             .collect(),
     };
     response
+}
+
+/// A requested topic that does not exist: created, or the code that says why not.
+fn missing(broker: &Broker, name: &str, allowed: bool) -> Result<TopicAssignment, ErrorCode> {
+    create_topics::validate_name(name).map_err(|(code, _)| code)?;
+    if !(allowed && broker.config.auto_create_topics_enable()) {
+        return Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    }
+    match create_topics::auto_create(broker, name) {
+        Ok(created) => Ok(created),
+        // Created meanwhile by another request: describe it next time.
+        Err((ErrorCode::TOPIC_ALREADY_EXISTS, _)) => Err(ErrorCode::LEADER_NOT_AVAILABLE),
+        Err((code, message)) => {
+            tracing::warn!(topic = name, %message, "auto topic creation failed");
+            Err(code)
+        }
+    }
 }
 
 fn describe(

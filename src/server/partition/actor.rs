@@ -21,7 +21,9 @@ use tokio::sync::mpsc;
 use super::handle::Command;
 use super::open::EPOCH_CHECKPOINT;
 use super::RoleInfo;
-use super::{below, offsets_of, storage_error_code, Offsets, ReadResult, ReplicaConfig, Role};
+use super::{
+    below, offsets_of, storage_error_code, Offsets, ReadLimit, ReadResult, ReplicaConfig, Role,
+};
 use crate::env::{Env, Observation};
 use crate::protocol::ErrorCode;
 use crate::replication::{LeaderEpochCache, UNDEFINED_EPOCH};
@@ -114,10 +116,10 @@ impl Actor {
             Command::Follower(command) => self.handle_follower(command).await,
             Command::Read {
                 offset,
-                max_bytes,
+                limit,
                 reply,
             } => {
-                let _ = reply.send(self.read(offset, max_bytes));
+                let _ = reply.send(self.read(offset, limit));
             }
             Command::OffsetForTimestamp { timestamp, reply } => {
                 let result = if self.online {
@@ -293,7 +295,7 @@ impl Actor {
         }
     }
 
-    fn read(&mut self, offset: i64, max_bytes: usize) -> ReadResult {
+    fn read(&mut self, offset: i64, limit: ReadLimit) -> ReadResult {
         if matches!(self.role, Role::Follower { .. }) {
             return self.read_error(ErrorCode::NOT_LEADER_OR_FOLLOWER);
         }
@@ -312,10 +314,13 @@ impl Actor {
                 offsets,
             };
         }
-        match self.log.read(offset, max_bytes, offsets.high_watermark) {
+        match self
+            .log
+            .read(offset, limit.max_bytes, offsets.high_watermark)
+        {
             Ok(bytes) => ReadResult {
                 error_code: ErrorCode::NONE,
-                records: Bytes::from(below(bytes, offsets.high_watermark)),
+                records: Bytes::from(limit.apply(below(bytes, offsets.high_watermark))),
                 offsets,
             },
             Err(error) => {

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Offsets, ReadResult, RoleInfo};
+use super::{Offsets, ReadLimit, ReadResult, RoleInfo};
 use crate::protocol::ErrorCode;
 use crate::replication::{AcksAll, TruncationStep, UNDEFINED_EPOCH};
 use crate::storage::AppendInfo;
@@ -25,7 +25,7 @@ pub(super) enum Command {
     /// A consumer's read, below the high watermark (leader only).
     Read {
         offset: i64,
-        max_bytes: usize,
+        limit: ReadLimit,
         reply: oneshot::Sender<ReadResult>,
     },
     OffsetForTimestamp {
@@ -60,7 +60,7 @@ pub(super) enum LeaderCommand {
         replica: i32,
         current_leader_epoch: i32,
         offset: i64,
-        max_bytes: usize,
+        limit: ReadLimit,
         reply: oneshot::Sender<ReadResult>,
     },
     /// The controller made this replica the leader.
@@ -290,7 +290,7 @@ impl PartitionHandle {
         replica: i32,
         current_leader_epoch: i32,
         offset: i64,
-        max_bytes: usize,
+        limit: ReadLimit,
     ) -> ReadResult {
         let (reply, rx) = oneshot::channel();
         let failed = ReadResult {
@@ -302,7 +302,7 @@ impl PartitionHandle {
             replica,
             current_leader_epoch,
             offset,
-            max_bytes,
+            limit,
             reply,
         };
         if self.send(command).await.is_err() {
@@ -336,7 +336,7 @@ impl PartitionHandle {
     }
 
     /// Read whole batches from `offset` below the high watermark.
-    pub async fn read(&self, offset: i64, max_bytes: usize) -> ReadResult {
+    pub async fn read(&self, offset: i64, limit: ReadLimit) -> ReadResult {
         let (reply, rx) = oneshot::channel();
         let failed = ReadResult {
             error_code: ErrorCode::NOT_LEADER_OR_FOLLOWER,
@@ -346,7 +346,7 @@ impl PartitionHandle {
         if self
             .send(Command::Read {
                 offset,
-                max_bytes,
+                limit,
                 reply,
             })
             .await

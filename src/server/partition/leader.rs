@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::actor::Actor;
 use super::handle::LeaderCommand;
-use super::{offsets_of, IsrProposal, ReadResult, Role};
+use super::{offsets_of, IsrProposal, ReadLimit, ReadResult, Role};
 use crate::env::Observation;
 use crate::protocol::ErrorCode;
 use crate::replication::PartitionConfig;
@@ -40,11 +40,11 @@ impl Actor {
                 replica,
                 current_leader_epoch,
                 offset,
-                max_bytes,
+                limit,
                 reply,
             } => {
                 let result = match self.check_leader_epoch(current_leader_epoch) {
-                    Ok(()) => self.replica_read(replica, offset, max_bytes),
+                    Ok(()) => self.replica_read(replica, offset, limit),
                     Err(code) => self.read_error(code),
                 };
                 let _ = reply.send(result);
@@ -161,7 +161,7 @@ impl Actor {
 
     /// A follower fetched from `offset`: that is its log end offset, which may move the HW
     /// and bring it back into the ISR. It gets whole batches up to the log end.
-    fn replica_read(&mut self, replica: i32, offset: i64, max_bytes: usize) -> ReadResult {
+    fn replica_read(&mut self, replica: i32, offset: i64, limit: ReadLimit) -> ReadResult {
         let now_ms = self.now_ms();
         if let Some(fenced) = &mut self.replica.ineligible_replicas {
             if fenced.has_changed() {
@@ -192,10 +192,10 @@ impl Actor {
                 offsets,
             };
         }
-        match self.log.read(offset, max_bytes, i64::MAX) {
+        match self.log.read(offset, limit.max_bytes, i64::MAX) {
             Ok(bytes) => ReadResult {
                 error_code: ErrorCode::NONE,
-                records: Bytes::from(bytes),
+                records: Bytes::from(limit.apply(bytes)),
                 offsets,
             },
             Err(StorageError::OffsetOutOfRange { .. }) => {

@@ -139,6 +139,36 @@ pub struct Offsets {
     pub online: bool,
 }
 
+/// How much one partition may return to a fetch, as Kafka's `ReplicaManager.readFromLog`
+/// computes it (KIP-74): at most `max_bytes` (the partition's limit, capped by what is left
+/// of the response's), except that the first partition of a response to return data gets its
+/// first batch whatever its size (`min_one`), so that a consumer always makes progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimit {
+    pub max_bytes: usize,
+    pub min_one: bool,
+}
+
+impl ReadLimit {
+    /// The limit of a read that must return something if anything is there.
+    pub fn at_least_one(max_bytes: usize) -> Self {
+        Self {
+            max_bytes,
+            min_one: true,
+        }
+    }
+
+    /// Whole batches from a log read (which always holds its first batch, whatever its
+    /// size) cut to this limit: without `min_one`, a first batch over `max_bytes` is not sent.
+    pub fn apply(self, batches: Vec<u8>) -> Vec<u8> {
+        if !self.min_one && batches.len() > self.max_bytes {
+            Vec::new()
+        } else {
+            batches
+        }
+    }
+}
+
 /// What a fetch read from one partition.
 #[derive(Debug, Clone)]
 pub struct ReadResult {
