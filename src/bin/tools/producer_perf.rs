@@ -16,9 +16,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use kafkasim::client::{Delivery, Producer, ProducerConfig, ProducerRecord};
+use kafkasim::client::{
+    Delivery, ProduceError, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
+};
 use kafkasim::env::SystemClock;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::perf_args::{apply_producer_props, payload, ProducerPerfArgs};
 use crate::stats::Stats;
@@ -120,31 +122,69 @@ pub async fn run(args: ProducerPerfArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Await one partition's acknowledgements in send order and record each latency.
+/// Await one partition's acknowledgements in send order and record each latency. Records
+/// acknowledged together (one batch) are taken without awaiting again and share one reading of
+/// the clock and one lock of the statistics.
 async fn acknowledge(
     mut deliveries: mpsc::UnboundedReceiver<(u64, Instant, Delivery)>,
     shared: Arc<Shared>,
 ) {
-    while let Some((iteration, sent_at, delivery)) = deliveries.recv().await {
+    let mut next = deliveries.recv().await;
+    while let Some((iteration, sent_at, delivery)) = next.take() {
         let outcome = delivery.await;
         let now = Instant::now();
-        match outcome {
-            Ok(Ok(_)) => {
-                let line = shared.stats.lock().unwrap().record(
-                    iteration,
-                    now - sent_at,
-                    shared.record_bytes,
-                    now - shared.start,
-                );
-                if let Some(line) = line {
-                    println!("{line}");
+        let completed = {
+            let mut stats = shared.stats.lock().unwrap();
+            let mut completed = 1;
+            record(&shared, &mut stats, iteration, sent_at, now, outcome.ok());
+            while let Ok((iteration, sent_at, mut delivery)) = deliveries.try_recv() {
+                match delivery.try_recv() {
+                    Ok(outcome) => {
+                        record(&shared, &mut stats, iteration, sent_at, now, Some(outcome))
+                    }
+                    Err(oneshot::error::TryRecvError::Closed) => {
+                        record(&shared, &mut stats, iteration, sent_at, now, None)
+                    }
+                    Err(oneshot::error::TryRecvError::Empty) => {
+                        next = Some((iteration, sent_at, delivery));
+                        break;
+                    }
                 }
+                completed += 1;
             }
-            Ok(Err(error)) => failed(&shared, &error.to_string()),
-            Err(_) => failed(&shared, "the producer dropped the record"),
-        }
-        shared.completed.fetch_add(1, Ordering::Release);
+            completed
+        };
+        shared.completed.fetch_add(completed, Ordering::Release);
         shared.completion.notify_one();
+        if next.is_none() {
+            next = deliveries.recv().await;
+        }
+    }
+}
+
+/// One record's outcome; `None` if the producer dropped it without an answer.
+fn record(
+    shared: &Shared,
+    stats: &mut Stats,
+    iteration: u64,
+    sent_at: Instant,
+    now: Instant,
+    outcome: Option<Result<RecordMetadata, ProduceError>>,
+) {
+    match outcome {
+        Some(Ok(_)) => {
+            let line = stats.record(
+                iteration,
+                now - sent_at,
+                shared.record_bytes,
+                now - shared.start,
+            );
+            if let Some(line) = line {
+                println!("{line}");
+            }
+        }
+        Some(Err(error)) => failed(shared, &error.to_string()),
+        None => failed(shared, "the producer dropped the record"),
     }
 }
 
