@@ -13,7 +13,7 @@
 # saturated if it is single-threaded (kafkasim-tools and redis-server are; the broker is not).
 #
 #   bash scripts/perf-bench.sh
-#   RECORDS=2000000 PARTITIONS=3 PRODUCER_PROPS="linger.ms=5 batch.size=65536" bash scripts/perf-bench.sh
+#   RECORDS=2000000 PARTITIONS=3 PRODUCER_PROPS="linger.ms=5 batch.size=65536" CASES="a c" bash scripts/perf-bench.sh
 #
 # Every topic has PARTITIONS partitions; the producer's props are Kafka's names. The script
 # installs redis-server and redis-tools with apt-get if they are missing, and kills every
@@ -25,6 +25,8 @@ RECORD_SIZE=100
 PARTITIONS="${PARTITIONS:-3}"
 PRODUCER_PROPS="${PRODUCER_PROPS:-linger.ms=5 batch.size=16384}"
 REDIS_REQUESTS="${REDIS_REQUESTS:-$RECORDS}"
+# Which cases to run, among a b c d.
+CASES="${CASES:-a b c d}"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -144,7 +146,12 @@ consumer() {
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== $RECORDS records of $RECORD_SIZE B, $PARTITIONS partitions, producer props: $PRODUCER_PROPS"
 
+case_wanted() {
+    [[ " $CASES " == *" $1 "* ]]
+}
+
 # (a) and (b): one broker.
+if case_wanted a || case_wanted b; then
 port="$(free_port)"
 "$broker_bin" --node-id 1 --listen "127.0.0.1:$port" --log-dir "$work/single" >"$work/single.log" 2>&1 &
 single=$!
@@ -153,13 +160,19 @@ wait_listening "$port"
 tools() { "$tools_bin" --bootstrap "127.0.0.1:$port" "$@"; }
 tools topics --create perf-acks1 --partitions "$PARTITIONS" >/dev/null
 tools topics --create perf-acksall --partitions "$PARTITIONS" >/dev/null
-producer "(a) 1 broker, acks=1" "127.0.0.1:$port" perf-acks1 1 "$single"
-consumer "(a') 1 broker, consumer-perf-test" "127.0.0.1:$port" perf-acks1 "$single"
-producer "(b) 1 broker, acks=all" "127.0.0.1:$port" perf-acksall all "$single"
+if case_wanted a; then
+    producer "(a) 1 broker, acks=1" "127.0.0.1:$port" perf-acks1 1 "$single"
+    consumer "(a') 1 broker, consumer-perf-test" "127.0.0.1:$port" perf-acks1 "$single"
+fi
+if case_wanted b; then
+    producer "(b) 1 broker, acks=all" "127.0.0.1:$port" perf-acksall all "$single"
+fi
 kill -9 "$single"
 wait "$single" 2>/dev/null || true
+fi
 
 # (c): three brokers and a controller, as tests/real/cluster.py starts them.
+if case_wanted c; then
 # Partition p's replicas start at broker p % 3 + 1, so leaderships are spread: 1,2,3/2,3,1/...
 replicas=()
 for ((p = 0; p < PARTITIONS; p++)); do
@@ -204,6 +217,7 @@ for pid in "${cluster[@]}" "$controller"; do
     kill -9 "$pid"
     wait "$pid" 2>/dev/null || true
 done
+fi
 
 # (d): redis-benchmark XADD, 4 clients, pipeline 100.
 value="$(head -c "$RECORD_SIZE" /dev/zero | tr '\0' 'A')"
@@ -232,8 +246,10 @@ redis_case() {
     kill -9 "$redis"
     wait "$redis" 2>/dev/null || true
 }
-redis_case "(d) redis XADD -c 4 -P 100, no persistence" --save '' --appendonly no
-redis_case "(d) redis XADD -c 4 -P 100, AOF everysec" --save '' --appendonly yes --appendfsync everysec
+if case_wanted d; then
+    redis_case "(d) redis XADD -c 4 -P 100, no persistence" --save '' --appendonly no
+    redis_case "(d) redis XADD -c 4 -P 100, AOF everysec" --save '' --appendonly yes --appendfsync everysec
+fi
 
 echo
 echo "== summary ($RECORDS records of $RECORD_SIZE B, $PARTITIONS partitions, $PRODUCER_PROPS; load average now $(cut -d' ' -f1-3 /proc/loadavg))"
