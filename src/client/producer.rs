@@ -213,9 +213,12 @@ impl Producer {
 
     fn sticky_partition(&self, topic: &str, partitions: usize) -> i32 {
         let mut sticky = self.sticky.lock().unwrap();
-        *sticky
-            .entry(topic.to_string())
-            .or_insert_with(|| (madsim::rand::random::<u32>() as usize % partitions) as i32)
+        if let Some(partition) = sticky.get(topic) {
+            return *partition;
+        }
+        let partition = (madsim::rand::random::<u32>() as usize % partitions) as i32;
+        sticky.insert(topic.to_string(), partition);
+        partition
     }
 
     /// The producer's config.
