@@ -7,10 +7,12 @@
 #   (d) redis-benchmark XADD of a 100-byte field, 4 clients, pipeline 100 (-c 4 -P 100),
 #       against redis-server without persistence, then with appendonly yes, appendfsync
 #       everysec.
-# For each case it prints records/s and the CPU each process used (utime + stime from
-# /proc/PID/stat for the servers, /usr/bin/time for the clients), as seconds and as cores
-# (CPU seconds / wall seconds), so the busiest process is named. A process near 1.00 core is
-# saturated if it is single-threaded (kafkasim-tools and redis-server are; the broker is not).
+# For each case it prints records/s and the CPU each side used (utime + stime from
+# /proc/PID/stat for the servers, /usr/bin/time for the client) as seconds and as cores (CPU
+# seconds / wall seconds), plus the time they sat runnable waiting for a core
+# (/proc/.../schedstat), and names what limited the run: the client (kafkasim-tools and
+# redis-benchmark are single-threaded) when it was running or runnable nearly all the time,
+# else the servers' CPU, else neither (the run waited on latency: round trips, replication).
 #
 #   bash scripts/perf-bench.sh
 #   RECORDS=2000000 PARTITIONS=3 PRODUCER_PROPS="linger.ms=5 batch.size=65536" CASES="a c" bash scripts/perf-bench.sh
@@ -69,42 +71,66 @@ wait_listening() {
     exit 1
 }
 
-# utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat, counted
-# after the command name, which may hold spaces).
-cpu_ticks() {
-    sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
-}
-
-ticks_sum() {
-    local sum=0 pid
+# "CPU_TICKS WAIT_NS" of processes: utime + stime in clock ticks (fields 14 and 15 of
+# /proc/PID/stat, counted after the command name, which may hold spaces), and the time their
+# live threads spent runnable but waiting for a core (field 2 of /proc/PID/task/*/schedstat).
+server_sample() {
+    local ticks=0 wait_ns=0 pid task run waited rest
     for pid in "$@"; do
-        sum=$((sum + $(cpu_ticks "$pid")))
+        ticks=$((ticks + $(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
+        for task in /proc/"$pid"/task/*/schedstat; do
+            read -r run waited rest <"$task" || continue
+            wait_ns=$((wait_ns + waited))
+        done
     done
-    echo "$sum"
+    echo "$ticks $wait_ns"
 }
 
 hz="$(getconf CLK_TCK)"
 results=()
 
-# record LABEL RECORDS_PER_SEC WALL_S SERVER_TICKS CLIENT_CPU_S
-record() {
-    local label=$1 rate=$2 wall=$3 server_ticks=$4 client_cpu=$5
-    local line
-    line="$(awk -v l="$label" -v r="$rate" -v w="$wall" -v t="$server_ticks" -v hz="$hz" -v c="$client_cpu" 'BEGIN {
-        s = t / hz;
-        busiest = (s / w > c / w) ? "server" : "client";
-        printf "%-44s %12.0f records/s  wall %6.2f s  server CPU %6.2f s (%4.2f cores)  client CPU %6.2f s (%4.2f cores)  busiest: %s",
-            l, r, w, s, s / w, c, c / w, busiest }')"
-    echo "$line"
-    results+=("$line")
-}
-
-# timed OUT_PREFIX COMMAND...: runs COMMAND under /usr/bin/time; writes OUT_PREFIX.out and
-# OUT_PREFIX.time ("wall user sys").
+# timed PREFIX COMMAND...: runs COMMAND (a single-threaded client) under /usr/bin/time and
+# follows its run-queue wait while it runs (sampled every 50 ms, so the last 50 ms may be
+# missed). Writes PREFIX.out (its output), PREFIX.time ("wall user sys") and PREFIX.wait (ns).
 timed() {
     local prefix=$1
     shift
-    /usr/bin/time -f "%e %U %S" -o "$prefix.time" "$@" | tee "$prefix.out"
+    /usr/bin/time -f "%e %U %S" -o "$prefix.time" "$@" >"$prefix.out" &
+    local time_pid=$! child="" wait_ns=0 run waited rest
+    while kill -0 "$time_pid" 2>/dev/null; do
+        [[ -n $child ]] || child="$(pgrep -P "$time_pid" | head -n 1 || true)"
+        if [[ -n $child ]] && read -r run waited rest <"/proc/$child/schedstat" 2>/dev/null; then
+            wait_ns=$waited
+        fi
+        sleep 0.05
+    done
+    wait "$time_pid"
+    echo "$wait_ns" >"$prefix.wait"
+    tr '\r' '\n' <"$prefix.out" | grep -v '^ *$' || true
+}
+
+# record LABEL RECORDS_PER_SEC PREFIX SERVER_BEFORE SERVER_AFTER: one summary line. "busy"
+# is CPU / wall, "+wait" adds the run-queue wait, both in cores: a single-threaded client
+# whose busy+wait is near 1.00 is what limits the run (running, or ready to run with no free
+# core); the servers' busy+wait is their demand for cores, summed over their threads. On a
+# machine shared with other work, waiting for a core is the machine's load, not the code's.
+record() {
+    local label=$1 rate=$2 prefix=$3 before=$4 after=$5
+    local wall user sys client_wait_ns line
+    read -r wall user sys <"$prefix.time"
+    client_wait_ns="$(cat "$prefix.wait")"
+    line="$(awk -v l="$label" -v r="$rate" -v w="$wall" -v u="$user" -v sy="$sys" \
+        -v cw="$client_wait_ns" -v b="$before" -v a="$after" -v hz="$hz" 'BEGIN {
+        split(b, b0, " "); split(a, a1, " ");
+        s = (a1[1] - b0[1]) / hz; sw = (a1[2] - b0[2]) / 1e9;
+        c = u + sy; cw = cw / 1e9;
+        if ((c + cw) / w >= 0.9) limit = "client (single thread busy or waiting for a core)";
+        else if ((s + sw) / w >= 0.9) limit = "servers (busy or waiting for a core)";
+        else limit = "neither saturated: latency-bound";
+        printf "%-42s %10.0f records/s  wall %5.2f s  server CPU %5.2f s (busy %4.2f, +wait %4.2f cores)  client CPU %5.2f s (busy %4.2f, +wait %4.2f)  limit: %s",
+            l, r, w, s, s / w, (s + sw) / w, c, c / w, (c + cw) / w, limit }')"
+    echo "$line"
+    results+=("$line")
 }
 
 # producer LABEL BOOTSTRAP TOPIC ACKS SERVER_PIDS...
@@ -112,18 +138,16 @@ producer() {
     local label=$1 bootstrap=$2 topic=$3 acks=$4
     shift 4
     echo "== $label"
-    local before after
-    before="$(ticks_sum "$@")"
+    local before after prefix="$work/$topic-producer"
+    before="$(server_sample "$@")"
     # shellcheck disable=SC2086 # PRODUCER_PROPS is a list of k=v words
-    timed "$work/$topic-producer" "$tools_bin" producer-perf-test --topic "$topic" \
+    timed "$prefix" "$tools_bin" producer-perf-test --topic "$topic" \
         --num-records "$RECORDS" --record-size "$RECORD_SIZE" --throughput -1 \
         --producer-props bootstrap.servers="$bootstrap" acks="$acks" $PRODUCER_PROPS
-    after="$(ticks_sum "$@")"
-    local rate wall client
-    rate="$(tail -n 1 "$work/$topic-producer.out" | sed -n 's/^[0-9]* records sent, \([0-9.]*\) records\/sec.*/\1/p')"
-    read -r wall user sys <"$work/$topic-producer.time"
-    client="$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')"
-    record "$label" "$rate" "$wall" $((after - before)) "$client"
+    after="$(server_sample "$@")"
+    local rate
+    rate="$(tail -n 1 "$prefix.out" | sed -n 's/^[0-9]* records sent, \([0-9.]*\) records\/sec.*/\1/p')"
+    record "$label" "$rate" "$prefix" "$before" "$after"
 }
 
 # consumer LABEL BOOTSTRAP TOPIC SERVER_PIDS...
@@ -131,16 +155,14 @@ consumer() {
     local label=$1 bootstrap=$2 topic=$3
     shift 3
     echo "== $label"
-    local before after
-    before="$(ticks_sum "$@")"
-    timed "$work/$topic-consumer" "$tools_bin" consumer-perf-test --bootstrap-server "$bootstrap" \
+    local before after prefix="$work/$topic-consumer"
+    before="$(server_sample "$@")"
+    timed "$prefix" "$tools_bin" consumer-perf-test --bootstrap-server "$bootstrap" \
         --topic "$topic" --messages "$RECORDS" --timeout 10000
-    after="$(ticks_sum "$@")"
-    local rate wall client
-    rate="$(tail -n 1 "$work/$topic-consumer.out" | awk -F', ' '{print $6}')"
-    read -r wall user sys <"$work/$topic-consumer.time"
-    client="$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')"
-    record "$label" "$rate" "$wall" $((after - before)) "$client"
+    after="$(server_sample "$@")"
+    local rate
+    rate="$(tail -n 1 "$prefix.out" | awk -F', ' '{print $6}')"
+    record "$label" "$rate" "$prefix" "$before" "$after"
 }
 
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -233,16 +255,14 @@ redis_case() {
     local redis=$!
     pids+=("$redis")
     wait_listening "$redis_port"
-    local before after
-    before="$(cpu_ticks "$redis")"
-    /usr/bin/time -f "%e %U %S" -o "$work/redis.time" redis-benchmark -p "$redis_port" -c 4 -P 100 \
-        -n "$REDIS_REQUESTS" -q XADD mystream '*' f "$value" | tr '\r' '\n' | tail -n 1 | tee "$work/redis.out"
-    after="$(cpu_ticks "$redis")"
-    local rate wall user sys client
-    rate="$(sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' "$work/redis.out")"
-    read -r wall user sys <"$work/redis.time"
-    client="$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')"
-    record "$label" "$rate" "$wall" $((after - before)) "$client"
+    local before after prefix="$work/redis-$redis_port"
+    before="$(server_sample "$redis")"
+    timed "$prefix" redis-benchmark -p "$redis_port" -c 4 -P 100 -n "$REDIS_REQUESTS" -q \
+        XADD mystream '*' f "$value" | tail -n 1
+    after="$(server_sample "$redis")"
+    local rate
+    rate="$(tr '\r' '\n' <"$prefix.out" | sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -n 1)"
+    record "$label" "$rate" "$prefix" "$before" "$after"
     kill -9 "$redis"
     wait "$redis" 2>/dev/null || true
 }
