@@ -67,7 +67,6 @@ pub async fn run(args: ProducerPerfArgs) -> anyhow::Result<()> {
         eprintln!("WARNING: {warning}");
     }
     let producer = Producer::new(config, Arc::new(SystemClock));
-    let payload = payload(args.record_size);
     let record_bytes = args.record_size as u64;
     let in_flight_max = (args.buffer_memory / (record_bytes + RECORD_OVERHEAD_BYTES)).max(1);
     let shared = Arc::new(Shared {
@@ -78,6 +77,25 @@ pub async fn run(args: ProducerPerfArgs) -> anyhow::Result<()> {
         failed: AtomicU64::new(0),
         completion: Notify::new(),
     });
+    for collector in send_all(&args, &producer, &shared, in_flight_max).await? {
+        collector.await?;
+    }
+    let elapsed = shared.start.elapsed();
+    println!("{}", shared.stats.lock().unwrap().total_line(elapsed));
+    let failed = shared.failed.load(Ordering::Acquire);
+    anyhow::ensure!(failed == 0, "{failed} record(s) not acknowledged");
+    Ok(())
+}
+
+/// Send `--num-records` records, paced by the throttler and bounded by `in_flight_max`
+/// records not yet acknowledged; returns the acknowledgement tasks, one per partition.
+async fn send_all(
+    args: &ProducerPerfArgs,
+    producer: &Producer,
+    shared: &Arc<Shared>,
+    in_flight_max: u64,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let payload = payload(args.record_size);
     let mut partitions: BTreeMap<i32, mpsc::UnboundedSender<(u64, Instant, Delivery)>> =
         BTreeMap::new();
     let mut collectors = Vec::new();
@@ -111,15 +129,7 @@ pub async fn run(args: ProducerPerfArgs) -> anyhow::Result<()> {
             }
         }
     }
-    drop(partitions);
-    for collector in collectors {
-        collector.await?;
-    }
-    let elapsed = shared.start.elapsed();
-    println!("{}", shared.stats.lock().unwrap().total_line(elapsed));
-    let failed = shared.failed.load(Ordering::Acquire);
-    anyhow::ensure!(failed == 0, "{failed} record(s) not acknowledged");
-    Ok(())
+    Ok(collectors)
 }
 
 /// Await one partition's acknowledgements in send order and record each latency. Records

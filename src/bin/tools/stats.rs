@@ -91,7 +91,7 @@ impl Stats {
         let latency_us = latency.as_micros() as u64;
         self.total.add(latency_us, bytes);
         self.window.add(latency_us, bytes);
-        if iteration % self.sampling == 0 {
+        if iteration.is_multiple_of(self.sampling) {
             self.latencies_us.push(latency_us);
         }
         let elapsed = now.saturating_sub(self.window.start);
