@@ -3,7 +3,8 @@
 #   (a) one real kafkasim broker, producer-perf-test with acks=1, then consumer-perf-test
 #       reading those records back;
 #   (b) the same broker, acks=all;
-#   (c) three brokers and a controller, replication factor 3, min.insync.replicas 2, acks=all;
+#   (c) three brokers and a controller, replication factor 3, min.insync.replicas 2, acks=all,
+#       then consumer-perf-test reading those records back from the leaders;
 #   (d) redis-benchmark XADD of a 100-byte field, 4 clients, pipeline 100 (-c 4 -P 100),
 #       against redis-server without persistence, then with appendonly yes, appendfsync
 #       everysec.
@@ -235,6 +236,7 @@ if [[ $led -ne $PARTITIONS ]]; then
     exit 1
 fi
 producer "(c) 3 brokers, RF 3, acks=all" "$bootstrap" perf-rf3 all "${cluster[@]}" "$controller"
+consumer "(c') 3 brokers, consumer-perf-test" "$bootstrap" perf-rf3 "${cluster[@]}" "$controller"
 for pid in "${cluster[@]}" "$controller"; do
     kill -9 "$pid"
     wait "$pid" 2>/dev/null || true
