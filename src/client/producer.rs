@@ -213,9 +213,12 @@ impl Producer {
 
     fn sticky_partition(&self, topic: &str, partitions: usize) -> i32 {
         let mut sticky = self.sticky.lock().unwrap();
-        *sticky
-            .entry(topic.to_string())
-            .or_insert_with(|| (madsim::rand::random::<u32>() as usize % partitions) as i32)
+        if let Some(partition) = sticky.get(topic) {
+            return *partition;
+        }
+        let partition = (madsim::rand::random::<u32>() as usize % partitions) as i32;
+        sticky.insert(topic.to_string(), partition);
+        partition
     }
 
     /// The producer's config.
@@ -224,65 +227,140 @@ impl Producer {
     }
 }
 
+/// Open batches by topic, then partition: looked up by `&str`, so adding a record to an open
+/// batch allocates nothing. Iterates in (topic, partition) order.
+type OpenBatches = BTreeMap<String, BTreeMap<i32, Batch>>;
+
+/// Records the batching loop takes from the channel without awaiting before it awaits once
+/// (which, in real mode, lets tokio's cooperative budget make it yield).
+const DRAIN_WITHOUT_AWAIT_MAX: usize = 128;
+
+/// The most records a new batch reserves room for (it grows past that if they are small).
+const BATCH_RECORDS_RESERVED_MAX: usize = 512;
+
 /// The batching loop: gathers records per partition and hands full or lingered batches to
 /// delivery tasks.
+///
+/// A record already queued is taken with `try_recv`, with no timer built for it: the same
+/// record `timeout(linger, recv())` would return, since both madsim's and tokio's timeout poll
+/// the receiver before the timer, and a timer that is never polled is never registered. So the
+/// simulated schedule is the one the plain await gives.
 async fn accumulate(
     config: Arc<ProducerConfig>,
     cluster: Arc<Mutex<ClusterClient>>,
     mut rx: mpsc::Receiver<(String, i32, Pending)>,
     sticky: Sticky,
 ) {
-    let mut open: BTreeMap<(String, i32), Batch> = BTreeMap::new();
+    let mut open = OpenBatches::new();
     let mut in_flight: BTreeMap<(String, i32), Arc<Semaphore>> = BTreeMap::new();
+    let mut drained = 0;
     loop {
-        let deadline = open.values().map(|b| b.created + config.linger).min();
-        let next = match deadline {
-            Some(deadline) => {
-                tokio::time::timeout(
-                    deadline.saturating_duration_since(Instant::now()),
-                    rx.recv(),
-                )
-                .await
+        let queued = if drained < DRAIN_WITHOUT_AWAIT_MAX {
+            rx.try_recv().ok()
+        } else {
+            None
+        };
+        let next = match queued {
+            Some(message) => {
+                drained += 1;
+                Ok(Some(message))
             }
-            None => Ok(rx.recv().await),
+            None => {
+                drained = 0;
+                next_or_linger(&config, &open, &mut rx).await
+            }
         };
         match next {
             Ok(Some((topic, partition, pending))) => {
-                let size = pending.record.value.as_ref().map_or(0, |v| v.len())
-                    + pending.record.key.as_ref().map_or(0, |k| k.len())
-                    + 16;
-                let key = (topic.clone(), partition);
-                let batch = open.entry(key.clone()).or_insert_with(|| Batch {
-                    topic,
-                    partition,
-                    records: Vec::new(),
-                    bytes: 0,
-                    created: Instant::now(),
-                });
-                batch.records.push(pending);
-                batch.bytes += size;
-                if batch.bytes >= config.batch_size {
-                    let batch = open.remove(&key).expect("just inserted");
+                if let Some(batch) = add(&config, &mut open, topic, partition, pending) {
                     unstick(&sticky, &batch);
                     dispatch(&config, &cluster, &mut in_flight, batch);
                 }
             }
             Ok(None) => return,
             Err(_) => {
-                let now = Instant::now();
-                let ready: Vec<_> = open
-                    .iter()
-                    .filter(|(_, b)| b.created + config.linger <= now)
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                for key in ready {
-                    let batch = open.remove(&key).expect("listed above");
+                for batch in lingered(&config, &mut open) {
                     unstick(&sticky, &batch);
                     dispatch(&config, &cluster, &mut in_flight, batch);
                 }
             }
         }
     }
+}
+
+/// The next record, or `Err` once the oldest open batch has lingered `linger.ms`.
+async fn next_or_linger(
+    config: &ProducerConfig,
+    open: &OpenBatches,
+    rx: &mut mpsc::Receiver<(String, i32, Pending)>,
+) -> Result<Option<(String, i32, Pending)>, tokio::time::error::Elapsed> {
+    let deadline = open
+        .values()
+        .flat_map(BTreeMap::values)
+        .map(|b| b.created + config.linger)
+        .min();
+    match deadline {
+        Some(deadline) => {
+            tokio::time::timeout(
+                deadline.saturating_duration_since(Instant::now()),
+                rx.recv(),
+            )
+            .await
+        }
+        None => Ok(rx.recv().await),
+    }
+}
+
+/// Add a record to its partition's open batch; returns the batch if that filled it.
+fn add(
+    config: &ProducerConfig,
+    open: &mut OpenBatches,
+    topic: String,
+    partition: i32,
+    mut pending: Pending,
+) -> Option<Batch> {
+    let size = pending.record.value.as_ref().map_or(0, |v| v.len())
+        + pending.record.key.as_ref().map_or(0, |k| k.len())
+        + 16;
+    let partitions = match open.get_mut(topic.as_str()) {
+        Some(partitions) => partitions,
+        None => open.entry(topic.clone()).or_default(),
+    };
+    let batch = partitions.entry(partition).or_insert_with(|| Batch {
+        topic,
+        partition,
+        records: Vec::with_capacity((config.batch_size / size + 1).min(BATCH_RECORDS_RESERVED_MAX)),
+        bytes: 0,
+        created: Instant::now(),
+    });
+    // The crate's encoder starts a new batch whenever a record's sequence is not base + i,
+    // so number them 0, 1, 2, … to get exactly one batch.
+    pending.record.offset = batch.records.len() as i64;
+    pending.record.sequence = batch.records.len() as i32;
+    batch.records.push(pending);
+    batch.bytes += size;
+    if batch.bytes < config.batch_size {
+        return None;
+    }
+    let batch = partitions.remove(&partition).expect("just added to");
+    Some(batch)
+}
+
+/// Take every open batch that has lingered `linger.ms`, in (topic, partition) order.
+fn lingered(config: &ProducerConfig, open: &mut OpenBatches) -> Vec<Batch> {
+    let now = Instant::now();
+    let mut ready = Vec::new();
+    for partitions in open.values_mut() {
+        let due: Vec<i32> = partitions
+            .iter()
+            .filter(|(_, b)| b.created + config.linger <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for partition in due {
+            ready.push(partitions.remove(&partition).expect("listed above"));
+        }
+    }
+    ready
 }
 
 /// Kafka's sticky partitioner: once the batch of the sticky partition is sent, keyless
@@ -481,24 +559,16 @@ async fn attempt_once(
 }
 
 fn encode(config: &ProducerConfig, batch: &Batch) -> Result<Bytes, String> {
-    // The crate's encoder starts a new batch whenever a record's sequence is not base + i,
-    // so number them 0, 1, 2, … to get exactly one batch.
-    let records: Vec<Record> = batch
-        .records
-        .iter()
+    let records = batch.records.iter().map(|p| &p.record);
+    debug_assert!(records
+        .clone()
         .enumerate()
-        .map(|(i, p)| {
-            let mut r = p.record.clone();
-            r.offset = i as i64;
-            r.sequence = i as i32;
-            r
-        })
-        .collect();
+        .all(|(i, r)| r.offset == i as i64 && r.sequence == i as i32));
     let mut buf = BytesMut::new();
     let options = RecordEncodeOptions {
         version: 2,
         compression: config.compression,
     };
-    RecordBatchEncoder::encode(&mut buf, records.iter(), &options).map_err(|e| e.to_string())?;
+    RecordBatchEncoder::encode(&mut buf, records, &options).map_err(|e| e.to_string())?;
     Ok(buf.freeze())
 }

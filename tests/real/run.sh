@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real-mode test: build the real broker, start it on 127.0.0.1 with a fresh log dir, and run
 # tests/real/check_real.py (confluent-kafka / librdkafka) against it. The broker is killed on
-# exit whatever happens. Then tests/real/cluster.py: three brokers and a controller, a
+# exit whatever happens. Then kafkasim's own tools against it (topics, produce, consume, and a
+# short producer-perf-test read back by consumer-perf-test). Then tests/real/cluster.py: three brokers and a controller, a
 # leader killed with SIGKILL during acks=all production, then another stopped with SIGTERM
 # (controlled shutdown). Exits non-zero if the build or any check fails.
 #
@@ -95,6 +96,30 @@ if tools topics --list | grep -qx tools-check; then
     exit 1
 fi
 echo "tools: 1 passed, 0 failed"
+
+# The perf tools, briefly: 20,000 records of 100 B acknowledged (acks=1), then read back,
+# exactly those, by the consumer perf test. The counts come from their output lines.
+echo "== kafkasim-tools producer-perf-test / consumer-perf-test against 127.0.0.1:$port"
+tools topics --create perf-check --partitions 3
+"$tools_bin" producer-perf-test --topic perf-check --num-records 20000 --record-size 100 \
+    --throughput -1 --producer-props bootstrap.servers="127.0.0.1:$port" acks=1 linger.ms=5 \
+    | tee "$work_dir/producer-perf.txt"
+sent="$(tail -n 1 "$work_dir/producer-perf.txt" | sed -n 's/^\([0-9]*\) records sent, .* ms 99\.9th\.$/\1/p')"
+if [[ $sent != 20000 ]]; then
+    echo "producer-perf-test: expected a final line with 20000 records sent, got '$sent'" >&2
+    exit 1
+fi
+"$tools_bin" consumer-perf-test --bootstrap-server "127.0.0.1:$port" --topic perf-check \
+    --messages 20000 --timeout 5000 | tee "$work_dir/consumer-perf.txt"
+head -n 1 "$work_dir/consumer-perf.txt" | grep -q '^start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec,'
+consumed="$(tail -n 1 "$work_dir/consumer-perf.txt" | awk -F', ' '{print $3 "/" $5}')"
+# 20,000 values of 100 B, no keys: 2,000,000 B = 1.9073 MB.
+if [[ $consumed != 1.9073/20000 ]]; then
+    echo "consumer-perf-test: expected 1.9073 MB and 20000 records, got '$consumed'" >&2
+    exit 1
+fi
+tools topics --delete perf-check
+echo "perf tools: 1 passed, 0 failed"
 
 # Three brokers and a controller: acks=all, RF 3, min.insync.replicas 2, the leader of
 # partition 0 killed with SIGKILL mid-production and restarted, then the leader of partition

@@ -1,5 +1,6 @@
-//! Real-mode command-line tools in the spirit of kafka-topics, kafka-console-producer and
-//! kafka-console-consumer, built on kafkasim's own clients.
+//! Real-mode command-line tools in the spirit of kafka-topics, kafka-console-producer,
+//! kafka-console-consumer, kafka-producer-perf-test and kafka-consumer-perf-test, built on
+//! kafkasim's own clients.
 //!
 //! ```text
 //! kafkasim-tools --bootstrap 127.0.0.1:9092 topics --list
@@ -8,7 +9,21 @@
 //! kafkasim-tools --bootstrap 127.0.0.1:9092 topics --delete t
 //! printf 'k1:v1\nk2:v2\n' | kafkasim-tools --bootstrap 127.0.0.1:9092 produce t --key-separator :
 //! kafkasim-tools --bootstrap 127.0.0.1:9092 consume t --from-beginning --max-messages 2
+//! kafkasim-tools producer-perf-test --topic t --num-records 1000000 --record-size 100 \
+//!     --throughput -1 --producer-props bootstrap.servers=127.0.0.1:9092 acks=1
+//! kafkasim-tools consumer-perf-test --bootstrap-server 127.0.0.1:9092 --topic t --messages 1000000
 //! ```
+
+// The perf tools' pure parts are unit-tested in the default (simulation) build, where main is
+// only a stub that does not use them.
+#![cfg_attr(madsim, allow(dead_code))]
+
+mod consumer_perf;
+mod perf_args;
+#[cfg(not(madsim))]
+mod producer_perf;
+mod stats;
+mod throttle;
 
 #[cfg(madsim)]
 fn main() {
@@ -16,13 +31,42 @@ fn main() {
     std::process::exit(2);
 }
 
+/// One invocation of the tools.
+#[cfg(not(madsim))]
+enum Tool {
+    Classic(real::Invocation),
+    ProducerPerf(perf_args::ProducerPerfArgs),
+    ConsumerPerf(perf_args::ConsumerPerfArgs),
+}
+
+#[cfg(not(madsim))]
+fn parse(args: &[String]) -> Result<Tool, String> {
+    let usage = |usage: &'static str| move |message: String| format!("{message}\n{usage}");
+    match args.first().map(String::as_str) {
+        Some("producer-perf-test") => perf_args::parse_producer(&args[1..])
+            .map(Tool::ProducerPerf)
+            .map_err(usage(perf_args::PRODUCER_USAGE)),
+        Some("consumer-perf-test") => perf_args::parse_consumer(&args[1..])
+            .map(Tool::ConsumerPerf)
+            .map_err(usage(perf_args::CONSUMER_USAGE)),
+        _ => real::parse(args).map(Tool::Classic).map_err(|message| {
+            format!(
+                "{message}\n{}\n{}\n{}",
+                real::USAGE,
+                perf_args::PRODUCER_USAGE,
+                perf_args::CONSUMER_USAGE
+            )
+        }),
+    }
+}
+
 #[cfg(not(madsim))]
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = match real::parse(&args) {
-        Ok(command) => command,
+    let tool = match parse(&args) {
+        Ok(tool) => tool,
         Err(message) => {
-            eprintln!("kafkasim-tools: {message}\n{}", real::USAGE);
+            eprintln!("kafkasim-tools: {message}");
             std::process::exit(2);
         }
     };
@@ -30,7 +74,14 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    if let Err(error) = runtime.block_on(real::run(command)) {
+    let result = runtime.block_on(async {
+        match tool {
+            Tool::Classic(invocation) => real::run(invocation).await,
+            Tool::ProducerPerf(args) => producer_perf::run(args).await,
+            Tool::ConsumerPerf(args) => consumer_perf::run(args).await,
+        }
+    });
+    if let Err(error) = result {
         eprintln!("kafkasim-tools: {error:#}");
         std::process::exit(1);
     }
