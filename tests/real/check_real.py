@@ -19,6 +19,13 @@ Checks:
   metadata-v0  a raw Metadata v0 request with an empty topic list gets every topic (v0 cannot
            say null).
   list-offsets-v1  a raw ListOffsets v1 request (the oldest version advertised) is answered.
+  fetch-budget  3 partitions of 900 KiB records read by a consumer with fetch.max.bytes
+           1,000,000: every record consumed and no client error (the broker once answered
+           2.7 MB, which librdkafka rejects and retries forever; KIP-74).
+  invalid-topic  a producer to an illegal topic name fails at once with Broker: Invalid topic
+           instead of waiting out message.timeout.ms.
+  auto-create  a producer to a topic that does not exist creates it (auto.create.topics.enable,
+           num.partitions 1) and its records are acknowledged.
   crash-*  a broker killed with SIGKILL while acks=all produce requests are in flight and
            restarted on the same log dir loses no acknowledged record (duplicates allowed:
            retries without idempotence may write a record twice).
@@ -342,6 +349,83 @@ def check_list_offsets_v1():
     )
 
 
+BIG_RECORD = 900 * 1024
+BIG_PER_PARTITION = 10
+
+
+def check_fetch_budget():
+    topic = "real-fetch-budget"
+    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(30)
+    acks = Acks()
+    prod = producer({"acks": "1", "linger.ms": 0})
+    value = b"v" * BIG_RECORD
+    for p in range(3):
+        for i in range(BIG_PER_PARTITION):
+            prod.produce(topic, value=value, key=f"{p}-{i}".encode(), partition=p,
+                         on_delivery=acks.callback)
+            prod.poll(0)
+    prod.flush(60)
+    errors = []
+    consumer = Consumer(
+        {
+            "bootstrap.servers": BOOTSTRAP,
+            "group.id": "kafkasim-real-fetch-budget",
+            "enable.auto.commit": False,
+            "fetch.max.bytes": 1_000_000,
+            "error_cb": lambda error: errors.append(str(error)),
+        }
+    )
+    consumer.assign([TopicPartition(topic, p, -2) for p in range(3)])
+    consumed = 0
+    deadline = time.monotonic() + 60
+    try:
+        while consumed < 3 * BIG_PER_PARTITION and time.monotonic() < deadline and not errors:
+            for message in consumer.consume(num_messages=100, timeout=1.0):
+                if message.error():
+                    if message.error().code() != KafkaError._PARTITION_EOF:
+                        errors.append(str(message.error()))
+                    continue
+                consumed += len(message.value()) == BIG_RECORD
+    finally:
+        consumer.close()
+    check(
+        "fetch-budget: 30 records of 900 KiB over 3 partitions read with fetch.max.bytes 1,000,000",
+        acks.count() == 3 * BIG_PER_PARTITION and consumed == 3 * BIG_PER_PARTITION and not errors,
+        f"acknowledged {acks.count()}, consumed {consumed}, errors {errors[:3]}",
+    )
+
+
+def check_invalid_topic():
+    acks = Acks()
+    prod = producer({"message.timeout.ms": 30_000})
+    start = time.monotonic()
+    prod.produce("bad$#!name", value=b"x", on_delivery=acks.callback)
+    prod.flush(40)
+    elapsed = time.monotonic() - start
+    check(
+        "invalid-topic: a producer to an illegal name fails at once, not after message.timeout.ms",
+        acks.count() == 0 and sum(acks.failed.values()) == 1 and elapsed < 10,
+        f"failures {dict(acks.failed)} after {elapsed:.1f} s",
+    )
+
+
+def check_auto_create():
+    topic = "real-auto-created"
+    acks = Acks()
+    prod = producer({})
+    for i in range(100):
+        prod.produce(topic, value=f"auto-{i}".encode(), on_delivery=acks.callback)
+    prod.flush(30)
+    metadata = AdminClient({"bootstrap.servers": BOOTSTRAP}).list_topics(timeout=10)
+    partitions = len(metadata.topics[topic].partitions) if topic in metadata.topics else 0
+    check(
+        "auto-create: producing to a missing topic creates it with num.partitions (1)",
+        acks.count() == 100 and partitions == 1,
+        f"acknowledged {acks.count()}, failures {dict(acks.failed)}, partitions {partitions}",
+    )
+
+
 def recv_exact(sock, n):
     data = b""
     while len(data) < n:
@@ -453,6 +537,9 @@ def main():
         check_timestamps()
         check_metadata_v0()
         check_list_offsets_v1()
+        check_fetch_budget()
+        check_invalid_topic()
+        check_auto_create()
         check_crash()
     print(f"real-mode: {passed} passed, {failed} failed", flush=True)
     return 1 if failed else 0

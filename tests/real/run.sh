@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Real-mode test: build the real broker, start it on 127.0.0.1 with a fresh log dir, and run
-# tests/real/check_real.py (confluent-kafka / librdkafka) against it. The broker is killed on
-# exit whatever happens. Then kafkasim's own tools against it (topics, produce, consume, and a
-# short producer-perf-test read back by consumer-perf-test). Then tests/real/cluster.py: three brokers and a controller, a
-# leader killed with SIGKILL during acks=all production, then another stopped with SIGTERM
-# (controlled shutdown). Exits non-zero if the build or any check fails.
+# tests/real/check_real.py (confluent-kafka / librdkafka) and tests/real/check_clients.py
+# (kcat, kafka-python) against it; the broker is killed on exit whatever happens. Then
+# kafkasim's own tools against it (topics, produce, consume, and a short producer-perf-test
+# read back by consumer-perf-test). Then tests/real/cluster.py: three brokers and a
+# controller, a leader killed with SIGKILL during acks=all production, then another stopped
+# with SIGTERM (controlled shutdown). Exits non-zero if the build or any check fails.
 #
 #   bash tests/real/run.sh
 #
@@ -12,6 +13,7 @@
 set -euo pipefail
 
 CONFLUENT_KAFKA_VERSION=2.16.1
+KAFKA_PYTHON_VERSION=3.0.12
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -28,6 +30,9 @@ if [[ ! -x .venv-real/bin/python ]]; then
 fi
 if ! .venv-real/bin/python -c "import confluent_kafka, sys; sys.exit(confluent_kafka.__version__ != '$CONFLUENT_KAFKA_VERSION')" 2>/dev/null; then
     .venv-real/bin/pip install --quiet "confluent-kafka==$CONFLUENT_KAFKA_VERSION"
+fi
+if ! .venv-real/bin/python -c "import kafka, sys; sys.exit(kafka.__version__ != '$KAFKA_PYTHON_VERSION')" 2>/dev/null; then
+    .venv-real/bin/pip install --quiet "kafka-python==$KAFKA_PYTHON_VERSION"
 fi
 
 work_dir="$(mktemp -d -t kafkasim-real.XXXXXX)"
@@ -79,6 +84,10 @@ KAFKASIM_LOG_DIR="$work_dir/log" \
 KAFKASIM_PID_FILE="$pid_file" \
 KAFKASIM_BROKER_LOG="$broker_log" \
     .venv-real/bin/python tests/real/check_real.py
+
+# kcat (Debian's package; .ci/run installs it) and kafka-python 3.x against the same broker.
+echo "== kcat and kafka-python against 127.0.0.1:$port"
+KAFKASIM_BOOTSTRAP="127.0.0.1:$port" .venv-real/bin/python tests/real/check_clients.py
 
 # kafkasim's own clients over real TCP, through the command-line tools: create, describe,
 # produce keyed lines, consume them back, delete.
