@@ -39,9 +39,9 @@ pub struct Admin {
 
 impl Admin {
     pub fn new(bootstrap: Vec<SocketAddr>, request_timeout: Duration) -> Admin {
-        Admin {
-            cluster: ClusterClient::new(bootstrap, "kafkasim-admin", 1, request_timeout),
-        }
+        let mut cluster = ClusterClient::new(bootstrap, "kafkasim-admin", 1, request_timeout);
+        cluster.allow_auto_topic_creation = false;
+        Admin { cluster }
     }
 
     /// Create a topic with `partitions` partitions, replication factor `replication_factor`

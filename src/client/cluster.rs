@@ -36,6 +36,9 @@ pub struct ClusterClient {
     connections: BTreeMap<i32, Connection>,
     /// The connection used for metadata requests.
     any: Option<Connection>,
+    /// Metadata's `allow_auto_topic_creation`: true for producers and consumers (Kafka's
+    /// defaults), false for the admin client (as Kafka's AdminClient).
+    pub allow_auto_topic_creation: bool,
 }
 
 impl ClusterClient {
@@ -54,12 +57,14 @@ impl ClusterClient {
             topics: BTreeMap::new(),
             connections: BTreeMap::new(),
             any: None,
+            allow_auto_topic_creation: true,
         }
     }
 
     /// Fetch metadata for `topics` (all topics if empty) and update the cache.
     pub async fn refresh(&mut self, topics: &[String]) -> Result<MetadataResponse, ConnError> {
         let mut request = MetadataRequest::default();
+        request.allow_auto_topic_creation = self.allow_auto_topic_creation;
         request.topics = if topics.is_empty() {
             None
         } else {

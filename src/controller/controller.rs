@@ -117,6 +117,18 @@ impl Controller {
         self.awaiting_apply = false;
     }
 
+    /// Forgets the batch just decided without applying it: a `validate_only` request asked
+    /// whether it would be accepted, not for it to happen.
+    pub fn discard(&mut self, records: Vec<MetadataRecord>) {
+        assert!(
+            !self.awaiting_apply || records.len() == self.awaiting_len,
+            "discarding {} records where the batch in flight has {}",
+            records.len(),
+            self.awaiting_len
+        );
+        self.awaiting_apply = false;
+    }
+
     /// A new controller takes over (after a restart, once the log is replayed): the controller
     /// epoch is bumped, every registered broker gets a fresh session from `now_ms`, and the
     /// full state comes back for resending to brokers. Records of a batch never applied are

@@ -33,6 +33,10 @@ pub enum ControllerError {
     /// The requester does not lead the partition.
     #[error("broker {0} is not the leader")]
     NotLeaderOrFollower(i32),
+    /// A manual replica assignment names an unregistered broker, repeats a broker, differs
+    /// in length between partitions, or has every replica of a partition fenced.
+    #[error("invalid replica assignment: {0}")]
+    InvalidReplicaAssignment(String),
     /// The request's partition epoch is not the partition's current one.
     #[error("partition epoch {request} is not the current {current}")]
     InvalidUpdateVersion {
@@ -90,6 +94,7 @@ impl ControllerError {
             ControllerError::InvalidUpdateVersion { .. } => ErrorCode::INVALID_UPDATE_VERSION,
             ControllerError::IneligibleReplica(_) => ErrorCode::INELIGIBLE_REPLICA,
             ControllerError::InvalidRequest(_) => ErrorCode::INVALID_REQUEST,
+            ControllerError::InvalidReplicaAssignment(_) => ErrorCode::INVALID_REPLICA_ASSIGNMENT,
             ControllerError::TopicAlreadyExists(_) => ErrorCode::TOPIC_ALREADY_EXISTS,
             ControllerError::InvalidTopic(_) => ErrorCode::INVALID_TOPIC_EXCEPTION,
             ControllerError::InvalidPartitions(_) => ErrorCode::INVALID_PARTITIONS,

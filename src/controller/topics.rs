@@ -9,7 +9,8 @@
 //!
 //! # Invariants asserted here
 //! - A new partition's replicas are distinct brokers, its ISR is its replicas and its leader
-//!   is its first replica, at leader and partition epoch 0.
+//!   is its first replica, at leader and partition epoch 0 (with a manual assignment: its
+//!   ISR is its unfenced replicas, led by the first of them).
 
 use super::records::{MetadataRecord, PartitionRecord, TopicRecord};
 use super::{Controller, ControllerError};
@@ -96,6 +97,69 @@ impl Controller {
         Ok(self.finish(batch))
     }
 
+    /// Creates a topic with a manual replica assignment (CreateTopics' `assignments`), as
+    /// Kafka's `ReplicationControlManager`: partitions numbered 0.. in order, every replica
+    /// list of the same length, of distinct registered brokers; the ISR is the unfenced
+    /// replicas (at least one) and the first of them leads at epoch 0.
+    pub fn create_topic_assigned(
+        &mut self,
+        name: &str,
+        placement: &[Vec<i32>],
+    ) -> Result<Vec<MetadataRecord>, ControllerError> {
+        let mut batch = self.begin();
+        validate_topic_name(name)?;
+        if self.state.topics.contains_key(name) {
+            return Err(ControllerError::TopicAlreadyExists(name.to_string()));
+        }
+        let Some(first) = placement.first() else {
+            return Err(ControllerError::InvalidReplicaAssignment(
+                "no partitions".into(),
+            ));
+        };
+        let invalid = |why: String| Err(ControllerError::InvalidReplicaAssignment(why));
+        let topic_id = topic_id_for(name, self.state.records_applied);
+        batch.push(MetadataRecord::Topic(TopicRecord {
+            name: name.to_string(),
+            topic_id,
+        }));
+        for (partition, replicas) in placement.iter().enumerate() {
+            if replicas.is_empty() || replicas.len() != first.len() {
+                return invalid(format!(
+                    "partition {partition} has {} replicas, partition 0 has {}",
+                    replicas.len(),
+                    first.len()
+                ));
+            }
+            let distinct: std::collections::BTreeSet<i32> = replicas.iter().copied().collect();
+            if distinct.len() != replicas.len() {
+                return invalid(format!(
+                    "partition {partition} repeats a broker: {replicas:?}"
+                ));
+            }
+            if let Some(unknown) = replicas.iter().find(|b| self.state.broker(**b).is_none()) {
+                return invalid(format!("broker {unknown} is not registered"));
+            }
+            let isr: Vec<i32> = replicas
+                .iter()
+                .copied()
+                .filter(|b| self.state.broker(*b).is_some_and(|b| !b.fenced))
+                .collect();
+            let Some(&leader) = isr.first() else {
+                return invalid(format!("every replica of partition {partition} is fenced"));
+            };
+            batch.push(MetadataRecord::Partition(PartitionRecord {
+                topic: name.to_string(),
+                partition: partition as i32,
+                leader,
+                isr,
+                replicas: replicas.clone(),
+                leader_epoch: 0,
+                partition_epoch: 0,
+            }));
+        }
+        Ok(self.finish(batch))
+    }
+
     /// Deletes a topic and its partitions.
     pub fn delete_topic(&mut self, name: &str) -> Result<Vec<MetadataRecord>, ControllerError> {
         let mut batch = self.begin();
@@ -121,9 +185,6 @@ impl Controller {
             .collect()
     }
 }
-
-/// Longest legal topic name (Kafka's limit).
-pub(super) const TOPIC_NAME_LEN_MAX: usize = 249;
 
 /// Replicas for the partition at round-robin position `position`.
 pub(super) fn place_replicas(
@@ -155,17 +216,9 @@ pub(super) fn topic_id_for(name: &str, records_applied: u64) -> u128 {
     ((records_applied as u128 + 1) << 64) | hash as u128
 }
 
-/// Kafka's topic name rules: 1 to 249 of `[a-zA-Z0-9._-]`, and not `.` or `..`.
+/// Kafka's topic name rules (`crate::metadata::is_legal_topic_name`).
 pub(super) fn validate_topic_name(name: &str) -> Result<(), ControllerError> {
-    let legal_chars = name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    let legal = !name.is_empty()
-        && name.len() <= TOPIC_NAME_LEN_MAX
-        && legal_chars
-        && name != "."
-        && name != "..";
-    if legal {
+    if crate::metadata::is_legal_topic_name(name) {
         Ok(())
     } else {
         Err(ControllerError::InvalidTopic(name.to_string()))

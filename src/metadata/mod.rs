@@ -18,6 +18,22 @@ pub use state::{BrokerState, MetadataState, PartitionState, TopicState};
 /// The metadata log's topic, as in KRaft.
 pub const METADATA_TOPIC: &str = "__cluster_metadata";
 
+/// Kafka's longest legal topic name.
+pub const TOPIC_NAME_LEN_MAX: usize = 249;
+
+/// Kafka's `Topic.validate`: 1 to 249 characters of `[a-zA-Z0-9._-]`, and not `.` or `..`.
+/// The controller and the brokers both refuse other names with INVALID_TOPIC_EXCEPTION.
+pub fn is_legal_topic_name(name: &str) -> bool {
+    let legal_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    !name.is_empty()
+        && name.len() <= TOPIC_NAME_LEN_MAX
+        && legal_chars
+        && name != "."
+        && name != ".."
+}
+
 /// A topic and the placement of its partitions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicAssignment {

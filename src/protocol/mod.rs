@@ -31,8 +31,9 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetForLeaderEpoch, 3, 4),
 ];
 
-/// The APIs the controller serves: brokers register, heartbeat, propose ISR changes and
-/// fetch the metadata log (Fetch v12 of `__cluster_metadata`, as KRaft brokers do).
+/// The APIs the controller serves: brokers register, heartbeat, propose ISR changes, fetch
+/// the metadata log (Fetch v12 of `__cluster_metadata`, as KRaft brokers do) and forward
+/// CreateTopics.
 pub const CONTROLLER_SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Fetch, 12, 12),
     // v3 adds the previous broker epoch a cleanly shut down broker reports (KIP-966).
@@ -40,6 +41,8 @@ pub const CONTROLLER_SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::BrokerHeartbeat, 0, 0),
     (ApiKey::AlterPartition, 2, 2),
     (ApiKey::ElectLeaders, 2, 2),
+    // Forwarded by brokers (and sent by admins that reach the controller directly).
+    (ApiKey::CreateTopics, 2, 7),
 ];
 
 /// The supported range of an API, if kafkasim implements it at all.

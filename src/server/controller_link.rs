@@ -18,7 +18,7 @@ use kafka_protocol::messages::broker_registration_request::Listener;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{
     AlterPartitionRequest, ApiKey, BrokerHeartbeatRequest, BrokerId, BrokerRegistrationRequest,
-    FetchRequest, RequestKind, ResponseKind, TopicName,
+    CreateTopicsRequest, CreateTopicsResponse, FetchRequest, RequestKind, ResponseKind, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use tokio::sync::mpsc;
@@ -41,6 +41,8 @@ const METADATA_WAIT: Duration = Duration::from_millis(500);
 const INCARNATION_FILE: &str = "broker.incarnation";
 /// BrokerRegistration v3 carries the previous broker epoch of a clean shutdown (KIP-966).
 const REGISTRATION_VERSION: i16 = 3;
+/// The CreateTopics version brokers forward at.
+const CREATE_TOPICS_VERSION: i16 = 7;
 
 /// Run the broker's controller tasks until the process dies.
 pub async fn run(
@@ -93,6 +95,35 @@ async fn connect(broker: &Broker, controller: SocketAddr, role: &str) -> Connect
             Ok(conn) => return conn,
             Err(_) => tokio::time::sleep(BACKOFF).await,
         }
+    }
+}
+
+/// CreateTopics, forwarded to the controller as a KRaft broker does (the controller places
+/// the replicas over the cluster and writes the topic to the metadata log; this and every
+/// other broker create their replicas when they apply it). On a fresh connection: the answer
+/// comes back or the connection fails, and a failure is retriable for the client.
+pub async fn forward_create_topics(
+    broker: &Broker,
+    request: CreateTopicsRequest,
+) -> Result<CreateTopicsResponse, ConnError> {
+    let Some(controller) = broker.config.controller else {
+        return Err(ConnError::Protocol("no controller to forward to".into()));
+    };
+    let client_id = format!("broker-{}-forward", broker.config.node_id);
+    let conn = Connection::connect(controller, &client_id, 1, REQUEST_TIMEOUT).await?;
+    let response = conn
+        .request(
+            RequestKind::CreateTopics(request),
+            ApiKey::CreateTopics,
+            CREATE_TOPICS_VERSION,
+            REQUEST_TIMEOUT,
+        )
+        .await?;
+    match response {
+        ResponseKind::CreateTopics(response) => Ok(response),
+        _ => Err(ConnError::Protocol(
+            "unexpected response to CreateTopics".into(),
+        )),
     }
 }
 
@@ -344,6 +375,26 @@ async fn fetch_metadata(
 /// Move every hosted partition to the role the metadata names.
 async fn reconcile(broker: &Broker, state: &MetadataState, unclean: &BTreeSet<(String, i32)>) {
     let me = broker.config.node_id;
+    // Topics created through the controller (CreateTopics, auto-creation): every broker lists
+    // them, and opens the replicas placed on it.
+    let known: BTreeSet<String> = broker.topics().into_iter().map(|t| t.name).collect();
+    for (name, topic) in &state.topics {
+        if known.contains(name) {
+            continue;
+        }
+        let assignment = crate::metadata::TopicAssignment {
+            name: name.clone(),
+            replicas: topic
+                .partitions
+                .values()
+                .map(|p| p.replicas.clone())
+                .collect(),
+            configs: Default::default(),
+        };
+        if let Err(error) = broker.add_topic(assignment, &Default::default()) {
+            tracing::error!(topic = %name, %error, "cannot open a topic the controller created");
+        }
+    }
     for (topic, partition, live) in state.partitions() {
         if !live.replicas.contains(&me) {
             continue;

@@ -1,19 +1,20 @@
 //! The controller's request handlers for brokers and admins: BrokerRegistration,
-//! BrokerHeartbeat, ElectLeaders and AlterPartition. Each asks the pure
+//! BrokerHeartbeat, ElectLeaders, AlterPartition and CreateTopics (forwarded by brokers). Each asks the pure
 //! [`Controller`](super::super::Controller) for a decision, commits its records through the
 //! metadata log (durable before published), and only then answers.
 
 use kafka_protocol::messages::alter_partition_response::{
     PartitionData as AlterPartitionData, TopicData as AlterTopicData,
 };
+use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
 use kafka_protocol::messages::{
     AlterPartitionRequest, AlterPartitionResponse, BrokerHeartbeatRequest, BrokerHeartbeatResponse,
-    BrokerId, BrokerRegistrationRequest, BrokerRegistrationResponse, ElectLeadersRequest,
-    ElectLeadersResponse,
+    BrokerId, BrokerRegistrationRequest, BrokerRegistrationResponse, CreateTopicsRequest,
+    CreateTopicsResponse, ElectLeadersRequest, ElectLeadersResponse,
 };
 
-use super::super::records::{decode_log_ends, LOG_ENDS_TAG};
+use super::super::records::{decode_log_ends, MetadataRecord, LOG_ENDS_TAG};
 use super::super::{ElectionType, Endpoint};
 use super::Node;
 use crate::protocol::ErrorCode;
@@ -196,6 +197,82 @@ pub(super) fn alter_partition(
             topic_data.partitions.push(data);
         }
         response.topics.push(topic_data);
+    }
+    response
+}
+
+/// CreateTopics, as forwarded by a broker (which filled in the broker defaults for -1
+/// partitions and replication factor): a manual assignment when one is given, else
+/// round-robin placement over the unfenced brokers. Topic configs are not kept in the
+/// metadata log yet, so a request carrying any is refused with INVALID_CONFIG.
+pub(super) fn create_topics(node: &Node, request: CreateTopicsRequest) -> CreateTopicsResponse {
+    let mut response = CreateTopicsResponse::default();
+    let mut core = node.core.lock().unwrap();
+    for topic in request.topics {
+        let name = topic.name.0.to_string();
+        let mut out = CreatableTopicResult::default();
+        out.name = topic.name.clone();
+        out.num_partitions = -1;
+        out.replication_factor = -1;
+        let result = if !topic.configs.is_empty() {
+            Err((
+                ErrorCode::INVALID_CONFIG,
+                "topic configs at creation are not kept by the controller yet".to_string(),
+            ))
+        } else if topic.assignments.is_empty() {
+            core.controller
+                .create_topic(&name, topic.num_partitions, topic.replication_factor.into())
+                .map_err(|e| (e.code(), e.to_string()))
+        } else if topic.num_partitions != -1 || topic.replication_factor != -1 {
+            Err((
+                ErrorCode::INVALID_REQUEST,
+                "a manual assignment leaves num_partitions and replication_factor at -1".into(),
+            ))
+        } else {
+            let mut assignments: Vec<_> = topic.assignments.iter().collect();
+            assignments.sort_by_key(|a| a.partition_index);
+            let dense = assignments
+                .iter()
+                .enumerate()
+                .all(|(i, a)| a.partition_index == i as i32);
+            if dense {
+                let placement: Vec<Vec<i32>> = assignments
+                    .iter()
+                    .map(|a| a.broker_ids.iter().map(|b| b.0).collect())
+                    .collect();
+                core.controller
+                    .create_topic_assigned(&name, &placement)
+                    .map_err(|e| (e.code(), e.to_string()))
+            } else {
+                Err((
+                    ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                    "partitions must be numbered 0, 1, … without gaps".into(),
+                ))
+            }
+        };
+        match result {
+            Ok(records) => {
+                let partitions = records.iter().filter_map(|r| match r {
+                    MetadataRecord::Partition(p) => Some(p),
+                    _ => None,
+                });
+                out.num_partitions = partitions.clone().count() as i32;
+                out.replication_factor = partitions
+                    .map(|p| p.replicas.len() as i16)
+                    .next()
+                    .unwrap_or(-1);
+                if request.validate_only {
+                    core.controller.discard(records);
+                } else {
+                    node.commit(&mut core, records);
+                }
+            }
+            Err((code, message)) => {
+                out.error_code = code.code();
+                out.error_message = Some(message.into());
+            }
+        }
+        response.topics.push(out);
     }
     response
 }

@@ -243,6 +243,9 @@ async fn handle(node: &Node, body: RequestKind) -> Option<ResponseKind> {
             ResponseKind::AlterPartition(alter_partition(node, request))
         }
         RequestKind::Fetch(request) => ResponseKind::Fetch(fetch(node, request).await),
+        RequestKind::CreateTopics(request) => {
+            ResponseKind::CreateTopics(handlers::create_topics(node, request))
+        }
         RequestKind::ElectLeaders(request) => {
             ResponseKind::ElectLeaders(elect_leaders(node, request))
         }

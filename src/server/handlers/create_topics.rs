@@ -1,6 +1,12 @@
-//! CreateTopics: validate and create topics on this broker. Until the controller exists,
-//! every partition of a topic created at run time is placed on the receiving broker (RF 1);
-//! the topic is persisted so it survives a restart.
+//! CreateTopics. With a controller (`[model] controller = true`, or `--controller` in real
+//! mode) the request is forwarded to it, as a KRaft broker does: the controller places the
+//! replicas over the cluster (or takes a manual assignment), any replication factor up to the
+//! registered brokers, and every broker opens its replicas when it applies the metadata. Without
+//! one (the static cluster map), every partition of a topic created at run time is placed on
+//! the receiving broker (RF 1) and the topic is persisted so it survives a restart.
+//!
+//! Either way, -1 partitions or replication factor mean the broker's `num.partitions` and
+//! `default.replication.factor`.
 
 use std::collections::BTreeMap;
 
@@ -12,12 +18,13 @@ use crate::protocol::codes::ErrorCode;
 use crate::server::config::LOG_CONFIG_KEYS;
 use crate::server::{Broker, TopicAssignment};
 
-/// Kafka's limit on topic name length.
-const TOPIC_NAME_LENGTH_MAX: usize = 249;
 /// A bound on partitions per topic, so one request cannot exhaust memory.
 const PARTITIONS_MAX: i32 = 10_000;
 
-pub fn handle(broker: &Broker, request: CreateTopicsRequest) -> CreateTopicsResponse {
+pub async fn handle(broker: &Broker, request: CreateTopicsRequest) -> CreateTopicsResponse {
+    if broker.config.controller.is_some() {
+        return forward(broker, request).await;
+    }
     let mut response = CreateTopicsResponse::default();
     for topic in request.topics {
         let name = topic.name.0.as_str().to_string();
@@ -49,38 +56,115 @@ pub fn handle(broker: &Broker, request: CreateTopicsRequest) -> CreateTopicsResp
     response
 }
 
+/// Check names here, fill in the broker's defaults, and let the controller decide the rest.
+async fn forward(broker: &Broker, mut request: CreateTopicsRequest) -> CreateTopicsResponse {
+    let mut refused = Vec::new();
+    let mut forwarded = Vec::new();
+    for mut topic in std::mem::take(&mut request.topics) {
+        if let Err((code, message)) = validate_name(topic.name.0.as_str()) {
+            refused.push(result(&topic, code, message));
+            continue;
+        }
+        if topic.assignments.is_empty() {
+            if topic.num_partitions == -1 {
+                topic.num_partitions = broker
+                    .config
+                    .num_partitions()
+                    .clamp(1, PARTITIONS_MAX as i64) as i32;
+            }
+            if topic.replication_factor == -1 {
+                topic.replication_factor = broker
+                    .config
+                    .default_replication_factor()
+                    .clamp(1, i16::MAX as i64) as i16;
+            }
+        }
+        forwarded.push(topic);
+    }
+    let mut response = CreateTopicsResponse::default();
+    if !forwarded.is_empty() {
+        request.topics = forwarded.clone();
+        match crate::server::controller_link::forward_create_topics(broker, request).await {
+            Ok(answer) => response = answer,
+            Err(error) => {
+                let message = format!("the controller did not answer: {error}");
+                response.topics = forwarded
+                    .iter()
+                    .map(|t| result(t, ErrorCode::REQUEST_TIMED_OUT, message.clone()))
+                    .collect();
+            }
+        }
+    }
+    response.topics.extend(refused);
+    response
+}
+
+/// A refusal of one topic.
+fn result(
+    topic: &kafka_protocol::messages::create_topics_request::CreatableTopic,
+    code: ErrorCode,
+    message: String,
+) -> CreatableTopicResult {
+    let mut out = CreatableTopicResult::default();
+    out.name = topic.name.clone();
+    out.num_partitions = -1;
+    out.replication_factor = -1;
+    out.error_code = code.code();
+    out.error_message = Some(str_bytes(&message));
+    out
+}
+
 /// Why a topic cannot be created: the code for the client and a message.
 pub(super) type Rejection = (ErrorCode, String);
 
-/// Kafka's `Topic.validate`: 1 to 249 characters of `[a-zA-Z0-9._-]`, and not "." or "..".
+/// Kafka's `Topic.validate` (`crate::metadata::is_legal_topic_name`).
 pub(super) fn validate_name(name: &str) -> Result<(), Rejection> {
-    let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-    if name.is_empty()
-        || name == "."
-        || name == ".."
-        || name.len() > TOPIC_NAME_LENGTH_MAX
-        || !name.chars().all(legal)
-    {
-        return Err((
+    if crate::metadata::is_legal_topic_name(name) {
+        Ok(())
+    } else {
+        Err((
             ErrorCode::INVALID_TOPIC_EXCEPTION,
             format!("illegal topic name {name:?}"),
-        ));
+        ))
     }
-    Ok(())
 }
 
 /// Create a topic Metadata named (`auto.create.topics.enable`), with the broker's
-/// `num.partitions` and `default.replication.factor`, by the path CreateTopics takes.
-pub(super) fn auto_create(broker: &Broker, name: &str) -> Result<TopicAssignment, Rejection> {
+/// `num.partitions` and `default.replication.factor`, by the path CreateTopics takes. With a
+/// controller the topic exists once the metadata carrying it arrives: `Ok(None)` then.
+pub(super) async fn auto_create(
+    broker: &Broker,
+    name: &str,
+) -> Result<Option<TopicAssignment>, Rejection> {
     let mut topic = kafka_protocol::messages::create_topics_request::CreatableTopic::default();
-    topic.num_partitions = i32::try_from(broker.config.num_partitions()).unwrap_or(0);
-    topic.replication_factor =
-        i16::try_from(broker.config.default_replication_factor()).unwrap_or(0);
+    topic.name = kafka_protocol::messages::TopicName(str_bytes(name));
+    topic.num_partitions = -1;
+    topic.replication_factor = -1;
+    if broker.config.controller.is_some() {
+        let mut request = CreateTopicsRequest::default();
+        request.topics = vec![topic];
+        request.timeout_ms = 5_000;
+        let response = forward(broker, request).await;
+        return match response.topics.first() {
+            Some(t) if t.error_code == ErrorCode::NONE => Ok(None),
+            Some(t) => Err((
+                ErrorCode::from_wire(t.error_code),
+                t.error_message
+                    .as_ref()
+                    .map(|m| m.to_string())
+                    .unwrap_or_default(),
+            )),
+            None => Err((
+                ErrorCode::UNKNOWN_SERVER_ERROR,
+                "no answer for the topic".into(),
+            )),
+        };
+    }
     let assignment = validate(broker, name, &topic)?;
     broker
         .create_topic(assignment.clone())
         .map_err(|e| (ErrorCode::KAFKA_STORAGE_ERROR, e.to_string()))?;
-    Ok(assignment)
+    Ok(Some(assignment))
 }
 
 fn validate(

@@ -17,7 +17,7 @@ use super::{create_topics, str_bytes};
 use crate::protocol::codes::ErrorCode;
 use crate::server::{Broker, TopicAssignment};
 
-pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> MetadataResponse {
+pub async fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> MetadataResponse {
     let mut response = MetadataResponse::default();
     response.cluster_id = Some(str_bytes(&broker.config.cluster_id));
     // No controller yet: report the lowest broker id, as a stand-in clients never rely on.
@@ -51,17 +51,17 @@ pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> Metada
         .filter(|requested| version >= 1 || !requested.is_empty());
     response.topics = match requested {
         None => topics.iter().map(|t| describe(t, metadata)).collect(),
-        Some(requested) => requested
-            .iter()
-            .map(|t| {
+        Some(requested) => {
+            let mut out = Vec::new();
+            for t in &requested {
                 let name = t
                     .name
                     .as_ref()
                     .map(|n| n.0.as_str().to_string())
                     .unwrap_or_default();
-                match topics.iter().find(|topic| topic.name == name) {
+                out.push(match topics.iter().find(|topic| topic.name == name) {
                     Some(topic) => describe(topic, metadata),
-                    None => match missing(broker, &name, auto_create) {
+                    None => match missing(broker, &name, auto_create).await {
                         Ok(created) => describe(&created, metadata),
                         Err(code) => {
                             let mut out = MetadataResponseTopic::default();
@@ -70,21 +70,25 @@ pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> Metada
                             out
                         }
                     },
-                }
-            })
-            .collect(),
+                });
+            }
+            out
+        }
     };
     response
 }
 
-/// A requested topic that does not exist: created, or the code that says why not.
-fn missing(broker: &Broker, name: &str, allowed: bool) -> Result<TopicAssignment, ErrorCode> {
+/// A requested topic that does not exist: created, or the code that says why not. A topic
+/// the controller is creating is LEADER_NOT_AVAILABLE until its metadata arrives (the client
+/// asks again), as in Kafka.
+async fn missing(broker: &Broker, name: &str, allowed: bool) -> Result<TopicAssignment, ErrorCode> {
     create_topics::validate_name(name).map_err(|(code, _)| code)?;
     if !(allowed && broker.config.auto_create_topics_enable()) {
         return Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
     }
-    match create_topics::auto_create(broker, name) {
-        Ok(created) => Ok(created),
+    match create_topics::auto_create(broker, name).await {
+        Ok(Some(created)) => Ok(created),
+        Ok(None) => Err(ErrorCode::LEADER_NOT_AVAILABLE),
         // Created meanwhile by another request: describe it next time.
         Err((ErrorCode::TOPIC_ALREADY_EXISTS, _)) => Err(ErrorCode::LEADER_NOT_AVAILABLE),
         Err((code, message)) => {

@@ -34,7 +34,7 @@ pub async fn dispatch(broker: &Broker, request: Request) -> Reply {
     let correlation_id = request.header.correlation_id;
     let response: ResponseKind = match request.body {
         RequestKind::ApiVersions(_) => api_versions::handle().into(),
-        RequestKind::Metadata(req) => metadata::handle(broker, req, version).into(),
+        RequestKind::Metadata(req) => metadata::handle(broker, req, version).await.into(),
         RequestKind::Produce(req) => {
             let acks = req.acks;
             let response = produce::handle(broker, req).await;
@@ -46,7 +46,7 @@ pub async fn dispatch(broker: &Broker, request: Request) -> Reply {
         RequestKind::Fetch(req) => fetch::handle(broker, req).await.into(),
         RequestKind::ListOffsets(req) => list_offsets::handle(broker, req, version).await.into(),
         RequestKind::FindCoordinator(req) => find_coordinator::handle(req, version).into(),
-        RequestKind::CreateTopics(req) => create_topics::handle(broker, req).into(),
+        RequestKind::CreateTopics(req) => create_topics::handle(broker, req).await.into(),
         RequestKind::DeleteTopics(req) => delete_topics::handle(broker, req, version).into(),
         RequestKind::OffsetForLeaderEpoch(req) => {
             offset_for_leader_epoch::handle(broker, req).await.into()

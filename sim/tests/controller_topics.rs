@@ -1,0 +1,300 @@
+//! Topics created at run time in a cluster with a controller: CreateTopics and Metadata's
+//! auto-creation are forwarded by the receiving broker to the controller, which places the
+//! replicas over the brokers (or takes a manual assignment), writes the topic to the metadata
+//! log, and every broker opens its replicas when it applies it. Before, the receiving broker
+//! created every partition on itself alone (RF 1), behind the controller's back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::create_topics_request::{CreatableReplicaAssignment, CreatableTopic};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{
+    ApiKey, BrokerId, CreateTopicsRequest, MetadataRequest, RequestKind, ResponseKind, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use kafkasim::client::connection::Connection;
+use kafkasim::client::{
+    Admin, AdminError, Consumer, ConsumerConfig, OffsetReset, Producer, ProducerConfig,
+    ProducerRecord,
+};
+use kafkasim::protocol::ErrorCode;
+use kafkasim_sim::cluster::clock::{RunClock, SimClock};
+use kafkasim_sim::cluster::{bootstrap, client_ip, SimCluster};
+use kafkasim_sim::scenario::parse;
+use kafkasim_sim::trace::RunTrace;
+use madsim::runtime::{Handle, Runtime};
+
+const SCENARIO: &str = r#"
+[scenario]
+name = "controller-topics"
+why = "topics created at run time through the controller"
+duration = "30s"
+
+[cluster]
+brokers = 3
+
+[broker]
+"default.replication.factor" = 3
+"num.partitions" = 2
+
+[model]
+controller = true
+
+[[topic]]
+name = "t"
+partitions = 1
+replication_factor = 3
+
+# Parsed for the cluster only: this test drives its own client.
+[[workload]]
+kind = "producer"
+topic = "t"
+rate = "1/s"
+
+[expect]
+verdict = "valid"
+"#;
+
+fn name(topic: &str) -> TopicName {
+    TopicName(StrBytes::from_string(topic.to_string()))
+}
+
+/// Partitions of `topic` as (leader, replicas, ISR) by index, once every partition has a
+/// leader and a full ISR; panics after 20 s.
+async fn settled(admin: &mut Admin, topic: &str) -> Vec<(i32, Vec<i32>, Vec<i32>)> {
+    for _ in 0..200 {
+        if let Ok(partitions) = admin.describe_topic(topic).await {
+            let all_in_sync = partitions
+                .iter()
+                .all(|p| p.leader >= 0 && p.isr.len() == p.replicas.len());
+            if !partitions.is_empty() && all_in_sync {
+                return partitions
+                    .into_iter()
+                    .map(|p| (p.leader, p.replicas, p.isr))
+                    .collect();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{topic} never settled: {:?}",
+        admin.describe_topic(topic).await
+    );
+}
+
+fn code_of(result: Result<(), AdminError>) -> ErrorCode {
+    match result {
+        Ok(()) => ErrorCode::NONE,
+        Err(AdminError::Kafka { code, .. }) => code,
+        Err(other) => panic!("not a Kafka error: {other}"),
+    }
+}
+
+#[test]
+fn create_topics_goes_through_the_controller() {
+    let scenario = parse("controller-topics.toml", SCENARIO).expect("valid scenario");
+    let thread = std::thread::spawn(move || {
+        let mut runtime = Runtime::with_seed_and_config(1, madsim::Config::default());
+        runtime.set_time_limit(Duration::from_secs(600));
+        runtime.block_on(async move {
+            let clock = RunClock::start();
+            let _cluster = SimCluster::start(&scenario, 1, RunTrace::new(), clock);
+            let addrs = bootstrap(&scenario);
+            let node = Handle::current()
+                .create_node()
+                .name("client")
+                .ip(client_ip(0))
+                .build();
+            node.spawn(async move { client(addrs, clock).await })
+                .await
+                .expect("client task");
+        });
+    });
+    thread.join().expect("the run finished");
+}
+
+async fn client(addrs: Vec<std::net::SocketAddr>, clock: RunClock) {
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut admin = Admin::new(addrs.clone(), Duration::from_secs(5));
+
+    // Replication factor 3 over the 3 brokers, placed round-robin, all in sync.
+    assert_eq!(
+        code_of(admin.create_topic("rf3", 3, 3, &[]).await),
+        ErrorCode::NONE
+    );
+    let partitions = settled(&mut admin, "rf3").await;
+    assert_eq!(partitions.len(), 3);
+    for (leader, replicas, _) in &partitions {
+        let mut sorted = replicas.clone();
+        sorted.sort();
+        assert_eq!(sorted, vec![1, 2, 3]);
+        assert_eq!(*leader, replicas[0]);
+    }
+    let leaders: std::collections::BTreeSet<i32> = partitions.iter().map(|p| p.0).collect();
+    assert_eq!(leaders.len(), 3, "leadership spread: {partitions:?}");
+
+    // Kafka's refusals, from the controller.
+    let codes = [
+        code_of(admin.create_topic("rf4", 1, 4, &[]).await),
+        code_of(admin.create_topic("rf3", 1, 1, &[]).await),
+        code_of(admin.create_topic("zero", 0, 1, &[]).await),
+        code_of(admin.create_topic("bad$name", 1, 1, &[]).await),
+    ];
+    assert_eq!(
+        codes,
+        [
+            ErrorCode::INVALID_REPLICATION_FACTOR,
+            ErrorCode::TOPIC_ALREADY_EXISTS,
+            ErrorCode::INVALID_PARTITIONS,
+            ErrorCode::INVALID_TOPIC_EXCEPTION,
+        ]
+    );
+    // -1 takes the broker's num.partitions and default.replication.factor.
+    assert_eq!(
+        code_of(admin.create_topic("defaults", -1, -1, &[]).await),
+        ErrorCode::NONE
+    );
+    let partitions = settled(&mut admin, "defaults").await;
+    assert_eq!(partitions.len(), 2);
+    assert!(partitions.iter().all(|p| p.1.len() == 3));
+
+    // A manual assignment is kept as given.
+    let assigned = create_assigned(&addrs, "assigned", &[vec![2, 3], vec![3, 1]], false).await;
+    assert_eq!(assigned, ErrorCode::NONE);
+    let partitions = settled(&mut admin, "assigned").await;
+    let placement: Vec<Vec<i32>> = partitions.iter().map(|p| p.1.clone()).collect();
+    assert_eq!(placement, vec![vec![2, 3], vec![3, 1]]);
+    for (placement, expected) in [
+        (vec![vec![2, 2]], ErrorCode::INVALID_REPLICA_ASSIGNMENT),
+        (vec![vec![2, 9]], ErrorCode::INVALID_REPLICA_ASSIGNMENT),
+        (
+            vec![vec![1, 2], vec![3]],
+            ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+        ),
+    ] {
+        let code = create_assigned(&addrs, "refused", &placement, false).await;
+        assert_eq!(code, expected, "{placement:?}");
+    }
+    // validate_only decides without creating.
+    assert_eq!(
+        create_assigned(&addrs, "validated", &[vec![1, 2]], true).await,
+        ErrorCode::NONE
+    );
+    assert_eq!(
+        code_of(admin.describe_topic("validated").await.map(|_| ())),
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+    );
+
+    // Metadata auto-creation: LEADER_NOT_AVAILABLE while the controller creates it (as
+    // Kafka answers), then the topic with the broker defaults.
+    let first = metadata_code(&addrs, "auto").await;
+    assert_eq!(first, ErrorCode::LEADER_NOT_AVAILABLE);
+    let partitions = settled(&mut admin, "auto").await;
+    assert_eq!(partitions.len(), 2);
+    assert!(partitions.iter().all(|p| p.1.len() == 3));
+
+    // The new topic takes acks=all writes on every broker that leads part of it.
+    let producer = Producer::new(
+        ProducerConfig::new(addrs.clone()),
+        Arc::new(SimClock::new(clock, Arc::default())),
+    );
+    for partition in 0..3 {
+        let (_, delivery) = producer
+            .send(ProducerRecord {
+                topic: "rf3".into(),
+                partition: Some(partition),
+                key: None,
+                value: Some(Bytes::from(format!("value-{partition}"))),
+            })
+            .await
+            .expect("send");
+        delivery.await.expect("reply").expect("acknowledged");
+    }
+    let mut config = ConsumerConfig::new(addrs.clone());
+    config.auto_offset_reset = OffsetReset::Earliest;
+    let mut consumer = Consumer::new(config);
+    consumer.assign(&[0, 1, 2].map(|p| ("rf3".to_string(), p)));
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        for record in consumer.poll(Duration::from_secs(1)).await.expect("poll") {
+            seen.push(String::from_utf8(record.value.expect("value").to_vec()).unwrap());
+        }
+        if seen.len() >= 3 {
+            break;
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, vec!["value-0", "value-1", "value-2"]);
+}
+
+async fn create_assigned(
+    addrs: &[std::net::SocketAddr],
+    topic: &str,
+    placement: &[Vec<i32>],
+    validate_only: bool,
+) -> ErrorCode {
+    let mut t = CreatableTopic::default();
+    t.name = name(topic);
+    t.num_partitions = -1;
+    t.replication_factor = -1;
+    t.assignments = placement
+        .iter()
+        .enumerate()
+        .map(|(i, replicas)| {
+            let mut a = CreatableReplicaAssignment::default();
+            a.partition_index = i as i32;
+            a.broker_ids = replicas.iter().map(|&b| BrokerId(b)).collect();
+            a
+        })
+        .collect();
+    let mut request = CreateTopicsRequest::default();
+    request.topics = vec![t];
+    request.timeout_ms = 5_000;
+    request.validate_only = validate_only;
+    let response = request_to(
+        addrs[0],
+        RequestKind::CreateTopics(request),
+        ApiKey::CreateTopics,
+        5,
+    )
+    .await;
+    let ResponseKind::CreateTopics(response) = response else {
+        panic!("not a CreateTopics response");
+    };
+    ErrorCode::from_wire(response.topics[0].error_code)
+}
+
+async fn metadata_code(addrs: &[std::net::SocketAddr], topic: &str) -> ErrorCode {
+    let mut t = MetadataRequestTopic::default();
+    t.name = Some(name(topic));
+    let mut request = MetadataRequest::default();
+    request.topics = Some(vec![t]);
+    request.allow_auto_topic_creation = true;
+    let response = request_to(
+        addrs[1],
+        RequestKind::Metadata(request),
+        ApiKey::Metadata,
+        9,
+    )
+    .await;
+    let ResponseKind::Metadata(response) = response else {
+        panic!("not a Metadata response");
+    };
+    ErrorCode::from_wire(response.topics[0].error_code)
+}
+
+async fn request_to(
+    addr: std::net::SocketAddr,
+    body: RequestKind,
+    api_key: ApiKey,
+    version: i16,
+) -> ResponseKind {
+    let conn = Connection::connect(addr, "controller-topics", 1, Duration::from_secs(5))
+        .await
+        .expect("connect");
+    conn.request(body, api_key, version, Duration::from_secs(10))
+        .await
+        .expect("a response")
+}
