@@ -8,11 +8,13 @@
 
 mod clean_shutdown;
 pub mod config;
+pub mod config_catalog;
 mod connection;
 mod controller_link;
 mod fetcher;
 mod handlers;
 pub mod partition;
+mod topic_configs;
 mod topics;
 
 use crate::protocol::codes::ErrorCode;
@@ -115,6 +117,12 @@ impl Broker {
                 known.push(topic);
             }
         }
+        let altered = topic_configs::load(&*broker.env.disk)?;
+        for topic in known.iter_mut() {
+            if let Some(configs) = altered.get(&topic.name) {
+                topic.configs = configs.clone();
+            }
+        }
         let checkpoint =
             HighWatermarkCheckpoint::read(&*broker.env.disk, HighWatermarkCheckpoint::FILE_NAME)
                 .unwrap_or_else(|error| {
@@ -139,11 +147,7 @@ impl Broker {
         let mut log_config =
             config::log_config(&self.config.configs, &topic.configs).map_err(anyhow::Error::msg)?;
         log_config.planted_recovery_keeps_bad_crc = self.config.planted.recovery_keeps_bad_crc;
-        let min_insync_replicas =
-            config::int_config_of(&self.config.configs, &topic.configs, "min.insync.replicas")
-                .map_err(anyhow::Error::msg)?
-                .unwrap_or(1)
-                .max(1) as usize;
+        let min_insync_replicas = self.min_insync_replicas(&topic.configs)?;
         let replica_lag_time_max_ms = config::int_config_of(
             &self.config.configs,
             &BTreeMap::new(),
@@ -194,6 +198,50 @@ impl Broker {
         Ok(())
     }
 
+    /// `min.insync.replicas` for a topic with these overrides (at least 1).
+    fn min_insync_replicas(&self, topic: &BTreeMap<String, String>) -> anyhow::Result<usize> {
+        let value = config::int_config_of(&self.config.configs, topic, "min.insync.replicas")
+            .map_err(anyhow::Error::msg)?;
+        Ok(value.unwrap_or(1).max(1) as usize)
+    }
+
+    /// Replace a topic's config overrides at run time (AlterConfigs): persist them in
+    /// `__cluster/topic-configs`, then hand the new settings to every partition of the topic
+    /// this broker hosts, which run with them from then on. The caller has checked them.
+    /// Returns false if no such topic exists.
+    pub async fn alter_topic_configs(
+        &self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+    ) -> anyhow::Result<bool> {
+        let log_config =
+            config::log_config(&self.config.configs, &configs).map_err(anyhow::Error::msg)?;
+        let min_insync_replicas = self.min_insync_replicas(&configs)?;
+        {
+            let mut topics = self.topics.lock().unwrap();
+            let Some(topic) = topics.get_mut(name) else {
+                return Ok(false);
+            };
+            let mut altered = topic_configs::load(&*self.env.disk)?;
+            altered.insert(name.to_string(), configs.clone());
+            topic_configs::persist(&*self.env.disk, &altered)?;
+            topic.configs = configs;
+        }
+        let hosted: Vec<PartitionHandle> = self
+            .partitions()
+            .into_iter()
+            .filter(|((topic, _), _)| topic == name)
+            .map(|(_, handle)| handle)
+            .collect();
+        for handle in hosted {
+            // A closed partition (shutdown) takes the configs at its next start instead.
+            let _ = handle
+                .reconfigure(log_config.clone(), min_insync_replicas)
+                .await;
+        }
+        Ok(true)
+    }
+
     /// Create a topic at run time: open its partitions and persist the topic list.
     pub fn create_topic(&self, topic: TopicAssignment) -> anyhow::Result<()> {
         self.add_topic(topic, &BTreeMap::new())?;
@@ -220,6 +268,11 @@ impl Broker {
             disk.fsync_dir(&dir)?;
         }
         self.persist_runtime_topics()?;
+        // A topic created again under this name starts from its own configs.
+        let mut altered = topic_configs::load(&**disk)?;
+        if altered.remove(name).is_some() {
+            topic_configs::persist(&**disk, &altered)?;
+        }
         Ok(true)
     }
 
@@ -267,6 +320,11 @@ impl Broker {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
+    }
+
+    /// The cluster map's entry for a topic.
+    pub fn topic(&self, name: &str) -> Option<TopicAssignment> {
+        self.topics.lock().unwrap().get(name).cloned()
     }
 
     /// A snapshot of the cluster map's topics, in name order.

@@ -289,6 +289,13 @@ impl Log {
         &self.config
     }
 
+    /// Run with new settings from now on (a dynamic topic config change): the next append
+    /// validates, rolls and flushes by them, the next tick applies their retention. Nothing
+    /// already written changes.
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
     fn active(&self) -> &Segment {
         self.segments
             .values()
@@ -710,6 +717,18 @@ impl Log {
             }
         }
         None
+    }
+
+    /// The first batch holding the log's largest timestamp, as (its base offset, its max
+    /// timestamp): ListOffsets' MAX_TIMESTAMP. Kafka picks the first segment with the largest
+    /// max timestamp and the first batch in it reaching it, which is the first batch of the
+    /// whole log reaching it. `None` when no batch carries a timestamp.
+    pub fn max_timestamp_batch(&self) -> Option<(i64, i64)> {
+        let max = self.segments.values().map(|s| s.max_timestamp()).max()?;
+        if max < 0 {
+            return None;
+        }
+        self.offset_for_timestamp(max)
     }
 
     /// Every segment, oldest first.

@@ -165,6 +165,21 @@ fn offset_for_timestamp_finds_first_batch_reaching_it() {
     assert_eq!(log.offset_for_timestamp(901), None);
 }
 
+/// ListOffsets' MAX_TIMESTAMP: the first batch of the log holding its largest timestamp,
+/// across segments (small_config rolls often), and none in an empty log.
+#[test]
+fn max_timestamp_batch_is_the_first_batch_reaching_the_largest_timestamp() {
+    let disk = mem();
+    let (mut log, _) = open(&disk, small_config());
+    assert_eq!(log.max_timestamp_batch(), None);
+    let timestamps = [100, 900, 200, 900, 50];
+    for (i, ts) in timestamps.iter().enumerate() {
+        log.append(&batch_of(2, *ts, i as u8), 0, 0).unwrap();
+    }
+    assert!(log.segments().len() > 1, "the batches span segments");
+    assert_eq!(log.max_timestamp_batch(), Some((2, 900)));
+}
+
 #[test]
 fn retention_deletes_whole_old_segments_never_the_active_one() {
     let disk = mem();

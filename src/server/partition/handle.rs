@@ -32,6 +32,16 @@ pub(super) enum Command {
         timestamp: i64,
         reply: oneshot::Sender<Result<(i64, i64), ErrorCode>>,
     },
+    /// New topic configs (AlterConfigs) for the log and the leader's minimum ISR.
+    Reconfigure {
+        log_config: crate::storage::LogConfig,
+        min_insync_replicas: usize,
+        reply: oneshot::Sender<()>,
+    },
+    /// The first batch holding the largest timestamp (ListOffsets' MAX_TIMESTAMP).
+    MaxTimestamp {
+        reply: oneshot::Sender<Result<Option<(i64, i64)>, ErrorCode>>,
+    },
     Flush {
         reply: oneshot::Sender<Result<(), ErrorCode>>,
     },
@@ -130,8 +140,9 @@ pub struct PartitionHandle {
     pub(super) broker_id: i32,
     /// Whether the partition has more than one replica.
     pub(super) replicated: bool,
-    /// `min.insync.replicas`, for reports of acks=all acknowledgements.
-    pub(super) min_insync_replicas: usize,
+    /// `min.insync.replicas`, for reports of acks=all acknowledgements; shared by every
+    /// clone, so a dynamic change (AlterConfigs) reaches them all.
+    pub(super) min_insync_replicas: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl PartitionHandle {
@@ -245,6 +256,26 @@ impl PartitionHandle {
     /// `min.insync.replicas` of this partition.
     pub fn min_insync_replicas(&self) -> usize {
         self.min_insync_replicas
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Run with new topic configs from now on (AlterConfigs): the log's settings and
+    /// `min.insync.replicas`. Returns once the actor has them.
+    pub async fn reconfigure(
+        &self,
+        log_config: crate::storage::LogConfig,
+        min_insync_replicas: usize,
+    ) -> Result<(), ErrorCode> {
+        self.min_insync_replicas
+            .store(min_insync_replicas, std::sync::atomic::Ordering::Relaxed);
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Reconfigure {
+            log_config,
+            min_insync_replicas,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)
     }
 
     /// Whether the partition has followers (or a leader elsewhere).
@@ -362,6 +393,14 @@ impl PartitionHandle {
         let (reply, rx) = oneshot::channel();
         self.send(Command::OffsetForTimestamp { timestamp, reply })
             .await?;
+        rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
+    }
+
+    /// The first batch holding the log's largest timestamp, as (base offset, max timestamp);
+    /// `None` when no batch carries a timestamp.
+    pub async fn max_timestamp_batch(&self) -> Result<Option<(i64, i64)>, ErrorCode> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::MaxTimestamp { reply }).await?;
         rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
     }
 
