@@ -1,6 +1,6 @@
 //! Kafka's admin surface (issue 11, item 3), request by request against simulated brokers:
 //! DescribeCluster, ListOffsets v7+ (MAX_TIMESTAMP and the tiered-storage timestamps),
-//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs. Each test checks the happy path
+//! DescribeConfigs, AlterConfigs, IncrementalAlterConfigs and DeleteRecords. Each test checks the happy path
 //! a client relies on and the error codes Kafka answers malformed or out-of-range input with,
 //! and, for config changes, that they take effect on the partitions at once and survive a
 //! restart.
@@ -879,6 +879,105 @@ fn alter_configs_errors_get_kafkas_codes() {
             legacy_alter(addr, 0, BROKER, "1", &[("log.retention.bytes", "1")]).await,
             ErrorCode::INVALID_REQUEST
         );
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// DeleteRecords.
+
+/// DeleteRecords at `version`: (topic, partition, offset) each; answers (code, low watermark)
+/// per partition, in request order.
+async fn delete_records(
+    addr: SocketAddr,
+    version: i16,
+    targets: &[(&str, i32, i64)],
+) -> Vec<(ErrorCode, i64)> {
+    use kafka_protocol::messages::delete_records_request::{
+        DeleteRecordsPartition, DeleteRecordsTopic,
+    };
+    let mut request = kafka_protocol::messages::DeleteRecordsRequest::default();
+    request.timeout_ms = 5_000;
+    for (topic, partition, offset) in targets {
+        let mut p = DeleteRecordsPartition::default();
+        p.partition_index = *partition;
+        p.offset = *offset;
+        let mut t = DeleteRecordsTopic::default();
+        t.name = topic_name(topic);
+        t.partitions = vec![p];
+        request.topics.push(t);
+    }
+    match send_request(addr, ApiKey::DeleteRecords, version, request.into()).await {
+        ResponseKind::DeleteRecords(response) => response
+            .topics
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .map(|p| (ErrorCode::from_wire(p.error_code), p.low_watermark))
+            .collect(),
+        other => panic!("not a DeleteRecords response: {other:?}"),
+    }
+}
+
+/// The log start moves and stays moved (across a restart); every refusal is Kafka's code
+/// with low watermark -1.
+#[test]
+fn delete_records_moves_the_log_start() {
+    simulate_cluster(cluster(2), |addrs, _| async move {
+        let (leader, follower) = (addrs[0], addrs[1]);
+        for timestamps in [[1_000, 1_001], [2_000, 2_001], [3_000, 3_001]] {
+            assert_eq!(produce(leader, "t", 0, &timestamps).await, ErrorCode::NONE);
+        }
+        assert_eq!(produce(leader, "r", 0, &[EPOCH_MS]).await, ErrorCode::NONE);
+        for version in 0..=2 {
+            let answer = delete_records(leader, version, &[("t", 0, 3)]).await;
+            assert_eq!(answer, [(ErrorCode::NONE, 3)], "v{version}");
+        }
+        assert_eq!(list_offset(leader, 6, "t", 0, -2).await.1, 3);
+        // A timestamp before the new start answers the new start.
+        assert_eq!(list_offset(leader, 6, "t", 0, 0).await.1, 3);
+        let answer = delete_records(
+            leader,
+            2,
+            &[
+                ("t", 0, 1),
+                ("t", 0, 7),
+                ("t", 0, -2),
+                ("t", 1, 0),
+                ("t", 2, 0),
+                ("nope", 0, 0),
+                ("r", 0, -1),
+            ],
+        )
+        .await;
+        assert_eq!(
+            answer,
+            [
+                (ErrorCode::NONE, 3),
+                (ErrorCode::OFFSET_OUT_OF_RANGE, -1),
+                (ErrorCode::OFFSET_OUT_OF_RANGE, -1),
+                (ErrorCode::NONE, 0),
+                (ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, -1),
+                (ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, -1),
+                (ErrorCode::NONE, 1),
+            ]
+        );
+        // On broker 2: a follower of "r", and no replica of "t".
+        let answer = delete_records(follower, 1, &[("r", 0, 0), ("t", 0, 0)]).await;
+        assert_eq!(
+            answer,
+            [
+                (ErrorCode::NOT_LEADER_OR_FOLLOWER, -1),
+                (ErrorCode::NOT_LEADER_OR_FOLLOWER, -1),
+            ]
+        );
+        assert_eq!(
+            delete_records(leader, 0, &[("t", 0, -1)]).await,
+            [(ErrorCode::NONE, 6)],
+            "-1 deletes up to the high watermark"
+        );
+        restart_broker(1);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(list_offset(leader, 6, "t", 0, -2).await.1, 6);
+        assert_eq!(list_offset(leader, 6, "t", 0, -1).await.1, 6);
     });
 }
 

@@ -39,6 +39,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::AlterConfigs, 0, 2),
     // v1 is flexible.
     (ApiKey::IncrementalAlterConfigs, 0, 1),
+    // v2 is flexible.
+    (ApiKey::DeleteRecords, 0, 2),
 ];
 
 /// The APIs the controller serves: brokers register, heartbeat, propose ISR changes and

@@ -442,6 +442,28 @@ fn incremental_alter_configs(gen: &mut Gen, version: i16) -> RequestKind {
     request.into()
 }
 
+fn delete_records(gen: &mut Gen, version: i16) -> RequestKind {
+    use kafka_protocol::messages::delete_records_request as delete;
+    let flexible = version >= 2;
+    let mut request = delete::DeleteRecordsRequest::default();
+    request.topics = gen.vec(|gen| {
+        let mut topic = delete::DeleteRecordsTopic::default();
+        topic.name = gen.topic();
+        topic.partitions = gen.vec(|gen| {
+            let mut partition = delete::DeleteRecordsPartition::default();
+            partition.partition_index = gen.i32();
+            partition.offset = gen.i64();
+            partition.unknown_tagged_fields = gen.unknown_tags(flexible);
+            partition
+        });
+        topic.unknown_tagged_fields = gen.unknown_tags(flexible);
+        topic
+    });
+    request.timeout_ms = gen.i32();
+    request.unknown_tagged_fields = gen.unknown_tags(flexible);
+    request.into()
+}
+
 /// A random valid request of `api_key` at `version`, with every field the version has.
 fn valid_request(gen: &mut Gen, api_key: ApiKey, version: i16) -> RequestKind {
     match api_key {
@@ -457,6 +479,7 @@ fn valid_request(gen: &mut Gen, api_key: ApiKey, version: i16) -> RequestKind {
         ApiKey::DescribeCluster => describe_cluster(gen, version),
         ApiKey::DescribeConfigs => describe_configs(gen, version),
         ApiKey::AlterConfigs => alter_configs(gen, version),
+        ApiKey::DeleteRecords => delete_records(gen, version),
         ApiKey::IncrementalAlterConfigs => incremental_alter_configs(gen, version),
         other => panic!("no generator for {other:?}"),
     }

@@ -123,7 +123,8 @@ pub async fn handle(
     response
 }
 
-/// The first record at or after `timestamp` in the batch starting at `batch_base_offset`, as
+/// The first record at or after `timestamp` in the batch holding `batch_base_offset` (its base
+/// offset, or the log start inside it), from that offset on, as
 /// (offset, timestamp). With LogAppendTime every record carries the batch's max timestamp, so
 /// the batch-level answer `batch_answer` is exact; it is also the answer if the batch cannot be
 /// read back or decoded, since the batch is still the right one.
@@ -153,6 +154,8 @@ async fn record_in_batch(
     };
     set.records
         .iter()
+        // The log may start inside the batch (DeleteRecords): records below it are gone.
+        .filter(|r| r.offset >= batch_base_offset)
         .find(|r| r.timestamp_type == TimestampType::Creation && r.timestamp >= timestamp)
         .map(|r| (r.offset, r.timestamp))
         .unwrap_or(batch_answer)

@@ -3,6 +3,7 @@
 mod alter_configs;
 mod api_versions;
 mod create_topics;
+mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
@@ -58,6 +59,7 @@ pub async fn dispatch(broker: &Broker, request: Request) -> Reply {
         RequestKind::DescribeCluster(req) => describe_cluster::handle(broker, req, version).into(),
         RequestKind::DescribeConfigs(req) => describe_configs::handle(broker, req, version).into(),
         RequestKind::AlterConfigs(req) => alter_configs::handle(broker, req).await.into(),
+        RequestKind::DeleteRecords(req) => delete_records::handle(broker, req).await.into(),
         RequestKind::IncrementalAlterConfigs(req) => {
             incremental_alter_configs::handle(broker, req).await.into()
         }

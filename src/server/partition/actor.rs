@@ -172,6 +172,17 @@ impl Actor {
         }
     }
 
+    /// Move the log start offset to `offset` (at most the high watermark), durably, deleting
+    /// the segments wholly below it.
+    pub(super) fn advance_log_start(&mut self, offset: i64) -> Result<(), ErrorCode> {
+        let trace = self.env.trace.clone();
+        self.checked(|log| {
+            let deleted_bytes = log.advance_log_start_offset(offset)?;
+            trace.effect("delete_records.deleted_bytes", deleted_bytes);
+            Ok(())
+        })
+    }
+
     /// Time-based housekeeping (flush.ms, segment.ms, retention), then ISR shrinking.
     fn tick(&mut self) {
         let now = self.env.clock.wall_ms();

@@ -93,6 +93,12 @@ pub(super) enum LeaderCommand {
     },
     /// As leader: the offset where its own leader epoch began.
     LeaderEpochStart { reply: oneshot::Sender<Option<i64>> },
+    /// DeleteRecords: move the log start offset to `offset` (-1: the high watermark);
+    /// answers the new log start offset (the low watermark).
+    DeleteRecords {
+        offset: i64,
+        reply: oneshot::Sender<Result<i64, ErrorCode>>,
+    },
 }
 
 /// The follower's commands (see `super::follower`).
@@ -112,6 +118,11 @@ pub(super) enum FollowerCommand {
     TruncateByEpoch {
         leader_answer: (i32, i64),
         reply: oneshot::Sender<Result<TruncationStep, ErrorCode>>,
+    },
+    /// The leader's log start offset, as its fetch response reported it.
+    FollowLogStart {
+        leader_log_start_offset: i64,
+        reply: oneshot::Sender<()>,
     },
 }
 
@@ -355,6 +366,30 @@ impl PartitionHandle {
             reply,
         })
         .await?;
+        rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
+    }
+
+    /// The leader's log start offset, from a fetch response: a follower moves its own up to
+    /// it (never past its high watermark), so records DeleteRecords removed on the leader go
+    /// from the followers too.
+    pub async fn follow_log_start(&self, leader_log_start_offset: i64) {
+        let (reply, rx) = oneshot::channel();
+        let command = FollowerCommand::FollowLogStart {
+            leader_log_start_offset,
+            reply,
+        };
+        if self.send(command).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// DeleteRecords on the leader: the log starts at `offset` (-1: the high watermark) from
+    /// now on. Returns the new log start offset; OFFSET_OUT_OF_RANGE past the high watermark
+    /// or below -1.
+    pub async fn delete_records(&self, offset: i64) -> Result<i64, ErrorCode> {
+        let (reply, rx) = oneshot::channel();
+        self.send(LeaderCommand::DeleteRecords { offset, reply })
+            .await?;
         rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
     }
 

@@ -9,6 +9,7 @@ mod api_versions;
 mod broker_heartbeat;
 mod broker_registration;
 mod create_topics;
+mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
@@ -28,6 +29,7 @@ use api_versions::API_VERSIONS;
 use broker_heartbeat::BROKER_HEARTBEAT;
 use broker_registration::BROKER_REGISTRATION;
 use create_topics::CREATE_TOPICS;
+use delete_records::DELETE_RECORDS;
 use delete_topics::DELETE_TOPICS;
 use describe_cluster::DESCRIBE_CLUSTER;
 use describe_configs::DESCRIBE_CONFIGS;
@@ -55,6 +57,7 @@ pub(super) const SCHEMAS: &[Schema] = &[
     DESCRIBE_CONFIGS,
     ALTER_CONFIGS,
     INCREMENTAL_ALTER_CONFIGS,
+    DELETE_RECORDS,
 ];
 
 /// The controller's own APIs (its Fetch of the metadata log uses `FETCH`).
