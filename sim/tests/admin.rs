@@ -391,6 +391,10 @@ fn describe_configs_reports_values_sources_and_synonyms() {
         .await;
         let configs = &results[0].configs;
         assert_eq!(configs.len(), 1);
+        // An empty list asks for everything, as null does.
+        let all =
+            describe_configs(addr, 4, describe_request(&[(TOPIC, "t", Some(&[]))], false)).await;
+        assert_eq!(all[0].configs.len(), 11);
         assert_eq!(configs[0].name.as_str(), "segment.bytes");
         assert!(configs[0].synonyms.is_empty());
 
@@ -978,6 +982,63 @@ fn delete_records_moves_the_log_start() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(list_offset(leader, 6, "t", 0, -2).await.1, 6);
         assert_eq!(list_offset(leader, 6, "t", 0, -1).await.1, 6);
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// kafkasim's own Admin client.
+
+/// The Admin client's calls for the new APIs, on two brokers: a config change to the
+/// replicated topic reaches both of its brokers.
+#[test]
+fn the_admin_client_describes_alters_and_deletes() {
+    simulate_cluster(cluster(2), |addrs, _| async move {
+        let mut admin = Admin::new(vec![addrs[1]], Duration::from_secs(5));
+        let cluster = admin.describe_cluster().await.expect("describe cluster");
+        assert_eq!(cluster.cluster_id, "kafkasim");
+        assert_eq!(cluster.controller_id, 1);
+        let ids: Vec<i32> = cluster.brokers.iter().map(|b| b.0).collect();
+        assert_eq!(ids, [1, 2]);
+
+        let change = [
+            ("retention.ms".to_string(), Some("60000".to_string())),
+            ("flush.messages".to_string(), None),
+        ];
+        admin
+            .alter_topic_configs("r", &change)
+            .await
+            .expect("alter");
+        let configs = admin.describe_topic_configs("r").await.expect("describe");
+        let retention = configs.iter().find(|c| c.name == "retention.ms").unwrap();
+        assert_eq!(retention.value.as_deref(), Some("60000"));
+        assert_eq!(retention.source, DYNAMIC_TOPIC_CONFIG);
+        for &addr in &addrs {
+            assert_eq!(
+                topic_config(addr, "r", "retention.ms").await,
+                ("60000".to_string(), DYNAMIC_TOPIC_CONFIG)
+            );
+        }
+        let refused = admin
+            .alter_topic_configs("r", &[("no.such".to_string(), Some("1".to_string()))])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, kafkasim::client::AdminError::Kafka { code, .. } if code == ErrorCode::INVALID_CONFIG),
+            "{refused:?}"
+        );
+
+        for _ in 0..2 {
+            assert_eq!(
+                produce(addrs[0], "t", 1, &[EPOCH_MS]).await,
+                ErrorCode::NONE
+            );
+        }
+        assert_eq!(admin.delete_records("t", 1, -1).await, Ok(2));
+        let out_of_range = admin.delete_records("t", 1, 5).await.unwrap_err();
+        assert!(
+            matches!(out_of_range, kafkasim::client::AdminError::Kafka { code, .. } if code == ErrorCode::OFFSET_OUT_OF_RANGE),
+            "{out_of_range:?}"
+        );
     });
 }
 

@@ -127,10 +127,12 @@ pub(crate) fn check_this_broker(broker: &Broker, name: &str) -> Result<(), Rejec
     Ok(())
 }
 
+/// Null or empty `configuration_keys` asks for every config, as Kafka's `ConfigHelper`.
 fn requested(resource: &DescribeConfigsResource, name: &str) -> bool {
     resource
         .configuration_keys
         .as_ref()
+        .filter(|keys| !keys.is_empty())
         .is_none_or(|keys| keys.iter().any(|key| key.as_str() == name))
 }
 
