@@ -1,6 +1,7 @@
 //! Kafka's admin surface (issue 11, item 3), request by request against simulated brokers:
 //! DescribeCluster, ListOffsets v7+ (MAX_TIMESTAMP and the tiered-storage timestamps),
-//! DescribeConfigs, AlterConfigs, IncrementalAlterConfigs and DeleteRecords. Each test checks the happy path
+//! DescribeConfigs, AlterConfigs, IncrementalAlterConfigs, DeleteRecords and
+//! CreatePartitions. Each test checks the happy path
 //! a client relies on and the error codes Kafka answers malformed or out-of-range input with,
 //! and, for config changes, that they take effect on the partitions at once and survive a
 //! restart.
@@ -982,6 +983,201 @@ fn delete_records_moves_the_log_start() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(list_offset(leader, 6, "t", 0, -2).await.1, 6);
         assert_eq!(list_offset(leader, 6, "t", 0, -1).await.1, 6);
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// CreatePartitions.
+
+/// CreatePartitions at `version`: (topic, count, assignments) each; answers (code, message)
+/// per topic.
+async fn create_partitions(
+    addr: SocketAddr,
+    version: i16,
+    topics: &[(&str, i32, Option<Vec<Vec<i32>>>)],
+    validate_only: bool,
+) -> Vec<(ErrorCode, Option<String>)> {
+    use kafka_protocol::messages::create_partitions_request::{
+        CreatePartitionsAssignment, CreatePartitionsTopic,
+    };
+    let mut request = kafka_protocol::messages::CreatePartitionsRequest::default();
+    request.timeout_ms = 5_000;
+    request.validate_only = validate_only;
+    for (name, count, assignments) in topics {
+        let mut topic = CreatePartitionsTopic::default();
+        topic.name = topic_name(name);
+        topic.count = *count;
+        topic.assignments = assignments.as_ref().map(|assignments| {
+            assignments
+                .iter()
+                .map(|ids| {
+                    let mut assignment = CreatePartitionsAssignment::default();
+                    assignment.broker_ids = ids
+                        .iter()
+                        .map(|&id| kafka_protocol::messages::BrokerId(id))
+                        .collect();
+                    assignment
+                })
+                .collect()
+        });
+        request.topics.push(topic);
+    }
+    match send_request(addr, ApiKey::CreatePartitions, version, request.into()).await {
+        ResponseKind::CreatePartitions(response) => response
+            .results
+            .iter()
+            .map(|r| {
+                let message = r.error_message.as_ref().map(|m| m.to_string());
+                (ErrorCode::from_wire(r.error_code), message)
+            })
+            .collect(),
+        other => panic!("not a CreatePartitions response: {other:?}"),
+    }
+}
+
+/// New partitions are served at once (Metadata lists them, produce and ListOffsets reach
+/// them) and survive a restart, for a topic of the static map and one created at run time;
+/// validate_only changes nothing.
+#[test]
+fn create_partitions_grows_topics_for_good() {
+    simulate_cluster(cluster(1), |addrs, _| async move {
+        let addr = addrs[0];
+        let mut admin = Admin::new(vec![addr], Duration::from_secs(5));
+        admin
+            .create_topic("created", 1, 1, &[])
+            .await
+            .expect("create");
+        let ok = (ErrorCode::NONE, None);
+        assert_eq!(
+            create_partitions(addr, 3, &[("t", 3, None)], true).await,
+            [ok.clone()]
+        );
+        assert_eq!(
+            admin.describe_topic("t").await.expect("t").len(),
+            2,
+            "validate_only"
+        );
+        for version in 0..=3 {
+            let count = 3 + version as i32;
+            let assignments = (version % 2 == 1).then(|| vec![vec![1]]);
+            let answer =
+                create_partitions(addr, version, &[("t", count, assignments)], false).await;
+            assert_eq!(answer, [ok.clone()], "v{version}");
+        }
+        let answer = create_partitions(addr, 3, &[("created", 4, None)], false).await;
+        assert_eq!(answer, [ok.clone()]);
+        assert_eq!(admin.describe_topic("t").await.expect("t").len(), 6);
+        assert_eq!(produce(addr, "t", 5, &[EPOCH_MS]).await, ErrorCode::NONE);
+        assert_eq!(
+            produce(addr, "created", 3, &[EPOCH_MS]).await,
+            ErrorCode::NONE
+        );
+        restart_broker(1);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut admin = Admin::new(vec![addr], Duration::from_secs(5));
+        assert_eq!(admin.describe_topic("t").await.expect("t").len(), 6);
+        assert_eq!(
+            admin
+                .describe_topic("created")
+                .await
+                .expect("created")
+                .len(),
+            4
+        );
+        assert_eq!(list_offset(addr, 6, "t", 5, -1).await.1, 1);
+        assert_eq!(list_offset(addr, 6, "created", 3, -1).await.1, 1);
+    });
+}
+
+#[test]
+fn create_partitions_errors_get_kafkas_codes() {
+    simulate_cluster(cluster(2), |addrs, _| async move {
+        let addr = addrs[0];
+        let code = |answer: Vec<(ErrorCode, Option<String>)>| {
+            assert!(answer
+                .iter()
+                .all(|(code, message)| code.is_none() || message.is_some()));
+            answer.into_iter().map(|(code, _)| code).collect::<Vec<_>>()
+        };
+        let answer = create_partitions(
+            addr,
+            3,
+            &[
+                ("t", 2, None),
+                ("t", 1, None),
+                ("nope", 3, None),
+                ("r", 2, None),
+            ],
+            false,
+        )
+        .await;
+        assert_eq!(
+            answer[0],
+            (
+                ErrorCode::INVALID_REQUEST,
+                Some("Duplicate topic in request.".to_string())
+            )
+        );
+        assert_eq!(
+            code(answer),
+            [
+                ErrorCode::INVALID_REQUEST,
+                ErrorCode::INVALID_REQUEST,
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                // "r" has two replicas per partition: kafkasim cannot place them.
+                ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+            ]
+        );
+        let cases: Vec<(&str, i32, Option<Vec<Vec<i32>>>, ErrorCode)> = vec![
+            ("t", 2, None, ErrorCode::INVALID_PARTITIONS),
+            ("t", 1, None, ErrorCode::INVALID_PARTITIONS),
+            ("t", -1, None, ErrorCode::INVALID_PARTITIONS),
+            ("t", i32::MAX, None, ErrorCode::INVALID_PARTITIONS),
+            (
+                "t",
+                4,
+                Some(vec![vec![1]]),
+                ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+            ),
+            (
+                "t",
+                3,
+                Some(vec![vec![]]),
+                ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+            ),
+            (
+                "t",
+                3,
+                Some(vec![vec![1, 1]]),
+                ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+            ),
+            (
+                "t",
+                3,
+                Some(vec![vec![7]]),
+                ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+            ),
+            (
+                "t",
+                3,
+                Some(vec![vec![1, 2]]),
+                ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+            ),
+            (
+                "t",
+                3,
+                Some(vec![vec![2]]),
+                ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+            ),
+        ];
+        for (topic, count, assignments, expected) in cases {
+            let what = format!("{topic} to {count} with {assignments:?}");
+            let answer = create_partitions(addr, 1, &[(topic, count, assignments)], false).await;
+            assert_eq!(code(answer), [expected], "{what}");
+        }
+        // None of it changed the topic.
+        let mut admin = Admin::new(vec![addr], Duration::from_secs(5));
+        assert_eq!(admin.describe_topic("t").await.expect("t").len(), 2);
     });
 }
 

@@ -41,6 +41,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     // v2 is flexible.
     (ApiKey::DeleteRecords, 0, 2),
+    // v2 is flexible.
+    (ApiKey::CreatePartitions, 0, 3),
 ];
 
 /// The APIs the controller serves: brokers register, heartbeat, propose ISR changes and

@@ -113,8 +113,12 @@ impl Broker {
         });
         let mut known: Vec<TopicAssignment> = broker.config.topics.clone();
         for topic in topics::load_persisted(&*broker.env.disk)? {
-            if !known.iter().any(|t| t.name == topic.name) {
-                known.push(topic);
+            // A topic of the static map is persisted once CreatePartitions grew it: the
+            // persisted entry, with every partition, supersedes the static one.
+            match known.iter_mut().find(|t| t.name == topic.name) {
+                Some(known) if topic.replicas.len() > known.replicas.len() => *known = topic,
+                Some(_) => {}
+                None => known.push(topic),
             }
         }
         let altered = topic_configs::load(&*broker.env.disk)?;
@@ -144,6 +148,21 @@ impl Broker {
         topic: TopicAssignment,
         checkpoint: &BTreeMap<(String, i32), i64>,
     ) -> anyhow::Result<()> {
+        self.open_partitions(&topic, 0, checkpoint)?;
+        self.topics
+            .lock()
+            .unwrap()
+            .insert(topic.name.clone(), topic);
+        Ok(())
+    }
+
+    /// Open the partitions of `topic` from index `first` on that this broker hosts.
+    fn open_partitions(
+        &self,
+        topic: &TopicAssignment,
+        first: usize,
+        checkpoint: &BTreeMap<(String, i32), i64>,
+    ) -> anyhow::Result<()> {
         let mut log_config =
             config::log_config(&self.config.configs, &topic.configs).map_err(anyhow::Error::msg)?;
         log_config.planted_recovery_keeps_bad_crc = self.config.planted.recovery_keeps_bad_crc;
@@ -156,7 +175,7 @@ impl Broker {
         .map_err(anyhow::Error::msg)?
         .unwrap_or(30_000)
         .max(0) as u64;
-        for (index, replicas) in topic.replicas.iter().enumerate() {
+        for (index, replicas) in topic.replicas.iter().enumerate().skip(first) {
             if !replicas.contains(&self.config.node_id) {
                 continue;
             }
@@ -191,11 +210,25 @@ impl Broker {
                 .unwrap()
                 .insert((topic.name.clone(), index as i32), handle);
         }
+        Ok(())
+    }
+
+    /// Add partitions to a topic at run time (CreatePartitions), with these replicas each:
+    /// open the ones this broker hosts and persist the topic with all its partitions. The
+    /// caller has checked the request. Returns false if no such topic exists.
+    pub fn add_partitions(&self, name: &str, replicas: Vec<Vec<i32>>) -> anyhow::Result<bool> {
+        let Some(mut topic) = self.topic(name) else {
+            return Ok(false);
+        };
+        let first = topic.replicas.len();
+        topic.replicas.extend(replicas);
+        self.open_partitions(&topic, first, &BTreeMap::new())?;
         self.topics
             .lock()
             .unwrap()
             .insert(topic.name.clone(), topic);
-        Ok(())
+        self.persist_runtime_topics()?;
+        Ok(true)
     }
 
     /// `min.insync.replicas` for a topic with these overrides (at least 1).
@@ -276,12 +309,19 @@ impl Broker {
         Ok(true)
     }
 
-    /// Persist the topics that are not part of the static configuration.
+    /// Persist the topics that are not part of the static configuration as it is: those
+    /// created at run time, and static ones CreatePartitions grew.
     fn persist_runtime_topics(&self) -> std::io::Result<()> {
         let runtime: Vec<TopicAssignment> = self
             .topics()
             .into_iter()
-            .filter(|t| !self.config.topics.iter().any(|s| s.name == t.name))
+            .filter(|t| {
+                !self
+                    .config
+                    .topics
+                    .iter()
+                    .any(|s| s.name == t.name && s.replicas.len() == t.replicas.len())
+            })
             .collect();
         topics::persist(&*self.env.disk, &runtime)
     }

@@ -464,6 +464,31 @@ fn delete_records(gen: &mut Gen, version: i16) -> RequestKind {
     request.into()
 }
 
+fn create_partitions(gen: &mut Gen, version: i16) -> RequestKind {
+    use kafka_protocol::messages::create_partitions_request as create;
+    let flexible = version >= 2;
+    let mut request = create::CreatePartitionsRequest::default();
+    request.topics = gen.vec(|gen| {
+        let mut topic = create::CreatePartitionsTopic::default();
+        topic.name = gen.topic();
+        topic.count = gen.i32();
+        topic.assignments = gen.maybe(true, |gen| {
+            gen.vec(|gen| {
+                let mut assignment = create::CreatePartitionsAssignment::default();
+                assignment.broker_ids = gen.vec(|gen| BrokerId(gen.i32()));
+                assignment.unknown_tagged_fields = gen.unknown_tags(flexible);
+                assignment
+            })
+        });
+        topic.unknown_tagged_fields = gen.unknown_tags(flexible);
+        topic
+    });
+    request.timeout_ms = gen.i32();
+    request.validate_only = gen.below(2) == 0;
+    request.unknown_tagged_fields = gen.unknown_tags(flexible);
+    request.into()
+}
+
 /// A random valid request of `api_key` at `version`, with every field the version has.
 fn valid_request(gen: &mut Gen, api_key: ApiKey, version: i16) -> RequestKind {
     match api_key {
@@ -480,6 +505,7 @@ fn valid_request(gen: &mut Gen, api_key: ApiKey, version: i16) -> RequestKind {
         ApiKey::DescribeConfigs => describe_configs(gen, version),
         ApiKey::AlterConfigs => alter_configs(gen, version),
         ApiKey::DeleteRecords => delete_records(gen, version),
+        ApiKey::CreatePartitions => create_partitions(gen, version),
         ApiKey::IncrementalAlterConfigs => incremental_alter_configs(gen, version),
         other => panic!("no generator for {other:?}"),
     }

@@ -8,6 +8,7 @@ mod alter_partition;
 mod api_versions;
 mod broker_heartbeat;
 mod broker_registration;
+mod create_partitions;
 mod create_topics;
 mod delete_records;
 mod delete_topics;
@@ -28,6 +29,7 @@ use alter_partition::ALTER_PARTITION;
 use api_versions::API_VERSIONS;
 use broker_heartbeat::BROKER_HEARTBEAT;
 use broker_registration::BROKER_REGISTRATION;
+use create_partitions::CREATE_PARTITIONS;
 use create_topics::CREATE_TOPICS;
 use delete_records::DELETE_RECORDS;
 use delete_topics::DELETE_TOPICS;
@@ -58,6 +60,7 @@ pub(super) const SCHEMAS: &[Schema] = &[
     ALTER_CONFIGS,
     INCREMENTAL_ALTER_CONFIGS,
     DELETE_RECORDS,
+    CREATE_PARTITIONS,
 ];
 
 /// The controller's own APIs (its Fetch of the metadata log uses `FETCH`).
