@@ -829,7 +829,9 @@ impl Log {
     /// The first batch holding the log's largest timestamp, as (its base offset, its max
     /// timestamp): ListOffsets' MAX_TIMESTAMP. Kafka picks the first segment with the largest
     /// max timestamp and the first batch in it reaching it, which is the first batch of the
-    /// whole log reaching it. `None` when no batch carries a timestamp.
+    /// whole log reaching it. `None` when no batch carries a timestamp — or, a known gap, when
+    /// the largest timestamp of the first segment lies below a log start DeleteRecords moved
+    /// into it (segments keep one max timestamp, deleted batches' included).
     pub fn max_timestamp_batch(&self) -> Option<(i64, i64)> {
         let max = self.segments.values().map(|s| s.max_timestamp()).max()?;
         if max < 0 {
