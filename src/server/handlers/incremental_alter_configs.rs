@@ -97,6 +97,13 @@ fn apply_operations(
             SET => {
                 configs.insert(name.to_string(), value.to_string());
             }
+            // Deleting a key Kafka does not know is refused like setting one.
+            DELETE if config_catalog::topic_config(name).is_none() => {
+                return Err((
+                    ErrorCode::INVALID_CONFIG,
+                    format!("Unknown topic config name: {name}"),
+                ))
+            }
             DELETE => {
                 configs.remove(name);
             }
@@ -226,6 +233,10 @@ mod tests {
         );
         assert_eq!(
             code(&[op("no.such", SUBTRACT, Some("1"))]),
+            ErrorCode::INVALID_CONFIG
+        );
+        assert_eq!(
+            code(&[op("no.such", DELETE, None)]),
             ErrorCode::INVALID_CONFIG
         );
         assert_eq!(
