@@ -20,44 +20,28 @@ use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, CreateTopicsRequest, FetchRequest, ListOffsetsRequest,
-    MetadataRequest, ProduceRequest, RequestHeader, RequestKind, ResponseKind, TopicName,
+    MetadataRequest, ProduceRequest, RequestKind, ResponseKind,
 };
-use kafka_protocol::protocol::StrBytes;
 use kafkasim::client::{
     Admin, Consumer, ConsumerConfig, OffsetReset, Producer, ProducerConfig, ProducerRecord,
 };
-use kafkasim::env::{Env, MemDisk, NoNetFaults, NoTrace};
 use kafkasim::protocol::ErrorCode;
-use kafkasim::protocol::{self, DecodeError, FrameError};
-use kafkasim::server::{self, BrokerConfig, TopicAssignment};
+use kafkasim::protocol::{self, DecodeError};
+use kafkasim::server::{BrokerConfig, TopicAssignment};
 use kafkasim::storage::batch;
 use kafkasim::storage::testing::{encode_batch, TestRecord};
+use kafkasim_sim::cluster::broker_addr;
 use kafkasim_sim::cluster::clock::{RunClock, SimClock};
-use kafkasim_sim::cluster::{broker_addr, client_ip};
-use madsim::runtime::{Handle, Runtime};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
-/// The seed of every runtime and garbage generator here.
-const SEED: u64 = 0x6b61_666b;
+mod support;
+use support::*;
+
 /// `socket.request.max.bytes` of the broker under test.
 const REQUEST_BYTES_MAX: usize = 65_536;
-/// How long a client waits for an answer. Longer than the broker's longest fetch wait (30 s),
-/// so a request that gets neither an answer nor a close in this time is a hang.
-const ANSWER_WAIT: Duration = Duration::from_secs(40);
 /// Garbage frames sent per run.
 const GARBAGE_FRAMES: usize = 300;
-
-/// What came back on a connection after a request.
-#[derive(Debug)]
-enum Answer {
-    Frame(Bytes),
-    Closed,
-    /// Nothing within ANSWER_WAIT, and the connection still open.
-    Nothing,
-}
 
 fn broker_config() -> BrokerConfig {
     let mut config = BrokerConfig::single(1, broker_addr(1));
@@ -80,44 +64,9 @@ where
     F: FnOnce(SocketAddr) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let mut runtime = Runtime::with_seed_and_config(SEED, madsim::Config::default());
-    runtime.set_time_limit(Duration::from_secs(3_600));
-    runtime.block_on(async move {
-        let handle = Handle::current();
-        let clock = RunClock::start();
-        let env = Env {
-            node_id: 1,
-            disk: Arc::new(MemDisk::new()),
-            clock: Arc::new(SimClock::new(clock, Arc::default())),
-            net: Arc::new(NoNetFaults),
-            trace: Arc::new(NoTrace),
-        };
-        let config = broker_config();
-        let addr = config.listen;
-        handle
-            .create_node()
-            .name("broker-1")
-            .ip(addr.ip())
-            .init(move || {
-                let env = env.clone();
-                let config = config.clone();
-                let forever = std::future::pending::<()>();
-                async move {
-                    server::run(env, config, forever)
-                        .await
-                        .expect("broker stopped")
-                }
-            })
-            .build();
-        let node = handle.create_node().name("client").ip(client_ip(0)).build();
-        node.spawn(async move {
-            // Let the broker bind its listener.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            client(addr).await;
-            broker_still_serves(addr, clock).await;
-        })
-        .await
-        .expect("client task");
+    simulate_cluster(vec![broker_config()], |addrs, clock| async move {
+        client(addrs[0]).await;
+        broker_still_serves(addrs[0], clock).await;
     });
 }
 
@@ -169,84 +118,6 @@ async fn broker_still_serves(addr: SocketAddr, clock: RunClock) {
             "{value:?} not consumed; got {seen:?}"
         );
     }
-}
-
-async fn connect(addr: SocketAddr) -> TcpStream {
-    TcpStream::connect(addr).await.expect("connect")
-}
-
-/// Write raw bytes and flush (madsim's TCP sends nothing until flushed).
-async fn send_raw(stream: &mut TcpStream, bytes: &[u8]) {
-    stream.write_all(bytes).await.expect("write");
-    stream.flush().await.expect("flush");
-}
-
-async fn answer(stream: &mut TcpStream) -> Answer {
-    match tokio::time::timeout(ANSWER_WAIT, protocol::read_frame(stream, usize::MAX)).await {
-        Ok(Ok(frame)) => Answer::Frame(frame),
-        Ok(Err(FrameError::Closed | FrameError::Io(_))) => Answer::Closed,
-        Ok(Err(error)) => panic!("broker sent a bad frame: {error}"),
-        Err(_) => Answer::Nothing,
-    }
-}
-
-fn size_prefixed(body: &[u8]) -> Vec<u8> {
-    let mut out = (body.len() as i32).to_be_bytes().to_vec();
-    out.extend_from_slice(body);
-    out
-}
-
-/// Send `bytes` on a fresh connection; the broker must close it without answering.
-async fn expect_close(addr: SocketAddr, bytes: &[u8], what: &str) {
-    let mut stream = connect(addr).await;
-    send_raw(&mut stream, bytes).await;
-    match answer(&mut stream).await {
-        Answer::Closed => {}
-        other => panic!("{what}: expected a closed connection, got {other:?}"),
-    }
-}
-
-fn header(api_key: ApiKey, version: i16, correlation_id: i32) -> RequestHeader {
-    let mut header = RequestHeader::default();
-    header.request_api_key = api_key as i16;
-    header.request_api_version = version;
-    header.correlation_id = correlation_id;
-    header.client_id = Some(StrBytes::from_static_str("malformed"));
-    header
-}
-
-/// Send a well-formed request on `stream` and decode the response.
-async fn round_trip(
-    stream: &mut TcpStream,
-    api_key: ApiKey,
-    version: i16,
-    body: RequestKind,
-) -> ResponseKind {
-    let frame = protocol::encode_request(&header(api_key, version, 99), &body).expect("encode");
-    protocol::write_frame(stream, &frame).await.expect("write");
-    match answer(stream).await {
-        Answer::Frame(frame) => {
-            let (correlation_id, response) =
-                protocol::decode_response(api_key, version, frame).expect("decode response");
-            assert_eq!(correlation_id, 99);
-            response
-        }
-        other => panic!("{api_key:?} v{version}: expected a response, got {other:?}"),
-    }
-}
-
-/// `round_trip` on a fresh connection.
-async fn send_request(
-    addr: SocketAddr,
-    api_key: ApiKey,
-    version: i16,
-    body: RequestKind,
-) -> ResponseKind {
-    round_trip(&mut connect(addr).await, api_key, version, body).await
-}
-
-fn topic_name(name: &str) -> TopicName {
-    TopicName(StrBytes::from_string(name.to_string()))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,11 +1,20 @@
-//! The admin client: create, delete, list and describe topics.
+//! The admin client: create, delete, list and describe topics; describe the cluster; describe
+//! and alter topic configs; delete records.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::delete_records_request::{
+    DeleteRecordsPartition, DeleteRecordsTopic,
+};
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
+};
 use kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, DeleteTopicsRequest, RequestKind, ResponseKind, TopicName,
+    ApiKey, CreateTopicsRequest, DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest,
+    DescribeConfigsRequest, IncrementalAlterConfigsRequest, RequestKind, ResponseKind, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -15,6 +24,35 @@ use crate::protocol::codes::ErrorCode;
 
 const CREATE_TOPICS_VERSION: i16 = 5;
 const DELETE_TOPICS_VERSION: i16 = 4;
+const DESCRIBE_CLUSTER_VERSION: i16 = 1;
+const DESCRIBE_CONFIGS_VERSION: i16 = 4;
+const INCREMENTAL_ALTER_CONFIGS_VERSION: i16 = 1;
+const DELETE_RECORDS_VERSION: i16 = 2;
+/// Kafka's `ConfigResource.Type.TOPIC`.
+const RESOURCE_TOPIC: i8 = 2;
+
+/// What DescribeCluster says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterDescription {
+    pub cluster_id: String,
+    pub controller_id: i32,
+    /// (node id, host, port) of each broker, in the broker's order.
+    pub brokers: Vec<(i32, String, i32)>,
+}
+
+/// One topic config as DescribeConfigs reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigEntry {
+    pub name: String,
+    pub value: Option<String>,
+    /// Kafka's `ConfigSource` (1 a topic override, 4 the broker's file, 5 the default).
+    pub source: i8,
+    pub read_only: bool,
+}
+
+fn unexpected(api: &str) -> AdminError {
+    ConnError::Protocol(format!("unexpected response to {api}")).into()
+}
 
 /// Why an admin call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -146,5 +184,187 @@ impl Admin {
                 .cloned()
                 .ok_or_else(|| kafka_error(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None)),
         }
+    }
+
+    /// DescribeCluster: the cluster id, the controller id and the brokers.
+    pub async fn describe_cluster(&mut self) -> Result<ClusterDescription, AdminError> {
+        let response = self
+            .cluster
+            .request_any(
+                RequestKind::DescribeCluster(DescribeClusterRequest::default()),
+                ApiKey::DescribeCluster,
+                DESCRIBE_CLUSTER_VERSION,
+            )
+            .await?;
+        let ResponseKind::DescribeCluster(response) = response else {
+            return Err(unexpected("DescribeCluster"));
+        };
+        if response.error_code != ErrorCode::NONE {
+            return Err(kafka_error(
+                ErrorCode::from_wire(response.error_code),
+                response.error_message.as_ref(),
+            ));
+        }
+        Ok(ClusterDescription {
+            cluster_id: response.cluster_id.to_string(),
+            controller_id: response.controller_id.0,
+            brokers: response
+                .brokers
+                .iter()
+                .map(|b| (b.broker_id.0, b.host.to_string(), b.port))
+                .collect(),
+        })
+    }
+
+    /// A topic's effective configs, as the leader of its first partition runs them.
+    pub async fn describe_topic_configs(
+        &mut self,
+        name: &str,
+    ) -> Result<Vec<ConfigEntry>, AdminError> {
+        let partitions = self.describe_topic(name).await?;
+        let leader = partitions.first().map(|p| p.leader).unwrap_or(-1);
+        let mut resource = DescribeConfigsResource::default();
+        resource.resource_type = RESOURCE_TOPIC;
+        resource.resource_name = StrBytes::from_string(name.to_string());
+        resource.configuration_keys = None;
+        let mut request = DescribeConfigsRequest::default();
+        request.resources = vec![resource];
+        let conn = self.cluster.connection(leader).await?;
+        let response = conn
+            .request(
+                RequestKind::DescribeConfigs(request),
+                ApiKey::DescribeConfigs,
+                DESCRIBE_CONFIGS_VERSION,
+                self.cluster.request_timeout,
+            )
+            .await?;
+        let ResponseKind::DescribeConfigs(response) = response else {
+            return Err(unexpected("DescribeConfigs"));
+        };
+        let result = response
+            .results
+            .first()
+            .ok_or_else(|| unexpected("DescribeConfigs"))?;
+        if result.error_code != ErrorCode::NONE {
+            return Err(kafka_error(
+                ErrorCode::from_wire(result.error_code),
+                result.error_message.as_ref(),
+            ));
+        }
+        Ok(result
+            .configs
+            .iter()
+            .map(|c| ConfigEntry {
+                name: c.name.to_string(),
+                value: c.value.as_ref().map(|v| v.to_string()),
+                source: c.config_source,
+                read_only: c.read_only,
+            })
+            .collect())
+    }
+
+    /// Set (`Some`) or remove (`None`, back to the default) topic configs with
+    /// IncrementalAlterConfigs. kafkasim keeps topic configs per broker (they do not travel
+    /// through the controller yet), so the change is sent to every broker holding a replica
+    /// of the topic.
+    pub async fn alter_topic_configs(
+        &mut self,
+        name: &str,
+        changes: &[(String, Option<String>)],
+    ) -> Result<(), AdminError> {
+        let partitions = self.describe_topic(name).await?;
+        let mut hosts: Vec<i32> = partitions
+            .iter()
+            .flat_map(|p| p.replicas.iter().copied())
+            .collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        let mut resource = AlterConfigsResource::default();
+        resource.resource_type = RESOURCE_TOPIC;
+        resource.resource_name = StrBytes::from_string(name.to_string());
+        resource.configs = changes
+            .iter()
+            .map(|(key, value)| {
+                let mut config = AlterableConfig::default();
+                config.name = StrBytes::from_string(key.clone());
+                // Kafka's AlterConfigOp: SET 0, DELETE 1.
+                config.config_operation = if value.is_some() { 0 } else { 1 };
+                config.value = value.clone().map(StrBytes::from_string);
+                config
+            })
+            .collect();
+        let mut request = IncrementalAlterConfigsRequest::default();
+        request.resources = vec![resource];
+        for broker in hosts {
+            let conn = self.cluster.connection(broker).await?;
+            let response = conn
+                .request(
+                    RequestKind::IncrementalAlterConfigs(request.clone()),
+                    ApiKey::IncrementalAlterConfigs,
+                    INCREMENTAL_ALTER_CONFIGS_VERSION,
+                    self.cluster.request_timeout,
+                )
+                .await?;
+            let ResponseKind::IncrementalAlterConfigs(response) = response else {
+                return Err(unexpected("IncrementalAlterConfigs"));
+            };
+            match response.responses.first() {
+                Some(r) if r.error_code == ErrorCode::NONE => {}
+                Some(r) => {
+                    return Err(kafka_error(
+                        ErrorCode::from_wire(r.error_code),
+                        r.error_message.as_ref(),
+                    ))
+                }
+                None => return Err(unexpected("IncrementalAlterConfigs")),
+            }
+        }
+        Ok(())
+    }
+
+    /// DeleteRecords on a partition's leader: the records below `offset` (-1: the high
+    /// watermark) go. Returns the new low watermark (log start offset).
+    pub async fn delete_records(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Result<i64, AdminError> {
+        self.describe_topic(topic).await?;
+        let leader = self
+            .cluster
+            .leader(topic, partition)
+            .ok_or_else(|| kafka_error(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None))?;
+        let mut p = DeleteRecordsPartition::default();
+        p.partition_index = partition;
+        p.offset = offset;
+        let mut t = DeleteRecordsTopic::default();
+        t.name = TopicName(StrBytes::from_string(topic.to_string()));
+        t.partitions = vec![p];
+        let mut request = DeleteRecordsRequest::default();
+        request.topics = vec![t];
+        request.timeout_ms = self.cluster.request_timeout.as_millis() as i32;
+        let conn = self.cluster.connection(leader).await?;
+        let response = conn
+            .request(
+                RequestKind::DeleteRecords(request),
+                ApiKey::DeleteRecords,
+                DELETE_RECORDS_VERSION,
+                self.cluster.request_timeout,
+            )
+            .await?;
+        let ResponseKind::DeleteRecords(response) = response else {
+            return Err(unexpected("DeleteRecords"));
+        };
+        let result = response
+            .topics
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .next()
+            .ok_or_else(|| unexpected("DeleteRecords"))?;
+        if result.error_code != ErrorCode::NONE {
+            return Err(kafka_error(ErrorCode::from_wire(result.error_code), None));
+        }
+        Ok(result.low_watermark)
     }
 }

@@ -96,6 +96,10 @@ error_codes! {
     BROKER_ID_NOT_REGISTERED = 102, false, Info;
     /// A proposed ISR member is fenced or shutting down (KIP-841).
     INELIGIBLE_REPLICA = 107, false, Info;
+    /// DescribeCluster asked a broker for another endpoint type (controllers).
+    MISMATCHED_ENDPOINT_TYPE = 114, false, Info;
+    /// DescribeCluster named an endpoint type Kafka does not define.
+    UNSUPPORTED_ENDPOINT_TYPE = 115, false, Info;
 }
 
 impl ErrorCode {

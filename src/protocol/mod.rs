@@ -20,8 +20,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Produce, 3, 9),
     (ApiKey::Fetch, 4, 12),
-    // v7 adds MAX_TIMESTAMP (-3), which is not implemented.
-    (ApiKey::ListOffsets, 1, 6),
+    // v7 adds MAX_TIMESTAMP (-3), v8 EARLIEST_LOCAL_TIMESTAMP (-4), v9
+    // LATEST_TIERED_TIMESTAMP (-5), v10 a timeout for tiered-storage lookups.
+    (ApiKey::ListOffsets, 1, 10),
     (ApiKey::Metadata, 0, 12),
     (ApiKey::FindCoordinator, 0, 4),
     (ApiKey::ApiVersions, 0, 4),
@@ -29,6 +30,19 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteTopics, 1, 5),
     // v3 adds the replica id followers send; v4 is flexible.
     (ApiKey::OffsetForLeaderEpoch, 3, 4),
+    // v1 adds the endpoint type, v2 fenced brokers.
+    (ApiKey::DescribeCluster, 0, 2),
+    // v1 adds synonyms (kafka-protocol 0.18 has no v0), v3 types and documentation, v4 is
+    // flexible.
+    (ApiKey::DescribeConfigs, 1, 4),
+    // v2 is flexible.
+    (ApiKey::AlterConfigs, 0, 2),
+    // v1 is flexible.
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    // v2 is flexible.
+    (ApiKey::DeleteRecords, 0, 2),
+    // v2 is flexible.
+    (ApiKey::CreatePartitions, 0, 3),
 ];
 
 /// The APIs the controller serves: brokers register, heartbeat, propose ISR changes, fetch

@@ -520,6 +520,18 @@ impl LeaderState {
         &self.config
     }
 
+    /// A dynamic `min.insync.replicas` change (AlterConfigs): acks=all produces and the
+    /// strict minimum ISR use it from now on, and a HW the old minimum held back advances
+    /// at once.
+    pub fn set_min_insync_replicas(&mut self, min_insync_replicas: usize) -> HwUpdate {
+        assert!(
+            min_insync_replicas >= 1,
+            "min.insync.replicas must be at least 1"
+        );
+        self.config.min_insync_replicas = min_insync_replicas;
+        self.advance_high_watermark()
+    }
+
     /// Builds an ISR change; under Legacy applies it at once, under KIP-497 marks it pending.
     fn propose(&mut self, kind: IsrChangeKind, new_isr: Vec<i32>) -> IsrChange {
         let change = IsrChange {

@@ -238,6 +238,10 @@ async fn fetch_loop(
                 {
                     tokio::time::sleep(backoff(broker)).await;
                 }
+                // DeleteRecords on the leader: the follower's log starts there too.
+                if data.log_start_offset > handle.offsets().log_start_offset {
+                    handle.follow_log_start(data.log_start_offset).await;
+                }
                 broker.notify_appended();
             }
             ErrorCode::OFFSET_OUT_OF_RANGE => {

@@ -8,11 +8,13 @@
 
 mod clean_shutdown;
 pub mod config;
+pub mod config_catalog;
 mod connection;
 mod controller_link;
 mod fetcher;
 mod handlers;
 pub mod partition;
+mod topic_configs;
 mod topics;
 
 use crate::protocol::codes::ErrorCode;
@@ -111,8 +113,18 @@ impl Broker {
         });
         let mut known: Vec<TopicAssignment> = broker.config.topics.clone();
         for topic in topics::load_persisted(&*broker.env.disk)? {
-            if !known.iter().any(|t| t.name == topic.name) {
-                known.push(topic);
+            // A topic of the static map is persisted once CreatePartitions grew it: the
+            // persisted entry, with every partition, supersedes the static one.
+            match known.iter_mut().find(|t| t.name == topic.name) {
+                Some(known) if topic.replicas.len() > known.replicas.len() => *known = topic,
+                Some(_) => {}
+                None => known.push(topic),
+            }
+        }
+        let altered = topic_configs::load(&*broker.env.disk)?;
+        for topic in known.iter_mut() {
+            if let Some(configs) = altered.get(&topic.name) {
+                topic.configs = configs.clone();
             }
         }
         let checkpoint =
@@ -136,14 +148,25 @@ impl Broker {
         topic: TopicAssignment,
         checkpoint: &BTreeMap<(String, i32), i64>,
     ) -> anyhow::Result<()> {
+        self.open_partitions(&topic, 0, checkpoint)?;
+        self.topics
+            .lock()
+            .unwrap()
+            .insert(topic.name.clone(), topic);
+        Ok(())
+    }
+
+    /// Open the partitions of `topic` from index `first` on that this broker hosts.
+    fn open_partitions(
+        &self,
+        topic: &TopicAssignment,
+        first: usize,
+        checkpoint: &BTreeMap<(String, i32), i64>,
+    ) -> anyhow::Result<()> {
         let mut log_config =
             config::log_config(&self.config.configs, &topic.configs).map_err(anyhow::Error::msg)?;
         log_config.planted_recovery_keeps_bad_crc = self.config.planted.recovery_keeps_bad_crc;
-        let min_insync_replicas =
-            config::int_config_of(&self.config.configs, &topic.configs, "min.insync.replicas")
-                .map_err(anyhow::Error::msg)?
-                .unwrap_or(1)
-                .max(1) as usize;
+        let min_insync_replicas = self.min_insync_replicas(&topic.configs)?;
         let replica_lag_time_max_ms = config::int_config_of(
             &self.config.configs,
             &BTreeMap::new(),
@@ -152,7 +175,7 @@ impl Broker {
         .map_err(anyhow::Error::msg)?
         .unwrap_or(30_000)
         .max(0) as u64;
-        for (index, replicas) in topic.replicas.iter().enumerate() {
+        for (index, replicas) in topic.replicas.iter().enumerate().skip(first) {
             if !replicas.contains(&self.config.node_id) {
                 continue;
             }
@@ -187,11 +210,69 @@ impl Broker {
                 .unwrap()
                 .insert((topic.name.clone(), index as i32), handle);
         }
+        Ok(())
+    }
+
+    /// Add partitions to a topic at run time (CreatePartitions), with these replicas each:
+    /// open the ones this broker hosts and persist the topic with all its partitions. The
+    /// caller has checked the request. Returns false if no such topic exists.
+    pub fn add_partitions(&self, name: &str, replicas: Vec<Vec<i32>>) -> anyhow::Result<bool> {
+        let Some(mut topic) = self.topic(name) else {
+            return Ok(false);
+        };
+        let first = topic.replicas.len();
+        topic.replicas.extend(replicas);
+        self.open_partitions(&topic, first, &BTreeMap::new())?;
         self.topics
             .lock()
             .unwrap()
             .insert(topic.name.clone(), topic);
-        Ok(())
+        self.persist_runtime_topics()?;
+        Ok(true)
+    }
+
+    /// `min.insync.replicas` for a topic with these overrides (at least 1).
+    fn min_insync_replicas(&self, topic: &BTreeMap<String, String>) -> anyhow::Result<usize> {
+        let value = config::int_config_of(&self.config.configs, topic, "min.insync.replicas")
+            .map_err(anyhow::Error::msg)?;
+        Ok(value.unwrap_or(1).max(1) as usize)
+    }
+
+    /// Replace a topic's config overrides at run time (AlterConfigs): persist them in
+    /// `__cluster/topic-configs`, then hand the new settings to every partition of the topic
+    /// this broker hosts, which run with them from then on. The caller has checked them.
+    /// Returns false if no such topic exists.
+    pub async fn alter_topic_configs(
+        &self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+    ) -> anyhow::Result<bool> {
+        let log_config =
+            config::log_config(&self.config.configs, &configs).map_err(anyhow::Error::msg)?;
+        let min_insync_replicas = self.min_insync_replicas(&configs)?;
+        {
+            let mut topics = self.topics.lock().unwrap();
+            let Some(topic) = topics.get_mut(name) else {
+                return Ok(false);
+            };
+            let mut altered = topic_configs::load(&*self.env.disk)?;
+            altered.insert(name.to_string(), configs.clone());
+            topic_configs::persist(&*self.env.disk, &altered)?;
+            topic.configs = configs;
+        }
+        let hosted: Vec<PartitionHandle> = self
+            .partitions()
+            .into_iter()
+            .filter(|((topic, _), _)| topic == name)
+            .map(|(_, handle)| handle)
+            .collect();
+        for handle in hosted {
+            // A closed partition (shutdown) takes the configs at its next start instead.
+            let _ = handle
+                .reconfigure(log_config.clone(), min_insync_replicas)
+                .await;
+        }
+        Ok(true)
     }
 
     /// Create a topic at run time: open its partitions and persist the topic list.
@@ -220,15 +301,27 @@ impl Broker {
             disk.fsync_dir(&dir)?;
         }
         self.persist_runtime_topics()?;
+        // A topic created again under this name starts from its own configs.
+        let mut altered = topic_configs::load(&**disk)?;
+        if altered.remove(name).is_some() {
+            topic_configs::persist(&**disk, &altered)?;
+        }
         Ok(true)
     }
 
-    /// Persist the topics that are not part of the static configuration.
+    /// Persist the topics that are not part of the static configuration as it is: those
+    /// created at run time, and static ones CreatePartitions grew.
     fn persist_runtime_topics(&self) -> std::io::Result<()> {
         let runtime: Vec<TopicAssignment> = self
             .topics()
             .into_iter()
-            .filter(|t| !self.config.topics.iter().any(|s| s.name == t.name))
+            .filter(|t| {
+                !self
+                    .config
+                    .topics
+                    .iter()
+                    .any(|s| s.name == t.name && s.replicas.len() == t.replicas.len())
+            })
             .collect();
         topics::persist(&*self.env.disk, &runtime)
     }
@@ -267,6 +360,11 @@ impl Broker {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
+    }
+
+    /// The cluster map's entry for a topic.
+    pub fn topic(&self, name: &str) -> Option<TopicAssignment> {
+        self.topics.lock().unwrap().get(name).cloned()
     }
 
     /// A snapshot of the cluster map's topics, in name order.

@@ -22,6 +22,12 @@
 //! process cannot know whether its predecessor fsynced them).
 //! Truncation and retention deletes are made durable at once, because resurrecting truncated
 //! or deleted data after a power loss would move offsets backwards.
+//!
+//! The log start offset is the first segment's base offset, or higher once DeleteRecords
+//! moved it inside a segment ([`Log::advance_log_start_offset`]): then it is kept in the
+//! partition's `log-start-offset` file (Kafka keeps one `log-start-offset-checkpoint` per log
+//! directory), written durably before any segment below it is deleted, and read back on open.
+//! Reads below it are out of range, as in Kafka.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -109,7 +115,13 @@ pub struct Log {
     now_ms: i64,
     /// The next append rolls a new segment first ([`Log::roll_before_next_append`]).
     roll_requested: bool,
+    /// The log start offset DeleteRecords set (the log starts at the larger of this and the
+    /// first segment's base offset); persisted in [`LOG_START_FILE`].
+    log_start_floor: i64,
 }
+
+/// The file in the partition directory holding the log start offset DeleteRecords set.
+pub const LOG_START_FILE: &str = "log-start-offset";
 
 fn parent_of(dir: &str) -> &str {
     dir.rsplit_once('/').map(|(parent, _)| parent).unwrap_or("")
@@ -148,8 +160,10 @@ impl Log {
             last_flush_ms: now_ms,
             now_ms,
             roll_requested: false,
+            log_start_floor: 0,
         };
         let report = log.recover()?;
+        log.load_log_start()?;
         log.check_invariants();
         Ok((log, report))
     }
@@ -233,6 +247,78 @@ impl Log {
         Ok(bytes)
     }
 
+    /// Take up the log start offset DeleteRecords persisted. An unreadable file is ignored
+    /// (the log then starts at its first segment). A start past the log end (its tail was
+    /// lost) empties the log and restarts it there, as Kafka's loader does.
+    fn load_log_start(&mut self) -> Result<(), StorageError> {
+        let path = format!("{}/{LOG_START_FILE}", self.dir);
+        if !self.disk.exists(&path) {
+            return Ok(());
+        }
+        let text = self.disk.read_all(&path)?;
+        let Some(floor) = std::str::from_utf8(&text)
+            .ok()
+            .and_then(|t| t.trim().parse::<i64>().ok())
+            .filter(|&floor| floor >= 0)
+        else {
+            return Ok(());
+        };
+        if floor > self.log_end_offset() {
+            return self.truncate_fully_and_start_at(floor);
+        }
+        self.log_start_floor = floor;
+        Ok(())
+    }
+
+    /// Write `offset` to the log start file durably (temp file, fsync, rename, fsync dir).
+    fn persist_log_start(&mut self, offset: i64) -> Result<(), StorageError> {
+        let path = format!("{}/{LOG_START_FILE}", self.dir);
+        let temp = format!("{path}.tmp");
+        self.disk.write_file(&temp, offset.to_string().as_bytes())?;
+        self.disk.fsync(&temp)?;
+        self.disk.rename(&temp, &path)?;
+        self.disk.fsync_dir(&self.dir)?;
+        Ok(())
+    }
+
+    /// DeleteRecords: the log starts at `offset` from now on (nothing happens if it starts
+    /// there or later already). The new start is made durable first; then every segment
+    /// wholly below it is deleted (never the active one), durably. Returns the bytes deleted.
+    /// The caller keeps `offset` at or below the high watermark, so below the log end.
+    pub fn advance_log_start_offset(&mut self, offset: i64) -> Result<u64, StorageError> {
+        self.check_online()?;
+        assert!(
+            offset <= self.log_end_offset(),
+            "log start offset {offset} past the log end offset {}",
+            self.log_end_offset()
+        );
+        if offset <= self.log_start_offset() {
+            return Ok(0);
+        }
+        self.persist_log_start(offset)?;
+        self.log_start_floor = offset;
+        let mut deleted_bytes = 0;
+        while let Some(&next_base) = self.segments.keys().nth(1) {
+            if next_base > offset {
+                break;
+            }
+            let (_, segment) = self.segments.pop_first().expect("two segments at least");
+            deleted_bytes += segment.size();
+            segment.delete(&self.disk)?;
+            self.dir_dirty = true;
+        }
+        if deleted_bytes > 0 {
+            self.flush()?;
+        }
+        assert_eq!(
+            self.log_start_offset(),
+            offset,
+            "advancing the log start offset moved it to {offset}"
+        );
+        self.check_invariants();
+        Ok(deleted_bytes)
+    }
+
     fn check_online(&self) -> Result<(), StorageError> {
         if self.offline {
             Err(StorageError::Offline)
@@ -268,15 +354,23 @@ impl Log {
             self.log_end_offset() >= self.log_start_offset(),
             "log end offset below log start offset"
         );
+        assert!(
+            self.log_start_floor <= self.log_end_offset(),
+            "the log start offset DeleteRecords set, {}, is past the log end offset {}",
+            self.log_start_floor,
+            self.log_end_offset()
+        );
     }
 
-    /// The first offset still in the log: the first segment's base offset.
+    /// The first offset still in the log: the first segment's base offset, or where
+    /// DeleteRecords moved it past that.
     pub fn log_start_offset(&self) -> i64 {
-        *self
+        let first_base = *self
             .segments
             .keys()
             .next()
-            .expect("a log always has a segment")
+            .expect("a log always has a segment");
+        first_base.max(self.log_start_floor)
     }
 
     /// The offset the next appended record gets.
@@ -287,6 +381,13 @@ impl Log {
     /// The settings the log runs with.
     pub fn config(&self) -> &LogConfig {
         &self.config
+    }
+
+    /// Run with new settings from now on (a dynamic topic config change): the next append
+    /// validates, rolls and flushes by them, the next tick applies their retention. Nothing
+    /// already written changes.
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
     }
 
     fn active(&self) -> &Segment {
@@ -565,6 +666,12 @@ impl Log {
     }
 
     fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), StorageError> {
+        // A log restarted below the start DeleteRecords set starts there instead, and must
+        // not find the old start in its file on the next open.
+        if self.log_start_floor > offset {
+            self.persist_log_start(offset)?;
+            self.log_start_floor = offset;
+        }
         for (_, segment) in std::mem::take(&mut self.segments) {
             segment.delete(&self.disk)?;
         }
@@ -703,13 +810,34 @@ impl Log {
     /// The first batch whose max timestamp is at least `timestamp`, as (its base offset, its
     /// max timestamp), found through the time indexes. `None` when no batch reaches it (or the
     /// disk failed to answer).
+    /// A batch that starts below the log start answers with the log start offset, as Kafka
+    /// searches from the log start.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Option<(i64, i64)> {
+        let log_start = self.log_start_offset();
         for segment in self.segments.values() {
-            if let Ok(Some((_, header))) = segment.find_by_timestamp(&self.disk, timestamp) {
-                return Some((header.base_offset, header.max_timestamp));
+            if segment.next_offset() <= log_start {
+                continue;
+            }
+            let found = segment.find_by_timestamp(&self.disk, timestamp, log_start);
+            if let Ok(Some((_, header))) = found {
+                return Some((header.base_offset.max(log_start), header.max_timestamp));
             }
         }
         None
+    }
+
+    /// The first batch holding the log's largest timestamp, as (its base offset, its max
+    /// timestamp): ListOffsets' MAX_TIMESTAMP. Kafka picks the first segment with the largest
+    /// max timestamp and the first batch in it reaching it, which is the first batch of the
+    /// whole log reaching it. `None` when no batch carries a timestamp — or, a known gap, when
+    /// the largest timestamp of the first segment lies below a log start DeleteRecords moved
+    /// into it (segments keep one max timestamp, deleted batches' included).
+    pub fn max_timestamp_batch(&self) -> Option<(i64, i64)> {
+        let max = self.segments.values().map(|s| s.max_timestamp()).max()?;
+        if max < 0 {
+            return None;
+        }
+        self.offset_for_timestamp(max)
     }
 
     /// Every segment, oldest first.

@@ -246,11 +246,13 @@ impl Segment {
         Ok(None)
     }
 
-    /// Position and header of the first batch whose max timestamp is at least `timestamp`.
+    /// Position and header of the first batch whose max timestamp is at least `timestamp`
+    /// and whose last offset is at least `min_offset`.
     pub fn find_by_timestamp(
         &self,
         disk: &Arc<dyn Disk>,
         timestamp: i64,
+        min_offset: i64,
     ) -> Result<Option<(u64, BatchHeader)>, StorageError> {
         if self.max_timestamp < timestamp {
             return Ok(None);
@@ -265,7 +267,8 @@ impl Segment {
         };
         while position < self.size {
             let header = self.header_at(disk, position)?;
-            if header.max_timestamp >= timestamp {
+            // Batches wholly below `min_offset` (the log start) are skipped.
+            if header.max_timestamp >= timestamp && header.last_offset() >= min_offset {
                 return Ok(Some((position, header)));
             }
             position += header.size() as u64;

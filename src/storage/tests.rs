@@ -165,6 +165,21 @@ fn offset_for_timestamp_finds_first_batch_reaching_it() {
     assert_eq!(log.offset_for_timestamp(901), None);
 }
 
+/// ListOffsets' MAX_TIMESTAMP: the first batch of the log holding its largest timestamp,
+/// across segments (small_config rolls often), and none in an empty log.
+#[test]
+fn max_timestamp_batch_is_the_first_batch_reaching_the_largest_timestamp() {
+    let disk = mem();
+    let (mut log, _) = open(&disk, small_config());
+    assert_eq!(log.max_timestamp_batch(), None);
+    let timestamps = [100, 900, 200, 900, 50];
+    for (i, ts) in timestamps.iter().enumerate() {
+        log.append(&batch_of(2, *ts, i as u8), 0, 0).unwrap();
+    }
+    assert!(log.segments().len() > 1, "the batches span segments");
+    assert_eq!(log.max_timestamp_batch(), Some((2, 900)));
+}
+
 #[test]
 fn retention_deletes_whole_old_segments_never_the_active_one() {
     let disk = mem();
@@ -236,6 +251,68 @@ fn truncate_cuts_at_batch_boundaries_and_reopens() {
     ));
     log.truncate_to(0).unwrap();
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 0));
+}
+
+/// DeleteRecords: the log start moves inside a segment, reads below it are out of range, a
+/// read at it returns the batch holding it, whole segments below it go, and the new start
+/// survives a reopen.
+#[test]
+fn advancing_the_log_start_deletes_below_it_and_survives_a_reopen() {
+    let disk = mem();
+    let (mut log, _) = open(&disk, small_config());
+    for tag in 0..10 {
+        log.append(&batch_of(2, 1_000 + tag as i64, tag), 0, 0)
+            .unwrap();
+    }
+    let segments_before = log.segments().len();
+    assert!(segments_before > 2);
+    assert_eq!(log.advance_log_start_offset(0).unwrap(), 0, "no change");
+    let deleted = log.advance_log_start_offset(9).unwrap();
+    assert!(deleted > 0);
+    assert_eq!(log.log_start_offset(), 9);
+    assert!(log.segments().len() < segments_before);
+    assert!(
+        log.segments()[0].base_offset <= 9,
+        "the segment holding 9 stays"
+    );
+    assert!(matches!(
+        log.read(8, 1 << 20, i64::MAX),
+        Err(StorageError::OffsetOutOfRange { .. })
+    ));
+    assert_eq!(bases(&log.read(9, 1, i64::MAX).unwrap()), [8]);
+    // Timestamp lookups start at the log start, too.
+    assert_eq!(log.offset_for_timestamp(0), Some((9, 1_004)));
+    // Moving it back is not a thing: nothing happens.
+    assert_eq!(log.advance_log_start_offset(4).unwrap(), 0);
+    assert_eq!(log.log_start_offset(), 9);
+    drop(log);
+    let (mut log, _) = open(&disk, small_config());
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (9, 20));
+    // A follower cut below it restarts there, and the old start is forgotten.
+    log.truncate_to(3).unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (3, 3));
+    drop(log);
+    let (log, _) = open(&disk, small_config());
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (3, 3));
+}
+
+/// A persisted log start past the log end (the tail was lost after DeleteRecords) empties
+/// the log and restarts it at that start, as Kafka's loader does.
+#[test]
+fn a_persisted_log_start_past_the_end_restarts_the_log_there() {
+    let disk = mem();
+    let (mut log, _) = open(&disk, small_config());
+    for tag in 0..3 {
+        log.append(&batch_of(1, 0, tag), 0, 0).unwrap();
+    }
+    drop(log);
+    disk.write_file("t-0/log-start-offset", b"7").unwrap();
+    let (log, _) = open(&disk, small_config());
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (7, 7));
+    // An unreadable file is ignored.
+    disk.write_file("t-0/log-start-offset", b"garbage").unwrap();
+    let (log, _) = open(&disk, small_config());
+    assert_eq!(log.log_start_offset(), 7);
 }
 
 #[test]

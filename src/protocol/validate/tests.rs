@@ -244,6 +244,9 @@ fn list_offsets(gen: &mut Gen, version: i16) -> RequestKind {
         topic.unknown_tagged_fields = gen.unknown_tags(flexible);
         topic
     });
+    if version >= 10 {
+        request.timeout_ms = gen.i32();
+    }
     request.unknown_tagged_fields = gen.unknown_tags(flexible);
     request.into()
 }
@@ -359,6 +362,133 @@ fn offset_for_leader_epoch(gen: &mut Gen, version: i16) -> RequestKind {
     request.into()
 }
 
+fn describe_cluster(gen: &mut Gen, version: i16) -> RequestKind {
+    let mut request = kafka_protocol::messages::DescribeClusterRequest::default();
+    request.include_cluster_authorized_operations = gen.below(2) == 0;
+    if version >= 1 {
+        request.endpoint_type = gen.next() as i8;
+    }
+    if version >= 2 {
+        request.include_fenced_brokers = gen.below(2) == 0;
+    }
+    request.unknown_tagged_fields = gen.unknown_tags(true);
+    request.into()
+}
+
+fn describe_configs(gen: &mut Gen, version: i16) -> RequestKind {
+    use kafka_protocol::messages::describe_configs_request as describe;
+    let flexible = version >= 4;
+    let mut request = describe::DescribeConfigsRequest::default();
+    request.resources = gen.vec(|gen| {
+        let mut resource = describe::DescribeConfigsResource::default();
+        resource.resource_type = gen.next() as i8;
+        resource.resource_name = gen.text();
+        resource.configuration_keys = gen.maybe(true, |gen| gen.vec(|gen| gen.text()));
+        resource.unknown_tagged_fields = gen.unknown_tags(flexible);
+        resource
+    });
+    request.include_synonyms = gen.below(2) == 0;
+    if version >= 3 {
+        request.include_documentation = gen.below(2) == 0;
+    }
+    request.unknown_tagged_fields = gen.unknown_tags(flexible);
+    request.into()
+}
+
+fn alter_configs(gen: &mut Gen, version: i16) -> RequestKind {
+    use kafka_protocol::messages::alter_configs_request as alter;
+    let flexible = version >= 2;
+    let mut request = alter::AlterConfigsRequest::default();
+    request.resources = gen.vec(|gen| {
+        let mut resource = alter::AlterConfigsResource::default();
+        resource.resource_type = gen.next() as i8;
+        resource.resource_name = gen.text();
+        resource.configs = gen.vec(|gen| {
+            let mut config = alter::AlterableConfig::default();
+            config.name = gen.text();
+            config.value = gen.maybe(true, |gen| gen.text());
+            config.unknown_tagged_fields = gen.unknown_tags(flexible);
+            config
+        });
+        resource.unknown_tagged_fields = gen.unknown_tags(flexible);
+        resource
+    });
+    request.validate_only = gen.below(2) == 0;
+    request.unknown_tagged_fields = gen.unknown_tags(flexible);
+    request.into()
+}
+
+fn incremental_alter_configs(gen: &mut Gen, version: i16) -> RequestKind {
+    use kafka_protocol::messages::incremental_alter_configs_request as alter;
+    let flexible = version >= 1;
+    let mut request = alter::IncrementalAlterConfigsRequest::default();
+    request.resources = gen.vec(|gen| {
+        let mut resource = alter::AlterConfigsResource::default();
+        resource.resource_type = gen.next() as i8;
+        resource.resource_name = gen.text();
+        resource.configs = gen.vec(|gen| {
+            let mut config = alter::AlterableConfig::default();
+            config.name = gen.text();
+            config.config_operation = gen.next() as i8;
+            config.value = gen.maybe(true, |gen| gen.text());
+            config.unknown_tagged_fields = gen.unknown_tags(flexible);
+            config
+        });
+        resource.unknown_tagged_fields = gen.unknown_tags(flexible);
+        resource
+    });
+    request.validate_only = gen.below(2) == 0;
+    request.unknown_tagged_fields = gen.unknown_tags(flexible);
+    request.into()
+}
+
+fn delete_records(gen: &mut Gen, version: i16) -> RequestKind {
+    use kafka_protocol::messages::delete_records_request as delete;
+    let flexible = version >= 2;
+    let mut request = delete::DeleteRecordsRequest::default();
+    request.topics = gen.vec(|gen| {
+        let mut topic = delete::DeleteRecordsTopic::default();
+        topic.name = gen.topic();
+        topic.partitions = gen.vec(|gen| {
+            let mut partition = delete::DeleteRecordsPartition::default();
+            partition.partition_index = gen.i32();
+            partition.offset = gen.i64();
+            partition.unknown_tagged_fields = gen.unknown_tags(flexible);
+            partition
+        });
+        topic.unknown_tagged_fields = gen.unknown_tags(flexible);
+        topic
+    });
+    request.timeout_ms = gen.i32();
+    request.unknown_tagged_fields = gen.unknown_tags(flexible);
+    request.into()
+}
+
+fn create_partitions(gen: &mut Gen, version: i16) -> RequestKind {
+    use kafka_protocol::messages::create_partitions_request as create;
+    let flexible = version >= 2;
+    let mut request = create::CreatePartitionsRequest::default();
+    request.topics = gen.vec(|gen| {
+        let mut topic = create::CreatePartitionsTopic::default();
+        topic.name = gen.topic();
+        topic.count = gen.i32();
+        topic.assignments = gen.maybe(true, |gen| {
+            gen.vec(|gen| {
+                let mut assignment = create::CreatePartitionsAssignment::default();
+                assignment.broker_ids = gen.vec(|gen| BrokerId(gen.i32()));
+                assignment.unknown_tagged_fields = gen.unknown_tags(flexible);
+                assignment
+            })
+        });
+        topic.unknown_tagged_fields = gen.unknown_tags(flexible);
+        topic
+    });
+    request.timeout_ms = gen.i32();
+    request.validate_only = gen.below(2) == 0;
+    request.unknown_tagged_fields = gen.unknown_tags(flexible);
+    request.into()
+}
+
 /// A random valid request of `api_key` at `version`, with every field the version has.
 fn valid_request(gen: &mut Gen, api_key: ApiKey, version: i16) -> RequestKind {
     match api_key {
@@ -371,6 +501,12 @@ fn valid_request(gen: &mut Gen, api_key: ApiKey, version: i16) -> RequestKind {
         ApiKey::CreateTopics => create_topics(gen, version),
         ApiKey::DeleteTopics => delete_topics(gen, version),
         ApiKey::OffsetForLeaderEpoch => offset_for_leader_epoch(gen, version),
+        ApiKey::DescribeCluster => describe_cluster(gen, version),
+        ApiKey::DescribeConfigs => describe_configs(gen, version),
+        ApiKey::AlterConfigs => alter_configs(gen, version),
+        ApiKey::DeleteRecords => delete_records(gen, version),
+        ApiKey::CreatePartitions => create_partitions(gen, version),
+        ApiKey::IncrementalAlterConfigs => incremental_alter_configs(gen, version),
         other => panic!("no generator for {other:?}"),
     }
 }

@@ -1,5 +1,9 @@
 //! ListOffsets: earliest (-2) is the log start offset, latest (-1) the high watermark,
-//! anything else the first record whose timestamp is at or after it. The log finds the batch
+//! max (-3, v7) the first record holding the log's largest timestamp (if below the high
+//! watermark), earliest local (-4, v8) the log start offset too (the whole log is local),
+//! latest tiered (-5, v9) no offset (-1: nothing is tiered), anything else the first record
+//! whose timestamp is at or after it. As in Kafka the special timestamps are honoured at every
+//! version; clients only send them from the version that introduced them. The log finds the batch
 //! (by its max timestamp); the record inside it is found by decoding that batch, as Kafka does,
 //! so a lookup can land in the middle of a batch.
 
@@ -17,6 +21,12 @@ use crate::storage::batch;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
+/// KIP-734: the record with the largest timestamp.
+const MAX_TIMESTAMP: i64 = -3;
+/// KIP-405: the first offset still on local disk.
+const EARLIEST_LOCAL: i64 = -4;
+/// KIP-1005: the last offset in remote (tiered) storage.
+const LATEST_TIERED: i64 = -5;
 
 pub async fn handle(
     broker: &Broker,
@@ -64,7 +74,25 @@ pub async fn handle(
                         }
                     }
                     match partition.timestamp {
-                        EARLIEST => p.offset = offsets.log_start_offset,
+                        EARLIEST | EARLIEST_LOCAL => p.offset = offsets.log_start_offset,
+                        // Without tiered storage Kafka answers -1 with no leader epoch.
+                        LATEST_TIERED => {
+                            if version >= 4 {
+                                p.leader_epoch = -1;
+                            }
+                        }
+                        MAX_TIMESTAMP => match handle.max_timestamp_batch().await {
+                            Ok(Some(batch)) => {
+                                let (offset, timestamp) =
+                                    record_in_batch(&handle, batch.0, batch.1, batch).await;
+                                if from_replica || offset < offsets.high_watermark {
+                                    p.offset = offset;
+                                    p.timestamp = timestamp;
+                                }
+                            }
+                            Ok(None) => {}
+                            Err(code) => p.error_code = code.code(),
+                        },
                         LATEST if from_replica => p.offset = offsets.log_end_offset,
                         LATEST => {
                             p.offset = offsets.high_watermark;
@@ -95,7 +123,8 @@ pub async fn handle(
     response
 }
 
-/// The first record at or after `timestamp` in the batch starting at `batch_base_offset`, as
+/// The first record at or after `timestamp` in the batch holding `batch_base_offset` (its base
+/// offset, or the log start inside it), from that offset on, as
 /// (offset, timestamp). With LogAppendTime every record carries the batch's max timestamp, so
 /// the batch-level answer `batch_answer` is exact; it is also the answer if the batch cannot be
 /// read back or decoded, since the batch is still the right one.
@@ -127,6 +156,8 @@ async fn record_in_batch(
     };
     set.records
         .iter()
+        // The log may start inside the batch (DeleteRecords): records below it are gone.
+        .filter(|r| r.offset >= batch_base_offset)
         .find(|r| r.timestamp_type == TimestampType::Creation && r.timestamp >= timestamp)
         .map(|r| (r.offset, r.timestamp))
         .unwrap_or(batch_answer)

@@ -1,10 +1,16 @@
 //! Request dispatch: one file per request kind behind one match.
 
+mod alter_configs;
 mod api_versions;
+mod create_partitions;
 mod create_topics;
+mod delete_records;
 mod delete_topics;
+mod describe_cluster;
+mod describe_configs;
 mod fetch;
 mod find_coordinator;
+mod incremental_alter_configs;
 mod list_offsets;
 mod metadata;
 mod offset_for_leader_epoch;
@@ -50,6 +56,14 @@ pub async fn dispatch(broker: &Broker, request: Request) -> Reply {
         RequestKind::DeleteTopics(req) => delete_topics::handle(broker, req, version).into(),
         RequestKind::OffsetForLeaderEpoch(req) => {
             offset_for_leader_epoch::handle(broker, req).await.into()
+        }
+        RequestKind::DescribeCluster(req) => describe_cluster::handle(broker, req, version).into(),
+        RequestKind::DescribeConfigs(req) => describe_configs::handle(broker, req, version).into(),
+        RequestKind::AlterConfigs(req) => alter_configs::handle(broker, req).await.into(),
+        RequestKind::CreatePartitions(req) => create_partitions::handle(broker, req).into(),
+        RequestKind::DeleteRecords(req) => delete_records::handle(broker, req).await.into(),
+        RequestKind::IncrementalAlterConfigs(req) => {
+            incremental_alter_configs::handle(broker, req).await.into()
         }
         other => {
             // decode_request only lets supported APIs through, so this is a broken table.

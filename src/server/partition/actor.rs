@@ -129,6 +129,22 @@ impl Actor {
                 };
                 let _ = reply.send(result);
             }
+            Command::Reconfigure {
+                log_config,
+                min_insync_replicas,
+                reply,
+            } => {
+                self.reconfigure(log_config, min_insync_replicas);
+                let _ = reply.send(());
+            }
+            Command::MaxTimestamp { reply } => {
+                let result = if self.online {
+                    Ok(self.log.max_timestamp_batch())
+                } else {
+                    Err(ErrorCode::KAFKA_STORAGE_ERROR)
+                };
+                let _ = reply.send(result);
+            }
             Command::Flush { reply } => {
                 let result = self.checked(|log| log.flush());
                 let _ = reply.send(result);
@@ -139,6 +155,34 @@ impl Actor {
                 let _ = reply.send(self.epochs.latest_epoch().unwrap_or(UNDEFINED_EPOCH));
             }
         }
+    }
+
+    /// New topic configs: the log runs with its new settings from the next append or tick;
+    /// a leader applies the new `min.insync.replicas` at once (which may let its HW advance).
+    fn reconfigure(
+        &mut self,
+        mut log_config: crate::storage::LogConfig,
+        min_insync_replicas: usize,
+    ) {
+        let min_insync_replicas = min_insync_replicas.max(1);
+        log_config.planted_recovery_keeps_bad_crc =
+            self.log.config().planted_recovery_keeps_bad_crc;
+        self.log.set_config(log_config);
+        self.replica.min_insync_replicas = min_insync_replicas;
+        if let Role::Leader(state) = &mut self.role {
+            state.set_min_insync_replicas(min_insync_replicas);
+        }
+    }
+
+    /// Move the log start offset to `offset` (at most the high watermark), durably, deleting
+    /// the segments wholly below it.
+    pub(super) fn advance_log_start(&mut self, offset: i64) -> Result<(), ErrorCode> {
+        let trace = self.env.trace.clone();
+        self.checked(|log| {
+            let deleted_bytes = log.advance_log_start_offset(offset)?;
+            trace.effect("delete_records.deleted_bytes", deleted_bytes);
+            Ok(())
+        })
     }
 
     /// Time-based housekeeping (flush.ms, segment.ms, retention), then ISR shrinking.

@@ -47,6 +47,26 @@ impl Actor {
             FollowerCommand::TruncateTo { offset, reply } => {
                 let _ = reply.send(self.truncate_follower(offset));
             }
+            FollowerCommand::FollowLogStart {
+                leader_log_start_offset,
+                reply,
+            } => {
+                self.follow_log_start(leader_log_start_offset);
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    /// Move this follower's log start up to the leader's, never past its own high watermark
+    /// (Kafka's `maybeIncrementLogStartOffset` on a fetch response).
+    fn follow_log_start(&mut self, leader_log_start_offset: i64) {
+        if !self.online || !matches!(self.role, Role::Follower(_)) {
+            return;
+        }
+        let high_watermark = offsets_of(&self.log, &self.role, self.online).high_watermark;
+        let offset = leader_log_start_offset.min(high_watermark);
+        if offset > self.log.log_start_offset() {
+            let _ = self.advance_log_start(offset);
         }
     }
 

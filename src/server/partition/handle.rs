@@ -32,6 +32,16 @@ pub(super) enum Command {
         timestamp: i64,
         reply: oneshot::Sender<Result<(i64, i64), ErrorCode>>,
     },
+    /// New topic configs (AlterConfigs) for the log and the leader's minimum ISR.
+    Reconfigure {
+        log_config: crate::storage::LogConfig,
+        min_insync_replicas: usize,
+        reply: oneshot::Sender<()>,
+    },
+    /// The first batch holding the largest timestamp (ListOffsets' MAX_TIMESTAMP).
+    MaxTimestamp {
+        reply: oneshot::Sender<Result<Option<(i64, i64)>, ErrorCode>>,
+    },
     Flush {
         reply: oneshot::Sender<Result<(), ErrorCode>>,
     },
@@ -83,6 +93,12 @@ pub(super) enum LeaderCommand {
     },
     /// As leader: the offset where its own leader epoch began.
     LeaderEpochStart { reply: oneshot::Sender<Option<i64>> },
+    /// DeleteRecords: move the log start offset to `offset` (-1: the high watermark);
+    /// answers the new log start offset (the low watermark).
+    DeleteRecords {
+        offset: i64,
+        reply: oneshot::Sender<Result<i64, ErrorCode>>,
+    },
 }
 
 /// The follower's commands (see `super::follower`).
@@ -102,6 +118,11 @@ pub(super) enum FollowerCommand {
     TruncateByEpoch {
         leader_answer: (i32, i64),
         reply: oneshot::Sender<Result<TruncationStep, ErrorCode>>,
+    },
+    /// The leader's log start offset, as its fetch response reported it.
+    FollowLogStart {
+        leader_log_start_offset: i64,
+        reply: oneshot::Sender<()>,
     },
 }
 
@@ -130,8 +151,9 @@ pub struct PartitionHandle {
     pub(super) broker_id: i32,
     /// Whether the partition has more than one replica.
     pub(super) replicated: bool,
-    /// `min.insync.replicas`, for reports of acks=all acknowledgements.
-    pub(super) min_insync_replicas: usize,
+    /// `min.insync.replicas`, for reports of acks=all acknowledgements; shared by every
+    /// clone, so a dynamic change (AlterConfigs) reaches them all.
+    pub(super) min_insync_replicas: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl PartitionHandle {
@@ -245,6 +267,26 @@ impl PartitionHandle {
     /// `min.insync.replicas` of this partition.
     pub fn min_insync_replicas(&self) -> usize {
         self.min_insync_replicas
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Run with new topic configs from now on (AlterConfigs): the log's settings and
+    /// `min.insync.replicas`. Returns once the actor has them.
+    pub async fn reconfigure(
+        &self,
+        log_config: crate::storage::LogConfig,
+        min_insync_replicas: usize,
+    ) -> Result<(), ErrorCode> {
+        self.min_insync_replicas
+            .store(min_insync_replicas, std::sync::atomic::Ordering::Relaxed);
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Reconfigure {
+            log_config,
+            min_insync_replicas,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)
     }
 
     /// Whether the partition has followers (or a leader elsewhere).
@@ -327,6 +369,30 @@ impl PartitionHandle {
         rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
     }
 
+    /// The leader's log start offset, from a fetch response: a follower moves its own up to
+    /// it (never past its high watermark), so records DeleteRecords removed on the leader go
+    /// from the followers too.
+    pub async fn follow_log_start(&self, leader_log_start_offset: i64) {
+        let (reply, rx) = oneshot::channel();
+        let command = FollowerCommand::FollowLogStart {
+            leader_log_start_offset,
+            reply,
+        };
+        if self.send(command).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// DeleteRecords on the leader: the log starts at `offset` (-1: the high watermark) from
+    /// now on. Returns the new log start offset; OFFSET_OUT_OF_RANGE past the high watermark
+    /// or below -1.
+    pub async fn delete_records(&self, offset: i64) -> Result<i64, ErrorCode> {
+        let (reply, rx) = oneshot::channel();
+        self.send(LeaderCommand::DeleteRecords { offset, reply })
+            .await?;
+        rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
+    }
+
     /// Cut this follower's log at `offset`.
     pub async fn truncate_to(&self, offset: i64) -> Result<(), ErrorCode> {
         let (reply, rx) = oneshot::channel();
@@ -362,6 +428,14 @@ impl PartitionHandle {
         let (reply, rx) = oneshot::channel();
         self.send(Command::OffsetForTimestamp { timestamp, reply })
             .await?;
+        rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
+    }
+
+    /// The first batch holding the log's largest timestamp, as (base offset, max timestamp);
+    /// `None` when no batch carries a timestamp.
+    pub async fn max_timestamp_batch(&self) -> Result<Option<(i64, i64)>, ErrorCode> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::MaxTimestamp { reply }).await?;
         rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
     }
 

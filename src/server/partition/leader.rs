@@ -59,6 +59,9 @@ impl Actor {
                 isr,
                 partition_epoch,
             } => self.isr_committed(isr, partition_epoch),
+            LeaderCommand::DeleteRecords { offset, reply } => {
+                let _ = reply.send(self.delete_records(offset));
+            }
             LeaderCommand::IsrRejected => {
                 if let Role::Leader(state) = &mut self.role {
                     state.on_isr_change_rejected();
@@ -206,6 +209,25 @@ impl Actor {
                 self.read_error(code)
             }
         }
+    }
+
+    /// DeleteRecords (Kafka's `deleteRecordsOnLocalLog`): -1 means the high watermark; an
+    /// offset below it -1 or past the high watermark is OFFSET_OUT_OF_RANGE; one at or below
+    /// the log start changes nothing. Answers the log start offset after.
+    fn delete_records(&mut self, offset: i64) -> Result<i64, ErrorCode> {
+        if !self.online {
+            return Err(ErrorCode::KAFKA_STORAGE_ERROR);
+        }
+        if !matches!(self.role, Role::Leader(_)) {
+            return Err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+        }
+        let high_watermark = offsets_of(&self.log, &self.role, self.online).high_watermark;
+        let offset = if offset == -1 { high_watermark } else { offset };
+        if offset < 0 || offset > high_watermark {
+            return Err(ErrorCode::OFFSET_OUT_OF_RANGE);
+        }
+        self.advance_log_start(offset)?;
+        Ok(self.log.log_start_offset())
     }
 
     fn partition_config(&self) -> PartitionConfig {

@@ -94,7 +94,7 @@ impl PartitionHandle {
             role: role_rx,
             broker_id: replica.broker_id,
             replicated: replica.replicas.len() > 1,
-            min_insync_replicas: replica.min_insync_replicas,
+            min_insync_replicas: std::sync::Arc::new(replica.min_insync_replicas.into()),
         })
     }
 }

@@ -87,3 +87,67 @@ fn leader_epoch_checkpoint_is_written_on_change_and_read_at_open() {
         assert_eq!(ask(open()).await, (3, 2));
     });
 }
+
+/// DeleteRecords on a leader: Kafka's codes, -1 as the high watermark, no way back; a
+/// follower takes the leader's log start up to its own high watermark, and refuses
+/// DeleteRecords itself.
+#[test]
+fn delete_records_moves_the_log_start_on_leaders_and_followers() {
+    let runtime = madsim::runtime::Runtime::new();
+    runtime.block_on(async {
+        let records = [TestRecord::value(b"a"), TestRecord::value(b"b")];
+        let leader_disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+        let leader = PartitionHandle::open(
+            &env(&leader_disk),
+            "t",
+            0,
+            LogConfig::default(),
+            controlled_replica(),
+        )
+        .unwrap();
+        leader.become_leader(1, vec![1], 0, true).await;
+        for _ in 0..3 {
+            let batch = Bytes::from(encode_batch(0, 0, 0, &records));
+            leader.append(batch, 1).await.unwrap();
+        }
+        assert_eq!(leader.offsets().high_watermark, 6);
+        assert_eq!(leader.delete_records(3).await, Ok(3));
+        assert_eq!(leader.offsets().log_start_offset, 3);
+        assert_eq!(leader.delete_records(1).await, Ok(3), "never back");
+        assert_eq!(
+            leader.delete_records(7).await,
+            Err(ErrorCode::OFFSET_OUT_OF_RANGE)
+        );
+        assert_eq!(
+            leader.delete_records(-2).await,
+            Err(ErrorCode::OFFSET_OUT_OF_RANGE)
+        );
+        assert_eq!(
+            leader.delete_records(-1).await,
+            Ok(6),
+            "-1 is the high watermark"
+        );
+        assert_eq!(
+            leader.read(4, 1 << 20).await.error_code,
+            ErrorCode::OFFSET_OUT_OF_RANGE
+        );
+
+        let follower_disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+        let mut replica = controlled_replica();
+        replica.replicas = vec![2, 1];
+        let follower =
+            PartitionHandle::open(&env(&follower_disk), "t", 0, LogConfig::default(), replica)
+                .unwrap();
+        follower.become_follower(2, 1).await;
+        let fetched = Bytes::from(encode_batch(0, 1, 0, &records));
+        follower.append_as_follower(fetched, 1).await.unwrap();
+        assert_eq!(
+            follower.delete_records(1).await,
+            Err(ErrorCode::NOT_LEADER_OR_FOLLOWER)
+        );
+        // The leader's start is 2, but this follower's high watermark is 1.
+        follower.follow_log_start(2).await;
+        assert_eq!(follower.offsets().log_start_offset, 1);
+        assert_eq!(follower.offsets().log_end_offset, 2);
+    });
+}

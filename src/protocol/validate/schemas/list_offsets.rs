@@ -7,7 +7,7 @@ use super::super::schema::{Field, Fields, Schema, Versions};
 
 pub(super) const LIST_OFFSETS: Schema = Schema {
     api_key: ApiKey::ListOffsets,
-    versions: Versions::range(1, 6),
+    versions: Versions::range(1, 10),
     flexible: Versions::since(6),
     body: Fields::new(&[
         Field::new("replica_id", Int32),
@@ -26,5 +26,6 @@ pub(super) const LIST_OFFSETS: Schema = Schema {
                 ),
             ]))),
         ),
+        Field::new("timeout_ms", Int32).since(10),
     ]),
 };

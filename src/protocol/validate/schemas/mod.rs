@@ -3,30 +3,42 @@
 //! supports. A new API is one new file here plus one entry in [`SCHEMAS`] (or, for an API only
 //! the controller serves, [`CONTROLLER_SCHEMAS`]).
 
+mod alter_configs;
 mod alter_partition;
 mod api_versions;
 mod broker_heartbeat;
 mod broker_registration;
+mod create_partitions;
 mod create_topics;
+mod delete_records;
 mod delete_topics;
+mod describe_cluster;
+mod describe_configs;
 mod elect_leaders;
 mod fetch;
 mod find_coordinator;
+mod incremental_alter_configs;
 mod list_offsets;
 mod metadata;
 mod offset_for_leader_epoch;
 mod produce;
 
 use super::schema::Schema;
+use alter_configs::ALTER_CONFIGS;
 use alter_partition::ALTER_PARTITION;
 use api_versions::API_VERSIONS;
 use broker_heartbeat::BROKER_HEARTBEAT;
 use broker_registration::BROKER_REGISTRATION;
+use create_partitions::CREATE_PARTITIONS;
 use create_topics::CREATE_TOPICS;
+use delete_records::DELETE_RECORDS;
 use delete_topics::DELETE_TOPICS;
+use describe_cluster::DESCRIBE_CLUSTER;
+use describe_configs::DESCRIBE_CONFIGS;
 use elect_leaders::ELECT_LEADERS;
 use fetch::FETCH;
 use find_coordinator::FIND_COORDINATOR;
+use incremental_alter_configs::INCREMENTAL_ALTER_CONFIGS;
 use list_offsets::LIST_OFFSETS;
 use metadata::METADATA;
 use offset_for_leader_epoch::OFFSET_FOR_LEADER_EPOCH;
@@ -43,6 +55,12 @@ pub(super) const SCHEMAS: &[Schema] = &[
     CREATE_TOPICS,
     DELETE_TOPICS,
     OFFSET_FOR_LEADER_EPOCH,
+    DESCRIBE_CLUSTER,
+    DESCRIBE_CONFIGS,
+    ALTER_CONFIGS,
+    INCREMENTAL_ALTER_CONFIGS,
+    DELETE_RECORDS,
+    CREATE_PARTITIONS,
 ];
 
 /// The controller's own APIs (its Fetch of the metadata log uses `FETCH`).
