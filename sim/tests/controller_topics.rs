@@ -1,17 +1,20 @@
 //! Topics created at run time in a cluster with a controller: CreateTopics and Metadata's
 //! auto-creation are forwarded by the receiving broker to the controller, which places the
 //! replicas over the brokers (or takes a manual assignment), writes the topic to the metadata
-//! log, and every broker opens its replicas when it applies it. Before, the receiving broker
+//! log, and every broker opens its replicas when it applies it. CreatePartitions grows a topic
+//! the same way. Before, the receiving broker
 //! created every partition on itself alone (RF 1), behind the controller's back.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableReplicaAssignment, CreatableTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, CreateTopicsRequest, MetadataRequest, RequestKind, ResponseKind, TopicName,
+    ApiKey, BrokerId, CreatePartitionsRequest, CreateTopicsRequest, MetadataRequest, RequestKind,
+    ResponseKind, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafkasim::client::connection::Connection;
@@ -195,12 +198,26 @@ async fn client(addrs: Vec<std::net::SocketAddr>, clock: RunClock) {
     assert_eq!(partitions.len(), 2);
     assert!(partitions.iter().all(|p| p.1.len() == 3));
 
+    // CreatePartitions grows it through the controller with the topic's replication factor.
+    assert_eq!(create_partitions(&addrs, "rf3", 5).await, ErrorCode::NONE);
+    let partitions = settled(&mut admin, "rf3").await;
+    assert_eq!(partitions.len(), 5);
+    assert!(partitions.iter().all(|p| p.1.len() == 3), "{partitions:?}");
+    assert_eq!(
+        create_partitions(&addrs, "rf3", 5).await,
+        ErrorCode::INVALID_PARTITIONS
+    );
+    assert_eq!(
+        create_partitions(&addrs, "nope", 5).await,
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+    );
+
     // The new topic takes acks=all writes on every broker that leads part of it.
     let producer = Producer::new(
         ProducerConfig::new(addrs.clone()),
         Arc::new(SimClock::new(clock, Arc::default())),
     );
-    for partition in 0..3 {
+    for partition in 0..5 {
         let (_, delivery) = producer
             .send(ProducerRecord {
                 topic: "rf3".into(),
@@ -215,18 +232,21 @@ async fn client(addrs: Vec<std::net::SocketAddr>, clock: RunClock) {
     let mut config = ConsumerConfig::new(addrs.clone());
     config.auto_offset_reset = OffsetReset::Earliest;
     let mut consumer = Consumer::new(config);
-    consumer.assign(&[0, 1, 2].map(|p| ("rf3".to_string(), p)));
+    consumer.assign(&[0, 1, 2, 3, 4].map(|p| ("rf3".to_string(), p)));
     let mut seen = Vec::new();
     for _ in 0..20 {
         for record in consumer.poll(Duration::from_secs(1)).await.expect("poll") {
             seen.push(String::from_utf8(record.value.expect("value").to_vec()).unwrap());
         }
-        if seen.len() >= 3 {
+        if seen.len() >= 5 {
             break;
         }
     }
     seen.sort();
-    assert_eq!(seen, vec!["value-0", "value-1", "value-2"]);
+    assert_eq!(
+        seen,
+        vec!["value-0", "value-1", "value-2", "value-3", "value-4"]
+    );
 }
 
 async fn create_assigned(
@@ -264,6 +284,27 @@ async fn create_assigned(
         panic!("not a CreateTopics response");
     };
     ErrorCode::from_wire(response.topics[0].error_code)
+}
+
+async fn create_partitions(addrs: &[std::net::SocketAddr], topic: &str, count: i32) -> ErrorCode {
+    let mut t = CreatePartitionsTopic::default();
+    t.name = name(topic);
+    t.count = count;
+    t.assignments = None;
+    let mut request = CreatePartitionsRequest::default();
+    request.topics = vec![t];
+    request.timeout_ms = 5_000;
+    let response = request_to(
+        addrs[2],
+        RequestKind::CreatePartitions(request),
+        ApiKey::CreatePartitions,
+        3,
+    )
+    .await;
+    let ResponseKind::CreatePartitions(response) = response else {
+        panic!("not a CreatePartitions response");
+    };
+    ErrorCode::from_wire(response.results[0].error_code)
 }
 
 async fn metadata_code(addrs: &[std::net::SocketAddr], topic: &str) -> ErrorCode {

@@ -116,48 +116,123 @@ impl Controller {
                 "no partitions".into(),
             ));
         };
-        let invalid = |why: String| Err(ControllerError::InvalidReplicaAssignment(why));
         let topic_id = topic_id_for(name, self.state.records_applied);
         batch.push(MetadataRecord::Topic(TopicRecord {
             name: name.to_string(),
             topic_id,
         }));
         for (partition, replicas) in placement.iter().enumerate() {
-            if replicas.is_empty() || replicas.len() != first.len() {
-                return invalid(format!(
-                    "partition {partition} has {} replicas, partition 0 has {}",
-                    replicas.len(),
-                    first.len()
-                ));
-            }
-            let distinct: std::collections::BTreeSet<i32> = replicas.iter().copied().collect();
-            if distinct.len() != replicas.len() {
-                return invalid(format!(
-                    "partition {partition} repeats a broker: {replicas:?}"
-                ));
-            }
-            if let Some(unknown) = replicas.iter().find(|b| self.state.broker(**b).is_none()) {
-                return invalid(format!("broker {unknown} is not registered"));
-            }
-            let isr: Vec<i32> = replicas
-                .iter()
-                .copied()
-                .filter(|b| self.state.broker(*b).is_some_and(|b| !b.fenced))
-                .collect();
-            let Some(&leader) = isr.first() else {
-                return invalid(format!("every replica of partition {partition} is fenced"));
-            };
-            batch.push(MetadataRecord::Partition(PartitionRecord {
-                topic: name.to_string(),
-                partition: partition as i32,
-                leader,
-                isr,
-                replicas: replicas.clone(),
-                leader_epoch: 0,
-                partition_epoch: 0,
-            }));
+            batch.push(MetadataRecord::Partition(self.assigned_partition(
+                name,
+                partition as i32,
+                replicas,
+                first.len(),
+            )?));
         }
         Ok(self.finish(batch))
+    }
+
+    /// Grows a topic to `count` partitions (CreatePartitions), as Kafka's
+    /// `ReplicationControlManager.createPartitions`: the new partitions get the topic's
+    /// replication factor, placed round-robin over the unfenced brokers after the existing
+    /// ones, or as `assignments` says (one replica list per new partition, checked as a
+    /// manual assignment at creation).
+    pub fn create_partitions(
+        &mut self,
+        name: &str,
+        count: i32,
+        assignments: Option<&[Vec<i32>]>,
+    ) -> Result<Vec<MetadataRecord>, ControllerError> {
+        let mut batch = self.begin();
+        let Some(topic) = self.state.topics.get(name) else {
+            return Err(ControllerError::UnknownTopicOrPartition);
+        };
+        let current = topic.partitions.len() as i32;
+        let replication_factor = topic
+            .partitions
+            .values()
+            .next()
+            .map_or(1, |p| p.replicas.len());
+        if count <= current {
+            return Err(ControllerError::InvalidPartitions(count));
+        }
+        let placement: Vec<Vec<i32>> = match assignments {
+            Some(assignments) => {
+                if assignments.len() != (count - current) as usize {
+                    return Err(ControllerError::InvalidReplicaAssignment(format!(
+                        "{} replica lists for {} new partitions",
+                        assignments.len(),
+                        count - current
+                    )));
+                }
+                assignments.to_vec()
+            }
+            None => {
+                let brokers = self.state.unfenced_brokers();
+                if replication_factor > brokers.len() {
+                    return Err(ControllerError::InvalidReplicationFactor {
+                        requested: replication_factor as i32,
+                        available: brokers.len(),
+                    });
+                }
+                let start = self.state.topics.len();
+                (current..count)
+                    .map(|p| {
+                        place_replicas(&brokers, start + p as usize, replication_factor as i32)
+                    })
+                    .collect()
+            }
+        };
+        for (i, replicas) in placement.iter().enumerate() {
+            let partition = current + i as i32;
+            let record = self.assigned_partition(name, partition, replicas, replication_factor)?;
+            batch.push(MetadataRecord::Partition(record));
+        }
+        Ok(self.finish(batch))
+    }
+
+    /// A new partition on `replicas` as a manual assignment is checked: `expected_len`
+    /// distinct registered brokers; its ISR is the unfenced ones, led by the first.
+    fn assigned_partition(
+        &self,
+        name: &str,
+        partition: i32,
+        replicas: &[i32],
+        expected_len: usize,
+    ) -> Result<PartitionRecord, ControllerError> {
+        let invalid = |why: String| Err(ControllerError::InvalidReplicaAssignment(why));
+        if replicas.is_empty() || replicas.len() != expected_len {
+            return invalid(format!(
+                "partition {partition} has {} replicas where {expected_len} are expected",
+                replicas.len()
+            ));
+        }
+        let distinct: std::collections::BTreeSet<i32> = replicas.iter().copied().collect();
+        if distinct.len() != replicas.len() {
+            return invalid(format!(
+                "partition {partition} repeats a broker: {replicas:?}"
+            ));
+        }
+        if let Some(unknown) = replicas.iter().find(|b| self.state.broker(**b).is_none()) {
+            return invalid(format!("broker {unknown} is not registered"));
+        }
+        let isr: Vec<i32> = replicas
+            .iter()
+            .copied()
+            .filter(|b| self.state.broker(*b).is_some_and(|b| !b.fenced))
+            .collect();
+        let Some(&leader) = isr.first() else {
+            return invalid(format!("every replica of partition {partition} is fenced"));
+        };
+        Ok(PartitionRecord {
+            topic: name.to_string(),
+            partition,
+            leader,
+            isr,
+            replicas: replicas.to_vec(),
+            leader_epoch: 0,
+            partition_epoch: 0,
+        })
     }
 
     /// Deletes a topic and its partitions.

@@ -43,3 +43,19 @@ pub struct TopicAssignment {
     /// Topic-level config overrides, Kafka names and string values.
     pub configs: BTreeMap<String, String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_follow_kafkas_rule() {
+        assert!(is_legal_topic_name("t"));
+        assert!(is_legal_topic_name("a.b_c-9"));
+        assert!(is_legal_topic_name(&"x".repeat(249)));
+        for illegal in ["", ".", "..", "bad$#!name", "a b", "é"] {
+            assert!(!is_legal_topic_name(illegal), "{illegal:?}");
+        }
+        assert!(!is_legal_topic_name(&"x".repeat(250)));
+    }
+}

@@ -47,7 +47,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
 
 /// The APIs the controller serves: brokers register, heartbeat, propose ISR changes, fetch
 /// the metadata log (Fetch v12 of `__cluster_metadata`, as KRaft brokers do) and forward
-/// CreateTopics.
+/// CreateTopics and CreatePartitions.
 pub const CONTROLLER_SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Fetch, 12, 12),
     // v3 adds the previous broker epoch a cleanly shut down broker reports (KIP-966).
@@ -57,6 +57,7 @@ pub const CONTROLLER_SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ElectLeaders, 2, 2),
     // Forwarded by brokers (and sent by admins that reach the controller directly).
     (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::CreatePartitions, 0, 3),
 ];
 
 /// The supported range of an API, if kafkasim implements it at all.

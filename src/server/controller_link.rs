@@ -18,7 +18,8 @@ use kafka_protocol::messages::broker_registration_request::Listener;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{
     AlterPartitionRequest, ApiKey, BrokerHeartbeatRequest, BrokerId, BrokerRegistrationRequest,
-    CreateTopicsRequest, CreateTopicsResponse, FetchRequest, RequestKind, ResponseKind, TopicName,
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
+    FetchRequest, RequestKind, ResponseKind, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use tokio::sync::mpsc;
@@ -43,6 +44,8 @@ const INCARNATION_FILE: &str = "broker.incarnation";
 const REGISTRATION_VERSION: i16 = 3;
 /// The CreateTopics version brokers forward at.
 const CREATE_TOPICS_VERSION: i16 = 7;
+/// The CreatePartitions version brokers forward at.
+const CREATE_PARTITIONS_VERSION: i16 = 3;
 
 /// Run the broker's controller tasks until the process dies.
 pub async fn run(
@@ -98,31 +101,55 @@ async fn connect(broker: &Broker, controller: SocketAddr, role: &str) -> Connect
     }
 }
 
-/// CreateTopics, forwarded to the controller as a KRaft broker does (the controller places
-/// the replicas over the cluster and writes the topic to the metadata log; this and every
-/// other broker create their replicas when they apply it). On a fresh connection: the answer
-/// comes back or the connection fails, and a failure is retriable for the client.
-pub async fn forward_create_topics(
+/// An admin request forwarded to the controller, as a KRaft broker does (CreateTopics,
+/// CreatePartitions: the controller places the replicas and writes the change to the metadata
+/// log; this and every other broker act on it when they apply it). On a fresh connection: the
+/// answer comes back or the connection fails, and a failure is retriable for the client.
+pub async fn forward(
     broker: &Broker,
-    request: CreateTopicsRequest,
-) -> Result<CreateTopicsResponse, ConnError> {
+    body: RequestKind,
+    api_key: ApiKey,
+    version: i16,
+) -> Result<ResponseKind, ConnError> {
     let Some(controller) = broker.config.controller else {
         return Err(ConnError::Protocol("no controller to forward to".into()));
     };
     let client_id = format!("broker-{}-forward", broker.config.node_id);
     let conn = Connection::connect(controller, &client_id, 1, REQUEST_TIMEOUT).await?;
-    let response = conn
-        .request(
-            RequestKind::CreateTopics(request),
-            ApiKey::CreateTopics,
-            CREATE_TOPICS_VERSION,
-            REQUEST_TIMEOUT,
-        )
-        .await?;
-    match response {
+    conn.request(body, api_key, version, REQUEST_TIMEOUT).await
+}
+
+/// CreateTopics, forwarded to the controller.
+pub async fn forward_create_topics(
+    broker: &Broker,
+    request: CreateTopicsRequest,
+) -> Result<CreateTopicsResponse, ConnError> {
+    let body = RequestKind::CreateTopics(request);
+    match forward(broker, body, ApiKey::CreateTopics, CREATE_TOPICS_VERSION).await? {
         ResponseKind::CreateTopics(response) => Ok(response),
         _ => Err(ConnError::Protocol(
             "unexpected response to CreateTopics".into(),
+        )),
+    }
+}
+
+/// CreatePartitions, forwarded to the controller.
+pub async fn forward_create_partitions(
+    broker: &Broker,
+    request: CreatePartitionsRequest,
+) -> Result<CreatePartitionsResponse, ConnError> {
+    let body = RequestKind::CreatePartitions(request);
+    match forward(
+        broker,
+        body,
+        ApiKey::CreatePartitions,
+        CREATE_PARTITIONS_VERSION,
+    )
+    .await?
+    {
+        ResponseKind::CreatePartitions(response) => Ok(response),
+        _ => Err(ConnError::Protocol(
+            "unexpected response to CreatePartitions".into(),
         )),
     }
 }
@@ -375,11 +402,22 @@ async fn fetch_metadata(
 /// Move every hosted partition to the role the metadata names.
 async fn reconcile(broker: &Broker, state: &MetadataState, unclean: &BTreeSet<(String, i32)>) {
     let me = broker.config.node_id;
-    // Topics created through the controller (CreateTopics, auto-creation): every broker lists
-    // them, and opens the replicas placed on it.
-    let known: BTreeSet<String> = broker.topics().into_iter().map(|t| t.name).collect();
+    // Topics created or grown through the controller (CreateTopics, auto-creation,
+    // CreatePartitions): every broker lists them, and opens the replicas placed on it.
     for (name, topic) in &state.topics {
-        if known.contains(name) {
+        if let Some(local) = broker.topic(name) {
+            // Grown through the controller (CreatePartitions): open the new partitions.
+            let added: Vec<Vec<i32>> = topic
+                .partitions
+                .values()
+                .skip(local.replicas.len())
+                .map(|p| p.replicas.clone())
+                .collect();
+            if !added.is_empty() {
+                if let Err(error) = broker.add_partitions(name, added) {
+                    tracing::error!(topic = %name, %error, "cannot open partitions the controller added");
+                }
+            }
             continue;
         }
         let assignment = crate::metadata::TopicAssignment {

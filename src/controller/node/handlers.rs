@@ -1,17 +1,20 @@
 //! The controller's request handlers for brokers and admins: BrokerRegistration,
-//! BrokerHeartbeat, ElectLeaders, AlterPartition and CreateTopics (forwarded by brokers). Each asks the pure
+//! BrokerHeartbeat, ElectLeaders, AlterPartition, and CreateTopics and CreatePartitions (forwarded
+//! by brokers). Each asks the pure
 //! [`Controller`](super::super::Controller) for a decision, commits its records through the
 //! metadata log (durable before published), and only then answers.
 
 use kafka_protocol::messages::alter_partition_response::{
     PartitionData as AlterPartitionData, TopicData as AlterTopicData,
 };
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
 use kafka_protocol::messages::{
     AlterPartitionRequest, AlterPartitionResponse, BrokerHeartbeatRequest, BrokerHeartbeatResponse,
-    BrokerId, BrokerRegistrationRequest, BrokerRegistrationResponse, CreateTopicsRequest,
-    CreateTopicsResponse, ElectLeadersRequest, ElectLeadersResponse,
+    BrokerId, BrokerRegistrationRequest, BrokerRegistrationResponse, CreatePartitionsRequest,
+    CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, ElectLeadersRequest,
+    ElectLeadersResponse,
 };
 
 use super::super::records::{decode_log_ends, MetadataRecord, LOG_ENDS_TAG};
@@ -273,6 +276,54 @@ pub(super) fn create_topics(node: &Node, request: CreateTopicsRequest) -> Create
             }
         }
         response.topics.push(out);
+    }
+    response
+}
+
+/// CreatePartitions, as forwarded by a broker: each topic grows through the controller, so
+/// every broker opens its new replicas when it applies the records. A topic named twice is
+/// INVALID_REQUEST for each, as in Kafka.
+pub(super) fn create_partitions(
+    node: &Node,
+    request: CreatePartitionsRequest,
+) -> CreatePartitionsResponse {
+    let mut response = CreatePartitionsResponse::default();
+    let mut core = node.core.lock().unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let duplicated: std::collections::BTreeSet<String> = request
+        .topics
+        .iter()
+        .map(|t| t.name.0.to_string())
+        .filter(|name| !seen.insert(name.clone()))
+        .collect();
+    for topic in &request.topics {
+        let name = topic.name.0.to_string();
+        let assignments: Option<Vec<Vec<i32>>> = topic.assignments.as_ref().map(|a| {
+            a.iter()
+                .map(|a| a.broker_ids.iter().map(|b| b.0).collect())
+                .collect()
+        });
+        let result = if duplicated.contains(&name) {
+            Err((
+                ErrorCode::INVALID_REQUEST,
+                "Duplicate topic in request.".to_string(),
+            ))
+        } else {
+            core.controller
+                .create_partitions(&name, topic.count, assignments.as_deref())
+                .map_err(|e| (e.code(), e.to_string()))
+        };
+        let mut out = CreatePartitionsTopicResult::default();
+        out.name = topic.name.clone();
+        match result {
+            Ok(records) if request.validate_only => core.controller.discard(records),
+            Ok(records) => node.commit(&mut core, records),
+            Err((code, message)) => {
+                out.error_code = code.code();
+                out.error_message = Some(message.into());
+            }
+        }
+        response.results.push(out);
     }
     response
 }

@@ -246,6 +246,9 @@ async fn handle(node: &Node, body: RequestKind) -> Option<ResponseKind> {
         RequestKind::CreateTopics(request) => {
             ResponseKind::CreateTopics(handlers::create_topics(node, request))
         }
+        RequestKind::CreatePartitions(request) => {
+            ResponseKind::CreatePartitions(handlers::create_partitions(node, request))
+        }
         RequestKind::ElectLeaders(request) => {
             ResponseKind::ElectLeaders(elect_leaders(node, request))
         }

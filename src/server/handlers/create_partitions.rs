@@ -5,12 +5,14 @@
 //! wrong number, with an empty or repeated replica list, an unknown broker, or a replication
 //! factor unlike the topic's INVALID_REPLICA_ASSIGNMENT; `validate_only` only checks.
 //!
-//! Placement: as CreateTopics, kafkasim's brokers create partitions on the broker that
-//! receives the request (the static cluster map is each broker's own, and topics do not yet
-//! travel through the controller's metadata log), so a new partition's replica must be that
-//! broker: a topic with more than one replica per partition, or an assignment naming another
-//! broker, is INVALID_REPLICA_ASSIGNMENT with a message saying so. The grown topic is
-//! persisted with the broker's run-time topics.
+//! Placement: with a controller the request is forwarded to it, as CreateTopics is: it places
+//! the new partitions over the cluster with the topic's replication factor (or as assigned),
+//! and every broker opens its replicas when it applies the records. Without one (the static
+//! cluster map, each broker's own) the broker that receives the request hosts every new
+//! partition, so a new partition's replica must be that broker: a topic with more than one
+//! replica per partition, or an assignment naming another broker, is
+//! INVALID_REPLICA_ASSIGNMENT with a message saying so. The grown topic is persisted with the
+//! broker's run-time topics.
 
 use std::collections::BTreeSet;
 
@@ -25,7 +27,10 @@ use crate::server::{Broker, TopicAssignment};
 /// A bound on partitions per topic, as CreateTopics has.
 const PARTITIONS_MAX: i32 = 10_000;
 
-pub fn handle(broker: &Broker, request: CreatePartitionsRequest) -> CreatePartitionsResponse {
+pub async fn handle(broker: &Broker, request: CreatePartitionsRequest) -> CreatePartitionsResponse {
+    if broker.config.controller.is_some() {
+        return forward(broker, request).await;
+    }
     let mut seen = BTreeSet::new();
     let duplicated: BTreeSet<String> = request
         .topics
@@ -87,6 +92,28 @@ pub fn handle(broker: &Broker, request: CreatePartitionsRequest) -> CreatePartit
         response.results.push(out);
     }
     response
+}
+
+/// With a controller, it decides (placement over the whole cluster, any replication factor)
+/// and the brokers open the new partitions when they apply its records.
+async fn forward(broker: &Broker, request: CreatePartitionsRequest) -> CreatePartitionsResponse {
+    let topics: Vec<_> = request.topics.iter().map(|t| t.name.clone()).collect();
+    match crate::server::controller_link::forward_create_partitions(broker, request).await {
+        Ok(response) => response,
+        Err(error) => {
+            let mut response = CreatePartitionsResponse::default();
+            for name in topics {
+                let mut out = CreatePartitionsTopicResult::default();
+                out.name = name;
+                out.error_code = ErrorCode::REQUEST_TIMED_OUT.code();
+                out.error_message = Some(str_bytes(&format!(
+                    "the controller did not answer: {error}"
+                )));
+                response.results.push(out);
+            }
+            response
+        }
+    }
 }
 
 /// Where new partitions may go.

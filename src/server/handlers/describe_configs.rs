@@ -87,7 +87,7 @@ pub(crate) fn existing_topic(
     broker: &Broker,
     name: &str,
 ) -> Result<crate::server::TopicAssignment, Rejection> {
-    if !legal_topic_name(name) {
+    if !crate::metadata::is_legal_topic_name(name) {
         return Err((
             ErrorCode::INVALID_TOPIC_EXCEPTION,
             format!("Topic name {name:?} is illegal"),
@@ -99,12 +99,6 @@ pub(crate) fn existing_topic(
             format!("The topic '{name}' does not exist."),
         )
     })
-}
-
-/// Kafka's `Topic.validate`: 1 to 249 characters of `[a-zA-Z0-9._-]`, not "." or "..".
-fn legal_topic_name(name: &str) -> bool {
-    let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-    !name.is_empty() && name != "." && name != ".." && name.len() <= 249 && name.chars().all(legal)
 }
 
 /// A broker resource must name this broker by its id.
@@ -164,20 +158,4 @@ fn encode(
         out.config_type = config.kind as i8;
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn topic_names_follow_kafkas_rule() {
-        assert!(legal_topic_name("t"));
-        assert!(legal_topic_name("a.b_c-9"));
-        assert!(legal_topic_name(&"x".repeat(249)));
-        for illegal in ["", ".", "..", "bad$#!name", "a b", "é"] {
-            assert!(!legal_topic_name(illegal), "{illegal:?}");
-        }
-        assert!(!legal_topic_name(&"x".repeat(250)));
-    }
 }

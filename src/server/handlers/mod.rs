@@ -60,7 +60,7 @@ pub async fn dispatch(broker: &Broker, request: Request) -> Reply {
         RequestKind::DescribeCluster(req) => describe_cluster::handle(broker, req, version).into(),
         RequestKind::DescribeConfigs(req) => describe_configs::handle(broker, req, version).into(),
         RequestKind::AlterConfigs(req) => alter_configs::handle(broker, req).await.into(),
-        RequestKind::CreatePartitions(req) => create_partitions::handle(broker, req).into(),
+        RequestKind::CreatePartitions(req) => create_partitions::handle(broker, req).await.into(),
         RequestKind::DeleteRecords(req) => delete_records::handle(broker, req).await.into(),
         RequestKind::IncrementalAlterConfigs(req) => {
             incremental_alter_configs::handle(broker, req).await.into()

@@ -128,7 +128,10 @@ fn delete_records_moves_the_log_start_on_leaders_and_followers() {
             "-1 is the high watermark"
         );
         assert_eq!(
-            leader.read(4, 1 << 20).await.error_code,
+            leader
+                .read(4, ReadLimit::at_least_one(1 << 20))
+                .await
+                .error_code,
             ErrorCode::OFFSET_OUT_OF_RANGE
         );
 
