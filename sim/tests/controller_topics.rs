@@ -41,6 +41,8 @@ brokers = 3
 [broker]
 "default.replication.factor" = 3
 "num.partitions" = 2
+# acks=all needs every replica: the followers of run-time partitions must fetch.
+"min.insync.replicas" = 3
 
 [model]
 controller = true
@@ -213,8 +215,11 @@ async fn client(addrs: Vec<std::net::SocketAddr>, clock: RunClock) {
     );
 
     // The new topic takes acks=all writes on every broker that leads part of it.
+    let mut config = ProducerConfig::new(addrs.clone());
+    config.acks = -1;
+    config.delivery_timeout = Duration::from_secs(20);
     let producer = Producer::new(
-        ProducerConfig::new(addrs.clone()),
+        config,
         Arc::new(SimClock::new(clock, Arc::default())),
     );
     for partition in 0..5 {

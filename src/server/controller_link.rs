@@ -400,37 +400,45 @@ async fn fetch_metadata(
 }
 
 /// Move every hosted partition to the role the metadata names.
-async fn reconcile(broker: &Broker, state: &MetadataState, unclean: &BTreeSet<(String, i32)>) {
+async fn reconcile(broker: &Arc<Broker>, state: &MetadataState, unclean: &BTreeSet<(String, i32)>) {
     let me = broker.config.node_id;
     // Topics created or grown through the controller (CreateTopics, auto-creation,
-    // CreatePartitions): every broker lists them, and opens the replicas placed on it.
+    // CreatePartitions): every broker lists them, and opens the replicas placed on it, each
+    // replicated one with a fetcher as at startup.
     for (name, topic) in &state.topics {
-        if let Some(local) = broker.topic(name) {
-            // Grown through the controller (CreatePartitions): open the new partitions.
-            let added: Vec<Vec<i32>> = topic
-                .partitions
-                .values()
-                .skip(local.replicas.len())
-                .map(|p| p.replicas.clone())
-                .collect();
-            if !added.is_empty() {
-                if let Err(error) = broker.add_partitions(name, added) {
-                    tracing::error!(topic = %name, %error, "cannot open partitions the controller added");
-                }
-            }
+        let local = broker.topic(name).map_or(0, |t| t.replicas.len());
+        let added: Vec<Vec<i32>> = topic
+            .partitions
+            .values()
+            .skip(local)
+            .map(|p| p.replicas.clone())
+            .collect();
+        if added.is_empty() {
             continue;
         }
-        let assignment = crate::metadata::TopicAssignment {
-            name: name.clone(),
-            replicas: topic
-                .partitions
-                .values()
-                .map(|p| p.replicas.clone())
-                .collect(),
-            configs: Default::default(),
+        let opened = if local == 0 {
+            let assignment = crate::metadata::TopicAssignment {
+                name: name.clone(),
+                replicas: added.clone(),
+                configs: Default::default(),
+            };
+            broker.add_topic(assignment, &Default::default())
+        } else {
+            broker.add_partitions(name, added.clone()).map(|_| ())
         };
-        if let Err(error) = broker.add_topic(assignment, &Default::default()) {
-            tracing::error!(topic = %name, %error, "cannot open a topic the controller created");
+        if let Err(error) = opened {
+            tracing::error!(topic = %name, %error, "cannot open partitions the controller created");
+            continue;
+        }
+        for (i, replicas) in added.iter().enumerate() {
+            let partition = (local + i) as i32;
+            if replicas.len() > 1 && replicas.contains(&me) {
+                if let Some(handle) = broker.partition(name, partition) {
+                    let follow =
+                        super::fetcher::follow(broker.clone(), name.clone(), partition, handle);
+                    tokio::spawn(follow);
+                }
+            }
         }
     }
     for (topic, partition, live) in state.partitions() {

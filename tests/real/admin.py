@@ -44,6 +44,20 @@ def topic_configs(admin):
     return result(admin.describe_configs([resource])[resource])
 
 
+def first_describe(admin):
+    """The first DescribeConfigs, retried once if librdkafka reports it unsupported: seen once
+    in 15 runs when its request went out on a connection whose ApiVersions exchange had not
+    finished (the same broker answers it on every other run). Printed when it happens."""
+    try:
+        return topic_configs(admin)
+    except KafkaException as error:
+        if "not supported by broker" not in str(error):
+            raise
+        print(f"note: first DescribeConfigs retried after: {error}")
+        time.sleep(1)
+        return topic_configs(admin)
+
+
 def main(bootstrap):
     admin = AdminClient({"bootstrap.servers": bootstrap})
     futures = admin.create_topics([NewTopic(TOPIC, num_partitions=2, replication_factor=1)])
@@ -53,7 +67,7 @@ def main(bootstrap):
     check(cluster.cluster_id == "kafkasim", f"describe_cluster id {cluster.cluster_id}")
     check(len(cluster.nodes) >= 1, f"describe_cluster nodes {cluster.nodes}")
 
-    configs = topic_configs(admin)
+    configs = first_describe(admin)
     retention = configs["retention.ms"]
     check(retention.value == "604800000", f"retention.ms default {retention.value}")
     check(retention.source == 5, f"retention.ms source {retention.source} (DEFAULT_CONFIG)")

@@ -6,6 +6,8 @@ while the leader of partition 0 is killed with SIGKILL and later restarted; then
 round, while the leader of partition 1 is stopped with SIGTERM (a controlled shutdown: it must
 hand its leaderships over before it exits, exit 0 and leave the clean-shutdown marker, which
 its restart removes). Every record the producer saw acknowledged must then be read back.
+Then topics made at run time go through the controller: CreateTopics with RF 3,
+CreatePartitions, and a producer's auto-created topic, written with acks=all and read back.
 Prints `cluster: N passed, M failed` and exits non-zero on any failure. Every process it
 starts is killed on exit.
 
@@ -21,6 +23,7 @@ import threading
 import time
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 TOPIC = "rf3"
 PARTITIONS = 3
@@ -28,6 +31,9 @@ RECORDS = 3000
 PLACEMENT = "1,2,3/2,3,1/3,1,2"
 COMMON = [
     "--config", "min.insync.replicas=2",
+    # Auto-created topics get RF 3: with RF 1, min.insync.replicas 2 refuses every acks=all
+    # write (NOT_ENOUGH_REPLICAS), as Kafka does.
+    "--config", "default.replication.factor=3",
     "--config", "broker.session.timeout.ms=3000",
     "--config", "broker.heartbeat.interval.ms=500",
     "--config", "replica.lag.time.max.ms=5000",
@@ -180,19 +186,19 @@ def produce_round(cluster, prefix, on_disrupt, on_recover):
     return acked, failed, remaining
 
 
-def consume_all(bootstrap, timeout_s=60):
+def consume_all(bootstrap, timeout_s=60, topic=TOPIC, partitions=PARTITIONS):
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "kafkasim-cluster",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     try:
         high = {}
-        for p in range(PARTITIONS):
-            _, hw = consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)
+        for p in range(partitions):
+            _, hw = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
             high[p] = hw
-        consumer.assign([TopicPartition(TOPIC, p, -2) for p in range(PARTITIONS)])
+        consumer.assign([TopicPartition(topic, p, -2) for p in range(partitions)])
         seen = set()
-        next_offset = {p: 0 for p in range(PARTITIONS)}
+        next_offset = {p: 0 for p in range(partitions)}
         deadline = time.monotonic() + timeout_s
-        while any(next_offset[p] < high[p] for p in range(PARTITIONS)):
+        while any(next_offset[p] < high[p] for p in range(partitions)):
             if time.monotonic() > deadline:
                 return seen, f"timed out at {next_offset} of {high}"
             for message in consumer.consume(num_messages=1000, timeout=1.0):
@@ -205,6 +211,71 @@ def consume_all(bootstrap, timeout_s=60):
         return seen, None
     finally:
         consumer.close()
+
+
+def settled_partitions(admin, topic, count, timeout_s=20):
+    """Replica counts of `topic`'s partitions once it has `count`, each led; None on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        metadata = admin.list_topics(topic, timeout=5).topics.get(topic)
+        if metadata and metadata.error is None and len(metadata.partitions) == count and all(
+                p.leader >= 0 for p in metadata.partitions.values()):
+            return sorted(len(p.replicas) for p in metadata.partitions.values())
+        time.sleep(0.2)
+    return None
+
+
+def check_created_topics(bootstrap):
+    """CreateTopics, CreatePartitions and auto-creation go through the controller: RF 3
+    spread over the brokers, acks=all writes to every partition read back."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    topic = "created-rf3"
+    errors = {}
+    for name, future in admin.create_topics([NewTopic(topic, num_partitions=4,
+                                                      replication_factor=3)]).items():
+        try:
+            future.result(timeout=15)
+        except Exception as error:  # noqa: BLE001 - reported
+            errors[name] = error
+    check("CreateTopics RF 3 through the controller", not errors, str(errors))
+    replicas = settled_partitions(admin, topic, 4)
+    check("the created topic: 4 partitions of 3 replicas, each led", replicas == [3] * 4,
+          str(replicas))
+    try:
+        admin.create_topics([NewTopic("rf4", num_partitions=1,
+                                      replication_factor=4)])["rf4"].result(timeout=15)
+        refused = None
+    except Exception as error:  # noqa: BLE001 - the expected refusal
+        refused = error.args[0].name() if error.args else repr(error)
+    check("RF 4 on 3 brokers is INVALID_REPLICATION_FACTOR",
+          refused == "INVALID_REPLICATION_FACTOR", str(refused))
+    try:
+        admin.create_partitions([NewPartitions(topic, 6)])[topic].result(timeout=15)
+        grown = None
+    except Exception as error:  # noqa: BLE001 - reported
+        grown = error
+    replicas = settled_partitions(admin, topic, 6)
+    check("CreatePartitions to 6 through the controller, RF 3 kept",
+          grown is None and replicas == [3] * 6, f"{grown} {replicas}")
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5,
+                         "enable.idempotence": False})
+    acked, failed = [], []
+
+    def report(error, message):
+        (failed if error else acked).append(error or message.value())
+
+    for i in range(600):
+        producer.produce(topic, value=f"c-{i}".encode(), partition=i % 6, on_delivery=report)
+        producer.produce("auto-created", value=f"a-{i}".encode(), on_delivery=report)
+        producer.poll(0)
+    remaining = producer.flush(30)
+    check("acks=all to the created topic and an auto-created one",
+          remaining == 0 and not failed and len(acked) == 1200,
+          f"{len(acked)} acknowledged, {len(failed)} failed ({failed[:2]}), {remaining} left")
+    seen, error = consume_all(bootstrap, topic=topic, partitions=6)
+    missing = [v for v in acked if v.startswith(b"c-") and v not in seen]
+    check("the created topic's records read back", error is None and not missing,
+          f"{error} {len(missing)} missing")
 
 
 def main():
@@ -267,6 +338,7 @@ def main():
         missing = [v for v in acked if v not in seen]
         check("every acknowledged record is read back", not missing,
               f"{len(missing)} of {len(acked)} missing, e.g. {missing[:3]}")
+        check_created_topics(cluster.bootstrap())
     finally:
         cluster.stop_all()
         passed = sum(results)

@@ -89,6 +89,10 @@ KAFKASIM_BROKER_LOG="$broker_log" \
 echo "== kcat and kafka-python against 127.0.0.1:$port"
 KAFKASIM_BOOTSTRAP="127.0.0.1:$port" .venv-real/bin/python tests/real/check_clients.py
 
+# Kafka's admin surface through confluent-kafka's AdminClient.
+echo "== admin APIs (confluent-kafka AdminClient) against 127.0.0.1:$port"
+.venv-real/bin/python tests/real/admin.py "127.0.0.1:$port"
+
 # kafkasim's own clients over real TCP, through the command-line tools: create, describe,
 # produce keyed lines, consume them back, delete.
 echo "== kafkasim-tools against 127.0.0.1:$port"

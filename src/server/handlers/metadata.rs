@@ -79,8 +79,8 @@ pub async fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> 
 }
 
 /// A requested topic that does not exist: created, or the code that says why not. A topic
-/// the controller is creating is LEADER_NOT_AVAILABLE until its metadata arrives (the client
-/// asks again), as in Kafka.
+/// the controller is creating (or could not create yet) is LEADER_NOT_AVAILABLE until its
+/// metadata arrives (the client asks again), as in Kafka.
 async fn missing(broker: &Broker, name: &str, allowed: bool) -> Result<TopicAssignment, ErrorCode> {
     create_topics::validate_name(name).map_err(|(code, _)| code)?;
     if !(allowed && broker.config.auto_create_topics_enable()) {
@@ -91,6 +91,14 @@ async fn missing(broker: &Broker, name: &str, allowed: bool) -> Result<TopicAssi
         Ok(None) => Err(ErrorCode::LEADER_NOT_AVAILABLE),
         // Created meanwhile by another request: describe it next time.
         Err((ErrorCode::TOPIC_ALREADY_EXISTS, _)) => Err(ErrorCode::LEADER_NOT_AVAILABLE),
+        // With a controller, as Kafka's AutoTopicCreationManager: the creation is the
+        // controller's business and the client only learns the topic is not there yet, so it
+        // asks again (and the next Metadata tries again), e.g. while the brokers that could
+        // host it are still fenced after a start.
+        Err((code, message)) if broker.config.controller.is_some() => {
+            tracing::info!(topic = name, %code, %message, "auto topic creation refused; the client will ask again");
+            Err(ErrorCode::LEADER_NOT_AVAILABLE)
+        }
         Err((code, message)) => {
             tracing::warn!(topic = name, %message, "auto topic creation failed");
             Err(code)
