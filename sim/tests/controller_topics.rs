@@ -218,10 +218,7 @@ async fn client(addrs: Vec<std::net::SocketAddr>, clock: RunClock) {
     let mut config = ProducerConfig::new(addrs.clone());
     config.acks = -1;
     config.delivery_timeout = Duration::from_secs(20);
-    let producer = Producer::new(
-        config,
-        Arc::new(SimClock::new(clock, Arc::default())),
-    );
+    let producer = Producer::new(config, Arc::new(SimClock::new(clock, Arc::default())));
     for partition in 0..5 {
         let (_, delivery) = producer
             .send(ProducerRecord {

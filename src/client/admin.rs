@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
@@ -13,8 +14,9 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
 use kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest,
-    DescribeConfigsRequest, IncrementalAlterConfigsRequest, RequestKind, ResponseKind, TopicName,
+    ApiKey, CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest,
+    DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest,
+    IncrementalAlterConfigsRequest, RequestKind, ResponseKind, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -28,6 +30,7 @@ const DESCRIBE_CLUSTER_VERSION: i16 = 1;
 const DESCRIBE_CONFIGS_VERSION: i16 = 4;
 const INCREMENTAL_ALTER_CONFIGS_VERSION: i16 = 1;
 const DELETE_RECORDS_VERSION: i16 = 2;
+const CREATE_PARTITIONS_VERSION: i16 = 3;
 /// Kafka's `ConfigResource.Type.TOPIC`.
 const RESOURCE_TOPIC: i8 = 2;
 
@@ -320,6 +323,37 @@ impl Admin {
             }
         }
         Ok(())
+    }
+
+    /// Grow a topic to `count` partitions (CreatePartitions; the broker forwards it to the
+    /// controller when there is one).
+    pub async fn create_partitions(&mut self, name: &str, count: i32) -> Result<(), AdminError> {
+        let mut topic = CreatePartitionsTopic::default();
+        topic.name = TopicName(StrBytes::from_string(name.to_string()));
+        topic.count = count;
+        topic.assignments = None;
+        let mut request = CreatePartitionsRequest::default();
+        request.topics = vec![topic];
+        request.timeout_ms = self.cluster.request_timeout.as_millis() as i32;
+        let response = self
+            .cluster
+            .request_any(
+                RequestKind::CreatePartitions(request),
+                ApiKey::CreatePartitions,
+                CREATE_PARTITIONS_VERSION,
+            )
+            .await?;
+        let ResponseKind::CreatePartitions(response) = response else {
+            return Err(unexpected("CreatePartitions"));
+        };
+        match response.results.first() {
+            Some(r) if r.error_code == ErrorCode::NONE => Ok(()),
+            Some(r) => Err(kafka_error(
+                ErrorCode::from_wire(r.error_code),
+                r.error_message.as_ref(),
+            )),
+            None => Err(unexpected("CreatePartitions")),
+        }
     }
 
     /// DeleteRecords on a partition's leader: the records below `offset` (-1: the high

@@ -103,6 +103,16 @@ seq 1 300 | sed 's/^/key-/; s/$/:value/' | awk -F: '{print $1 ":" $1 "-" $2}' | 
 [[ $(wc -l <"$work_dir/acks.txt") -eq 300 ]]
 tools consume tools-check --from-beginning --max-messages 300 --timeout-ms 3000 | sort >"$work_dir/consumed.txt"
 seq 1 300 | sed 's/^/key-/' | awk '{print $1 ":" $1 "-value"}' | sort | diff - "$work_dir/consumed.txt"
+# Kafka's admin tools: configs at creation, alter configs, grow the topic, delete records.
+tools topics --create tools-admin --partitions 2 --replication-factor 1 --config retention.ms=600000
+tools configs --describe --topic tools-admin | grep -qx "  retention.ms=600000 (DYNAMIC_TOPIC_CONFIG)"
+tools configs --alter --entity-type topics --entity-name tools-admin --add-config flush.messages=1 --delete-config retention.ms
+tools configs --describe --topic tools-admin | grep -qx "  flush.messages=1 (DYNAMIC_TOPIC_CONFIG)"
+tools configs --describe --topic tools-admin | grep -qx "  retention.ms=604800000 (DEFAULT_CONFIG)"
+tools topics --alter tools-admin --partitions 4
+tools topics --describe tools-admin | grep -c "leader 1" | grep -qx 4
+seq 1 50 | tools produce tools-admin --key-separator : >/dev/null
+tools delete-records --topic tools-admin --partition 0 --offset -1 | grep -q "low_watermark"
 tools topics --delete tools-check
 if tools topics --list | grep -qx tools-check; then
     echo "tools-check is still listed after its deletion" >&2

@@ -4,8 +4,12 @@
 //!
 //! ```text
 //! kafkasim-tools --bootstrap 127.0.0.1:9092 topics --list
-//! kafkasim-tools --bootstrap 127.0.0.1:9092 topics --create t --partitions 3
+//! kafkasim-tools --bootstrap 127.0.0.1:9092 topics --create t --partitions 3 \
+//!     --replication-factor 3 --config retention.ms=60000
+//! kafkasim-tools --bootstrap 127.0.0.1:9092 topics --alter t --partitions 6
 //! kafkasim-tools --bootstrap 127.0.0.1:9092 topics --describe t
+//! kafkasim-tools --bootstrap 127.0.0.1:9092 configs --alter --topic t --add-config flush.messages=1
+//! kafkasim-tools --bootstrap 127.0.0.1:9092 delete-records --topic t --partition 0 --offset 10
 //! kafkasim-tools --bootstrap 127.0.0.1:9092 topics --delete t
 //! printf 'k1:v1\nk2:v2\n' | kafkasim-tools --bootstrap 127.0.0.1:9092 produce t --key-separator :
 //! kafkasim-tools --bootstrap 127.0.0.1:9092 consume t --from-beginning --max-messages 2
@@ -18,6 +22,7 @@
 // only a stub that does not use them.
 #![cfg_attr(madsim, allow(dead_code))]
 
+mod admin_tools;
 mod consumer_perf;
 mod perf_args;
 #[cfg(not(madsim))]
@@ -51,8 +56,9 @@ fn parse(args: &[String]) -> Result<Tool, String> {
             .map_err(usage(perf_args::CONSUMER_USAGE)),
         _ => real::parse(args).map(Tool::Classic).map_err(|message| {
             format!(
-                "{message}\n{}\n{}\n{}",
+                "{message}\n{}\n{}\n{}\n{}",
                 real::USAGE,
+                admin_tools::USAGE,
                 perf_args::PRODUCER_USAGE,
                 perf_args::CONSUMER_USAGE
             )
@@ -100,7 +106,7 @@ mod real {
     };
     use kafkasim::env::SystemClock;
 
-    pub const USAGE: &str = "usage: kafkasim-tools --bootstrap HOST:PORT (topics (--list | --create T [--partitions N] | --describe T | --delete T) | produce T [--key-separator S] [--acks 0|1|all] | consume T [--from-beginning] [--max-messages N] [--timeout-ms MS])";
+    pub const USAGE: &str = "usage: kafkasim-tools --bootstrap HOST:PORT (topics (--list | --create T [--partitions N] [--replication-factor R] [--config K=V]… | --alter T --partitions N | --describe T | --delete T) | produce T [--key-separator S] [--acks 0|1|all] | consume T [--from-beginning] [--max-messages N] [--timeout-ms MS])";
 
     const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -109,7 +115,14 @@ mod real {
         Create {
             topic: String,
             partitions: i32,
+            replication_factor: i16,
+            configs: Vec<(String, String)>,
         },
+        Alter {
+            topic: String,
+            partitions: i32,
+        },
+        Admin(crate::admin_tools::AdminCommand),
         Describe {
             topic: String,
         },
@@ -174,14 +187,39 @@ mod real {
                     Command::List
                 } else if let Some(topic) = value(tail, "--create")? {
                     let partitions =
-                        number(value(tail, "--partitions")?, "--partitions")?.unwrap_or(1) as i32;
-                    Command::Create { topic, partitions }
+                        number(value(tail, "--partitions")?, "--partitions")?.unwrap_or(-1) as i32;
+                    let replication_factor =
+                        number(value(tail, "--replication-factor")?, "--replication-factor")?
+                            .unwrap_or(-1) as i16;
+                    let mut configs = Vec::new();
+                    for (i, arg) in tail.iter().enumerate() {
+                        if *arg == "--config" {
+                            let pair = tail.get(i + 1).ok_or("--config needs KEY=VALUE")?;
+                            let (k, v) = pair
+                                .split_once('=')
+                                .ok_or(format!("--config {pair}: expected KEY=VALUE"))?;
+                            configs.push((k.to_string(), v.to_string()));
+                        }
+                    }
+                    Command::Create {
+                        topic,
+                        partitions,
+                        replication_factor,
+                        configs,
+                    }
+                } else if let Some(topic) = value(tail, "--alter")? {
+                    let partitions = number(value(tail, "--partitions")?, "--partitions")?
+                        .ok_or("topics --alter needs --partitions N")?
+                        as i32;
+                    Command::Alter { topic, partitions }
                 } else if let Some(topic) = value(tail, "--describe")? {
                     Command::Describe { topic }
                 } else if let Some(topic) = value(tail, "--delete")? {
                     Command::Delete { topic }
                 } else {
-                    return Err("topics needs --list, --create, --describe or --delete".into());
+                    return Err(
+                        "topics needs --list, --create, --alter, --describe or --delete".into(),
+                    );
                 }
             }
             Some("produce") => {
@@ -212,7 +250,15 @@ mod real {
                     ),
                 }
             }
-            _ => return Err("expected a command: topics, produce or consume".into()),
+            Some("configs") | Some("delete-records") => {
+                Command::Admin(crate::admin_tools::parse(&rest)?)
+            }
+            _ => {
+                return Err(
+                    "expected a command: topics, produce, consume, configs or delete-records"
+                        .into(),
+                )
+            }
         };
         Ok(Invocation { bootstrap, command })
     }
@@ -225,11 +271,25 @@ mod real {
                     println!("{topic}");
                 }
             }
-            Command::Create { topic, partitions } => {
+            Command::Create {
+                topic,
+                partitions,
+                replication_factor,
+                configs,
+            } => {
                 Admin::new(bootstrap, TIMEOUT)
-                    .create_topic(&topic, partitions, 1, &[])
+                    .create_topic(&topic, partitions, replication_factor, &configs)
                     .await?;
                 println!("created {topic}");
+            }
+            Command::Alter { topic, partitions } => {
+                Admin::new(bootstrap, TIMEOUT)
+                    .create_partitions(&topic, partitions)
+                    .await?;
+                println!("{topic} now has {partitions} partitions");
+            }
+            Command::Admin(command) => {
+                crate::admin_tools::run(invocation.bootstrap, command).await?
             }
             Command::Describe { topic } => {
                 for (index, p) in Admin::new(bootstrap, TIMEOUT)
