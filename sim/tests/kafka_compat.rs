@@ -5,28 +5,24 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
     ApiKey, FetchRequest, FetchResponse, MetadataRequest, MetadataResponse, ProduceRequest,
-    RequestHeader, RequestKind, ResponseKind, TopicName,
+    RequestKind, ResponseKind, TopicName,
 };
-use kafka_protocol::protocol::StrBytes;
-use kafkasim::env::{Env, MemDisk, NoNetFaults, NoTrace};
-use kafkasim::protocol::{self, ErrorCode};
-use kafkasim::server::{self, BrokerConfig, TopicAssignment};
+use kafkasim::protocol::ErrorCode;
+use kafkasim::server::{BrokerConfig, TopicAssignment};
 use kafkasim::storage::batch;
 use kafkasim::storage::testing::{encode_batch, TestRecord};
 use kafkasim_sim::checker::fetch_over_limit::{self, FetchedPartition};
-use kafkasim_sim::cluster::clock::{RunClock, SimClock};
-use kafkasim_sim::cluster::{broker_addr, client_ip};
+use kafkasim_sim::cluster::broker_addr;
 use kafkasim_sim::history::Tp;
-use madsim::runtime::{Handle, Runtime};
-use tokio::net::TcpStream;
+
+mod support;
+use support::*;
 
 const FETCH_VERSION: i16 = 12;
 const METADATA_VERSION: i16 = 9;
@@ -46,39 +42,7 @@ where
     for (key, value) in configs {
         config.configs.insert(key.to_string(), value.to_string());
     }
-    let mut runtime = Runtime::with_seed_and_config(1, madsim::Config::default());
-    runtime.set_time_limit(Duration::from_secs(600));
-    runtime.block_on(async move {
-        let handle = Handle::current();
-        let env = Env {
-            node_id: 1,
-            disk: Arc::new(MemDisk::new()),
-            clock: Arc::new(SimClock::new(RunClock::start(), Arc::default())),
-            net: Arc::new(NoNetFaults),
-            trace: Arc::new(NoTrace),
-        };
-        let addr = config.listen;
-        handle
-            .create_node()
-            .name("broker-1")
-            .ip(addr.ip())
-            .init(move || {
-                let (env, config) = (env.clone(), config.clone());
-                async move {
-                    server::run(env, config, std::future::pending::<()>())
-                        .await
-                        .expect("broker stopped")
-                }
-            })
-            .build();
-        let node = handle.create_node().name("client").ip(client_ip(0)).build();
-        node.spawn(async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            client(addr).await;
-        })
-        .await
-        .expect("client task");
-    });
+    simulate_cluster(vec![config], |addrs, _clock| client(addrs[0]));
 }
 
 async fn request(
@@ -87,27 +51,11 @@ async fn request(
     version: i16,
     body: RequestKind,
 ) -> ResponseKind {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let mut header = RequestHeader::default();
-    header.request_api_key = api_key as i16;
-    header.request_api_version = version;
-    header.correlation_id = 7;
-    header.client_id = Some(StrBytes::from_static_str("kafka-compat"));
-    let frame = protocol::encode_request(&header, &body).expect("encode");
-    protocol::write_frame(&mut stream, &frame)
-        .await
-        .expect("write");
-    let frame = protocol::read_frame(&mut stream, usize::MAX)
-        .await
-        .expect("a response frame");
-    let (correlation_id, response) =
-        protocol::decode_response(api_key, version, frame).expect("decode response");
-    assert_eq!(correlation_id, 7);
-    response
+    send_request(addr, api_key, version, body).await
 }
 
 fn name(topic: &str) -> TopicName {
-    TopicName(StrBytes::from_string(topic.to_string()))
+    topic_name(topic)
 }
 
 /// Append one batch holding one record of `size` bytes to `topic`-`partition`.
