@@ -579,6 +579,19 @@ impl Log {
         max_bytes: usize,
         max_offset: i64,
     ) -> Result<Vec<u8>, StorageError> {
+        self.read_limited(offset, max_bytes, max_offset, true)
+    }
+
+    /// `read`, where the first batch may exceed `max_bytes` only with `min_one` (Kafka's
+    /// `minOneMessage`: a fetch grants it to the first partition that returns data, KIP-74).
+    /// Without it, a first batch over `max_bytes` is not read and the answer is empty.
+    pub fn read_limited(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+        min_one: bool,
+    ) -> Result<Vec<u8>, StorageError> {
         self.check_online()?;
         let (log_start, log_end) = (self.log_start_offset(), self.log_end_offset());
         if offset < log_start || offset > log_end {
@@ -604,7 +617,9 @@ impl Log {
             } else {
                 0
             };
-            if !segment.read_from(&self.disk, position, max_bytes, max_offset, &mut out)? {
+            if !segment.read_from(
+                &self.disk, position, max_bytes, max_offset, min_one, &mut out,
+            )? {
                 break;
             }
         }

@@ -277,14 +277,16 @@ impl Segment {
     }
 
     /// Whole batches from `position`, stopping before a batch whose base offset is at least
-    /// `max_offset` and before exceeding `max_bytes` — except that the first batch is returned
-    /// whatever its size when `first` is set. Each batch's CRC is checked after the read.
+    /// `max_offset` and before `out` would exceed `max_bytes` — except that, with `min_one`,
+    /// the first batch of an empty `out` is read whatever its size. Each batch's CRC is checked
+    /// after the read.
     pub fn read_from(
         &self,
         disk: &Arc<dyn Disk>,
         mut position: u64,
         max_bytes: usize,
         max_offset: i64,
+        min_one: bool,
         out: &mut Vec<u8>,
     ) -> Result<bool, StorageError> {
         while position < self.size {
@@ -292,7 +294,8 @@ impl Segment {
             if header.base_offset >= max_offset {
                 return Ok(false);
             }
-            if !out.is_empty() && out.len() + header.size() > max_bytes {
+            let exempt = min_one && out.is_empty();
+            if !exempt && out.len() + header.size() > max_bytes {
                 return Ok(false);
             }
             let bytes = disk.read_at(&self.log_path, position, header.size())?;

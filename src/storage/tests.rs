@@ -122,6 +122,34 @@ fn read_respects_containing_batch_high_watermark_and_max_bytes() {
 }
 
 #[test]
+fn read_limited_gives_an_oversized_first_batch_only_with_min_one() {
+    let disk = mem();
+    let (mut log, _) = open(&disk, LogConfig::default());
+    for tag in 0..3 {
+        log.append(&batch_of(3, 100, tag), 0, 0).unwrap();
+    }
+    let one = log.read(0, 1, i64::MAX).unwrap().len();
+    assert_eq!(
+        bases(&log.read_limited(0, 1, i64::MAX, true).unwrap()),
+        vec![0]
+    );
+    assert!(log.read_limited(0, 1, i64::MAX, false).unwrap().is_empty());
+    assert!(log
+        .read_limited(0, one - 1, i64::MAX, false)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        bases(&log.read_limited(0, one, i64::MAX, false).unwrap()),
+        vec![0],
+        "a first batch that fits is read either way"
+    );
+    assert_eq!(
+        bases(&log.read_limited(0, 2 * one + 1, i64::MAX, false).unwrap()),
+        vec![0, 3]
+    );
+}
+
+#[test]
 fn rolls_by_size_and_time_and_lookups_cross_segments() {
     let disk = mem();
     let (mut log, _) = open(&disk, small_config());

@@ -358,13 +358,16 @@ impl Actor {
                 offsets,
             };
         }
-        match self
-            .log
-            .read(offset, limit.max_bytes, offsets.high_watermark)
-        {
+        let read = self.log.read_limited(
+            offset,
+            limit.max_bytes,
+            offsets.high_watermark,
+            limit.min_one,
+        );
+        match read {
             Ok(bytes) => ReadResult {
                 error_code: ErrorCode::NONE,
-                records: Bytes::from(limit.apply(below(bytes, offsets.high_watermark))),
+                records: Bytes::from(below(bytes, offsets.high_watermark)),
                 offsets,
             },
             Err(error) => {

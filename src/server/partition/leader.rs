@@ -195,10 +195,13 @@ impl Actor {
                 offsets,
             };
         }
-        match self.log.read(offset, limit.max_bytes, i64::MAX) {
+        match self
+            .log
+            .read_limited(offset, limit.max_bytes, i64::MAX, limit.min_one)
+        {
             Ok(bytes) => ReadResult {
                 error_code: ErrorCode::NONE,
-                records: Bytes::from(limit.apply(bytes)),
+                records: Bytes::from(bytes),
                 offsets,
             },
             Err(StorageError::OffsetOutOfRange { .. }) => {

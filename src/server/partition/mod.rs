@@ -157,16 +157,6 @@ impl ReadLimit {
             min_one: true,
         }
     }
-
-    /// Whole batches from a log read (which always holds its first batch, whatever its
-    /// size) cut to this limit: without `min_one`, a first batch over `max_bytes` is not sent.
-    pub fn apply(self, batches: Vec<u8>) -> Vec<u8> {
-        if !self.min_one && batches.len() > self.max_bytes {
-            Vec::new()
-        } else {
-            batches
-        }
-    }
 }
 
 /// What a fetch read from one partition.
