@@ -27,10 +27,7 @@ impl Controller {
         replication_factor: i32,
     ) -> Result<Vec<MetadataRecord>, ControllerError> {
         let mut batch = self.begin();
-        validate_topic_name(name)?;
-        if self.state.topics.contains_key(name) {
-            return Err(ControllerError::TopicAlreadyExists(name.to_string()));
-        }
+        let topic = self.topic_record(name)?;
         if partitions < 1 {
             return Err(ControllerError::InvalidPartitions(partitions));
         }
@@ -41,23 +38,11 @@ impl Controller {
                 available: brokers.len(),
             });
         }
-        let topic_id = topic_id_for(name, self.state.records_applied);
-        batch.push(MetadataRecord::Topic(TopicRecord {
-            name: name.to_string(),
-            topic_id,
-        }));
+        batch.push(topic);
         let start = self.state.topics.len();
         for partition in 0..partitions {
             let replicas = place_replicas(&brokers, start + partition as usize, replication_factor);
-            batch.push(MetadataRecord::Partition(PartitionRecord {
-                topic: name.to_string(),
-                partition,
-                leader: replicas[0],
-                isr: replicas.clone(),
-                replicas,
-                leader_epoch: 0,
-                partition_epoch: 0,
-            }));
+            batch.push(in_sync_partition(name, partition, replicas));
         }
         Ok(self.finish(batch))
     }
@@ -71,28 +56,13 @@ impl Controller {
         placement: &[Vec<i32>],
     ) -> Result<Vec<MetadataRecord>, ControllerError> {
         let mut batch = self.begin();
-        validate_topic_name(name)?;
-        if self.state.topics.contains_key(name) {
-            return Err(ControllerError::TopicAlreadyExists(name.to_string()));
-        }
+        let topic = self.topic_record(name)?;
         if placement.is_empty() || placement.iter().any(|replicas| replicas.is_empty()) {
             return Err(ControllerError::InvalidPartitions(placement.len() as i32));
         }
-        let topic_id = topic_id_for(name, self.state.records_applied);
-        batch.push(MetadataRecord::Topic(TopicRecord {
-            name: name.to_string(),
-            topic_id,
-        }));
+        batch.push(topic);
         for (partition, replicas) in placement.iter().enumerate() {
-            batch.push(MetadataRecord::Partition(PartitionRecord {
-                topic: name.to_string(),
-                partition: partition as i32,
-                leader: replicas[0],
-                isr: replicas.clone(),
-                replicas: replicas.clone(),
-                leader_epoch: 0,
-                partition_epoch: 0,
-            }));
+            batch.push(in_sync_partition(name, partition as i32, replicas.clone()));
         }
         Ok(self.finish(batch))
     }
@@ -107,20 +77,13 @@ impl Controller {
         placement: &[Vec<i32>],
     ) -> Result<Vec<MetadataRecord>, ControllerError> {
         let mut batch = self.begin();
-        validate_topic_name(name)?;
-        if self.state.topics.contains_key(name) {
-            return Err(ControllerError::TopicAlreadyExists(name.to_string()));
-        }
+        let topic = self.topic_record(name)?;
         let Some(first) = placement.first() else {
             return Err(ControllerError::InvalidReplicaAssignment(
                 "no partitions".into(),
             ));
         };
-        let topic_id = topic_id_for(name, self.state.records_applied);
-        batch.push(MetadataRecord::Topic(TopicRecord {
-            name: name.to_string(),
-            topic_id,
-        }));
+        batch.push(topic);
         for (partition, replicas) in placement.iter().enumerate() {
             batch.push(MetadataRecord::Partition(self.assigned_partition(
                 name,
@@ -191,6 +154,19 @@ impl Controller {
         Ok(self.finish(batch))
     }
 
+    /// The first record of a new topic: its name checked against Kafka's rules and the
+    /// existing topics, and a fresh topic id.
+    fn topic_record(&self, name: &str) -> Result<MetadataRecord, ControllerError> {
+        validate_topic_name(name)?;
+        if self.state.topics.contains_key(name) {
+            return Err(ControllerError::TopicAlreadyExists(name.to_string()));
+        }
+        Ok(MetadataRecord::Topic(TopicRecord {
+            name: name.to_string(),
+            topic_id: topic_id_for(name, self.state.records_applied),
+        }))
+    }
+
     /// A new partition on `replicas` as a manual assignment is checked: `expected_len`
     /// distinct registered brokers; its ISR is the unfenced ones, led by the first.
     fn assigned_partition(
@@ -259,6 +235,19 @@ impl Controller {
             .map(|(topic, partition, _)| (topic.to_string(), partition))
             .collect()
     }
+}
+
+/// A new partition with every replica in the ISR, led by the first at epoch 0.
+fn in_sync_partition(name: &str, partition: i32, replicas: Vec<i32>) -> MetadataRecord {
+    MetadataRecord::Partition(PartitionRecord {
+        topic: name.to_string(),
+        partition,
+        leader: replicas[0],
+        isr: replicas.clone(),
+        replicas,
+        leader_epoch: 0,
+        partition_epoch: 0,
+    })
 }
 
 /// Replicas for the partition at round-robin position `position`.
