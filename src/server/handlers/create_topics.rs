@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
@@ -26,34 +27,37 @@ pub async fn handle(broker: &Broker, request: CreateTopicsRequest) -> CreateTopi
         return forward(broker, request).await;
     }
     let mut response = CreateTopicsResponse::default();
-    for topic in request.topics {
-        let name = topic.name.0.as_str().to_string();
-        let mut out = CreatableTopicResult::default();
-        out.name = topic.name.clone();
-        out.num_partitions = -1;
-        out.replication_factor = -1;
-        let result = validate(broker, &name, &topic).and_then(|assignment| {
-            if request.validate_only {
-                return Ok(assignment);
-            }
-            broker
-                .create_topic(assignment.clone())
-                .map_err(|e| (ErrorCode::KAFKA_STORAGE_ERROR, e.to_string()))?;
-            Ok(assignment)
-        });
-        match result {
-            Ok(assignment) => {
-                out.num_partitions = assignment.replicas.len() as i32;
-                out.replication_factor = 1;
-            }
-            Err((code, message)) => {
-                out.error_code = code.code();
-                out.error_message = Some(str_bytes(&message));
-            }
-        }
-        response.topics.push(out);
+    for topic in &request.topics {
+        response
+            .topics
+            .push(match create_here(broker, topic, request.validate_only) {
+                Ok(assignment) => {
+                    let mut out = CreatableTopicResult::default();
+                    out.name = topic.name.clone();
+                    out.num_partitions = assignment.replicas.len() as i32;
+                    out.replication_factor = 1;
+                    out
+                }
+                Err((code, message)) => refusal(topic, code, message),
+            });
     }
     response
+}
+
+/// Without a controller: validate one topic and, unless `validate_only`, create it on this
+/// broker and persist it.
+fn create_here(
+    broker: &Broker,
+    topic: &CreatableTopic,
+    validate_only: bool,
+) -> Result<TopicAssignment, Rejection> {
+    let assignment = validate(broker, topic.name.0.as_str(), topic)?;
+    if !validate_only {
+        broker
+            .create_topic(assignment.clone())
+            .map_err(|e| (ErrorCode::KAFKA_STORAGE_ERROR, e.to_string()))?;
+    }
+    Ok(assignment)
 }
 
 /// Check names here, fill in the broker's defaults, and let the controller decide the rest.
@@ -62,7 +66,7 @@ async fn forward(broker: &Broker, mut request: CreateTopicsRequest) -> CreateTop
     let mut forwarded = Vec::new();
     for mut topic in std::mem::take(&mut request.topics) {
         if let Err((code, message)) = validate_name(topic.name.0.as_str()) {
-            refused.push(result(&topic, code, message));
+            refused.push(refusal(&topic, code, message));
             continue;
         }
         if topic.assignments.is_empty() {
@@ -90,7 +94,7 @@ async fn forward(broker: &Broker, mut request: CreateTopicsRequest) -> CreateTop
                 let message = format!("the controller did not answer: {error}");
                 response.topics = forwarded
                     .iter()
-                    .map(|t| result(t, ErrorCode::REQUEST_TIMED_OUT, message.clone()))
+                    .map(|t| refusal(t, ErrorCode::REQUEST_TIMED_OUT, message.clone()))
                     .collect();
             }
         }
@@ -100,11 +104,7 @@ async fn forward(broker: &Broker, mut request: CreateTopicsRequest) -> CreateTop
 }
 
 /// A refusal of one topic.
-fn result(
-    topic: &kafka_protocol::messages::create_topics_request::CreatableTopic,
-    code: ErrorCode,
-    message: String,
-) -> CreatableTopicResult {
+fn refusal(topic: &CreatableTopic, code: ErrorCode, message: String) -> CreatableTopicResult {
     let mut out = CreatableTopicResult::default();
     out.name = topic.name.clone();
     out.num_partitions = -1;
@@ -136,7 +136,7 @@ pub(super) async fn auto_create(
     broker: &Broker,
     name: &str,
 ) -> Result<Option<TopicAssignment>, Rejection> {
-    let mut topic = kafka_protocol::messages::create_topics_request::CreatableTopic::default();
+    let mut topic = CreatableTopic::default();
     topic.name = kafka_protocol::messages::TopicName(str_bytes(name));
     topic.num_partitions = -1;
     topic.replication_factor = -1;
@@ -160,17 +160,13 @@ pub(super) async fn auto_create(
             )),
         };
     }
-    let assignment = validate(broker, name, &topic)?;
-    broker
-        .create_topic(assignment.clone())
-        .map_err(|e| (ErrorCode::KAFKA_STORAGE_ERROR, e.to_string()))?;
-    Ok(Some(assignment))
+    create_here(broker, &topic, false).map(Some)
 }
 
 fn validate(
     broker: &Broker,
     name: &str,
-    topic: &kafka_protocol::messages::create_topics_request::CreatableTopic,
+    topic: &CreatableTopic,
 ) -> Result<TopicAssignment, Rejection> {
     validate_name(name)?;
     if broker.topics().iter().any(|t| t.name == name) {
