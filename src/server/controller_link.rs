@@ -430,14 +430,12 @@ async fn reconcile(broker: &Arc<Broker>, state: &MetadataState, unclean: &BTreeS
             tracing::error!(topic = %name, %error, "cannot open partitions the controller created");
             continue;
         }
-        for (i, replicas) in added.iter().enumerate() {
-            let partition = (local + i) as i32;
-            if replicas.len() > 1 && replicas.contains(&me) {
-                if let Some(handle) = broker.partition(name, partition) {
-                    let follow =
-                        super::fetcher::follow(broker.clone(), name.clone(), partition, handle);
-                    tokio::spawn(follow);
-                }
+        // The replicas hosted here, with the startup rule for a fetcher (`replicated`).
+        for partition in (local..local + added.len()).map(|p| p as i32) {
+            if let Some(handle) = broker.partition(name, partition).filter(|h| h.replicated()) {
+                let follow =
+                    super::fetcher::follow(broker.clone(), name.clone(), partition, handle);
+                tokio::spawn(follow);
             }
         }
     }
