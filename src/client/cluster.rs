@@ -39,6 +39,8 @@ pub struct ClusterClient {
     /// Metadata's `allow_auto_topic_creation`: true for producers and consumers (Kafka's
     /// defaults), false for the admin client (as Kafka's AdminClient).
     pub allow_auto_topic_creation: bool,
+    /// When the last Metadata response was applied.
+    refreshed_at: Option<tokio::time::Instant>,
 }
 
 impl ClusterClient {
@@ -58,6 +60,7 @@ impl ClusterClient {
             connections: BTreeMap::new(),
             any: None,
             allow_auto_topic_creation: true,
+            refreshed_at: None,
         }
     }
 
@@ -95,7 +98,13 @@ impl ClusterClient {
         Ok(metadata)
     }
 
+    /// Whether the cached metadata is older than `max_age` (or there is none).
+    pub fn metadata_older_than(&self, max_age: Duration) -> bool {
+        self.refreshed_at.is_none_or(|at| at.elapsed() > max_age)
+    }
+
     fn apply(&mut self, metadata: &MetadataResponse) {
+        self.refreshed_at = Some(tokio::time::Instant::now());
         for broker in &metadata.brokers {
             if let Ok(ip) = broker.host.as_str().parse::<std::net::IpAddr>() {
                 self.brokers

@@ -54,6 +54,9 @@ pub struct ProducerConfig {
     pub request_timeout: Duration,
     /// `compression.type`.
     pub compression: Compression,
+    /// `metadata.max.age.ms`: metadata older than this is refreshed before the next send
+    /// picks a partition, so partitions added to a topic come into use.
+    pub metadata_max_age: Duration,
 }
 
 impl ProducerConfig {
@@ -71,6 +74,7 @@ impl ProducerConfig {
             delivery_timeout: Duration::from_millis(120_000),
             request_timeout: Duration::from_millis(30_000),
             compression: Compression::None,
+            metadata_max_age: Duration::from_millis(300_000),
         }
     }
 }
@@ -199,16 +203,24 @@ impl Producer {
 
     async fn partition_count(&self, topic: &str) -> Result<usize, ProduceError> {
         let mut cluster = self.cluster.lock().await;
-        if let Some(n) = cluster.partition_count(topic) {
-            return Ok(n);
+        let cached = cluster.partition_count(topic);
+        if let Some(n) = cached {
+            if !cluster.metadata_older_than(self.config.metadata_max_age) {
+                return Ok(n);
+            }
         }
-        cluster
-            .refresh(&[topic.to_string()])
-            .await
-            .map_err(|e| ProduceError::Fail(format!("metadata: {e}")))?;
-        cluster
-            .partition_count(topic)
-            .ok_or_else(|| ProduceError::Fail(format!("unknown topic {topic}")))
+        let refreshed = cluster.refresh(&[topic.to_string()]).await;
+        match (refreshed, cluster.partition_count(topic).or(cached)) {
+            (_, Some(n)) => Ok(n),
+            (Err(e), None) => Err(ProduceError::Fail(format!("metadata: {e}"))),
+            (Ok(_), None) => Err(ProduceError::Fail(format!("unknown topic {topic}"))),
+        }
+    }
+
+    /// The topic's partition count as the producer last saw it, without waiting (None if
+    /// unknown, or while the metadata is being refreshed).
+    pub fn known_partition_count(&self, topic: &str) -> Option<usize> {
+        self.cluster.try_lock().ok()?.partition_count(topic)
     }
 
     fn sticky_partition(&self, topic: &str, partitions: usize) -> i32 {

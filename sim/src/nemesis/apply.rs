@@ -30,6 +30,9 @@ pub fn apply(
     let now_ms = cluster.clock.now_ms();
     let detail = match kind {
         FaultKind::Elect { unclean, partition } => elect(cluster, *unclean, partition.as_ref()),
+        FaultKind::CreatePartitions { topic, count } => {
+            create_partitions(cluster, id, topic, *count)
+        }
         _ => {
             let keep_probability = cluster.keep_probability;
             let controller = cluster.controller.as_ref().map(|c| c.node.id());
@@ -56,7 +59,9 @@ pub fn apply(
                 | FaultKind::BitFlip { .. }
                 | FaultKind::Flush => disk_fault(node, kind, rng),
                 FaultKind::Skew { .. } | FaultKind::Jump { .. } => clock_fault(node, kind),
-                FaultKind::Elect { .. } => unreachable!("handled above"),
+                FaultKind::Elect { .. } | FaultKind::CreatePartitions { .. } => {
+                    unreachable!("handled above")
+                }
             }
         }
     };
@@ -311,24 +316,31 @@ fn clock_fault(broker: &mut BrokerNode, kind: &FaultKind) -> String {
     }
 }
 
-/// `elect`: an admin client on a node of its own, as kafka-leader-election.sh would be, sends
-/// ElectLeaders to the controller.
-fn elect(cluster: &mut SimCluster, unclean: bool, partition: Option<&(String, i32)>) -> String {
+/// The admin node (created on first use) that admin calls are sent from, as Kafka's command-line
+/// tools would be run.
+fn admin_node(cluster: &mut SimCluster) -> &madsim::runtime::NodeHandle {
     let handle = Handle::current();
-    let admin = cluster.admin.get_or_insert_with(|| {
+    cluster.admin.get_or_insert_with(|| {
         handle
             .create_node()
             .name("admin")
             .ip(client_ip(ADMIN_CLIENT_INDEX))
             .build()
-    });
+    })
+}
+
+/// `elect`: an admin client on a node of its own, as kafka-leader-election.sh would be, sends
+/// ElectLeaders to the controller.
+fn elect(cluster: &mut SimCluster, unclean: bool, partition: Option<&(String, i32)>) -> String {
+    let trace = cluster.trace.clone();
+    let admin = admin_node(cluster);
     let election = if unclean { "unclean" } else { "preferred" };
     let which = match partition {
         Some((topic, index)) => format!("{topic}/{index}"),
         None => "every partition".to_string(),
     };
     let request = elect_leaders_request(unclean, partition);
-    admin.spawn(send_elect_leaders(request, cluster.trace.clone()));
+    admin.spawn(send_elect_leaders(request, trace));
     format!("ElectLeaders ({election}, {which}) sent to the controller; its answer is counted in control.elect_leaders.*")
 }
 
@@ -384,5 +396,55 @@ async fn send_elect_leaders(
             _ => "other_error",
         };
         trace.effect(&format!("control.elect_leaders.{outcome}"), 1);
+    }
+}
+
+/// `create-partitions`: the admin node sends CreatePartitions to broker `id`, as
+/// kafka-topics.sh --alter --partitions would; with a controller the broker forwards it.
+fn create_partitions(cluster: &mut SimCluster, id: i32, topic: &str, count: i32) -> String {
+    let trace = cluster.trace.clone();
+    let admin = admin_node(cluster);
+    admin.spawn(send_create_partitions(id, topic.to_string(), count, trace));
+    format!("CreatePartitions ({topic} to {count} partitions) sent to broker {id}; its answer is counted in control.create_partitions.*")
+}
+
+/// Send CreatePartitions and count its answer as `control.create_partitions.ok` or
+/// `control.create_partitions.<error name, lower case>` (`.unanswered` if the broker could not
+/// be reached or did not answer).
+async fn send_create_partitions(id: i32, topic: String, count: i32, trace: Arc<RunTrace>) {
+    use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+    use kafka_protocol::messages::{
+        ApiKey, CreatePartitionsRequest, RequestKind, ResponseKind, TopicName,
+    };
+    use kafkasim::client::connection::Connection;
+    use kafkasim::protocol::ErrorCode;
+    let timeout = Duration::from_secs(10);
+    let mut wanted = CreatePartitionsTopic::default();
+    wanted.name = TopicName(topic.into());
+    wanted.count = count;
+    wanted.assignments = None;
+    let mut request = CreatePartitionsRequest::default();
+    request.topics = vec![wanted];
+    request.timeout_ms = timeout.as_millis() as i32;
+    let addr = crate::cluster::broker_addr(id);
+    let answer = match Connection::connect(addr, "kafkasim-admin", 1, timeout).await {
+        Ok(conn) => {
+            let kind = RequestKind::CreatePartitions(request);
+            conn.request(kind, ApiKey::CreatePartitions, 3, timeout)
+                .await
+                .ok()
+        }
+        Err(_) => None,
+    };
+    let Some(ResponseKind::CreatePartitions(response)) = answer else {
+        trace.effect("control.create_partitions.unanswered", 1);
+        return;
+    };
+    for result in &response.results {
+        let outcome = match ErrorCode::from_wire(result.error_code) {
+            ErrorCode::NONE => "ok".to_string(),
+            code => code.name().to_ascii_lowercase(),
+        };
+        trace.effect(&format!("control.create_partitions.{outcome}"), 1);
     }
 }

@@ -13,7 +13,7 @@ use crate::checker::{FinalLog, FinalState};
 use crate::cluster::client_ip;
 use crate::cluster::clock::RunClock;
 use crate::history::Tp;
-use crate::scenario::Scenario;
+use crate::scenario::{FaultKind, Scenario};
 
 /// Read every partition from log start to the high watermark with a fresh consumer on a
 /// fresh node.
@@ -33,7 +33,7 @@ pub(super) async fn drain(scenario: &Scenario, clock: RunClock) -> Result<FinalS
         let mut consumer = Consumer::new(config);
         let mut state = FinalState::default();
         for topic in &scenario.topics {
-            for partition in 0..topic.partitions {
+            for partition in 0..partition_count(&mut consumer, &scenario, topic).await {
                 let log =
                     drain_partition(&mut consumer, &topic.name, partition, clock, deadline).await?;
                 state
@@ -44,6 +44,23 @@ pub(super) async fn drain(scenario: &Scenario, clock: RunClock) -> Result<FinalS
         Ok(state)
     });
     task.await.map_err(|e| format!("drain task failed: {e}"))?
+}
+
+/// The partitions to read: those declared, or, if the scenario adds partitions to the topic
+/// during the run, as many as the metadata shows now.
+async fn partition_count(
+    consumer: &mut Consumer,
+    scenario: &Scenario,
+    topic: &crate::scenario::Topic,
+) -> i32 {
+    let grows = scenario.faults.iter().flat_map(|step| &step.actions).any(|action| {
+        matches!(&action.kind, FaultKind::CreatePartitions { topic: t, .. } if *t == topic.name)
+    });
+    if !grows {
+        return topic.partitions;
+    }
+    let known = consumer.partitions_for(&topic.name).await.unwrap_or(0);
+    topic.partitions.max(known as i32)
 }
 
 async fn drain_partition(

@@ -249,6 +249,7 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
         }
     }
     workloads.add_effects(&history, &mut effects);
+    add_added_partition_effects(&mut effects, &scenario, &final_state);
     for broker in cluster.brokers.values() {
         add_disk_effects(&mut effects, broker);
     }
@@ -359,6 +360,24 @@ fn find_anomalies(
     anomalies.extend(divergence);
     anomalies.sort_by(checker::Anomaly::report_order);
     (anomalies, trace_hash, replica_logs)
+}
+
+/// For partitions added during the run (`create-partitions`): how many the drain read and how
+/// many records they hold, so a scenario can require that the new partitions were used.
+fn add_added_partition_effects(
+    effects: &mut BTreeMap<String, u64>,
+    scenario: &Scenario,
+    final_state: &FinalState,
+) {
+    for (tp, log) in &final_state.logs {
+        let declared = scenario.topics.iter().find(|t| t.name == tp.topic);
+        if declared.is_some_and(|t| tp.partition >= t.partitions) {
+            *effects.entry("drain.added_partitions".into()).or_default() += 1;
+            *effects
+                .entry("drain.records_in_added_partitions".into())
+                .or_default() += log.records.len() as u64;
+        }
+    }
 }
 
 fn add_disk_effects(effects: &mut BTreeMap<String, u64>, broker: &crate::cluster::BrokerNode) {

@@ -193,6 +193,8 @@ static HONOURED: &[ConfigSpec] = &[
         "upper bound on the time to report a send's outcome"),
     spec("request.timeout.ms", Producer, ms(0, INT_MAX), D::Int(30_000),
         "how long to wait for a response before retrying"),
+    spec("metadata.max.age.ms", Producer, ms(0, LONG_MAX), D::Int(300_000),
+        "metadata older than this is refreshed before a send, so added partitions come into use"),
     ConfigSpec {
         name: "enable.idempotence",
         scope: Producer,

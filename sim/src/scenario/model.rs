@@ -266,6 +266,12 @@ pub enum FaultKind {
     /// so peers see no EOF or reset, only silence until their own timeouts fire. `restart`
     /// brings it back.
     SilentDeath,
+    /// The admin CreatePartitions call, sent to the target broker (which forwards it to the
+    /// controller when there is one): grow `topic` to `count` partitions.
+    CreatePartitions {
+        topic: String,
+        count: i32,
+    },
 }
 
 impl FaultKind {
@@ -295,6 +301,7 @@ impl FaultKind {
             FaultKind::ExpireSession => "expire-session",
             FaultKind::Elect { .. } => "elect",
             FaultKind::SilentDeath => "silent-death",
+            FaultKind::CreatePartitions { .. } => "create-partitions",
         }
     }
 }

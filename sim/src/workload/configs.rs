@@ -57,6 +57,7 @@ pub fn producer_config(
     ) as usize;
     config.delivery_timeout = ms(workload, Scope::Producer, "delivery.timeout.ms");
     config.request_timeout = ms(workload, Scope::Producer, "request.timeout.ms");
+    config.metadata_max_age = ms(workload, Scope::Producer, "metadata.max.age.ms");
     config.compression = compression(&string_config(
         workload,
         Scope::Producer,

@@ -94,7 +94,7 @@ impl Workload for ProducerWorkload {
 /// One producer process: sends at the workload's rate until `stop`, recording each send.
 async fn run_producer(
     workload: crate::scenario::Workload,
-    partitions: i32,
+    mut partitions: i32,
     process: u32,
     producer: Producer,
     recorder: super::Recorder,
@@ -114,6 +114,14 @@ async fn run_producer(
         let value = ((process as u64) << 40) | sent;
         sent += 1;
         let key = format!("k{}", splitmix(seed ^ value) % 64);
+        // The count the producer's metadata shows now: partitions added during the run come
+        // into use once its metadata is refreshed (metadata.max.age.ms).
+        if let Some(known) = producer
+            .known_partition_count(&workload.topic)
+            .filter(|n| *n > 0)
+        {
+            partitions = known as i32;
+        }
         let partition = if workload.keyed {
             partition_for_key(key.as_bytes(), partitions as usize)
         } else {

@@ -139,6 +139,18 @@ pub(super) fn action_from(table: &Obj, cluster: &Cluster, topics: &[Topic]) -> R
         };
         return Err(target_field.error(message));
     }
+    if name == "create-partitions" {
+        if matches!(target, Target::Controller) || target.size(cluster.brokers) != 1 {
+            return Err(target_field.error(
+                "create-partitions is an admin call sent to one broker: its target is \"broker(n)\", \"leader(t/p)\" or \"follower(t/p, i)\"",
+            ));
+        }
+        if !cluster.controller && cluster.brokers > 1 {
+            return Err(do_field.error(
+                "create-partitions on more than one broker needs `[model] controller = true` (without it each broker has its own static map, and only the broker asked would host the new partitions)",
+            ));
+        }
+    }
     let after_ms = match table.get("after") {
         Some(field) => field.duration_ms()?,
         None => 0,
@@ -155,6 +167,19 @@ pub(super) fn action_from(table: &Obj, cluster: &Cluster, topics: &[Topic]) -> R
         if !known {
             let field = table.get("partition").expect("parsed from it");
             return Err(field.error(format!("no partition {topic}/{index} in [[topic]]")));
+        }
+    }
+    if let FaultKind::CreatePartitions { topic, count } = &kind {
+        let field = table.get("topic").expect("parsed from it");
+        let Some(declared) = topics.iter().find(|t| &t.name == topic) else {
+            return Err(field.error(format!("no topic \"{topic}\" in [[topic]]")));
+        };
+        if *count <= declared.partitions {
+            let field = table.get("count").expect("parsed from it");
+            return Err(field.error(format!(
+                "topic \"{topic}\" already has {} partitions: count is the new total and must be larger",
+                declared.partitions
+            )));
         }
     }
     Ok(Action {
@@ -292,6 +317,15 @@ pub(super) fn fault_kind(table: &Obj, name: &str) -> Result<FaultKind> {
                     }
                 }
             },
+        },
+        "create-partitions" => FaultKind::CreatePartitions {
+            topic: table
+                .required("topic", "the topic to grow, as named in [[topic]]")?
+                .str()?
+                .to_string(),
+            count: table
+                .required("count", "the topic's new partition count")?
+                .int_in(1, 10_000)? as i32,
         },
         other => unreachable!("fault kind {other} is in FAULT_KINDS but not built"),
     })

@@ -80,6 +80,7 @@ pub const FAULT_KINDS: &[(&str, &[&str])] = &[
     ("silent-death", &[]),
     ("expire-session", &[]),
     ("elect", &["election", "partition"]),
+    ("create-partitions", &["topic", "count"]),
 ];
 
 /// A user's mistake in a scenario file: where it is and what was expected.
