@@ -341,3 +341,179 @@ async fn request_to(
         .await
         .expect("a response")
 }
+
+/// Topic configs are ConfigRecords in the controller's metadata log: given at creation or
+/// changed through any broker, every broker runs the topic with them. Before, the controller
+/// refused configs at creation (INVALID_CONFIG) and a change stayed on the broker asked.
+#[test]
+fn topic_configs_go_through_the_metadata_log_to_every_broker() {
+    let scenario = parse("controller-topics.toml", SCENARIO).expect("valid scenario");
+    let thread = std::thread::spawn(move || {
+        let mut runtime = Runtime::with_seed_and_config(2, madsim::Config::default());
+        runtime.set_time_limit(Duration::from_secs(600));
+        runtime.block_on(async move {
+            let clock = RunClock::start();
+            let _cluster = SimCluster::start(&scenario, 2, RunTrace::new(), clock);
+            let addrs = bootstrap(&scenario);
+            let node = Handle::current()
+                .create_node()
+                .name("client")
+                .ip(client_ip(0))
+                .build();
+            node.spawn(async move { configs_client(addrs).await })
+                .await
+                .expect("client task");
+        });
+    });
+    thread.join().expect("the run finished");
+}
+
+async fn configs_client(addrs: Vec<std::net::SocketAddr>) {
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut admin = Admin::new(addrs.clone(), Duration::from_secs(5));
+    let retention = [("retention.ms".to_string(), "3600000".to_string())];
+    assert_eq!(
+        code_of(admin.create_topic("cfg", 2, 3, &retention).await),
+        ErrorCode::NONE
+    );
+    settled(&mut admin, "cfg").await;
+    every_broker_shows(&addrs, "cfg", &[("retention.ms", "3600000")]).await;
+
+    // IncrementalAlterConfigs through broker 3 alone reaches brokers 1 and 2.
+    let set_min_isr = [("min.insync.replicas", Some("2"), 0 /* SET */)];
+    assert_eq!(
+        incremental_alter(addrs[2], "cfg", &set_min_isr).await,
+        ErrorCode::NONE
+    );
+    every_broker_shows(
+        &addrs,
+        "cfg",
+        &[("min.insync.replicas", "2"), ("retention.ms", "3600000")],
+    )
+    .await;
+    // DELETE through broker 1 takes retention.ms back to the default everywhere.
+    let delete = [("retention.ms", None, 1 /* DELETE */)];
+    assert_eq!(
+        incremental_alter(addrs[0], "cfg", &delete).await,
+        ErrorCode::NONE
+    );
+    every_broker_shows(&addrs, "cfg", &[("min.insync.replicas", "2")]).await;
+
+    // Refusals: a bad value, an unknown config, an unknown topic; nothing changes.
+    let bad = [("min.insync.replicas", Some("many"), 0)];
+    assert_eq!(
+        incremental_alter(addrs[1], "cfg", &bad).await,
+        ErrorCode::INVALID_CONFIG
+    );
+    let unknown = [("no.such.config", Some("1"), 0)];
+    assert_eq!(
+        incremental_alter(addrs[1], "cfg", &unknown).await,
+        ErrorCode::INVALID_CONFIG
+    );
+    assert_eq!(
+        incremental_alter(addrs[1], "nope", &set_min_isr).await,
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+    );
+    let bad_at_creation = [("retention.ms".to_string(), "soon".to_string())];
+    assert_eq!(
+        code_of(admin.create_topic("bad-cfg", 1, 3, &bad_at_creation).await),
+        ErrorCode::INVALID_CONFIG
+    );
+    every_broker_shows(&addrs, "cfg", &[("min.insync.replicas", "2")]).await;
+}
+
+/// Wait (up to 10 s) until every broker describes `topic` with exactly these overrides.
+async fn every_broker_shows(
+    addrs: &[std::net::SocketAddr],
+    topic: &str,
+    expected: &[(&str, &str)],
+) {
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen.clear();
+        for addr in addrs {
+            seen.push(topic_overrides(*addr, topic).await);
+        }
+        if seen.iter().all(|s| *s == expected) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("brokers describe {topic} as {seen:?}, expected {expected:?} on each");
+}
+
+/// The topic's overrides (config source DYNAMIC_TOPIC_CONFIG) as one broker describes them.
+async fn topic_overrides(addr: std::net::SocketAddr, topic: &str) -> Vec<(String, String)> {
+    use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+    use kafka_protocol::messages::DescribeConfigsRequest;
+    let mut resource = DescribeConfigsResource::default();
+    resource.resource_type = 2;
+    resource.resource_name = StrBytes::from_string(topic.to_string());
+    resource.configuration_keys = None;
+    let mut request = DescribeConfigsRequest::default();
+    request.resources = vec![resource];
+    let response = request_to(
+        addr,
+        RequestKind::DescribeConfigs(request),
+        ApiKey::DescribeConfigs,
+        4,
+    )
+    .await;
+    let ResponseKind::DescribeConfigs(response) = response else {
+        panic!("not a DescribeConfigs response");
+    };
+    let result = &response.results[0];
+    assert_eq!(result.error_code, 0, "{:?}", result.error_message);
+    let mut overrides: Vec<(String, String)> = result
+        .configs
+        .iter()
+        .filter(|c| c.config_source == 1)
+        .map(|c| {
+            let value = c.value.as_ref().map(|v| v.to_string()).unwrap_or_default();
+            (c.name.to_string(), value)
+        })
+        .collect();
+    overrides.sort();
+    overrides
+}
+
+async fn incremental_alter(
+    addr: std::net::SocketAddr,
+    topic: &str,
+    ops: &[(&str, Option<&str>, i8)],
+) -> ErrorCode {
+    use kafka_protocol::messages::incremental_alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+    use kafka_protocol::messages::IncrementalAlterConfigsRequest;
+    let mut resource = AlterConfigsResource::default();
+    resource.resource_type = 2;
+    resource.resource_name = StrBytes::from_string(topic.to_string());
+    resource.configs = ops
+        .iter()
+        .map(|(name, value, op)| {
+            let mut config = AlterableConfig::default();
+            config.name = StrBytes::from_string(name.to_string());
+            config.value = value.map(|v| StrBytes::from_string(v.to_string()));
+            config.config_operation = *op;
+            config
+        })
+        .collect();
+    let mut request = IncrementalAlterConfigsRequest::default();
+    request.resources = vec![resource];
+    let response = request_to(
+        addr,
+        RequestKind::IncrementalAlterConfigs(request),
+        ApiKey::IncrementalAlterConfigs,
+        1,
+    )
+    .await;
+    let ResponseKind::IncrementalAlterConfigs(response) = response else {
+        panic!("not an IncrementalAlterConfigs response");
+    };
+    ErrorCode::from_wire(response.responses[0].error_code)
+}

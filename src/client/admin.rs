@@ -267,9 +267,10 @@ impl Admin {
     }
 
     /// Set (`Some`) or remove (`None`, back to the default) topic configs with
-    /// IncrementalAlterConfigs. kafkasim keeps topic configs per broker (they do not travel
-    /// through the controller yet), so the change is sent to every broker holding a replica
-    /// of the topic.
+    /// IncrementalAlterConfigs. The change is sent to every broker holding a replica of the
+    /// topic: without a controller each broker keeps its own topic configs; with one, each
+    /// forwards it to the controller, which writes it to the metadata log once (a repeat
+    /// changes nothing).
     pub async fn alter_topic_configs(
         &mut self,
         name: &str,

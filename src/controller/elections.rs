@@ -80,7 +80,7 @@ impl Controller {
             .scratch
             .partition(topic, partition)
             .expect("listed partition");
-        let unclean = self.config.unclean_enabled_for(topic);
+        let unclean = self.unclean_enabled_for(topic);
         let eligible = |b: i32| Some(b) != step.leaving && self.eligible(&batch.scratch, b);
         let longest = |members: &[i32]| self.longest_log(topic, partition, members, &eligible);
         let outcome = self.reelect(current, &eligible, &longest, unclean, &step);

@@ -12,7 +12,9 @@
 //!   is its first replica, at leader and partition epoch 0 (with a manual assignment: its
 //!   ISR is its unfenced replicas, led by the first of them).
 
-use super::records::{MetadataRecord, PartitionRecord, TopicRecord};
+use std::collections::BTreeMap;
+
+use super::records::{ConfigRecord, MetadataRecord, PartitionRecord, TopicRecord};
 use super::{Controller, ControllerError};
 
 impl Controller {
@@ -209,6 +211,76 @@ impl Controller {
             leader_epoch: 0,
             partition_epoch: 0,
         })
+    }
+
+    /// Adds a new topic's config overrides (CreateTopics' configs, or the cluster map's) to the
+    /// batch in flight that creates it: one ConfigRecord each, committed with the topic.
+    pub fn with_topic_configs(
+        &mut self,
+        mut records: Vec<MetadataRecord>,
+        name: &str,
+        configs: &BTreeMap<String, String>,
+    ) -> Vec<MetadataRecord> {
+        if configs.is_empty() {
+            return records;
+        }
+        assert!(
+            self.awaiting_apply && records.len() == self.awaiting_len,
+            "topic configs added to a batch that is not the one in flight"
+        );
+        let creates = records
+            .iter()
+            .any(|r| matches!(r, MetadataRecord::Topic(t) if t.name == name));
+        assert!(
+            creates,
+            "configs for {name} added to a batch that does not create it"
+        );
+        records.extend(configs.iter().map(|(key, value)| {
+            MetadataRecord::Config(ConfigRecord {
+                topic: name.to_string(),
+                name: key.clone(),
+                value: Some(value.clone()),
+            })
+        }));
+        self.awaiting_len = records.len();
+        records
+    }
+
+    /// Changes a topic's config overrides (AlterConfigs and IncrementalAlterConfigs, as
+    /// forwarded by a broker that checked the resulting set): each `(name, Some(value))` sets
+    /// an override, each `(name, None)` removes one. Changes that alter nothing write nothing.
+    pub fn alter_topic_configs(
+        &mut self,
+        name: &str,
+        changes: &[(String, Option<String>)],
+    ) -> Result<Vec<MetadataRecord>, ControllerError> {
+        let mut batch = self.begin();
+        let Some(topic) = self.state.topics.get(name) else {
+            return Err(ControllerError::UnknownTopicOrPartition);
+        };
+        for (key, value) in changes {
+            if topic.configs.get(key) != value.as_ref() {
+                batch.push(MetadataRecord::Config(ConfigRecord {
+                    topic: name.to_string(),
+                    name: key.clone(),
+                    value: value.clone(),
+                }));
+            }
+        }
+        Ok(self.finish(batch))
+    }
+
+    /// Whether unclean leader election is enabled for `topic`: its override in the metadata
+    /// log (AlterConfigs takes effect at the next election), else the configured one.
+    pub fn unclean_enabled_for(&self, topic: &str) -> bool {
+        let logged = self.state.topics.get(topic).and_then(|t| {
+            match t.configs.get("unclean.leader.election.enable")?.as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            }
+        });
+        logged.unwrap_or_else(|| self.config.unclean_enabled_for(topic))
     }
 
     /// Deletes a topic and its partitions.

@@ -10,8 +10,8 @@ pub mod state;
 use std::collections::BTreeMap;
 
 pub use records::{
-    ChangeReason, DecodeError, DecodedLog, EligibleLeadersRecord, Endpoint, MetadataRecord,
-    PartitionChange, PartitionRecord, RegisterBroker, ReplicaLogEnd, TopicRecord,
+    ChangeReason, ConfigRecord, DecodeError, DecodedLog, EligibleLeadersRecord, Endpoint,
+    MetadataRecord, PartitionChange, PartitionRecord, RegisterBroker, ReplicaLogEnd, TopicRecord,
 };
 pub use state::{BrokerState, MetadataState, PartitionState, TopicState};
 

@@ -218,6 +218,20 @@ pub enum MetadataRecord {
         /// The topic deleted.
         name: String,
     },
+    /// One of a topic's config overrides was set or removed (Kafka's ConfigRecord for a
+    /// TOPIC resource): CreateTopics' configs, AlterConfigs and IncrementalAlterConfigs.
+    Config(ConfigRecord),
+}
+
+/// A topic config override set (`value` Some) or removed, back to the broker's default (None).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigRecord {
+    /// The topic.
+    pub topic: String,
+    /// The config's name, e.g. `min.insync.replicas`.
+    pub name: String,
+    /// The new value, or None to remove the override.
+    pub value: Option<String>,
 }
 
 /// Why bytes did not decode as a record.
@@ -273,6 +287,7 @@ const TYPE_PARTITION: u8 = 6;
 const TYPE_PARTITION_CHANGE: u8 = 7;
 const TYPE_REMOVE_TOPIC: u8 = 8;
 const TYPE_ELIGIBLE_LEADERS: u8 = 9;
+const TYPE_CONFIG: u8 = 10;
 
 impl ChangeReason {
     /// A snake_case name, for effect counters.
@@ -486,6 +501,18 @@ fn encode_payload(record: &MetadataRecord, out: &mut Vec<u8>) {
             put_ids(out, &e.elr);
             put_ids(out, &e.last_known_elr);
         }
+        MetadataRecord::Config(c) => {
+            out.push(TYPE_CONFIG);
+            put_string(out, &c.topic);
+            put_string(out, &c.name);
+            match &c.value {
+                None => out.push(0),
+                Some(value) => {
+                    out.push(1);
+                    put_string(out, value);
+                }
+            }
+        }
         MetadataRecord::RemoveTopic { name } => {
             out.push(TYPE_REMOVE_TOPIC);
             put_string(out, name);
@@ -546,6 +573,11 @@ fn decode_payload(payload: &[u8]) -> Result<MetadataRecord, DecodeError> {
             last_known_elr: r.ids()?,
         }),
         TYPE_REMOVE_TOPIC => MetadataRecord::RemoveTopic { name: r.string()? },
+        TYPE_CONFIG => MetadataRecord::Config(ConfigRecord {
+            topic: r.string()?,
+            name: r.string()?,
+            value: if r.tag()? { Some(r.string()?) } else { None },
+        }),
         other => return Err(DecodeError::UnknownType(other)),
     };
     if !r.buf.is_empty() {
@@ -718,6 +750,14 @@ mod tests {
                 }
             ),
             "[a-z]{0,8}".prop_map(|name| MetadataRecord::RemoveTopic { name }),
+            (
+                "[a-z]{1,6}",
+                "[a-z.]{1,12}",
+                proptest::option::of("[a-z0-9,=%]{0,8}")
+            )
+                .prop_map(|(topic, name, value)| MetadataRecord::Config(
+                    ConfigRecord { topic, name, value }
+                )),
         ]
     }
 

@@ -129,6 +129,8 @@ pub struct TopicState {
     pub topic_id: u128,
     /// Partitions by index, dense from 0.
     pub partitions: BTreeMap<i32, PartitionState>,
+    /// The topic's config overrides (ConfigRecords), by name.
+    pub configs: BTreeMap<String, String>,
 }
 
 /// The cluster metadata: brokers, topics and partitions, as of the last applied record.
@@ -198,6 +200,14 @@ impl MetadataState {
             MetadataRecord::Partition(p) => self.apply_partition(p),
             MetadataRecord::PartitionChange(c) => self.apply_change(c),
             MetadataRecord::EligibleLeaders(e) => self.apply_eligible(e),
+            MetadataRecord::Config(c) => {
+                let topic = self.topics.get_mut(&c.topic);
+                let topic = topic.unwrap_or_else(|| panic!("config of unknown topic {}", c.topic));
+                match &c.value {
+                    Some(value) => topic.configs.insert(c.name.clone(), value.clone()),
+                    None => topic.configs.remove(&c.name),
+                };
+            }
             MetadataRecord::RemoveTopic { name } => {
                 assert!(
                     self.topics.remove(name).is_some(),
@@ -247,6 +257,7 @@ impl MetadataState {
         let state = TopicState {
             topic_id: t.topic_id,
             partitions: BTreeMap::new(),
+            configs: BTreeMap::new(),
         };
         self.topics.insert(t.name.clone(), state);
     }

@@ -47,7 +47,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
 
 /// The APIs the controller serves: brokers register, heartbeat, propose ISR changes, fetch
 /// the metadata log (Fetch v12 of `__cluster_metadata`, as KRaft brokers do) and forward
-/// CreateTopics and CreatePartitions.
+/// CreateTopics, CreatePartitions and topic config changes.
 pub const CONTROLLER_SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Fetch, 12, 12),
     // v3 adds the previous broker epoch a cleanly shut down broker reports (KIP-966).
@@ -58,6 +58,8 @@ pub const CONTROLLER_SUPPORTED: &[(ApiKey, i16, i16)] = &[
     // Forwarded by brokers (and sent by admins that reach the controller directly).
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::CreatePartitions, 0, 3),
+    // Topic config changes, forwarded as SET and DELETE operations on the checked set.
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
 ];
 
 /// The supported range of an API, if kafkasim implements it at all.

@@ -154,6 +154,50 @@ pub async fn forward_create_partitions(
     }
 }
 
+/// A topic's config overrides changed to `changes` (`Some` sets, `None` removes), forwarded
+/// to the controller as IncrementalAlterConfigs SET and DELETE operations (v1). The broker
+/// applies the change when the controller's ConfigRecords reach it.
+pub async fn forward_topic_configs(
+    broker: &Broker,
+    topic: &str,
+    changes: &[(String, Option<String>)],
+) -> Result<(ErrorCode, Option<String>), ConnError> {
+    use kafka_protocol::messages::incremental_alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+    use kafka_protocol::messages::IncrementalAlterConfigsRequest;
+    let mut resource = AlterConfigsResource::default();
+    resource.resource_type = 2;
+    resource.resource_name = StrBytes::from_string(topic.to_string());
+    resource.configs = changes
+        .iter()
+        .map(|(name, value)| {
+            let mut config = AlterableConfig::default();
+            config.name = StrBytes::from_string(name.clone());
+            config.config_operation = if value.is_some() { 0 } else { 1 };
+            config.value = value.clone().map(StrBytes::from_string);
+            config
+        })
+        .collect();
+    let mut request = IncrementalAlterConfigsRequest::default();
+    request.resources = vec![resource];
+    let body = RequestKind::IncrementalAlterConfigs(request);
+    match forward(broker, body, ApiKey::IncrementalAlterConfigs, 1).await? {
+        ResponseKind::IncrementalAlterConfigs(response) => {
+            let Some(answer) = response.responses.first() else {
+                return Err(ConnError::Protocol(
+                    "empty answer to IncrementalAlterConfigs".into(),
+                ));
+            };
+            let message = answer.error_message.as_ref().map(|m| m.to_string());
+            Ok((ErrorCode::from_wire(answer.error_code), message))
+        }
+        _ => Err(ConnError::Protocol(
+            "unexpected response to IncrementalAlterConfigs".into(),
+        )),
+    }
+}
+
 /// Register, then heartbeat every `broker.heartbeat.interval.ms` (at once when a controlled
 /// shutdown begins); re-register after a reconnect or when the controller no longer knows
 /// this incarnation. Stops when the broker does.
@@ -420,7 +464,7 @@ async fn reconcile(broker: &Arc<Broker>, state: &MetadataState, unclean: &BTreeS
             let assignment = crate::metadata::TopicAssignment {
                 name: name.clone(),
                 replicas: added.clone(),
-                configs: Default::default(),
+                configs: topic.configs.clone(),
             };
             broker.add_topic(assignment, &Default::default())
         } else {
@@ -436,6 +480,20 @@ async fn reconcile(broker: &Arc<Broker>, state: &MetadataState, unclean: &BTreeS
                 let follow =
                     super::fetcher::follow(broker.clone(), name.clone(), partition, handle);
                 tokio::spawn(follow);
+            }
+        }
+    }
+    // Topic configs changed through the controller (ConfigRecords) take effect here now.
+    for (name, topic) in &state.topics {
+        let changed = broker
+            .topic(name)
+            .is_some_and(|t| t.configs != topic.configs);
+        if changed {
+            if let Err(error) = broker
+                .alter_topic_configs(name, topic.configs.clone())
+                .await
+            {
+                tracing::error!(topic = %name, %error, "cannot apply the controller's topic configs");
             }
         }
     }

@@ -1,6 +1,6 @@
 //! The controller's request handlers for brokers and admins: BrokerRegistration,
-//! BrokerHeartbeat, ElectLeaders, AlterPartition, and CreateTopics and CreatePartitions (forwarded
-//! by brokers). Each asks the pure
+//! BrokerHeartbeat, ElectLeaders, AlterPartition, and CreateTopics, CreatePartitions and
+//! IncrementalAlterConfigs (forwarded by brokers). Each asks the pure
 //! [`Controller`](super::super::Controller) for a decision, commits its records through the
 //! metadata log (durable before published), and only then answers.
 
@@ -14,7 +14,7 @@ use kafka_protocol::messages::{
     AlterPartitionRequest, AlterPartitionResponse, BrokerHeartbeatRequest, BrokerHeartbeatResponse,
     BrokerId, BrokerRegistrationRequest, BrokerRegistrationResponse, CreatePartitionsRequest,
     CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, ElectLeadersRequest,
-    ElectLeadersResponse,
+    ElectLeadersResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 
 use super::super::records::{decode_log_ends, MetadataRecord, LOG_ENDS_TAG};
@@ -205,9 +205,9 @@ pub(super) fn alter_partition(
 }
 
 /// CreateTopics, as forwarded by a broker (which filled in the broker defaults for -1
-/// partitions and replication factor): a manual assignment when one is given, else
-/// round-robin placement over the unfenced brokers. Topic configs are not kept in the
-/// metadata log yet, so a request carrying any is refused with INVALID_CONFIG.
+/// partitions and replication factor, and checked the configs): a manual assignment when one
+/// is given, else round-robin placement over the unfenced brokers. The topic's configs are
+/// ConfigRecords in the same batch, so every broker opens the topic with them.
 pub(super) fn create_topics(node: &Node, request: CreateTopicsRequest) -> CreateTopicsResponse {
     let mut response = CreateTopicsResponse::default();
     let mut core = node.core.lock().unwrap();
@@ -217,10 +217,15 @@ pub(super) fn create_topics(node: &Node, request: CreateTopicsRequest) -> Create
         out.name = topic.name.clone();
         out.num_partitions = -1;
         out.replication_factor = -1;
-        let result = if !topic.configs.is_empty() {
+        let configs: std::collections::BTreeMap<String, String> = topic
+            .configs
+            .iter()
+            .filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string())))
+            .collect();
+        let result = if configs.len() != topic.configs.len() {
             Err((
                 ErrorCode::INVALID_CONFIG,
-                "topic configs at creation are not kept by the controller yet".to_string(),
+                "a topic config at creation has a null value or is named twice".to_string(),
             ))
         } else if topic.assignments.is_empty() {
             core.controller
@@ -255,6 +260,7 @@ pub(super) fn create_topics(node: &Node, request: CreateTopicsRequest) -> Create
         };
         match result {
             Ok(records) => {
+                let records = core.controller.with_topic_configs(records, &name, &configs);
                 let partitions = records.iter().filter_map(|r| match r {
                     MetadataRecord::Partition(p) => Some(p),
                     _ => None,
@@ -324,6 +330,71 @@ pub(super) fn create_partitions(
             }
         }
         response.results.push(out);
+    }
+    response
+}
+
+/// Kafka's resource type of a topic, and `AlterConfigOp.OpType` SET and DELETE.
+const RESOURCE_TOPIC: i8 = 2;
+const SET: i8 = 0;
+const DELETE: i8 = 1;
+
+/// IncrementalAlterConfigs, as forwarded by a broker: the broker checked the topic's whole
+/// resulting set against the config catalogue and sends it here as SET and DELETE operations,
+/// which become ConfigRecords; every broker applies them when it applies the records. Only
+/// topic resources come here (kafkasim has no dynamic broker configs); anything else, or
+/// another operation, is INVALID_REQUEST; a missing topic UNKNOWN_TOPIC_OR_PARTITION.
+pub(super) fn incremental_alter_configs(
+    node: &Node,
+    request: IncrementalAlterConfigsRequest,
+) -> IncrementalAlterConfigsResponse {
+    use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
+    let mut response = IncrementalAlterConfigsResponse::default();
+    let mut core = node.core.lock().unwrap();
+    for resource in &request.resources {
+        let name = resource.resource_name.to_string();
+        let changes: Result<Vec<(String, Option<String>)>, (ErrorCode, String)> = if resource
+            .resource_type
+            != RESOURCE_TOPIC
+        {
+            Err((
+                ErrorCode::INVALID_REQUEST,
+                format!(
+                    "the controller alters topic configs only, not resource type {}",
+                    resource.resource_type
+                ),
+            ))
+        } else {
+            resource
+                    .configs
+                    .iter()
+                    .map(|c| match (c.config_operation, &c.value) {
+                        (SET, Some(value)) => Ok((c.name.to_string(), Some(value.to_string()))),
+                        (DELETE, _) => Ok((c.name.to_string(), None)),
+                        (op, _) => Err((
+                            ErrorCode::INVALID_REQUEST,
+                            format!("forwarded config operation {op} on {} is not SET with a value or DELETE", c.name.as_str()),
+                        )),
+                    })
+                    .collect()
+        };
+        let result = changes.and_then(|changes| {
+            core.controller
+                .alter_topic_configs(&name, &changes)
+                .map_err(|e| (e.code(), e.to_string()))
+        });
+        let mut out = AlterConfigsResourceResponse::default();
+        out.resource_type = resource.resource_type;
+        out.resource_name = resource.resource_name.clone();
+        match result {
+            Ok(records) if request.validate_only => core.controller.discard(records),
+            Ok(records) => node.commit(&mut core, records),
+            Err((code, message)) => {
+                out.error_code = code.code();
+                out.error_message = Some(message.into());
+            }
+        }
+        response.responses.push(out);
     }
     response
 }

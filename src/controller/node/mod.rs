@@ -164,6 +164,9 @@ fn recover(node: &Node, config: &ControllerNodeConfig) -> anyhow::Result<()> {
                 .controller
                 .bootstrap_topic(&topic.name, &topic.replicas)
                 .map_err(|e| anyhow::anyhow!("bootstrapping topic {}: {e}", topic.name))?;
+            let records = core
+                .controller
+                .with_topic_configs(records, &topic.name, &topic.configs);
             node.commit(&mut core, records);
         }
     }
@@ -252,6 +255,9 @@ async fn handle(node: &Node, body: RequestKind) -> Option<ResponseKind> {
         RequestKind::ElectLeaders(request) => {
             ResponseKind::ElectLeaders(elect_leaders(node, request))
         }
+        RequestKind::IncrementalAlterConfigs(request) => ResponseKind::IncrementalAlterConfigs(
+            handlers::incremental_alter_configs(node, request),
+        ),
         _ => return None,
     })
 }

@@ -57,3 +57,63 @@ fn delete_topic_removes_it_and_a_recreated_topic_gets_a_new_id() {
     cluster.create("t", 1, 1);
     assert_ne!(cluster.controller.state().topics["t"].topic_id, first_id);
 }
+
+#[test]
+fn topic_configs_are_config_records_that_a_replayed_log_restores() {
+    let mut cluster = Cluster::new(&[1, 2, 3]);
+    let configs: std::collections::BTreeMap<String, String> = [
+        ("retention.ms".to_string(), "3600000".to_string()),
+        (
+            "unclean.leader.election.enable".to_string(),
+            "true".to_string(),
+        ),
+    ]
+    .into();
+    let created = cluster.controller.create_topic("t", 1, 3).unwrap();
+    let created = cluster
+        .controller
+        .with_topic_configs(created, "t", &configs);
+    assert_eq!(
+        cluster.commit(created).len(),
+        1 + 1 + 2,
+        "topic, partition, two configs"
+    );
+    assert_eq!(cluster.controller.state().topics["t"].configs, configs);
+    assert!(cluster.controller.unclean_enabled_for("t"));
+
+    // SET one, DELETE one, and a SET to the current value writes nothing.
+    let changes = [
+        ("min.insync.replicas".to_string(), Some("2".to_string())),
+        ("unclean.leader.election.enable".to_string(), None),
+        ("retention.ms".to_string(), Some("3600000".to_string())),
+    ];
+    let altered = cluster.controller.alter_topic_configs("t", &changes);
+    assert_eq!(cluster.ok(altered).len(), 2);
+    let expected: std::collections::BTreeMap<String, String> = [
+        ("min.insync.replicas".to_string(), "2".to_string()),
+        ("retention.ms".to_string(), "3600000".to_string()),
+    ]
+    .into();
+    assert_eq!(cluster.controller.state().topics["t"].configs, expected);
+    assert!(!cluster.controller.unclean_enabled_for("t"));
+
+    // The log's bytes, replayed, give the same configs.
+    let decoded = decode_log(&cluster.log);
+    assert_eq!(decoded.error, None);
+    let mut replayed = crate::metadata::MetadataState::default();
+    for record in &decoded.records {
+        replayed.apply(record);
+    }
+    assert_eq!(replayed.topics["t"].configs, expected);
+
+    // Unknown topics are refused; deleting the topic drops its configs with it.
+    let unknown = cluster
+        .controller
+        .alter_topic_configs("u", &changes)
+        .unwrap_err();
+    assert_eq!(unknown, ControllerError::UnknownTopicOrPartition);
+    let deleted = cluster.controller.delete_topic("t");
+    cluster.ok(deleted);
+    cluster.create("t", 1, 1);
+    assert!(cluster.controller.state().topics["t"].configs.is_empty());
+}

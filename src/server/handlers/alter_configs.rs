@@ -12,9 +12,11 @@
 //! answers any key with INVALID_REQUEST ("Cannot update these configs dynamically"), as
 //! Kafka does for its read-only broker configs.
 //!
-//! A change takes effect at once on this broker's partitions of the topic and is persisted in
-//! its `__cluster/topic-configs` (see `Broker::alter_topic_configs`). It is this broker's
-//! alone: kafkasim's topic configs do not travel through the controller's metadata log yet.
+//! Without a controller, a change takes effect at once on this broker's partitions of the
+//! topic and is persisted in its `__cluster/topic-configs` (see `Broker::alter_topic_configs`).
+//! With one, as in KRaft, the checked change is forwarded to the controller, which writes it
+//! to the metadata log as ConfigRecords and answers once they are durable; every broker
+//! applies them to its partitions of the topic when it applies the records.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -151,6 +153,9 @@ async fn alter_topic(
     if validate_only {
         return Ok(());
     }
+    if broker.config.controller.is_some() {
+        return forward_topic_configs(broker, name, &topic.configs, &configs).await;
+    }
     match broker.alter_topic_configs(name, configs).await {
         Ok(true) => Ok(()),
         // Deleted while the request was checked.
@@ -159,6 +164,39 @@ async fn alter_topic(
             format!("The topic '{name}' does not exist."),
         )),
         Err(error) => Err((ErrorCode::KAFKA_STORAGE_ERROR, error.to_string())),
+    }
+}
+
+/// With a controller, the change goes into the metadata log: the difference between the
+/// topic's overrides as this broker knows them and the checked new set is forwarded, and
+/// every broker (this one too) applies it with the controller's records.
+async fn forward_topic_configs(
+    broker: &Broker,
+    name: &str,
+    current: &Configs,
+    new: &Configs,
+) -> Result<(), Rejection> {
+    let mut changes: Vec<(String, Option<String>)> = new
+        .iter()
+        .filter(|(key, value)| current.get(*key) != Some(*value))
+        .map(|(key, value)| (key.clone(), Some(value.clone())))
+        .collect();
+    changes.extend(
+        current
+            .keys()
+            .filter(|key| !new.contains_key(*key))
+            .map(|key| (key.clone(), None)),
+    );
+    if changes.is_empty() {
+        return Ok(());
+    }
+    match crate::server::controller_link::forward_topic_configs(broker, name, &changes).await {
+        Ok((ErrorCode::NONE, _)) => Ok(()),
+        Ok((code, message)) => Err((code, message.unwrap_or_default())),
+        Err(error) => Err((
+            ErrorCode::REQUEST_TIMED_OUT,
+            format!("the controller did not answer: {error}"),
+        )),
     }
 }
 

@@ -69,6 +69,10 @@ async fn forward(broker: &Broker, mut request: CreateTopicsRequest) -> CreateTop
             refused.push(refusal(&topic, code, message));
             continue;
         }
+        if let Err(message) = check_configs(broker, &topic) {
+            refused.push(refusal(&topic, ErrorCode::INVALID_CONFIG, message));
+            continue;
+        }
         if topic.assignments.is_empty() {
             if topic.num_partitions == -1 {
                 topic.num_partitions = broker
@@ -101,6 +105,27 @@ async fn forward(broker: &Broker, mut request: CreateTopicsRequest) -> CreateTop
     }
     response.topics.extend(refused);
     response
+}
+
+/// The configs of a topic to be created through the controller, checked as AlterConfigs
+/// checks them: known topic configs with valid values, none null or named twice.
+fn check_configs(broker: &Broker, topic: &CreatableTopic) -> Result<(), String> {
+    let mut configs = BTreeMap::new();
+    for config in &topic.configs {
+        let Some(value) = &config.value else {
+            return Err(format!(
+                "Null value not supported for topic configs: {}",
+                config.name.as_str()
+            ));
+        };
+        if configs
+            .insert(config.name.to_string(), value.to_string())
+            .is_some()
+        {
+            return Err(format!("Duplicate config key {}", config.name.as_str()));
+        }
+    }
+    crate::server::config_catalog::check_topic_configs(&broker.config.configs, &configs)
 }
 
 /// A refusal of one topic.
