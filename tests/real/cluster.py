@@ -23,7 +23,8 @@ import threading
 import time
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
+from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
+                                  NewPartitions, NewTopic)
 
 TOPIC = "rf3"
 PARTITIONS = 3
@@ -278,6 +279,60 @@ def check_created_topics(bootstrap):
           f"{error} {len(missing)} missing")
 
 
+def topic_overrides(bootstrap, topic):
+    """The topic's dynamic overrides as one broker describes them (each call may ask another)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    entries = admin.describe_configs([resource])[resource].result(timeout=15)
+    dynamic_topic_config = 1  # ConfigSource.DYNAMIC_TOPIC_CONFIG
+    return {name: entry.value for name, entry in entries.items()
+            if getattr(entry.source, "value", entry.source) == dynamic_topic_config}
+
+
+def overrides_settle(ports, topic, expected, timeout_s=15):
+    """Each broker alone (a client bootstrapped on it) describes `topic` with `expected`."""
+    deadline = time.monotonic() + timeout_s
+    seen = None
+    while time.monotonic() < deadline:
+        seen = [topic_overrides(f"127.0.0.1:{port}", topic) for port in ports]
+        if all(s == expected for s in seen):
+            return True, seen
+        time.sleep(0.3)
+    return False, seen
+
+
+def check_topic_configs(cluster):
+    """Topic configs go through the controller's metadata log: given at creation and changed
+    with IncrementalAlterConfigs, every broker describes the topic with them."""
+    bootstrap = cluster.bootstrap()
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    topic = "configured"
+    new = NewTopic(topic, num_partitions=2, replication_factor=3,
+                   config={"retention.ms": "3600000"})
+    try:
+        admin.create_topics([new])[topic].result(timeout=15)
+        created = None
+    except Exception as error:  # noqa: BLE001 - reported
+        created = error
+    check("CreateTopics with a config through the controller", created is None, str(created))
+    settled_partitions(admin, topic, 2)
+    ports = [cluster.ports[i] for i in (1, 2, 3)]
+    ok, seen = overrides_settle(ports, topic, {"retention.ms": "3600000"})
+    check("every broker describes the creation config", ok, str(seen))
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[
+        ConfigEntry("min.insync.replicas", "2",
+                    incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("retention.ms", None, incremental_operation=AlterConfigOpType.DELETE)])
+    try:
+        admin.incremental_alter_configs([resource])[resource].result(timeout=15)
+        altered = None
+    except Exception as error:  # noqa: BLE001 - reported
+        altered = error
+    check("IncrementalAlterConfigs SET and DELETE", altered is None, str(altered))
+    ok, seen = overrides_settle(ports, topic, {"min.insync.replicas": "2"})
+    check("every broker describes the altered configs", ok, str(seen))
+
+
 def main():
     binary, work = sys.argv[1], sys.argv[2]
     cluster = Cluster(binary, work)
@@ -339,6 +394,7 @@ def main():
         check("every acknowledged record is read back", not missing,
               f"{len(missing)} of {len(acked)} missing, e.g. {missing[:3]}")
         check_created_topics(cluster.bootstrap())
+        check_topic_configs(cluster)
     finally:
         cluster.stop_all()
         passed = sum(results)
