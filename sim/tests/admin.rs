@@ -986,6 +986,73 @@ fn delete_records_moves_the_log_start() {
     });
 }
 
+/// One record to `topic`-`partition` with these acks; the partition's error code.
+async fn produce_acks(addr: SocketAddr, topic: &str, partition: i32, acks: i16) -> ErrorCode {
+    let mut data = PartitionProduceData::default();
+    data.index = partition;
+    data.records = Some(Bytes::from(encode_batch(
+        0,
+        -1,
+        EPOCH_MS,
+        &[TestRecord::value(b"v")],
+    )));
+    let mut topic_data = TopicProduceData::default();
+    topic_data.name = topic_name(topic);
+    topic_data.partition_data = vec![data];
+    let mut request = ProduceRequest::default();
+    request.acks = acks;
+    request.timeout_ms = 2_000;
+    request.topic_data = vec![topic_data];
+    match send_request(addr, ApiKey::Produce, 8, request.into()).await {
+        ResponseKind::Produce(response) => {
+            ErrorCode::from_wire(response.responses[0].partition_responses[0].error_code)
+        }
+        other => panic!("not a Produce response: {other:?}"),
+    }
+}
+
+/// A follower that was down while DeleteRecords moved the leader's log start past its log
+/// end fetches out of range when it comes back; it must empty its log, restart it at the
+/// leader's log start (Kafka's truncateFullyAndStartAt) and rejoin the ISR. Before, it only
+/// ever cut its log back, so it fetched out of range for good and acks=all with
+/// min.insync.replicas=2 stayed NOT_ENOUGH_REPLICAS.
+#[test]
+fn a_follower_behind_the_leaders_log_start_restarts_there_and_rejoins() {
+    simulate_cluster(cluster(2), |addrs, _| async move {
+        let leader = addrs[0];
+        assert_eq!(produce_acks(leader, "r", 0, -1).await, ErrorCode::NONE);
+        Handle::current().kill(broker_node(2));
+        for _ in 0..3 {
+            assert_eq!(produce_acks(leader, "r", 0, 1).await, ErrorCode::NONE);
+        }
+        // The follower falls behind; replica.lag.time.max.ms is 500, so the ISR shrinks to
+        // the leader alone and the high watermark reaches the log end.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            delete_records(leader, 2, &[("r", 0, -1)]).await,
+            [(ErrorCode::NONE, 4)]
+        );
+        // From now on acks=all needs the follower back in the ISR.
+        let min_isr = incremental(2, "r", &[("min.insync.replicas", SET, Some("2"))], false);
+        let answer = incremental_alter(leader, 1, min_isr).await;
+        assert_eq!(answer, [(ErrorCode::NONE, None)]);
+        assert_eq!(
+            produce_acks(leader, "r", 0, -1).await,
+            ErrorCode::NOT_ENOUGH_REPLICAS
+        );
+        Handle::current().restart(broker_node(2));
+        let mut code = ErrorCode::NOT_ENOUGH_REPLICAS;
+        for _ in 0..40 {
+            code = produce_acks(leader, "r", 0, -1).await;
+            if code == ErrorCode::NONE {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        assert_eq!(code, ErrorCode::NONE, "the follower never rejoined the ISR");
+    });
+}
+
 // ---------------------------------------------------------------------------------------
 // CreatePartitions.
 

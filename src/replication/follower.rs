@@ -67,6 +67,17 @@ impl FollowerState {
     pub fn on_truncation(&mut self, log_end_offset: i64) {
         self.high_watermark = high_watermark_after_truncation(self.high_watermark, log_end_offset);
     }
+
+    /// The log was emptied and restarted at the leader's log start `offset`, past its old end:
+    /// everything below is gone (committed on the leader), so the HW moves up to it.
+    pub fn on_restart_at(&mut self, offset: i64) {
+        assert!(
+            offset >= self.high_watermark,
+            "restarting at {offset} below the follower high watermark {}",
+            self.high_watermark
+        );
+        self.high_watermark = offset;
+    }
 }
 
 /// A follower's HW after a fetch: the leader's, capped by what it holds itself.

@@ -245,9 +245,21 @@ async fn fetch_loop(
                 broker.notify_appended();
             }
             ErrorCode::OFFSET_OUT_OF_RANGE => {
-                // This log runs past the leader's (the leader lost its tail): cut it back.
+                // Kafka's `handleOutOfRangeError`. This log runs past the leader's (the leader
+                // lost its tail): cut it back. Or it ends below the leader's log start
+                // (DeleteRecords or retention removed what it lacks): restart it there.
                 let leader_end = list_log_end(broker, conn, topic, partition).await?;
-                if leader_end < fetch_offset && handle.truncate_to(leader_end).await.is_err() {
+                let done = if leader_end < fetch_offset {
+                    handle.truncate_to(leader_end).await.is_ok()
+                } else {
+                    let leader_start = list_log_start(broker, conn, topic, partition).await?;
+                    leader_start > fetch_offset
+                        && handle
+                            .restart_at_leader_log_start(leader_start)
+                            .await
+                            .is_ok()
+                };
+                if !done {
                     tokio::time::sleep(backoff(broker)).await;
                 }
             }
@@ -290,9 +302,29 @@ async fn list_log_end(
     topic: &str,
     partition: i32,
 ) -> Result<i64, ConnError> {
+    list_offset(broker, conn, topic, partition, -1).await
+}
+
+/// The leader's log start offset (ListOffsets EARLIEST, as a replica asks).
+async fn list_log_start(
+    broker: &Broker,
+    conn: &Connection,
+    topic: &str,
+    partition: i32,
+) -> Result<i64, ConnError> {
+    list_offset(broker, conn, topic, partition, -2).await
+}
+
+async fn list_offset(
+    broker: &Broker,
+    conn: &Connection,
+    topic: &str,
+    partition: i32,
+    timestamp: i64,
+) -> Result<i64, ConnError> {
     let mut p = ListOffsetsPartition::default();
     p.partition_index = partition;
-    p.timestamp = -1;
+    p.timestamp = timestamp;
     p.current_leader_epoch = -1;
     let mut t = ListOffsetsTopic::default();
     t.name = TopicName(StrBytes::from_string(topic.to_string()));
@@ -319,5 +351,5 @@ async fn list_log_end(
         .flat_map(|t| &t.partitions)
         .find(|p| p.partition_index == partition && p.error_code == ErrorCode::NONE)
         .map(|p| p.offset)
-        .ok_or_else(|| ConnError::Protocol("no log end offset from the leader".into()))
+        .ok_or_else(|| ConnError::Protocol(format!("no offset for {timestamp} from the leader")))
 }

@@ -680,6 +680,26 @@ impl Log {
         Ok(())
     }
 
+    /// Empty the log and restart it at `offset`, past its end: a follower whose log ends
+    /// below its leader's log start (DeleteRecords or retention removed what it lacks) starts
+    /// again where the leader's log starts, as Kafka's `truncateFullyAndStartAt`. Durable
+    /// before returning.
+    pub fn restart_at(&mut self, offset: i64) -> Result<(), StorageError> {
+        self.check_online()?;
+        assert!(
+            offset > self.log_end_offset(),
+            "restarting the log at {offset}, not past its end {}",
+            self.log_end_offset()
+        );
+        self.truncate_fully_and_start_at(offset)?;
+        assert_eq!(
+            (self.log_start_offset(), self.log_end_offset()),
+            (offset, offset),
+            "a log restarted at {offset} is empty and starts there"
+        );
+        Ok(())
+    }
+
     fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), StorageError> {
         // A log restarted below the start DeleteRecords set starts there instead, and must
         // not find the old start in its file on the next open.

@@ -427,6 +427,28 @@ fn follower_append_keeps_offsets_and_must_start_at_log_end() {
     );
 }
 
+/// A follower whose log ends below its leader's log start restarts it there: empty, starting
+/// and ending at that offset, taking the leader's batches from it on, across a reopen.
+#[test]
+fn a_log_restarted_past_its_end_is_empty_there_and_appends_from_there() {
+    let disk = mem();
+    let (mut log, _) = open(&disk, LogConfig::default());
+    log.append_as_follower(&encode_batch(0, 1, 0, &records(2, 0, 5)), 0)
+        .unwrap();
+    log.restart_at(10).unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (10, 10));
+    assert!(matches!(
+        log.read(0, 1 << 20, i64::MAX),
+        Err(StorageError::OffsetOutOfRange { .. })
+    ));
+    let from_leader = encode_batch(10, 3, 0, &records(1, 0, 5));
+    log.append_as_follower(&from_leader, 0).unwrap();
+    drop(log);
+    let (log, _) = open(&disk, LogConfig::default());
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (10, 11));
+    assert_eq!(log.read(10, usize::MAX, i64::MAX).unwrap(), from_leader);
+}
+
 /// MemDisk whose fsyncs fail on demand.
 struct FailingDisk {
     inner: MemDisk,

@@ -17,6 +17,7 @@ use crate::protocol::ErrorCode;
 use crate::replication::follower::{
     epoch_truncation_offset, on_fetched_batches, truncation_on_become_follower,
 };
+use crate::replication::LeaderEpochCache;
 use crate::replication::{leader_epoch_truncation, FetchedBatches, FollowerState, TruncationStep};
 use crate::storage::batch;
 
@@ -46,6 +47,9 @@ impl Actor {
             }
             FollowerCommand::TruncateTo { offset, reply } => {
                 let _ = reply.send(self.truncate_follower(offset));
+            }
+            FollowerCommand::RestartAtLeaderLogStart { offset, reply } => {
+                let _ = reply.send(self.restart_at_leader_log_start(offset));
             }
             FollowerCommand::FollowLogStart {
                 leader_log_start_offset,
@@ -125,6 +129,34 @@ impl Actor {
             return Err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
         }
         self.cut_follower_log(offset, "leader-log-end", "replication.follower_truncations")
+    }
+
+    /// The leader's log starts at `offset`, past this follower's log end, so what it lacks is
+    /// gone from the leader: empty the log and restart it at `offset` (Kafka's
+    /// `truncateFullyAndStartAt`), with an empty epoch cache and the HW at `offset`, and report
+    /// it as a truncation above the old end, which the online model reads as a restart.
+    fn restart_at_leader_log_start(&mut self, offset: i64) -> Result<(), ErrorCode> {
+        if !matches!(self.role, Role::Follower(_)) {
+            return Err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+        }
+        if offset <= self.log.log_end_offset() {
+            return Ok(());
+        }
+        self.log_cuts += 1;
+        self.checked(|log| log.restart_at(offset))?;
+        self.epochs = LeaderEpochCache::new();
+        self.env.trace.record(
+            "truncate",
+            format!("{} {offset} leader-log-start", self.dir).as_bytes(),
+        );
+        self.env
+            .trace
+            .effect("replication.follower_restarts_at_leader_log_start", 1);
+        self.observe_truncation("leader-log-start");
+        if let Role::Follower(state) = &mut self.role {
+            state.on_restart_at(offset);
+        }
+        Ok(())
     }
 
     /// Truncate a follower's log at `offset` for `reason`, report it (trace, `effect`

@@ -114,6 +114,11 @@ pub(super) enum FollowerCommand {
         offset: i64,
         reply: oneshot::Sender<Result<(), ErrorCode>>,
     },
+    /// The follower's log ends below its leader's log start: restart it there.
+    RestartAtLeaderLogStart {
+        offset: i64,
+        reply: oneshot::Sender<Result<(), ErrorCode>>,
+    },
     /// A follower acts on its leader's OffsetForLeaderEpoch answer.
     TruncateByEpoch {
         leader_answer: (i32, i64),
@@ -397,6 +402,16 @@ impl PartitionHandle {
     pub async fn truncate_to(&self, offset: i64) -> Result<(), ErrorCode> {
         let (reply, rx) = oneshot::channel();
         self.send(FollowerCommand::TruncateTo { offset, reply })
+            .await?;
+        rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
+    }
+
+    /// A follower whose log ends below its leader's log start `offset` empties it and
+    /// restarts it there (Kafka's `truncateFullyAndStartAt`); nothing happens if its log now
+    /// reaches that far.
+    pub async fn restart_at_leader_log_start(&self, offset: i64) -> Result<(), ErrorCode> {
+        let (reply, rx) = oneshot::channel();
+        self.send(FollowerCommand::RestartAtLeaderLogStart { offset, reply })
             .await?;
         rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
     }
