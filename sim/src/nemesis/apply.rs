@@ -33,6 +33,11 @@ pub fn apply(
         FaultKind::CreatePartitions { topic, count } => {
             create_partitions(cluster, id, topic, *count)
         }
+        FaultKind::DeleteRecords {
+            topic,
+            partition,
+            offset,
+        } => delete_records(cluster, id, topic, *partition, *offset),
         _ => {
             let keep_probability = cluster.keep_probability;
             let controller = cluster.controller.as_ref().map(|c| c.node.id());
@@ -59,7 +64,9 @@ pub fn apply(
                 | FaultKind::BitFlip { .. }
                 | FaultKind::Flush => disk_fault(node, kind, rng),
                 FaultKind::Skew { .. } | FaultKind::Jump { .. } => clock_fault(node, kind),
-                FaultKind::Elect { .. } | FaultKind::CreatePartitions { .. } => {
+                FaultKind::Elect { .. }
+                | FaultKind::CreatePartitions { .. }
+                | FaultKind::DeleteRecords { .. } => {
                     unreachable!("handled above")
                 }
             }
@@ -446,5 +453,80 @@ async fn send_create_partitions(id: i32, topic: String, count: i32, trace: Arc<R
             code => code.name().to_ascii_lowercase(),
         };
         trace.effect(&format!("control.create_partitions.{outcome}"), 1);
+    }
+}
+
+/// `delete-records`: the admin node sends DeleteRecords for one partition to broker `id`, its
+/// leader as last elected, as kafka-delete-records.sh would.
+fn delete_records(
+    cluster: &mut SimCluster,
+    id: i32,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> String {
+    let trace = cluster.trace.clone();
+    let admin = admin_node(cluster);
+    let request = delete_records_request(topic, partition, offset);
+    admin.spawn(send_delete_records(id, request, trace));
+    let to = match offset {
+        -1 => "the high watermark".to_string(),
+        offset => format!("offset {offset}"),
+    };
+    format!("DeleteRecords ({topic}/{partition} up to {to}) sent to broker {id}; its answer is counted in control.delete_records.*")
+}
+
+fn delete_records_request(
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> kafka_protocol::messages::DeleteRecordsRequest {
+    use kafka_protocol::messages::delete_records_request::{
+        DeleteRecordsPartition, DeleteRecordsTopic,
+    };
+    let mut p = DeleteRecordsPartition::default();
+    p.partition_index = partition;
+    p.offset = offset;
+    let mut t = DeleteRecordsTopic::default();
+    t.name = kafka_protocol::messages::TopicName(topic.to_string().into());
+    t.partitions = vec![p];
+    let mut request = kafka_protocol::messages::DeleteRecordsRequest::default();
+    request.topics = vec![t];
+    request.timeout_ms = 10_000;
+    request
+}
+
+/// Send DeleteRecords and count its answer as `control.delete_records.ok` or
+/// `control.delete_records.<error name, lower case>` (`.unanswered` if the broker could not be
+/// reached or did not answer).
+async fn send_delete_records(
+    id: i32,
+    request: kafka_protocol::messages::DeleteRecordsRequest,
+    trace: Arc<RunTrace>,
+) {
+    use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
+    use kafkasim::client::connection::Connection;
+    use kafkasim::protocol::ErrorCode;
+    let timeout = Duration::from_secs(10);
+    let addr = crate::cluster::broker_addr(id);
+    let answer = match Connection::connect(addr, "kafkasim-admin", 1, timeout).await {
+        Ok(conn) => {
+            let kind = RequestKind::DeleteRecords(request);
+            conn.request(kind, ApiKey::DeleteRecords, 2, timeout)
+                .await
+                .ok()
+        }
+        Err(_) => None,
+    };
+    let Some(ResponseKind::DeleteRecords(response)) = answer else {
+        trace.effect("control.delete_records.unanswered", 1);
+        return;
+    };
+    for result in response.topics.iter().flat_map(|t| &t.partitions) {
+        let outcome = match ErrorCode::from_wire(result.error_code) {
+            ErrorCode::NONE => "ok".to_string(),
+            code => code.name().to_ascii_lowercase(),
+        };
+        trace.effect(&format!("control.delete_records.{outcome}"), 1);
     }
 }

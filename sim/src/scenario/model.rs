@@ -272,6 +272,13 @@ pub enum FaultKind {
         topic: String,
         count: i32,
     },
+    /// The admin DeleteRecords call, sent to the partition's leader (the target,
+    /// `leader(t/p)`): its log starts at `offset` from then on (-1: at the high watermark).
+    DeleteRecords {
+        topic: String,
+        partition: i32,
+        offset: i64,
+    },
 }
 
 impl FaultKind {
@@ -302,6 +309,7 @@ impl FaultKind {
             FaultKind::Elect { .. } => "elect",
             FaultKind::SilentDeath => "silent-death",
             FaultKind::CreatePartitions { .. } => "create-partitions",
+            FaultKind::DeleteRecords { .. } => "delete-records",
         }
     }
 }

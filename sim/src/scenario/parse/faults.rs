@@ -151,11 +151,29 @@ pub(super) fn action_from(table: &Obj, cluster: &Cluster, topics: &[Topic]) -> R
             ));
         }
     }
+    let delete_records_partition = match (&target, name) {
+        (Target::Leader { topic, partition }, "delete-records") => Some((topic.clone(), *partition)),
+        (_, "delete-records") => {
+            return Err(target_field.error(
+                "delete-records is the admin DeleteRecords call, sent to a partition's leader: its target is \"leader(t/p)\"",
+            ))
+        }
+        _ => None,
+    };
     let after_ms = match table.get("after") {
         Some(field) => field.duration_ms()?,
         None => 0,
     };
-    let kind = fault_kind(table, name)?;
+    let mut kind = fault_kind(table, name)?;
+    if let (
+        FaultKind::DeleteRecords {
+            topic, partition, ..
+        },
+        Some((t, p)),
+    ) = (&mut kind, delete_records_partition)
+    {
+        (*topic, *partition) = (t, p);
+    }
     if let FaultKind::Elect {
         partition: Some((topic, index)),
         ..
@@ -316,6 +334,15 @@ pub(super) fn fault_kind(table: &Obj, name: &str) -> Result<FaultKind> {
                         }
                     }
                 }
+            },
+        },
+        "delete-records" => FaultKind::DeleteRecords {
+            // Filled in from the `leader(t/p)` target by `action_from`.
+            topic: String::new(),
+            partition: -1,
+            offset: match table.get("offset") {
+                Some(field) => field.int_in(-1, i64::MAX)?,
+                None => -1,
             },
         },
         "create-partitions" => FaultKind::CreatePartitions {

@@ -81,6 +81,7 @@ pub const FAULT_KINDS: &[(&str, &[&str])] = &[
     ("expire-session", &[]),
     ("elect", &["election", "partition"]),
     ("create-partitions", &["topic", "count"]),
+    ("delete-records", &["offset"]),
 ];
 
 /// A user's mistake in a scenario file: where it is and what was expected.
