@@ -250,6 +250,7 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     }
     workloads.add_effects(&history, &mut effects);
     add_added_partition_effects(&mut effects, &scenario, &final_state);
+    add_lagging_replica_effect(&mut effects, &replica_logs, &final_state);
     for broker in cluster.brokers.values() {
         add_disk_effects(&mut effects, broker);
     }
@@ -377,6 +378,29 @@ fn add_added_partition_effects(
                 .entry("drain.records_in_added_partitions".into())
                 .or_default() += log.records.len() as u64;
         }
+    }
+}
+
+/// `replicas.behind_at_end`: replicas whose log, as their disk holds it after the run, ends
+/// below the high watermark the drain read up to (a follower that never caught up once every
+/// fault healed). Counted only when some are.
+fn add_lagging_replica_effect(
+    effects: &mut BTreeMap<String, u64>,
+    replica_logs: &replicas::ReplicaLogs,
+    final_state: &FinalState,
+) {
+    let mut behind = 0;
+    for (tp, log) in &final_state.logs {
+        let Some(replicas) = replica_logs.partitions.get(&tp.to_string()) else {
+            continue;
+        };
+        behind += replicas
+            .iter()
+            .filter(|r| r.log_end_offset < log.high_watermark)
+            .count() as u64;
+    }
+    if behind > 0 {
+        effects.insert("replicas.behind_at_end".into(), behind);
     }
 }
 
