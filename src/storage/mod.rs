@@ -90,7 +90,14 @@ pub enum StorageError {
     /// An fsync failed earlier, so the log directory is offline (KAFKA_STORAGE_ERROR).
     #[error("log directory offline after an fsync failure")]
     Offline,
+    /// An idempotent producer's batch of an old epoch or out of sequence
+    /// (INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE_NUMBER).
+    #[error("producer batch refused: {0}")]
+    Producer(#[from] crate::txn::ProducerError),
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod producer_tests;
