@@ -73,6 +73,8 @@ pub struct Broker {
     /// stop, the partitions close, and nothing is written to the log directory but the
     /// final checkpoint and the clean-shutdown marker.
     stopped: AtomicBool,
+    /// Hands out producer ids for InitProducerId; loaded from disk at the first request.
+    producer_ids: Mutex<Option<crate::txn::ProducerIdManager>>,
 }
 
 impl Broker {
@@ -110,6 +112,7 @@ impl Broker {
             heartbeat_now: Watch::new(0),
             fenced_brokers: Watch::new(std::collections::BTreeSet::new()),
             stopped: AtomicBool::new(false),
+            producer_ids: Mutex::new(None),
         });
         let mut known: Vec<TopicAssignment> = broker.config.topics.clone();
         for topic in topics::load_persisted(&*broker.env.disk)? {
@@ -559,5 +562,22 @@ async fn housekeeping(broker: Arc<Broker>) {
         for (_, handle) in broker.partitions() {
             handle.tick().await;
         }
+    }
+}
+
+impl Broker {
+    /// A producer id no broker of the cluster handed out before (see [`crate::txn::producer_ids`]).
+    pub(crate) fn allocate_producer_id(&self) -> std::io::Result<i64> {
+        let mut manager = self.producer_ids.lock().unwrap();
+        if manager.is_none() {
+            *manager = Some(crate::txn::ProducerIdManager::load(
+                &*self.env.disk,
+                self.config.node_id,
+            )?);
+        }
+        manager
+            .as_mut()
+            .expect("loaded above")
+            .allocate(&*self.env.disk)
     }
 }
