@@ -122,3 +122,16 @@ fn the_state_survives_a_reopen_and_follows_replicated_batches() {
     assert!(retry.duplicate);
     assert_eq!(reopened.log_end_offset(), 4);
 }
+
+#[test]
+fn a_new_epoch_survives_a_reopen() {
+    let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+    let mut log = open(&disk);
+    log.append(&producer_batch(5, 0, 0, 3), 0, 0).unwrap();
+    log.append(&producer_batch(5, 0, 3, 2), 0, 0).unwrap();
+    log.append(&producer_batch(5, 1, 0, 1), 0, 0).unwrap();
+    drop(log);
+    let mut log = open(&disk);
+    let retry = log.append(&producer_batch(5, 1, 0, 1), 0, 0).unwrap();
+    assert!(retry.duplicate, "{:?}", log.producers());
+}
