@@ -169,6 +169,8 @@ impl Broker {
         let mut log_config =
             config::log_config(&self.config.configs, &topic.configs).map_err(anyhow::Error::msg)?;
         log_config.planted_recovery_keeps_bad_crc = self.config.planted.recovery_keeps_bad_crc;
+        log_config.planted_producer_state_not_replicated =
+            self.config.planted.producer_state_not_replicated;
         let min_insync_replicas = self.min_insync_replicas(&topic.configs)?;
         let replica_lag_time_max_ms = config::int_config_of(
             &self.config.configs,

@@ -476,7 +476,7 @@ impl Log {
             header.partition_leader_epoch = leader_epoch;
             next_offset = header.next_offset();
         }
-        self.append_validated(&bytes, &headers, now_ms)
+        self.append_validated(&bytes, &headers, now_ms, true)
     }
 
     /// The leader's producer checks (see [`crate::txn::producer_state`]): refuse a batch of an
@@ -559,6 +559,7 @@ impl Log {
     ) -> Result<AppendInfo, StorageError> {
         self.check_online()?;
         let headers = self.validate_incoming(batches, false)?;
+        let record_producers = !self.config.planted_producer_state_not_replicated;
         let mut expected = self.log_end_offset();
         for (_, header) in &headers {
             if header.base_offset != expected {
@@ -569,7 +570,7 @@ impl Log {
             }
             expected = header.next_offset();
         }
-        self.append_validated(batches, &headers, now_ms)
+        self.append_validated(batches, &headers, now_ms, record_producers)
     }
 
     /// Roll a new segment before the next append, whatever its size and age (BUGGIFY's
@@ -615,6 +616,7 @@ impl Log {
         bytes: &[u8],
         headers: &[(usize, BatchHeader)],
         now_ms: i64,
+        record_producers: bool,
     ) -> Result<AppendInfo, StorageError> {
         self.now_ms = self.now_ms.max(now_ms);
         let first = headers.first().expect("validated batches are not empty").1;
@@ -631,7 +633,7 @@ impl Log {
         let disk = self.disk.clone();
         self.active_mut()
             .append(&disk, bytes, headers, interval, now_ms)?;
-        for (_, header) in headers {
+        for (_, header) in headers.iter().filter(|_| record_producers) {
             self.producers.apply(header);
         }
         let record_count: u64 = headers

@@ -44,6 +44,8 @@ pub struct LogConfig {
     pub max_message_bytes: usize,
     /// TEST-ONLY: recovery keeps batches whose CRC fails (see [`crate::planted`]).
     pub planted_recovery_keeps_bad_crc: bool,
+    /// TEST-ONLY: a follower's appends skip the producer state (see [`crate::planted`]).
+    pub planted_producer_state_not_replicated: bool,
 }
 
 impl Default for LogConfig {
@@ -58,6 +60,7 @@ impl Default for LogConfig {
             retention_bytes: None,
             max_message_bytes: 1_048_588,
             planted_recovery_keeps_bad_crc: false,
+            planted_producer_state_not_replicated: false,
         }
     }
 }
