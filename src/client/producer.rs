@@ -200,6 +200,14 @@ impl Idempotence {
             })
     }
 
+    /// Whether a batch numbered under an earlier generation is still unresolved.
+    fn older_generation_unresolved(&self) -> bool {
+        self.unresolved
+            .values()
+            .flat_map(|tickets| tickets.values())
+            .any(|generation| *generation < self.generation)
+    }
+
     /// The batch is done. One that did not succeed leaves a hole in its partition's
     /// sequences: the next dispatch starts a new generation under a new producer id.
     fn resolve(&mut self, topic: &str, partition: i32, batch: &Sequenced, succeeded: bool) {
@@ -474,12 +482,17 @@ fn unstick(sticky: &Sticky, batch: &Batch) {
     }
 }
 
+/// How often a new generation checks whether the old one's batches are resolved.
+const GENERATION_DRAIN_POLL: Duration = Duration::from_millis(5);
+
 /// The InitProducerId version the client sends (flexible; no producer id of its own).
 const INIT_PRODUCER_ID_VERSION: i16 = 2;
 
 /// With idempotence, get a producer id before the first dispatch and after a generation
 /// ends, retrying every `retry.backoff.ms` until a broker answers (as Kafka's client blocks
-/// its sender until it has one).
+/// its sender until it has one). A new generation starts only once every batch of the old
+/// one is resolved, as Kafka's client bumps its epoch only without batches in flight: a
+/// retried old batch could otherwise land after newer ones and break the send order.
 async fn ensure_producer_id(
     config: &ProducerConfig,
     cluster: &Mutex<ClusterClient>,
@@ -487,6 +500,9 @@ async fn ensure_producer_id(
 ) {
     if !config.idempotent() || idempotence.lock().unwrap().producer.is_some() {
         return;
+    }
+    while idempotence.lock().unwrap().older_generation_unresolved() {
+        tokio::time::sleep(GENERATION_DRAIN_POLL).await;
     }
     loop {
         let request = kafka_protocol::messages::InitProducerIdRequest::default()
