@@ -768,3 +768,66 @@ fn encode(config: &ProducerConfig, batch: &Batch) -> Result<Bytes, String> {
     RecordBatchEncoder::encode(&mut buf, records, &options).map_err(|e| e.to_string())?;
     Ok(buf.freeze())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn initialised(producer_id: i64) -> Idempotence {
+        Idempotence {
+            producer: Some((producer_id, 0)),
+            ..Idempotence::default()
+        }
+    }
+
+    #[test]
+    fn sequences_follow_per_partition_and_wrap_at_i32_max() {
+        let mut state = initialised(7);
+        let a = state.assign("t", 0, 3);
+        let b = state.assign("t", 0, 2);
+        let c = state.assign("t", 1, 4);
+        assert_eq!(
+            (a.base_sequence, b.base_sequence, c.base_sequence),
+            (0, 3, 0)
+        );
+        assert_eq!((a.producer_id, a.producer_epoch), (7, 0));
+        state
+            .next_sequence
+            .insert(("t".to_string(), 2), i32::MAX - 1);
+        let d = state.assign("t", 2, 3);
+        assert_eq!(d.base_sequence, i32::MAX - 1);
+        assert_eq!(state.next_sequence[&("t".to_string(), 2)], 1);
+    }
+
+    #[test]
+    fn out_of_order_waits_only_for_an_earlier_batch_of_the_same_generation() {
+        let mut state = initialised(7);
+        let first = state.assign("t", 0, 1);
+        let second = state.assign("t", 0, 1);
+        let other = state.assign("t", 1, 1);
+        assert!(state.earlier_unresolved("t", 0, &second));
+        assert!(!state.earlier_unresolved("t", 0, &first));
+        assert!(!state.earlier_unresolved("t", 1, &other));
+        state.resolve("t", 0, &first, true);
+        assert!(!state.earlier_unresolved("t", 0, &second));
+        assert_eq!(state.generation, 0, "a success keeps the producer id");
+    }
+
+    #[test]
+    fn a_failed_batch_starts_a_new_generation_after_the_old_one_drains() {
+        let mut state = initialised(7);
+        let failed = state.assign("t", 0, 2);
+        let still_flying = state.assign("t", 0, 1);
+        state.resolve("t", 0, &failed, false);
+        assert_eq!(state.generation, 1);
+        assert!(state.producer.is_none(), "a new producer id is needed");
+        assert!(state.next_sequence.is_empty(), "sequences restart at 0");
+        assert!(state.older_generation_unresolved());
+        // The old generation's last batch fails too: no second bump.
+        state.resolve("t", 0, &still_flying, false);
+        assert_eq!(state.generation, 1);
+        assert!(!state.older_generation_unresolved());
+        state.producer = Some((8, 0));
+        assert_eq!(state.assign("t", 0, 1).base_sequence, 0);
+    }
+}
