@@ -13,3 +13,4 @@ pub mod replication;
 pub mod server;
 pub mod storage;
 pub mod sync;
+pub mod txn;

@@ -29,6 +29,10 @@ pub struct PlantedBugs {
     /// even after the response's `max_bytes` is spent (the KIP-74 exception applied to all
     /// partitions, not only the first with data). The wire checker fetch-over-limit names it.
     pub fetch_ignores_response_limit: bool,
+    /// `producer-state-not-replicated`: a follower appends replicated batches without
+    /// recording them in its producer state, so once it leads, a producer's retry of a batch
+    /// its predecessor appended is appended again. The duplicate checker names it.
+    pub producer_state_not_replicated: bool,
 }
 
 impl PlantedBugs {
@@ -40,6 +44,7 @@ impl PlantedBugs {
         "recovery-keeps-bad-crc",
         "leader-high-watermark-regress",
         "fetch-ignores-response-limit",
+        "producer-state-not-replicated",
     ];
 
     /// Turns on the bug called `name`; false if no planted bug has that name.
@@ -51,6 +56,7 @@ impl PlantedBugs {
             "recovery-keeps-bad-crc" => &mut self.recovery_keeps_bad_crc,
             "leader-high-watermark-regress" => &mut self.leader_high_watermark_regress,
             "fetch-ignores-response-limit" => &mut self.fetch_ignores_response_limit,
+            "producer-state-not-replicated" => &mut self.producer_state_not_replicated,
             _ => return false,
         };
         *switch = true;

@@ -3,6 +3,13 @@
 //! `retry.backoff.ms`, `delivery.timeout.ms`), at most `max.in.flight.requests.per.connection`
 //! batches in flight per partition.
 //!
+//! With `enable.idempotence` (KIP-98) the producer first gets a producer id (InitProducerId)
+//! and numbers each partition's records with sequences from 0; a retry resends the same
+//! bytes, so the leader recognises a batch it already appended and answers its offsets
+//! instead of writing it twice. A batch that ends without success (or is refused as out of
+//! order when no earlier batch of its partition is still unresolved) makes the producer take a
+//! new producer id and restart its sequences, as Kafka's client bumps its epoch.
+//!
 //! Every record's outcome is one of: its offset; [`ProduceError::Fail`] — it definitely was
 //! not written (every attempt was rejected before the append); or [`ProduceError::Info`] —
 //! it may have been written (some attempt's fate is unknown: a broken connection, a timeout,
@@ -57,6 +64,10 @@ pub struct ProducerConfig {
     /// `metadata.max.age.ms`: metadata older than this is refreshed before the next send
     /// picks a partition, so partitions added to a topic come into use.
     pub metadata_max_age: Duration,
+    /// `enable.idempotence`. Kafka's default is true since 3.0; kafkasim's client defaults to
+    /// false so that existing scenarios and tools keep their behaviour. It takes effect only
+    /// with acks=all and at most 5 requests in flight, as Kafka requires.
+    pub enable_idempotence: bool,
 }
 
 impl ProducerConfig {
@@ -75,7 +86,13 @@ impl ProducerConfig {
             request_timeout: Duration::from_millis(30_000),
             compression: Compression::None,
             metadata_max_age: Duration::from_millis(300_000),
+            enable_idempotence: false,
         }
+    }
+
+    /// Whether batches carry a producer id and sequences.
+    pub fn idempotent(&self) -> bool {
+        self.enable_idempotence && self.acks == -1 && (1..=5).contains(&self.max_in_flight)
     }
 }
 
@@ -121,7 +138,95 @@ struct Batch {
     records: Vec<Pending>,
     bytes: usize,
     created: Instant,
+    /// Producer id, epoch, base sequence and generation, given at dispatch when idempotent.
+    idempotent: Option<Sequenced>,
 }
+
+/// An idempotent batch's identity: what makes its retries recognisable.
+#[derive(Clone, Copy, Debug)]
+struct Sequenced {
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+    /// The [`Idempotence::generation`] the batch was numbered in.
+    generation: u64,
+    /// Dispatch order within the partition.
+    ticket: u64,
+}
+
+/// The idempotent producer's shared state.
+#[derive(Debug, Default)]
+struct Idempotence {
+    /// The producer id and epoch of this generation, once InitProducerId answered.
+    producer: Option<(i64, i16)>,
+    /// Bumped when sequences must restart under a new producer id.
+    generation: u64,
+    /// The next sequence per partition, in this generation.
+    next_sequence: BTreeMap<(String, i32), i32>,
+    /// Batches dispatched and not yet resolved, per partition: ticket → generation.
+    unresolved: BTreeMap<(String, i32), BTreeMap<u64, u64>>,
+    /// The next dispatch ticket.
+    next_ticket: u64,
+}
+
+impl Idempotence {
+    /// Number a batch of `count` records of `partition`; the producer id must be known.
+    fn assign(&mut self, topic: &str, partition: i32, count: usize) -> Sequenced {
+        let (producer_id, producer_epoch) = self.producer.expect("initialised before dispatch");
+        let key = (topic.to_string(), partition);
+        let next = self.next_sequence.entry(key.clone()).or_insert(0);
+        let base_sequence = *next;
+        *next = crate::txn::producer_state::increment_sequence(base_sequence, count as i32);
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        self.unresolved
+            .entry(key)
+            .or_default()
+            .insert(ticket, self.generation);
+        Sequenced {
+            producer_id,
+            producer_epoch,
+            base_sequence,
+            generation: self.generation,
+            ticket,
+        }
+    }
+
+    /// Whether an earlier batch of the same partition and generation is still unresolved:
+    /// then an out-of-order answer may only mean that batch has not landed yet.
+    fn earlier_unresolved(&self, topic: &str, partition: i32, batch: &Sequenced) -> bool {
+        self.unresolved
+            .get(&(topic.to_string(), partition))
+            .is_some_and(|tickets| {
+                tickets
+                    .range(..batch.ticket)
+                    .any(|(_, generation)| *generation == batch.generation)
+            })
+    }
+
+    /// Whether a batch numbered under an earlier generation is still unresolved.
+    fn older_generation_unresolved(&self) -> bool {
+        self.unresolved
+            .values()
+            .flat_map(|tickets| tickets.values())
+            .any(|generation| *generation < self.generation)
+    }
+
+    /// The batch is done. One that did not succeed leaves a hole in its partition's
+    /// sequences: the next dispatch starts a new generation under a new producer id.
+    fn resolve(&mut self, topic: &str, partition: i32, batch: &Sequenced, succeeded: bool) {
+        if let Some(tickets) = self.unresolved.get_mut(&(topic.to_string(), partition)) {
+            tickets.remove(&batch.ticket);
+        }
+        if !succeeded && batch.generation == self.generation {
+            self.generation += 1;
+            self.producer = None;
+            self.next_sequence.clear();
+        }
+    }
+}
+
+type SharedIdempotence = Arc<std::sync::Mutex<Idempotence>>;
 
 /// The sticky partition of each topic for keyless records.
 type Sticky = Arc<std::sync::Mutex<BTreeMap<String, i32>>>;
@@ -155,6 +260,7 @@ impl Producer {
             cluster.clone(),
             rx,
             sticky.clone(),
+            SharedIdempotence::default(),
         ));
         Producer {
             config,
@@ -262,6 +368,7 @@ async fn accumulate(
     cluster: Arc<Mutex<ClusterClient>>,
     mut rx: mpsc::Receiver<(String, i32, Pending)>,
     sticky: Sticky,
+    idempotence: SharedIdempotence,
 ) {
     let mut open = OpenBatches::new();
     let mut in_flight: BTreeMap<(String, i32), Arc<Semaphore>> = BTreeMap::new();
@@ -286,14 +393,16 @@ async fn accumulate(
             Ok(Some((topic, partition, pending))) => {
                 if let Some(batch) = add(&config, &mut open, topic, partition, pending) {
                     unstick(&sticky, &batch);
-                    dispatch(&config, &cluster, &mut in_flight, batch);
+                    ensure_producer_id(&config, &cluster, &idempotence).await;
+                    dispatch(&config, &cluster, &mut in_flight, &idempotence, batch);
                 }
             }
             Ok(None) => return,
             Err(_) => {
                 for batch in lingered(&config, &mut open) {
                     unstick(&sticky, &batch);
-                    dispatch(&config, &cluster, &mut in_flight, batch);
+                    ensure_producer_id(&config, &cluster, &idempotence).await;
+                    dispatch(&config, &cluster, &mut in_flight, &idempotence, batch);
                 }
             }
         }
@@ -344,6 +453,7 @@ fn add(
         records: Vec::with_capacity((config.batch_size / size + 1).min(BATCH_RECORDS_RESERVED_MAX)),
         bytes: 0,
         created: Instant::now(),
+        idempotent: None,
     });
     // The crate's encoder starts a new batch whenever a record's sequence is not base + i,
     // so number them 0, 1, 2, … to get exactly one batch.
@@ -384,12 +494,74 @@ fn unstick(sticky: &Sticky, batch: &Batch) {
     }
 }
 
+/// How often a new generation checks whether the old one's batches are resolved.
+const GENERATION_DRAIN_POLL: Duration = Duration::from_millis(5);
+
+/// The InitProducerId version the client sends (flexible; no producer id of its own).
+const INIT_PRODUCER_ID_VERSION: i16 = 2;
+
+/// With idempotence, get a producer id before the first dispatch and after a generation
+/// ends, retrying every `retry.backoff.ms` until a broker answers (as Kafka's client blocks
+/// its sender until it has one). A new generation starts only once every batch of the old
+/// one is resolved, as Kafka's client bumps its epoch only without batches in flight: a
+/// retried old batch could otherwise land after newer ones and break the send order.
+async fn ensure_producer_id(
+    config: &ProducerConfig,
+    cluster: &Mutex<ClusterClient>,
+    idempotence: &SharedIdempotence,
+) {
+    if !config.idempotent() || idempotence.lock().unwrap().producer.is_some() {
+        return;
+    }
+    while idempotence.lock().unwrap().older_generation_unresolved() {
+        tokio::time::sleep(GENERATION_DRAIN_POLL).await;
+    }
+    loop {
+        let request = kafka_protocol::messages::InitProducerIdRequest::default()
+            .with_transactional_id(None)
+            .with_transaction_timeout_ms(i32::MAX);
+        let response = cluster
+            .lock()
+            .await
+            .request_any(
+                RequestKind::InitProducerId(request),
+                ApiKey::InitProducerId,
+                INIT_PRODUCER_ID_VERSION,
+            )
+            .await;
+        if let Ok(ResponseKind::InitProducerId(response)) = response {
+            if response.error_code == ErrorCode::NONE.code() && response.producer_id.0 >= 0 {
+                idempotence.lock().unwrap().producer =
+                    Some((response.producer_id.0, response.producer_epoch));
+                return;
+            }
+        }
+        tokio::time::sleep(config.retry_backoff.max(Duration::from_millis(1))).await;
+    }
+}
+
 fn dispatch(
     config: &Arc<ProducerConfig>,
     cluster: &Arc<Mutex<ClusterClient>>,
     in_flight: &mut BTreeMap<(String, i32), Arc<Semaphore>>,
-    batch: Batch,
+    idempotence: &SharedIdempotence,
+    mut batch: Batch,
 ) {
+    if config.idempotent() {
+        let sequenced =
+            idempotence
+                .lock()
+                .unwrap()
+                .assign(&batch.topic, batch.partition, batch.records.len());
+        for (i, pending) in batch.records.iter_mut().enumerate() {
+            pending.record.producer_id = sequenced.producer_id;
+            pending.record.producer_epoch = sequenced.producer_epoch;
+            // base + i for every record keeps the crate's encoder from splitting the batch.
+            pending.record.sequence = sequenced.base_sequence.wrapping_add(i as i32);
+        }
+        batch.idempotent = Some(sequenced);
+    }
+    let idempotence = idempotence.clone();
     let semaphore = in_flight
         .entry((batch.topic.clone(), batch.partition))
         .or_insert_with(|| Arc::new(Semaphore::new(config.max_in_flight.max(1))))
@@ -408,8 +580,16 @@ fn dispatch(
                 "expired before it was sent (delivery.timeout.ms)".into(),
             ))
         } else {
-            deliver(&config, &cluster, &batch).await
+            deliver(&config, &cluster, &idempotence, &batch).await
         };
+        if let Some(sequenced) = &batch.idempotent {
+            idempotence.lock().unwrap().resolve(
+                &batch.topic,
+                batch.partition,
+                sequenced,
+                outcome.is_ok(),
+            );
+        }
         for (i, pending) in batch.records.into_iter().enumerate() {
             let result = outcome.clone().map(|base_offset| RecordMetadata {
                 partition: batch.partition,
@@ -425,6 +605,7 @@ fn dispatch(
 async fn deliver(
     config: &ProducerConfig,
     cluster: &Mutex<ClusterClient>,
+    idempotence: &SharedIdempotence,
     batch: &Batch,
 ) -> Result<i64, ProduceError> {
     let records = encode(config, batch).map_err(ProduceError::Fail)?;
@@ -440,7 +621,7 @@ async fn deliver(
             Err(Attempt::Code(code)) => (
                 code.name().into_owned(),
                 code.write_outcome() != WriteOutcome::Fail,
-                code.is_retriable(),
+                code.is_retriable() || waits_for_earlier(idempotence, batch, code),
             ),
             Err(Attempt::Conn(e)) => (e.to_string(), e.maybe_applied(), true),
             // Nothing reached a broker: this attempt cannot have been applied.
@@ -459,6 +640,20 @@ async fn deliver(
         }
         tokio::time::sleep(config.retry_backoff).await;
     }
+}
+
+/// An idempotent batch refused as out of order while an earlier batch of its partition is
+/// unresolved is retried: the earlier one may still land and close the gap (Kafka's client
+/// retries such a batch unless it is the first in flight).
+fn waits_for_earlier(idempotence: &SharedIdempotence, batch: &Batch, code: ErrorCode) -> bool {
+    let Some(sequenced) = &batch.idempotent else {
+        return false;
+    };
+    code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
+        && idempotence
+            .lock()
+            .unwrap()
+            .earlier_unresolved(&batch.topic, batch.partition, sequenced)
 }
 
 enum Attempt {
@@ -575,7 +770,8 @@ fn encode(config: &ProducerConfig, batch: &Batch) -> Result<Bytes, String> {
     debug_assert!(records
         .clone()
         .enumerate()
-        .all(|(i, r)| r.offset == i as i64 && r.sequence == i as i32));
+        .all(|(i, r)| r.offset == i as i64
+            && r.sequence.wrapping_sub(i as i32) == batch.records[0].record.sequence));
     let mut buf = BytesMut::new();
     let options = RecordEncodeOptions {
         version: 2,
@@ -583,4 +779,67 @@ fn encode(config: &ProducerConfig, batch: &Batch) -> Result<Bytes, String> {
     };
     RecordBatchEncoder::encode(&mut buf, records, &options).map_err(|e| e.to_string())?;
     Ok(buf.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn initialised(producer_id: i64) -> Idempotence {
+        Idempotence {
+            producer: Some((producer_id, 0)),
+            ..Idempotence::default()
+        }
+    }
+
+    #[test]
+    fn sequences_follow_per_partition_and_wrap_at_i32_max() {
+        let mut state = initialised(7);
+        let a = state.assign("t", 0, 3);
+        let b = state.assign("t", 0, 2);
+        let c = state.assign("t", 1, 4);
+        assert_eq!(
+            (a.base_sequence, b.base_sequence, c.base_sequence),
+            (0, 3, 0)
+        );
+        assert_eq!((a.producer_id, a.producer_epoch), (7, 0));
+        state
+            .next_sequence
+            .insert(("t".to_string(), 2), i32::MAX - 1);
+        let d = state.assign("t", 2, 3);
+        assert_eq!(d.base_sequence, i32::MAX - 1);
+        assert_eq!(state.next_sequence[&("t".to_string(), 2)], 1);
+    }
+
+    #[test]
+    fn out_of_order_waits_only_for_an_earlier_batch_of_the_same_generation() {
+        let mut state = initialised(7);
+        let first = state.assign("t", 0, 1);
+        let second = state.assign("t", 0, 1);
+        let other = state.assign("t", 1, 1);
+        assert!(state.earlier_unresolved("t", 0, &second));
+        assert!(!state.earlier_unresolved("t", 0, &first));
+        assert!(!state.earlier_unresolved("t", 1, &other));
+        state.resolve("t", 0, &first, true);
+        assert!(!state.earlier_unresolved("t", 0, &second));
+        assert_eq!(state.generation, 0, "a success keeps the producer id");
+    }
+
+    #[test]
+    fn a_failed_batch_starts_a_new_generation_after_the_old_one_drains() {
+        let mut state = initialised(7);
+        let failed = state.assign("t", 0, 2);
+        let still_flying = state.assign("t", 0, 1);
+        state.resolve("t", 0, &failed, false);
+        assert_eq!(state.generation, 1);
+        assert!(state.producer.is_none(), "a new producer id is needed");
+        assert!(state.next_sequence.is_empty(), "sequences restart at 0");
+        assert!(state.older_generation_unresolved());
+        // The old generation's last batch fails too: no second bump.
+        state.resolve("t", 0, &still_flying, false);
+        assert_eq!(state.generation, 1);
+        assert!(!state.older_generation_unresolved());
+        state.producer = Some((8, 0));
+        assert_eq!(state.assign("t", 0, 1).base_sequence, 0);
+    }
 }

@@ -77,6 +77,10 @@ error_codes! {
     INVALID_CONFIG = 40, false, Info;
     INVALID_REQUEST = 42, false, Info;
     POLICY_VIOLATION = 44, false, Info;
+    /// An idempotent producer's batch does not follow its last one: refused before the append.
+    OUT_OF_ORDER_SEQUENCE_NUMBER = 45, false, Fail;
+    /// An idempotent producer's batch carries an older epoch than the partition knows.
+    INVALID_PRODUCER_EPOCH = 47, false, Fail;
     KAFKA_STORAGE_ERROR = 56, true, Info;
     /// The request's leader epoch is older than the receiver's.
     FENCED_LEADER_EPOCH = 74, true, Info;

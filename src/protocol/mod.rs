@@ -43,6 +43,9 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteRecords, 0, 2),
     // v2 is flexible.
     (ApiKey::CreatePartitions, 0, 3),
+    // Idempotent producers only (transactions come later); v2 is flexible, v3 adds the
+    // producer id and epoch a client re-initialising sends.
+    (ApiKey::InitProducerId, 0, 4),
 ];
 
 /// The APIs the controller serves: brokers register, heartbeat, propose ISR changes, fetch

@@ -73,6 +73,8 @@ pub struct Broker {
     /// stop, the partitions close, and nothing is written to the log directory but the
     /// final checkpoint and the clean-shutdown marker.
     stopped: AtomicBool,
+    /// Hands out producer ids for InitProducerId; loaded from disk at the first request.
+    producer_ids: Mutex<Option<crate::txn::ProducerIdManager>>,
 }
 
 impl Broker {
@@ -110,6 +112,7 @@ impl Broker {
             heartbeat_now: Watch::new(0),
             fenced_brokers: Watch::new(std::collections::BTreeSet::new()),
             stopped: AtomicBool::new(false),
+            producer_ids: Mutex::new(None),
         });
         let mut known: Vec<TopicAssignment> = broker.config.topics.clone();
         for topic in topics::load_persisted(&*broker.env.disk)? {
@@ -166,6 +169,8 @@ impl Broker {
         let mut log_config =
             config::log_config(&self.config.configs, &topic.configs).map_err(anyhow::Error::msg)?;
         log_config.planted_recovery_keeps_bad_crc = self.config.planted.recovery_keeps_bad_crc;
+        log_config.planted_producer_state_not_replicated =
+            self.config.planted.producer_state_not_replicated;
         let min_insync_replicas = self.min_insync_replicas(&topic.configs)?;
         let replica_lag_time_max_ms = config::int_config_of(
             &self.config.configs,
@@ -559,5 +564,22 @@ async fn housekeeping(broker: Arc<Broker>) {
         for (_, handle) in broker.partitions() {
             handle.tick().await;
         }
+    }
+}
+
+impl Broker {
+    /// A producer id no broker of the cluster handed out before (see [`crate::txn::producer_ids`]).
+    pub(crate) fn allocate_producer_id(&self) -> std::io::Result<i64> {
+        let mut manager = self.producer_ids.lock().unwrap();
+        if manager.is_none() {
+            *manager = Some(crate::txn::ProducerIdManager::load(
+                &*self.env.disk,
+                self.config.node_id,
+            )?);
+        }
+        manager
+            .as_mut()
+            .expect("loaded above")
+            .allocate(&*self.env.disk)
     }
 }

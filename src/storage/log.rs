@@ -36,6 +36,7 @@ use super::batch::{self, BatchHeader};
 use super::segment::Segment;
 use super::{LogConfig, StorageError};
 use crate::env::Disk;
+use crate::txn::producer_state::{has_producer_id, ClientBatch, ProducerState};
 
 /// What one append wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +49,9 @@ pub struct AppendInfo {
     pub record_count: u64,
     /// Largest batch max timestamp appended.
     pub max_timestamp: i64,
+    /// Nothing was appended: the batch retried one the log holds already (an idempotent
+    /// producer's duplicate), and the offsets are those of the original.
+    pub duplicate: bool,
 }
 
 /// What recovery found and did when the log was opened.
@@ -118,6 +122,8 @@ pub struct Log {
     /// The log start offset DeleteRecords set (the log starts at the larger of this and the
     /// first segment's base offset); persisted in [`LOG_START_FILE`].
     log_start_floor: i64,
+    /// Idempotent producers' state, rebuilt from the batches on open and after truncation.
+    producers: ProducerState,
 }
 
 /// The file in the partition directory holding the log start offset DeleteRecords set.
@@ -161,18 +167,27 @@ impl Log {
             now_ms,
             roll_requested: false,
             log_start_floor: 0,
+            producers: ProducerState::new(),
         };
-        let report = log.recover()?;
+        let (report, producer_batches) = log.recover()?;
         log.load_log_start()?;
+        // Producer state from what recovery kept, without reading the files again.
+        for header in &producer_batches {
+            if header.next_offset() <= log.log_end_offset() {
+                log.producers.apply(header);
+            }
+        }
+        log.producers.remove_below(log.log_start_offset());
         log.check_invariants();
         Ok((log, report))
     }
 
-    fn recover(&mut self) -> Result<RecoveryReport, StorageError> {
+    fn recover(&mut self) -> Result<(RecoveryReport, Vec<BatchHeader>), StorageError> {
         let names = self.disk.list_dir(&self.dir)?;
         let bases: Vec<i64> = names.iter().filter_map(|n| segment_base(n)).collect();
         let mut changed = self.remove_orphan_indexes(&names, &bases)?;
         let mut report = RecoveryReport::default();
+        let mut producer_batches = Vec::new();
         let mut expected: Option<i64> = None;
         let mut cut = false;
         for base in bases {
@@ -196,6 +211,7 @@ impl Log {
             report.batches += found.batches;
             report.truncated_bytes += found.truncated_bytes;
             report.corrupt_batches += found.crc_failure as u64;
+            producer_batches.extend(found.producer_batches);
             if found.reason.is_some() {
                 report.reason = found.reason;
                 cut = true;
@@ -213,7 +229,7 @@ impl Log {
             self.flush()?;
         }
         report.segments = self.segments.len();
-        Ok(report)
+        Ok((report, producer_batches))
     }
 
     fn remove_orphan_indexes(
@@ -310,6 +326,7 @@ impl Log {
         if deleted_bytes > 0 {
             self.flush()?;
         }
+        self.producers.remove_below(offset);
         assert_eq!(
             self.log_start_offset(),
             offset,
@@ -447,6 +464,9 @@ impl Log {
         self.check_online()?;
         let mut bytes = batches.to_vec();
         let mut headers = self.validate_incoming(&bytes, true)?;
+        if let Some(duplicate) = self.check_producers(&headers)? {
+            return Ok(duplicate);
+        }
         let mut next_offset = self.log_end_offset();
         for (position, header) in headers.iter_mut() {
             let size = header.size();
@@ -456,7 +476,78 @@ impl Log {
             header.partition_leader_epoch = leader_epoch;
             next_offset = header.next_offset();
         }
-        self.append_validated(&bytes, &headers, now_ms)
+        self.append_validated(&bytes, &headers, now_ms, true)
+    }
+
+    /// The leader's producer checks (see [`crate::txn::producer_state`]): refuse a batch of an
+    /// older epoch or out of sequence; answer a retried batch with the original's offsets
+    /// (then nothing is appended). Batches after the first are checked against the state as
+    /// the earlier ones of the same request would leave it.
+    fn check_producers(
+        &self,
+        headers: &[(usize, BatchHeader)],
+    ) -> Result<Option<AppendInfo>, StorageError> {
+        let mut scratch: Option<ProducerState> = None;
+        let mut next_offset = self.log_end_offset();
+        for (_, header) in headers {
+            let mut header = *header;
+            header.base_offset = next_offset;
+            next_offset = header.next_offset();
+            if !has_producer_id(&header) {
+                continue;
+            }
+            if header.base_sequence < 0 {
+                return Err(StorageError::InvalidRecord(format!(
+                    "producer {} sent sequence {}",
+                    header.producer_id, header.base_sequence
+                )));
+            }
+            let state = scratch.as_ref().unwrap_or(&self.producers);
+            match state.check_client_batch(&header)? {
+                ClientBatch::Duplicate(original) => {
+                    return Ok(Some(AppendInfo {
+                        base_offset: original.first_offset,
+                        last_offset: original.last_offset,
+                        record_count: 0,
+                        max_timestamp: -1,
+                        duplicate: true,
+                    }))
+                }
+                ClientBatch::Append if headers.len() > 1 => scratch
+                    .get_or_insert_with(|| self.producers.clone())
+                    .apply(&header),
+                ClientBatch::Append => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// The producer state (for tests and reports).
+    pub fn producers(&self) -> &ProducerState {
+        &self.producers
+    }
+
+    /// Rebuild the producer state by reading every batch from the log start: after a
+    /// truncation removed batches the state remembers. It costs a read of the whole log, so
+    /// it runs only when the truncation cut below a producer's last batch.
+    fn rebuild_producers(&mut self) -> Result<(), StorageError> {
+        let mut state = ProducerState::new();
+        let mut offset = self.log_start_offset();
+        while offset < self.log_end_offset() {
+            let bytes = self.read(offset, 1 << 20, i64::MAX)?;
+            let headers = batch::split(&bytes)?;
+            let Some((_, last)) = headers.last() else {
+                break;
+            };
+            assert!(last.next_offset() > offset, "a read makes progress");
+            offset = last.next_offset();
+            for (_, header) in &headers {
+                state.apply(header);
+            }
+        }
+        state.remove_below(self.log_start_offset());
+        self.producers = state;
+        Ok(())
     }
 
     /// Append batches replicated from the leader, keeping their offsets and epochs. They must
@@ -468,6 +559,7 @@ impl Log {
     ) -> Result<AppendInfo, StorageError> {
         self.check_online()?;
         let headers = self.validate_incoming(batches, false)?;
+        let record_producers = !self.config.planted_producer_state_not_replicated;
         let mut expected = self.log_end_offset();
         for (_, header) in &headers {
             if header.base_offset != expected {
@@ -478,7 +570,7 @@ impl Log {
             }
             expected = header.next_offset();
         }
-        self.append_validated(batches, &headers, now_ms)
+        self.append_validated(batches, &headers, now_ms, record_producers)
     }
 
     /// Roll a new segment before the next append, whatever its size and age (BUGGIFY's
@@ -524,6 +616,7 @@ impl Log {
         bytes: &[u8],
         headers: &[(usize, BatchHeader)],
         now_ms: i64,
+        record_producers: bool,
     ) -> Result<AppendInfo, StorageError> {
         self.now_ms = self.now_ms.max(now_ms);
         let first = headers.first().expect("validated batches are not empty").1;
@@ -540,6 +633,9 @@ impl Log {
         let disk = self.disk.clone();
         self.active_mut()
             .append(&disk, bytes, headers, interval, now_ms)?;
+        for (_, header) in headers.iter().filter(|_| record_producers) {
+            self.producers.apply(header);
+        }
         let record_count: u64 = headers
             .iter()
             .map(|(_, h)| h.record_count.max(0) as u64)
@@ -567,6 +663,7 @@ impl Log {
                 .map(|(_, h)| h.max_timestamp)
                 .max()
                 .unwrap_or(-1),
+            duplicate: false,
         })
     }
 
@@ -635,6 +732,19 @@ impl Log {
         let log_end_before = self.log_end_offset();
         self.truncate_to_inner(offset)?;
         let log_end = self.log_end_offset();
+        if self
+            .producers
+            .last_offset()
+            .is_some_and(|last| last >= log_end)
+        {
+            self.rebuild_producers()?;
+        }
+        assert!(
+            self.producers
+                .last_offset()
+                .is_none_or(|last| last < log_end),
+            "producer state past the log end after truncation"
+        );
         assert!(
             log_end <= log_end_before && (log_end <= offset || log_end == log_end_before),
             "truncating to {offset} moved the log end offset from {log_end_before} to {log_end}"
@@ -710,6 +820,7 @@ impl Log {
         for (_, segment) in std::mem::take(&mut self.segments) {
             segment.delete(&self.disk)?;
         }
+        self.producers = ProducerState::new();
         self.segments
             .insert(offset, Segment::create(&self.disk, &self.dir, offset)?);
         self.dir_dirty = true;
@@ -766,6 +877,7 @@ impl Log {
         self.delete_expired_segments(now_ms, &mut report)?;
         if !report.deleted_segments.is_empty() {
             self.flush()?;
+            self.producers.remove_below(self.log_start_offset());
         }
         let flush_due = self
             .config

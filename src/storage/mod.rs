@@ -44,6 +44,8 @@ pub struct LogConfig {
     pub max_message_bytes: usize,
     /// TEST-ONLY: recovery keeps batches whose CRC fails (see [`crate::planted`]).
     pub planted_recovery_keeps_bad_crc: bool,
+    /// TEST-ONLY: a follower's appends skip the producer state (see [`crate::planted`]).
+    pub planted_producer_state_not_replicated: bool,
 }
 
 impl Default for LogConfig {
@@ -58,6 +60,7 @@ impl Default for LogConfig {
             retention_bytes: None,
             max_message_bytes: 1_048_588,
             planted_recovery_keeps_bad_crc: false,
+            planted_producer_state_not_replicated: false,
         }
     }
 }
@@ -90,7 +93,14 @@ pub enum StorageError {
     /// An fsync failed earlier, so the log directory is offline (KAFKA_STORAGE_ERROR).
     #[error("log directory offline after an fsync failure")]
     Offline,
+    /// An idempotent producer's batch of an old epoch or out of sequence
+    /// (INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE_NUMBER).
+    #[error("producer batch refused: {0}")]
+    Producer(#[from] crate::txn::ProducerError),
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod producer_tests;

@@ -34,6 +34,9 @@ pub struct SegmentRecovery {
     pub crc_failure: bool,
     /// Why the segment was cut, if it was.
     pub reason: Option<String>,
+    /// Headers of the kept batches that carry a producer id, in offset order: the log
+    /// rebuilds its producer state from them without reading the files again.
+    pub producer_batches: Vec<BatchHeader>,
 }
 
 /// One segment of a partition's log.
@@ -388,6 +391,9 @@ impl Segment {
                         segment.rolling_timestamp_ms = Some(header.max_timestamp);
                     }
                     segment.record_batch(position as u64, &header, interval);
+                    if crate::txn::producer_state::has_producer_id(&header) {
+                        report.producer_batches.push(header);
+                    }
                     report.batches += 1;
                     position += header.size();
                 }

@@ -9,7 +9,7 @@ Checks:
   kcat-metadata   `kcat -L` lists the broker and the topics, nothing on stderr.
   kcat-<codec>    300 keyed lines produced with `kcat -P -z <codec>` to a topic that does not
                   exist yet (auto-created) are read back by `kcat -C -e`, in order, exactly.
-  kafka-python-produce  KafkaProducer() with its defaults except enable_idempotence=False
+  kafka-python-produce  KafkaProducer() with its defaults (idempotence on)
                   (the broker has no InitProducerId yet) sends 1,000 records to a new topic
                   (auto-created); all acknowledged.
   kafka-python-consume  KafkaConsumer (no group: assign) reads them back exactly, in order.
@@ -113,10 +113,9 @@ def check_kafka_python():
     logging.getLogger("kafka").setLevel(logging.WARNING)
 
     topic = "kafka-python-defaults"
-    # Every default but one: kafka-python 3.x turns idempotence on, which needs InitProducerId
-    # and producer-state deduplication in the broker (the exactly-once issue); until then it
-    # fails with IncompatibleBrokerVersion. Issue 11 stays open on this.
-    producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=False)
+    # Every default: kafka-python 3.x turns idempotence on (InitProducerId, then producer ids
+    # and sequences in every batch).
+    producer = KafkaProducer(bootstrap_servers=BOOTSTRAP)
     futures = [producer.send(topic, f"py-{i}".encode()) for i in range(PYTHON_RECORDS)]
     producer.flush(timeout=60)
     acked, failures = [], []

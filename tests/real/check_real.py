@@ -29,6 +29,10 @@ Checks:
   crash-*  a broker killed with SIGKILL while acks=all produce requests are in flight and
            restarted on the same log dir loses no acknowledged record (duplicates allowed:
            retries without idempotence may write a record twice).
+  idempotent-*  the same codec checks with enable.idempotence=True (InitProducerId, producer
+           ids and sequences), and the crash check again with it: no acknowledged record lost
+           and none written twice (the restarted broker rebuilt its producer state from the
+           log and answers a retried batch with its original offset).
 
 Exits non-zero on any failed check; the last line is `real-mode: N passed, M failed`.
 """
@@ -220,14 +224,15 @@ def consume_all(topic):
         consumer.close()
 
 
-def check_codec(codec):
-    topic = f"real-{codec}"
+def check_codec(codec, idempotent=False):
+    topic = f"real-idempotent-{codec}" if idempotent else f"real-{codec}"
+    label = f"idempotent-{codec}" if idempotent else f"codec-{codec}"
     acks = Acks()
-    prod = producer({"compression.type": codec})
+    prod = producer({"compression.type": codec, "enable.idempotence": idempotent})
     produce(prod, topic, f"{codec}-value", RECORDS_PER_CODEC, acks)
     remaining = prod.flush(60)
     check(
-        f"codec-{codec}: all {RECORDS_PER_CODEC} records acknowledged",
+        f"{label}: all {RECORDS_PER_CODEC} records acknowledged",
         remaining == 0 and acks.count() == RECORDS_PER_CODEC and not acks.failed,
         f"{acks.count()} acked, {remaining} still queued, failures {dict(acks.failed)}",
     )
@@ -237,7 +242,7 @@ def check_codec(codec):
     )
     expected = collections.Counter((key, value) for key, value, _, _ in acks.acked)
     check(
-        f"codec-{codec}: consumed multiset equals acknowledged multiset",
+        f"{label}: consumed multiset equals acknowledged multiset",
         error is None and consumed == expected,
         error or f"missing {sum((expected - consumed).values())}, "
         f"extra {sum((consumed - expected).values())}",
@@ -245,7 +250,7 @@ def check_codec(codec):
     at_offset = {(p, o): (k, v) for p, rs in records.items() for o, k, v in rs}
     wrong_offset = [a for a in acks.acked if at_offset.get((a[2], a[3])) != (a[0], a[1])]
     check(
-        f"codec-{codec}: each record is at the offset its delivery report named",
+        f"{label}: each record is at the offset its delivery report named",
         not wrong_offset,
         f"{len(wrong_offset)} mismatches, first {wrong_offset[:3]}",
     )
@@ -253,7 +258,7 @@ def check_codec(codec):
         (p, k) for p, rs in records.items() for _, k, _ in rs if kafka_partition(k, PARTITIONS) != p
     ]
     check(
-        f"codec-{codec}: keyed records are in murmur2's partition",
+        f"{label}: keyed records are in murmur2's partition",
         not misplaced and consumed,
         f"{len(misplaced)} misplaced, first {misplaced[:3]}",
     )
@@ -459,11 +464,13 @@ def restart_broker():
     return process
 
 
-def check_crash():
-    topic = "real-crash"
+def check_crash(idempotent=False):
+    topic = "real-crash-idempotent" if idempotent else "real-crash"
+    label = "idempotent-crash" if idempotent else "crash"
     acks = Acks()
     prod = producer(
         {
+            "enable.idempotence": idempotent,
             "compression.type": "lz4",
             "message.timeout.ms": 60_000,
             "retry.backoff.ms": 100,
@@ -475,13 +482,19 @@ def check_crash():
         target=produce, args=(prod, topic, "crash-value", CRASH_RECORDS, acks)
     )
     producing.start()
-    while acks.count() < CRASH_AFTER_ACKS and producing.is_alive():
-        time.sleep(0.01)
+    # The idempotent producer queues every record before its producer id arrives, so the
+    # producing thread may be done before any ack: then serve delivery reports here.
+    deadline = time.monotonic() + 60
+    while acks.count() < CRASH_AFTER_ACKS and time.monotonic() < deadline:
+        if producing.is_alive():
+            time.sleep(0.01)
+        else:
+            prod.poll(0.01)
     in_flight = len(prod)
     os.kill(broker_pid(), signal.SIGKILL)
     acked_at_kill = acks.count()
     print(
-        f"      crash: SIGKILL after {acked_at_kill} acks, {in_flight} records queued or in flight",
+        f"      {label}: SIGKILL after {acked_at_kill} acks, {in_flight} records queued or in flight",
         flush=True,
     )
     time.sleep(1.0)
@@ -489,17 +502,17 @@ def check_crash():
     producing.join()
     remaining = prod.flush(90)
     print(
-        f"      crash: {acks.count()} acked, {sum(acks.failed.values())} failed "
+        f"      {label}: {acks.count()} acked, {sum(acks.failed.values())} failed "
         f"{dict(acks.failed)}, {remaining} undelivered",
         flush=True,
     )
     check(
-        "crash: the kill happened with records in flight",
-        in_flight > 0 and acked_at_kill < CRASH_RECORDS,
+        f"{label}: the kill happened with records in flight, after some were acknowledged",
+        in_flight > 0 and 0 < acked_at_kill < CRASH_RECORDS,
         f"{in_flight} in flight, {acked_at_kill} acked at kill",
     )
     check(
-        "crash: the producer finished against the restarted broker",
+        f"{label}: the producer finished against the restarted broker",
         remaining == 0 and acks.count() > acked_at_kill,
         f"{remaining} undelivered, {acks.count()} acked in total",
     )
@@ -512,21 +525,28 @@ def check_crash():
     duplicates = sum(n - 1 for n in consumed.values() if n > 1)
     unacked = sum(1 for kv in consumed if kv not in expected)
     print(
-        f"      crash: consumed {sum(consumed.values())}, duplicates {duplicates}, "
+        f"      {label}: consumed {sum(consumed.values())}, duplicates {duplicates}, "
         f"present but unacknowledged {unacked}",
         flush=True,
     )
     check(
-        "crash: every acknowledged record is present after the restart",
+        f"{label}: every acknowledged record is present after the restart",
         error is None and not lost,
         error or f"{sum(lost.values())} lost, first {list(lost)[:3]}",
     )
+    if idempotent:
+        check(
+            f"{label}: no record written twice",
+            error is None and duplicates == 0,
+            error or f"{duplicates} duplicates",
+        )
 
 
 def main():
     wrong = [(data, murmur2(data), want) for data, want in MURMUR2_VECTORS if murmur2(data) != want]
     check("checker: murmur2 matches Kafka's test vectors", not wrong, wrong)
     topics = [f"real-{codec}" for codec in CODECS] + ["real-timestamps", "real-crash"]
+    topics += ["real-idempotent-none", "real-idempotent-zstd", "real-crash-idempotent"]
     errors = create_topics(topics)
     check(
         f"admin: created {len(topics)} topics with {PARTITIONS} partitions", not errors, errors
@@ -541,6 +561,9 @@ def main():
         check_invalid_topic()
         check_auto_create()
         check_crash()
+        for codec in ["none", "zstd"]:
+            check_codec(codec, idempotent=True)
+        check_crash(idempotent=True)
     print(f"real-mode: {passed} passed, {failed} failed", flush=True)
     return 1 if failed else 0
 

@@ -63,6 +63,8 @@ pub fn producer_config(
         Scope::Producer,
         "compression.type",
     ));
+    config.enable_idempotence =
+        string_config(workload, Scope::Producer, "enable.idempotence") == "true";
     config
 }
 

@@ -282,10 +282,12 @@ pub fn apply_producer_props(
                     "none (the only compression kafkasim's producer writes)",
                 ))
             }
-            // kafkasim's producer is not idempotent; saying so explicitly is fine.
-            "enable.idempotence" if value == "false" => {}
             "enable.idempotence" => {
-                return Err(bad("false (kafkasim's producer is not idempotent)"))
+                config.enable_idempotence = match value.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(bad("true or false")),
+                }
             }
             _ => warnings.push(format!(
                 "{key} was supplied but is not used by kafkasim's producer"
@@ -416,7 +418,7 @@ mod tests {
         for (key, value) in [
             ("acks", "2"),
             ("linger.ms", "soon"),
-            ("enable.idempotence", "true"),
+            ("enable.idempotence", "maybe"),
             ("compression.type", "zstd"),
         ] {
             let props = BTreeMap::from([(key.to_string(), value.to_string())]);

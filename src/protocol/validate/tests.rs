@@ -464,6 +464,19 @@ fn delete_records(gen: &mut Gen, version: i16) -> RequestKind {
     request.into()
 }
 
+fn init_producer_id(gen: &mut Gen, version: i16) -> RequestKind {
+    use kafka_protocol::messages::{InitProducerIdRequest, ProducerId, TransactionalId};
+    let mut request = InitProducerIdRequest::default();
+    request.transactional_id = gen.maybe(true, |gen| TransactionalId(gen.text()));
+    request.transaction_timeout_ms = gen.i32();
+    if version >= 3 {
+        request.producer_id = ProducerId(gen.i64());
+        request.producer_epoch = gen.i32() as i16;
+    }
+    request.unknown_tagged_fields = gen.unknown_tags(version >= 2);
+    request.into()
+}
+
 fn create_partitions(gen: &mut Gen, version: i16) -> RequestKind {
     use kafka_protocol::messages::create_partitions_request as create;
     let flexible = version >= 2;
@@ -507,6 +520,7 @@ fn valid_request(gen: &mut Gen, api_key: ApiKey, version: i16) -> RequestKind {
         ApiKey::DeleteRecords => delete_records(gen, version),
         ApiKey::CreatePartitions => create_partitions(gen, version),
         ApiKey::IncrementalAlterConfigs => incremental_alter_configs(gen, version),
+        ApiKey::InitProducerId => init_producer_id(gen, version),
         other => panic!("no generator for {other:?}"),
     }
 }

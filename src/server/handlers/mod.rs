@@ -11,6 +11,7 @@ mod describe_configs;
 mod fetch;
 mod find_coordinator;
 mod incremental_alter_configs;
+mod init_producer_id;
 mod list_offsets;
 mod metadata;
 mod offset_for_leader_epoch;
@@ -62,6 +63,7 @@ pub async fn dispatch(broker: &Broker, request: Request) -> Reply {
         RequestKind::AlterConfigs(req) => alter_configs::handle(broker, req).await.into(),
         RequestKind::CreatePartitions(req) => create_partitions::handle(broker, req).await.into(),
         RequestKind::DeleteRecords(req) => delete_records::handle(broker, req).await.into(),
+        RequestKind::InitProducerId(req) => init_producer_id::handle(broker, req).into(),
         RequestKind::IncrementalAlterConfigs(req) => {
             incremental_alter_configs::handle(broker, req).await.into()
         }

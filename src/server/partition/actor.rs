@@ -167,6 +167,8 @@ impl Actor {
         let min_insync_replicas = min_insync_replicas.max(1);
         log_config.planted_recovery_keeps_bad_crc =
             self.log.config().planted_recovery_keeps_bad_crc;
+        log_config.planted_producer_state_not_replicated =
+            self.log.config().planted_producer_state_not_replicated;
         self.log.set_config(log_config);
         self.replica.min_insync_replicas = min_insync_replicas;
         if let Role::Leader(state) = &mut self.role {

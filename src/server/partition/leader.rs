@@ -130,6 +130,16 @@ impl Actor {
             .log
             .append(batches, leader_epoch, now)
             .map_err(|error| self.fail(error))?;
+        if info.duplicate {
+            // A retry of a batch the log holds: nothing was appended, the original's offsets
+            // are the answer (and acks=all waits for them like for a fresh append).
+            assert!(
+                info.last_offset < log_end_offset,
+                "a duplicate lies in the log"
+            );
+            self.env.trace.effect("produce.duplicate", 1);
+            return Ok(info);
+        }
         assert_eq!(
             info.base_offset, log_end_offset,
             "{}: a leader append did not start at the log end offset",

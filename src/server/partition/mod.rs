@@ -175,6 +175,12 @@ pub fn storage_error_code(error: &StorageError) -> ErrorCode {
         StorageError::TooLarge => ErrorCode::MESSAGE_TOO_LARGE,
         StorageError::OffsetOutOfRange { .. } => ErrorCode::OFFSET_OUT_OF_RANGE,
         StorageError::Io(_) | StorageError::Offline => ErrorCode::KAFKA_STORAGE_ERROR,
+        StorageError::Producer(crate::txn::ProducerError::InvalidEpoch { .. }) => {
+            ErrorCode::INVALID_PRODUCER_EPOCH
+        }
+        StorageError::Producer(crate::txn::ProducerError::OutOfOrder { .. }) => {
+            ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
+        }
     }
 }
 

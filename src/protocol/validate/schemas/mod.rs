@@ -18,6 +18,7 @@ mod elect_leaders;
 mod fetch;
 mod find_coordinator;
 mod incremental_alter_configs;
+mod init_producer_id;
 mod list_offsets;
 mod metadata;
 mod offset_for_leader_epoch;
@@ -39,6 +40,7 @@ use elect_leaders::ELECT_LEADERS;
 use fetch::FETCH;
 use find_coordinator::FIND_COORDINATOR;
 use incremental_alter_configs::INCREMENTAL_ALTER_CONFIGS;
+use init_producer_id::INIT_PRODUCER_ID;
 use list_offsets::LIST_OFFSETS;
 use metadata::METADATA;
 use offset_for_leader_epoch::OFFSET_FOR_LEADER_EPOCH;
@@ -61,6 +63,7 @@ pub(super) const SCHEMAS: &[Schema] = &[
     INCREMENTAL_ALTER_CONFIGS,
     DELETE_RECORDS,
     CREATE_PARTITIONS,
+    INIT_PRODUCER_ID,
 ];
 
 /// The controller's own APIs (its Fetch of the metadata log uses `FETCH`).
