@@ -10,7 +10,11 @@
 //!   `String.hashCode`, `abs(hash) % partitions`).
 //! - [`consumer_protocol`]: the bytes clients put in JoinGroup metadata (the subscription) and
 //!   in SyncGroup assignments, versions 0–3, decoded without ever panicking on a peer's bytes.
-//! - `assignor` (next): Kafka's four client-side assignors as pure functions.
+//! - [`assignor`]: Kafka's four client-side assignors (`range`, `roundrobin`, `sticky`,
+//!   `cooperative-sticky`) as pure functions. Each asserts its postcondition: every partition
+//!   of a subscribed topic goes to at most one member (exactly one for the eager assignors),
+//!   and only to a member subscribed to its topic.
 
+pub mod assignor;
 pub mod consumer_protocol;
 pub mod hash;
