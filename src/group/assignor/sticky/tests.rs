@@ -823,6 +823,143 @@ fn deleted_topics_are_dropped_without_error() {
     }
 }
 
+/// Kafka's `name + zero-padded index` naming (`getTopicName`, `getConsumerName`).
+fn padded(prefix: &str, index: usize, max: usize) -> String {
+    format!("{prefix}{index:0width$}", width = max.to_string().len())
+}
+
+/// Kafka's `isSticky` from outside: within one topic, no two members both gave partitions to
+/// each other in one rebalance.
+fn assert_no_back_and_forth_moves(before: &GroupAssignment, after: &GroupAssignment) {
+    let owner_before: BTreeMap<&TopicPartition, &String> = before
+        .iter()
+        .flat_map(|(m, ps)| ps.iter().map(move |p| (p, m)))
+        .collect();
+    let mut moves: BTreeSet<(&str, &String, &String)> = BTreeSet::new();
+    for (member, partitions) in after {
+        for partition in partitions {
+            if let Some(&previous) = owner_before.get(partition) {
+                if previous != member {
+                    moves.insert((partition.0.as_str(), previous, member));
+                }
+            }
+        }
+    }
+    for (topic, from, to) in &moves {
+        assert!(
+            !moves.contains(&(*topic, *to, *from)),
+            "{topic}: moves both {from}->{to} and back"
+        );
+    }
+}
+
+#[test]
+fn one_member_leaving_nested_subscriptions_moves_partitions_one_way() {
+    // Kafka: testReassignmentAfterOneConsumerLeaves (topic t_i has i partitions, consumer c_i
+    // subscribes to t_1..t_i). Kafka's test removes "consumer10", an id not in the group;
+    // this removes c10, as intended.
+    let topics: PartitionCounts = (1..20).map(|i| (padded("t", i, 20), i as i32)).collect();
+    let fresh: Subscriptions = (1..20)
+        .map(|i| {
+            let names: Vec<String> = (1..=i).map(|j| padded("t", j, 20)).collect();
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            (padded("c", i, 20), member(&refs))
+        })
+        .collect();
+    let first = sticky_checked(&topics, &fresh);
+    let mut after = next_round(&fresh, &first, GENERATION);
+    after.remove("c10");
+    let second = sticky_checked(&topics, &after);
+    assert_no_back_and_forth_moves(&first, &second);
+}
+
+#[test]
+fn a_member_joining_one_topic_takes_partitions_without_shuffling() {
+    // Kafka: testReassignmentAfterOneConsumerAdded (20 partitions, 9 then 10 members)
+    let topics = counts(&[("topic", 20)]);
+    let nine: Subscriptions = (1..10)
+        .map(|i| (padded("c", i, 10), member(&["topic"])))
+        .collect();
+    let first = sticky_checked(&topics, &nine);
+    let mut ten = next_round(&nine, &first, GENERATION);
+    ten.insert(padded("c", 10, 10), owner(&["topic"], &[], GENERATION));
+    let second = sticky_checked(&topics, &ten);
+    assert!(second.values().all(|partitions| partitions.len() == 2));
+    for (member, partitions) in &first {
+        let kept = second[member]
+            .iter()
+            .filter(|p| partitions.contains(p))
+            .count();
+        assert_eq!(kept, 2, "{member} kept {kept} of {partitions:?}");
+    }
+    assert_no_back_and_forth_moves(&first, &second);
+}
+
+#[test]
+fn a_member_leaving_equal_subscriptions_keeps_survivors_partitions() {
+    // Kafka: testSameSubscriptions (14 topics, t_i with i partitions, 8 members, c5 leaves)
+    let topics: PartitionCounts = (1..15).map(|i| (padded("t", i, 15), i as i32)).collect();
+    let names: Vec<String> = topics.keys().cloned().collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let fresh: Subscriptions = (1..9).map(|i| (padded("c", i, 9), member(&refs))).collect();
+    let first = sticky_checked(&topics, &fresh);
+    let mut after = next_round(&fresh, &first, GENERATION);
+    after.remove(&padded("c", 5, 9));
+    let second = sticky_checked(&topics, &after);
+    assert!(fully_balanced(&second));
+    for (member, partitions) in &second {
+        assert!(
+            first[member].iter().all(|p| partitions.contains(p)),
+            "{member} lost a partition"
+        );
+    }
+}
+
+#[test]
+fn three_generations_claiming_one_partition_never_assign_it_twice() {
+    // Kafka: testSubscriptionNotEqualAndAssignSamePartitionWith3Generation
+    let topics = counts(&[("topic", 6), ("topic1", 1)]);
+    for generations in [
+        [1, 2, 3],
+        [1, 3, 2],
+        [2, 1, 3],
+        [2, 3, 1],
+        [3, 1, 2],
+        [3, 2, 1],
+    ] {
+        let members = group(vec![
+            (
+                "consumer1",
+                owner(&["topic"], &[("topic", 0), ("topic", 2)], generations[0]),
+            ),
+            (
+                "consumer2",
+                owner(
+                    &["topic"],
+                    &[("topic", 1), ("topic", 2), ("topic", 3)],
+                    generations[1],
+                ),
+            ),
+            (
+                "consumer3",
+                owner(
+                    &["topic"],
+                    &[("topic", 2), ("topic", 4), ("topic", 5)],
+                    generations[2],
+                ),
+            ),
+            ("consumer4", owner(&["topic1"], &[("topic1", 0)], 2)),
+        ]);
+        let result = sticky_checked(&topics, &members);
+        assert!(
+            result
+                .values()
+                .all(|partitions| (1..=2).contains(&partitions.len())),
+            "{result:?}"
+        );
+    }
+}
+
 // ---- properties ----
 
 /// Whether any member other than `member` claims `partition` with a generation at least
