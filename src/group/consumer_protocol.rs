@@ -13,6 +13,10 @@
 //! ```
 //! (strings: i16 length + UTF-8; bytes and arrays: i32 length, -1 for null.)
 //!
+//! Also the assignors' own user data: the eager `sticky` assignor's previous assignment
+//! (`[topic string, partitions [i32]]` then, in its V1 schema, `generation i32`) and the
+//! `cooperative-sticky` assignor's `generation i32`.
+//!
 //! As Kafka does, a version above 3 is read with the version-3 layout (later versions may only
 //! append fields) and bytes after the last known field are ignored; a negative version is
 //! rejected. Fields a lower version lacks are left out when encoding (they are "ignorable" in
@@ -188,6 +192,47 @@ pub fn decode_assignment(bytes: &[u8]) -> Result<(Assignment, i16), ConsumerProt
         },
         version,
     ))
+}
+
+/// Encodes the eager `sticky` assignor's user data (Kafka's `STICKY_ASSIGNOR_USER_DATA_V1`):
+/// the member's partitions grouped by topic, topics and partitions sorted, then the generation.
+pub fn encode_sticky_user_data(partitions: &[(String, i32)], generation: i32) -> Vec<u8> {
+    let mut sorted = partitions.to_vec();
+    sorted.sort();
+    let mut out = Vec::new();
+    put_topic_partitions(&mut out, &group_by_topic_sorted(&sorted));
+    out.extend_from_slice(&generation.to_be_bytes());
+    out
+}
+
+/// Decodes the `sticky` assignor's user data: the V1 schema (partitions and generation), else
+/// the V0 schema (partitions only, generation `None`), as Kafka's `StickyAssignor` falls back.
+pub fn decode_sticky_user_data(
+    bytes: &[u8],
+) -> Result<(Vec<(String, i32)>, Option<i32>), ConsumerProtocolError> {
+    let mut reader = Reader {
+        bytes,
+        position: 0,
+        what: "sticky user data",
+    };
+    let partitions = reader.topic_partitions("previous_assignment")?;
+    let generation = reader.i32("generation").ok();
+    Ok((partitions, generation))
+}
+
+/// Encodes the `cooperative-sticky` assignor's user data: the generation alone.
+pub fn encode_cooperative_user_data(generation: i32) -> Vec<u8> {
+    generation.to_be_bytes().to_vec()
+}
+
+/// Decodes the `cooperative-sticky` assignor's user data: the generation.
+pub fn decode_cooperative_user_data(bytes: &[u8]) -> Result<i32, ConsumerProtocolError> {
+    Reader {
+        bytes,
+        position: 0,
+        what: "cooperative-sticky user data",
+    }
+    .i32("generation")
 }
 
 /// Groups sorted (topic, partition) pairs into one entry per topic, topics in order.

@@ -18,13 +18,15 @@
 //! string order of group.instance.id / member.id), so one input gives one output.
 //!
 //! Topics a member subscribes to but for which there is no partition count are skipped, as
-//! Kafka skips topics without metadata.
+//! Kafka skips topics without metadata. [`member_data`] turns a JoinGroup subscription into
+//! an assignor's input.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::group::hash::java_string_cmp;
 
 pub mod cooperative;
+pub mod member_data;
 pub mod range;
 pub mod roundrobin;
 pub mod sticky;

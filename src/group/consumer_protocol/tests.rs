@@ -246,7 +246,49 @@ fn subscription_strategy() -> impl Strategy<Value = Subscription> {
         )
 }
 
+#[test]
+fn sticky_user_data_v1_hand_built_bytes() {
+    let partitions = vec![("t2".to_string(), 1), ("t1".to_string(), 0)];
+    let bytes = encode_sticky_user_data(&partitions, 5);
+    let mut expected = vec![0, 0, 0, 2];
+    expected.extend([0, 2, b't', b'1', 0, 0, 0, 1, 0, 0, 0, 0]);
+    expected.extend([0, 2, b't', b'2', 0, 0, 0, 1, 0, 0, 0, 1]);
+    expected.extend([0, 0, 0, 5]);
+    assert_eq!(bytes, expected);
+    let (decoded, generation) = decode_sticky_user_data(&bytes).unwrap();
+    assert_eq!(decoded, vec![("t1".to_string(), 0), ("t2".to_string(), 1)]);
+    assert_eq!(generation, Some(5));
+}
+
+#[test]
+fn sticky_user_data_v0_has_no_generation() {
+    // Kafka: StickyAssignorTest.testSchemaBackwardCompatibility writes the old schema.
+    let bytes = [0, 0, 0, 1, 0, 1, b't', 0, 0, 0, 1, 0, 0, 0, 2];
+    assert_eq!(
+        decode_sticky_user_data(&bytes).unwrap(),
+        (vec![("t".to_string(), 2)], None)
+    );
+    assert!(decode_sticky_user_data(&bytes[..5]).is_err());
+}
+
+#[test]
+fn cooperative_user_data_is_the_generation() {
+    // Kafka: CooperativeStickyAssignorTest.testEncodeAndDecodeGeneration
+    assert_eq!(encode_cooperative_user_data(10), [0, 0, 0, 10]);
+    assert_eq!(
+        decode_cooperative_user_data(&encode_cooperative_user_data(-1)),
+        Ok(-1)
+    );
+    assert!(decode_cooperative_user_data(&[0, 0]).is_err());
+}
+
 proptest! {
+    #[test]
+    fn user_data_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let _ = decode_sticky_user_data(&bytes);
+        let _ = decode_cooperative_user_data(&bytes);
+    }
+
     #[test]
     fn subscription_round_trips_at_v3(subscription in subscription_strategy()) {
         let bytes = encode_subscription(&subscription, 3);
