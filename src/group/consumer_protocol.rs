@@ -194,6 +194,10 @@ pub fn decode_assignment(bytes: &[u8]) -> Result<(Assignment, i16), ConsumerProt
     ))
 }
 
+/// The eager `sticky` assignor's user data: the member's previous partitions and, in the V1
+/// schema, the generation they were assigned in.
+pub type StickyUserData = (Vec<(String, i32)>, Option<i32>);
+
 /// Encodes the eager `sticky` assignor's user data (Kafka's `STICKY_ASSIGNOR_USER_DATA_V1`):
 /// the member's partitions grouped by topic, topics and partitions sorted, then the generation.
 pub fn encode_sticky_user_data(partitions: &[(String, i32)], generation: i32) -> Vec<u8> {
@@ -207,9 +211,7 @@ pub fn encode_sticky_user_data(partitions: &[(String, i32)], generation: i32) ->
 
 /// Decodes the `sticky` assignor's user data: the V1 schema (partitions and generation), else
 /// the V0 schema (partitions only, generation `None`), as Kafka's `StickyAssignor` falls back.
-pub fn decode_sticky_user_data(
-    bytes: &[u8],
-) -> Result<(Vec<(String, i32)>, Option<i32>), ConsumerProtocolError> {
+pub fn decode_sticky_user_data(bytes: &[u8]) -> Result<StickyUserData, ConsumerProtocolError> {
     let mut reader = Reader {
         bytes,
         position: 0,
