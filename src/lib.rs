@@ -6,6 +6,7 @@
 pub mod client;
 pub mod controller;
 pub mod env;
+pub mod group;
 pub mod metadata;
 pub mod planted;
 pub mod protocol;
