@@ -4,7 +4,9 @@
 //! vice versa.
 
 use bytes::Bytes;
-use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse, RequestKind, ResponseKind};
+use kafka_protocol::messages::{
+    ApiKey, FetchRequest, FetchResponse, RequestKind, ResponseKind, TopicName,
+};
 use kafka_protocol::records::RecordBatchDecoder;
 use kafkasim::protocol::{self, ErrorCode};
 use serde::Serialize;
@@ -110,7 +112,10 @@ pub fn decode(node: i32, request: &[u8], response: &[u8]) -> Vec<WireEvent> {
                     let records = decode_values(p.records.as_ref()?);
                     (!records.is_empty()).then(|| WireEvent::Served {
                         node,
-                        tp: Tp::new(topic.topic.0.as_str(), p.partition_index),
+                        tp: Tp::new(
+                            &topic_label(&topic.topic, topic.topic_id.as_u128()),
+                            p.partition_index,
+                        ),
                         records,
                     })
                 })
@@ -121,16 +126,31 @@ pub fn decode(node: i32, request: &[u8], response: &[u8]) -> Vec<WireEvent> {
     }
 }
 
-/// The partitions of a Fetch response that got more bytes than the request allows.
+/// How the wire history names a Fetch topic: by name, or (Fetch v13+, which names topics only
+/// by id) by the id's text. kafkasim's own clients fetch with v12, so their history's names
+/// and the wire's agree; a v13+ exchange (a raw-request test, a real client) is named by id.
+fn topic_label(name: &TopicName, id: u128) -> String {
+    if name.0.is_empty() && id != 0 {
+        kafkasim::server::topic_ids::to_text(id)
+    } else {
+        name.0.to_string()
+    }
+}
+
+/// The partitions of a Fetch response that got more bytes than the request allows. An
+/// incremental response (KIP-227) may carry session partitions the request did not name; the
+/// request's limit for them is the one an earlier request gave, which this exchange does not
+/// show, so only the response-wide `max_bytes` rule is checked for them (Kafka applies the
+/// same rule to incremental responses).
 fn over_limit(node: i32, request: &FetchRequest, response: &FetchResponse) -> Vec<WireEvent> {
     let partition_max = |tp: &Tp| {
         request
             .topics
             .iter()
-            .filter(|t| t.topic.0.as_str() == tp.topic)
+            .filter(|t| topic_label(&t.topic, t.topic_id.as_u128()) == tp.topic)
             .flat_map(|t| &t.partitions)
             .find(|p| p.partition == tp.partition)
-            .map_or(0, |p| p.partition_max_bytes)
+            .map_or(i32::MAX, |p| p.partition_max_bytes)
     };
     let fetched: Vec<FetchedPartition> = response
         .responses
@@ -138,7 +158,10 @@ fn over_limit(node: i32, request: &FetchRequest, response: &FetchResponse) -> Ve
         .flat_map(|topic| {
             topic.partitions.iter().map(move |p| {
                 let records = p.records.as_deref().unwrap_or_default();
-                let tp = Tp::new(topic.topic.0.as_str(), p.partition_index);
+                let tp = Tp::new(
+                    &topic_label(&topic.topic, topic.topic_id.as_u128()),
+                    p.partition_index,
+                );
                 FetchedPartition {
                     partition_max_bytes: partition_max(&tp),
                     tp,
