@@ -183,3 +183,73 @@ fn over_limit(node: i32, request: &FetchRequest, response: &FetchResponse) -> Ve
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+    use kafka_protocol::messages::RequestHeader;
+    use kafkasim::storage::testing::{encode_batch, TestRecord};
+
+    use super::*;
+
+    fn batch(offset: i64, value: &str) -> Vec<u8> {
+        encode_batch(offset, 0, 0, &[TestRecord::value(value.as_bytes())])
+    }
+
+    /// A Fetch v13 exchange in an incremental session: topics are named by id, and the
+    /// response carries partition 1, which this request does not name (the session does).
+    /// Partition 0 is over its own limit (two batches where one was allowed); partition 1 is
+    /// checked against the response-wide limit only, and its records are still recorded.
+    #[test]
+    fn fetch_v13_incremental_exchanges_are_decoded() {
+        let id = 0x0102_0304_0506_0708_0910_1112_1314_1516u128;
+        let mut partition = FetchPartition::default();
+        partition.partition = 0;
+        partition.partition_max_bytes = 10;
+        let mut topic = FetchTopic::default();
+        topic.topic_id = uuid::Uuid::from_u128(id);
+        topic.partitions = vec![partition];
+        let mut request = FetchRequest::default();
+        request.max_bytes = 1_000_000;
+        request.session_id = 5;
+        request.session_epoch = 3;
+        request.topics = vec![topic];
+        let mut header = RequestHeader::default();
+        header.request_api_key = ApiKey::Fetch as i16;
+        header.request_api_version = 13;
+        let request = protocol::encode_request(&header, &request.into()).unwrap();
+
+        let mut first = PartitionData::default();
+        first.partition_index = 0;
+        first.records = Some([batch(0, "1"), batch(1, "2")].concat().into());
+        let mut second = PartitionData::default();
+        second.partition_index = 1;
+        second.records = Some(batch(7, "3").into());
+        let mut topic = FetchableTopicResponse::default();
+        topic.topic_id = uuid::Uuid::from_u128(id);
+        topic.partitions = vec![first, second];
+        let mut response = FetchResponse::default();
+        response.session_id = 5;
+        response.responses = vec![topic];
+        let response = protocol::encode_response(ApiKey::Fetch, 13, 0, &response.into()).unwrap();
+
+        let events = decode(1, &request, &response);
+        let name = kafkasim::server::topic_ids::to_text(id);
+        let over: Vec<&Tp> = (events.iter())
+            .filter_map(|e| match e {
+                WireEvent::FetchOverLimit { tp, .. } => Some(tp),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(over, vec![&Tp::new(&name, 0)]);
+        let served: Vec<(&Tp, &Vec<(i64, u64)>)> = (events.iter())
+            .filter_map(|e| match e {
+                WireEvent::Served { tp, records, .. } => Some((tp, records)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(served.len(), 2);
+        assert_eq!(served[1], (&Tp::new(&name, 1), &vec![(7, 3)]));
+    }
+}
