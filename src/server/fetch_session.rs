@@ -120,9 +120,28 @@ impl FetchSession {
         self.partitions.get_mut(position)
     }
 
+    /// The session's key for the partition `key` names. A partition named by topic id is the
+    /// same partition whatever name the id resolved to when it joined (none, if the id was
+    /// unknown then), as Kafka's `TopicIdPartition` resolution.
+    fn held_key(&self, key: &SessionKey) -> Option<SessionKey> {
+        if self.positions.contains_key(key) {
+            return Some(key.clone());
+        }
+        if key.0 == 0 {
+            return None;
+        }
+        (self.positions.range((key.0, String::new(), i32::MIN)..))
+            .take_while(|((id, _, _), _)| *id == key.0)
+            .find(|((_, _, partition), _)| *partition == key.2)
+            .map(|(held, _)| held.clone())
+    }
+
     /// Add a partition at the end, or update its request where it is.
     fn upsert(&mut self, request: RequestedPartition) {
-        if let Some(cached) = self.get_mut(&request.key) {
+        if let Some(held) = self.held_key(&request.key) {
+            let position = self.positions.remove(&held).expect("held");
+            self.positions.insert(request.key.clone(), position);
+            let cached = self.partitions.get_mut(&position).expect("indexed");
             cached.request = request;
             return;
         }
@@ -142,7 +161,8 @@ impl FetchSession {
     }
 
     fn remove(&mut self, key: &SessionKey) -> Option<CachedPartition> {
-        let position = self.positions.remove(key)?;
+        let held = self.held_key(key)?;
+        let position = self.positions.remove(&held)?;
         self.partitions.remove(&position)
     }
 

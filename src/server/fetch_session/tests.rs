@@ -202,3 +202,35 @@ fn epochs_wrap_to_one() {
     assert_eq!(next_epoch(41), 42);
     assert_eq!(next_epoch(i32::MAX), 1);
 }
+
+#[test]
+fn a_partition_named_by_id_is_one_partition_whatever_its_name_resolved_to() {
+    let mut cache = FetchSessionCache::new(10);
+    let with_ids = SessionRequest {
+        uses_topic_ids: true,
+        ..client(0, 0)
+    };
+    // The id was unknown when the session began: no name.
+    let unknown = RequestedPartition {
+        key: (42, String::new(), 0),
+        ..wants("", 0, 0)
+    };
+    cache.begin(with_ids, vec![unknown.clone()], &[], 0);
+    let id = cache.create(with_ids, &[unknown], &[], 0, || 9);
+    let next = SessionRequest {
+        session_id: id,
+        epoch: 1,
+        ..with_ids
+    };
+    // Now it resolves to "t": still the same partition, not a second one.
+    let resolved = RequestedPartition {
+        key: (42, "t".to_string(), 0),
+        ..wants("t", 0, 3)
+    };
+    let context = cache.begin(next, vec![resolved.clone()], &[], 1);
+    assert_eq!(context.partitions(), &[resolved]);
+    // Forgotten under either name, it leaves (and the empty session closes).
+    let last = SessionRequest { epoch: 2, ..next };
+    let context = cache.begin(last, vec![], &[(42, String::new(), 0)], 2);
+    assert_eq!(context, FetchContext::Sessionless(vec![]));
+}

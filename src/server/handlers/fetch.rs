@@ -49,31 +49,30 @@ pub async fn handle(broker: &Broker, request: FetchRequest, version: i16) -> Fet
         uses_topic_ids,
         privileged: replica_id >= 0,
     };
-    let key = |name: &TopicName, id: uuid::Uuid, partition: i32| -> SessionKey {
+    // A topic's part of the session key, resolved once per topic of the request.
+    let topic_key = |name: &TopicName, id: uuid::Uuid| -> (u128, String) {
         if uses_topic_ids {
             let name = broker.topic_name(id.as_u128()).unwrap_or_default();
-            (id.as_u128(), name, partition)
+            (id.as_u128(), name)
         } else {
-            (0, name.0.to_string(), partition)
+            (0, name.0.to_string())
         }
     };
-    let requested: Vec<RequestedPartition> = (request.topics.iter())
-        .flat_map(|t| {
-            t.partitions.iter().map(move |p| RequestedPartition {
-                key: key(&t.topic, t.topic_id, p.partition),
-                fetch_offset: p.fetch_offset,
-                partition_max_bytes: p.partition_max_bytes,
-                current_leader_epoch: p.current_leader_epoch,
-            })
-        })
-        .collect();
-    let forgotten: Vec<SessionKey> = (request.forgotten_topics_data.iter())
-        .flat_map(|t| {
-            t.partitions
-                .iter()
-                .map(move |&p| key(&t.topic, t.topic_id, p))
-        })
-        .collect();
+    let mut requested: Vec<RequestedPartition> = Vec::new();
+    for t in &request.topics {
+        let (id, name) = topic_key(&t.topic, t.topic_id);
+        requested.extend(t.partitions.iter().map(|p| RequestedPartition {
+            key: (id, name.clone(), p.partition),
+            fetch_offset: p.fetch_offset,
+            partition_max_bytes: p.partition_max_bytes,
+            current_leader_epoch: p.current_leader_epoch,
+        }));
+    }
+    let mut forgotten: Vec<SessionKey> = Vec::new();
+    for t in &request.forgotten_topics_data {
+        let (id, name) = topic_key(&t.topic, t.topic_id);
+        forgotten.extend(t.partitions.iter().map(|&p| (id, name.clone(), p)));
+    }
     let now_ms = broker.monotonic_ms();
     let context =
         (broker.fetch_sessions.lock().unwrap()).begin(session, requested, &forgotten, now_ms);
