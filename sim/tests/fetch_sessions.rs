@@ -1,6 +1,7 @@
 //! Topic ids (KIP-516) and incremental fetch sessions (KIP-227) on one simulated broker, over
 //! raw requests: ids in Metadata that survive a restart and change when a topic is re-created,
-//! Fetch v13 by id, and a session whose incremental responses carry only what is new.
+//! Fetch v13 by id, a session whose incremental responses carry only what is new, and Fetch
+//! v16 naming the leader of a partition led elsewhere (KIP-951).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use kafka_protocol::messages::{
     MetadataResponse, ProduceRequest, ResponseKind,
 };
 use kafkasim::protocol::ErrorCode;
-use kafkasim::server::{BrokerConfig, TopicAssignment};
+use kafkasim::server::{BrokerConfig, BrokerEndpoint, TopicAssignment};
 use kafkasim::storage::testing::{encode_batch, TestRecord};
 use kafkasim_sim::cluster::broker_addr;
 use uuid::Uuid;
@@ -341,6 +342,58 @@ fn incremental_fetches_return_only_what_is_new() {
         assert_eq!(
             ErrorCode::from_wire(response.error_code),
             ErrorCode::FETCH_SESSION_ID_NOT_FOUND
+        );
+    });
+}
+
+/// KIP-951 in Fetch v16: a partition this broker does not lead is NOT_LEADER_OR_FOLLOWER with
+/// the leader it knows of (`current_leader`) and that leader's endpoint (`node_endpoints`).
+#[test]
+fn fetch_v16_names_the_leader_of_a_partition_led_elsewhere() {
+    let topic = TopicAssignment {
+        name: "split".into(),
+        replicas: vec![vec![1], vec![2]],
+        configs: Default::default(),
+    };
+    let endpoints: Vec<BrokerEndpoint> = [1, 2]
+        .iter()
+        .map(|&id| BrokerEndpoint {
+            node_id: id,
+            host: broker_addr(id).ip().to_string(),
+            port: broker_addr(id).port() as i32,
+        })
+        .collect();
+    let configs: Vec<BrokerConfig> = [1, 2]
+        .iter()
+        .map(|&id| {
+            let mut config = BrokerConfig::single(id, broker_addr(id));
+            config.brokers = endpoints.clone();
+            config.topics = vec![topic.clone()];
+            config
+        })
+        .collect();
+    simulate_cluster(configs, |addrs, _clock| async move {
+        let split = id_of(&topic_ids(addrs[0]).await, "split");
+        assert_eq!(
+            id_of(&topic_ids(addrs[1]).await, "split"),
+            split,
+            "one id everywhere"
+        );
+        let body = fetch_request(split, &[(0, 0), (1, 0)], 0, -1, &[]);
+        let response = fetch(addrs[0], 16, body).await;
+        let got = partitions(&response);
+        assert_eq!(
+            got.iter().map(|p| (p.1, p.2)).collect::<Vec<_>>(),
+            vec![(0, ErrorCode::NONE), (1, ErrorCode::NOT_LEADER_OR_FOLLOWER)]
+        );
+        let moved = &response.responses[0].partitions[1];
+        assert_eq!(moved.current_leader.leader_id.0, 2);
+        assert_eq!(moved.current_leader.leader_epoch, 0);
+        assert_eq!(response.node_endpoints.len(), 1);
+        assert_eq!(response.node_endpoints[0].node_id.0, 2);
+        assert_eq!(
+            response.node_endpoints[0].port,
+            broker_addr(2).port() as i32
         );
     });
 }

@@ -13,13 +13,16 @@
 //! partitions are then read in session order, under the same byte rule. From v13 topics are
 //! named by id (KIP-516): an id this broker does not know is UNKNOWN_TOPIC_ID; a session
 //! partition whose topic was deleted and re-created under its name (a new id) is
-//! INCONSISTENT_TOPIC_ID. v15 moves the replica id into `replica_state`. v16 adds the leader
-//! endpoints of KIP-951, which this broker leaves empty (clients then ask Metadata instead).
+//! INCONSISTENT_TOPIC_ID. v15 moves the replica id into `replica_state`. A partition answered
+//! NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH names the leader this broker knows of, and
+//! v16 adds that leader's endpoint (KIP-951).
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    FetchableTopicResponse, NodeEndpoint, PartitionData,
+};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 
 use super::str_bytes;
@@ -101,8 +104,66 @@ pub async fn handle(broker: &Broker, request: FetchRequest, version: i16) -> Fet
         }
         FetchContext::Sessionless(_) | FetchContext::Error(_) => reads,
     };
+    let mut send = send;
+    let leaders = name_leaders(broker, &mut send);
+    if version >= 16 {
+        response.node_endpoints = endpoints(broker, &leaders);
+    }
     response.responses = group_by_topic(send, uses_topic_ids);
     response
+}
+
+/// KIP-951: a partition answered NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH names the leader
+/// this broker knows of (`current_leader`, a tagged field from v12), so a client can go there
+/// without asking Metadata first. Returns those leaders' ids.
+fn name_leaders(
+    broker: &Broker,
+    partitions: &mut [(SessionKey, PartitionData)],
+) -> std::collections::BTreeSet<i32> {
+    let mut leaders = std::collections::BTreeSet::new();
+    let moved = |p: &PartitionData| {
+        let code = ErrorCode::from_wire(p.error_code);
+        code == ErrorCode::NOT_LEADER_OR_FOLLOWER || code == ErrorCode::FENCED_LEADER_EPOCH
+    };
+    if !partitions.iter().any(|(_, p)| moved(p)) {
+        return leaders;
+    }
+    let metadata = broker.metadata();
+    for ((_, name, index), p) in partitions.iter_mut() {
+        if !moved(p) {
+            continue;
+        }
+        let live = metadata.as_ref().and_then(|m| m.partition(name, *index));
+        let leader = match live {
+            Some(live) => Some((live.leader, live.leader_epoch)),
+            // The static cluster map: the first replica leads, at epoch 0.
+            None if metadata.is_none() => broker
+                .topic(name)
+                .and_then(|t| t.replicas.get(*index as usize)?.first().copied())
+                .map(|leader| (leader, 0)),
+            None => None,
+        };
+        if let Some((leader, epoch)) = leader.filter(|(leader, _)| *leader >= 0) {
+            p.current_leader.leader_id = leader.into();
+            p.current_leader.leader_epoch = epoch;
+            leaders.insert(leader);
+        }
+    }
+    leaders
+}
+
+/// The endpoints of these brokers, for Fetch v16's `node_endpoints`.
+fn endpoints(broker: &Broker, ids: &std::collections::BTreeSet<i32>) -> Vec<NodeEndpoint> {
+    (broker.config.brokers.iter())
+        .filter(|b| ids.contains(&b.node_id))
+        .map(|b| {
+            let mut out = NodeEndpoint::default();
+            out.node_id = b.node_id.into();
+            out.host = str_bytes(&b.host);
+            out.port = b.port;
+            out
+        })
+        .collect()
 }
 
 /// What the session needs to know of one partition's answer.
