@@ -1,4 +1,4 @@
-//! Topic ids (KIP-516) and incremental fetch sessions (KIP-227) on one simulated broker, over
+//! Topic ids (KIP-516) and incremental fetch sessions (KIP-227) on simulated brokers, over
 //! raw requests: ids in Metadata that survive a restart and change when a topic is re-created,
 //! Fetch v13 by id, a session whose incremental responses carry only what is new, and Fetch
 //! v16 naming the leader of a partition led elsewhere (KIP-951).
