@@ -140,6 +140,30 @@ async fn client(addrs: Vec<std::net::SocketAddr>, clock: RunClock) {
     let leaders: std::collections::BTreeSet<i32> = partitions.iter().map(|p| p.0).collect();
     assert_eq!(leaders.len(), 3, "leadership spread: {partitions:?}");
 
+    // Topic ids (KIP-516) come from the controller's TopicRecord: every broker reports the
+    // same non-zero id in Metadata v12.
+    let mut ids = Vec::new();
+    for addr in &addrs {
+        ids.push(topic_id(*addr, "rf3").await);
+    }
+    assert!(ids[0] != 0 && ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    // CreateTopics v7 answers with the id the brokers then report.
+    let mut t = CreatableTopic::default();
+    t.name = name("with-id");
+    t.num_partitions = 1;
+    t.replication_factor = 3;
+    let mut request = CreateTopicsRequest::default();
+    request.topics = vec![t];
+    request.timeout_ms = 5_000;
+    let response = request_to(addrs[0], request.into(), ApiKey::CreateTopics, 7).await;
+    let ResponseKind::CreateTopics(response) = response else {
+        panic!("not a CreateTopics response");
+    };
+    let created = response.topics[0].topic_id.as_u128();
+    settled(&mut admin, "with-id").await;
+    assert!(created != 0 && created != ids[0]);
+    assert_eq!(topic_id(addrs[1], "with-id").await, created);
+
     // Kafka's refusals, from the controller.
     let codes = [
         code_of(admin.create_topic("rf4", 1, 4, &[]).await),
@@ -326,6 +350,19 @@ async fn metadata_code(addrs: &[std::net::SocketAddr], topic: &str) -> ErrorCode
         panic!("not a Metadata response");
     };
     ErrorCode::from_wire(response.topics[0].error_code)
+}
+
+/// A topic's id as a broker's Metadata v12 reports it (0 if none).
+async fn topic_id(addr: std::net::SocketAddr, topic: &str) -> u128 {
+    let mut t = MetadataRequestTopic::default();
+    t.name = Some(name(topic));
+    let mut request = MetadataRequest::default();
+    request.topics = Some(vec![t]);
+    let response = request_to(addr, RequestKind::Metadata(request), ApiKey::Metadata, 12).await;
+    let ResponseKind::Metadata(response) = response else {
+        panic!("not a Metadata response");
+    };
+    response.topics[0].topic_id.as_u128()
 }
 
 async fn request_to(

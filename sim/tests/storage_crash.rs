@@ -282,6 +282,24 @@ fn default_flush_policy_can_lose_acknowledged_appends() {
 }
 
 #[test]
+fn a_topic_id_survives_power_loss_once_written() {
+    // partition.metadata is written before a topic creation is answered (KIP-516): a power
+    // loss that keeps no dirty sector, right after, must still leave the id — in a partition
+    // directory that was itself new, and with nothing else ever fsynced.
+    use kafkasim::server::topic_ids;
+    let sim = Arc::new(SimDisk::new(|| 0));
+    sim.create_dir_all("t-0").unwrap();
+    topic_ids::write(&*sim, "t-0", 0x1234).unwrap();
+    // The counterpart: a file written the same way but never fsynced is lost.
+    sim.create_dir_all("u-0").unwrap();
+    sim.write_file("u-0/partition.metadata", b"version: 0\n")
+        .unwrap();
+    sim.power_loss(&mut ChaCha8Rng::seed_from_u64(1), 0.0, 0);
+    assert_eq!(topic_ids::read(&*sim, "t-0"), Some(0x1234));
+    assert!(!sim.exists("u-0/partition.metadata"));
+}
+
+#[test]
 fn bit_flip_is_caught_on_read_and_by_recovery() {
     let sim = Arc::new(SimDisk::new(|| 0));
     let disk: Arc<dyn Disk> = sim.clone();

@@ -82,6 +82,10 @@ error_codes! {
     /// An idempotent producer's batch carries an older epoch than the partition knows.
     INVALID_PRODUCER_EPOCH = 47, false, Fail;
     KAFKA_STORAGE_ERROR = 56, true, Info;
+    /// An incremental Fetch named a fetch session this broker does not have (KIP-227).
+    FETCH_SESSION_ID_NOT_FOUND = 70, true, Info;
+    /// A Fetch's session epoch is not the one the session expects next (KIP-227).
+    INVALID_FETCH_SESSION_EPOCH = 71, true, Info;
     /// The request's leader epoch is older than the receiver's.
     FENCED_LEADER_EPOCH = 74, true, Info;
     /// The request's leader epoch is newer than the receiver's.
@@ -96,8 +100,14 @@ error_codes! {
     INVALID_RECORD = 87, false, Fail;
     /// The request's partition epoch is not the current one.
     INVALID_UPDATE_VERSION = 95, false, Info;
+    /// A request named a topic by an id this broker does not know (KIP-516).
+    UNKNOWN_TOPIC_ID = 100, true, Info;
     DUPLICATE_BROKER_REGISTRATION = 101, false, Info;
     BROKER_ID_NOT_REGISTERED = 102, false, Info;
+    /// A partition's topic id differs from the one the request (or its session) gave.
+    INCONSISTENT_TOPIC_ID = 103, true, Info;
+    /// A fetch session's topic ids are inconsistent with the request's (KIP-516).
+    FETCH_SESSION_TOPIC_ID_ERROR = 106, true, Info;
     /// A proposed ISR member is fenced or shutting down (KIP-841).
     INELIGIBLE_REPLICA = 107, false, Info;
     /// DescribeCluster asked a broker for another endpoint type (controllers).

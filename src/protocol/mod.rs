@@ -19,7 +19,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 /// The APIs and version ranges kafkasim implements (inclusive).
 pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Produce, 3, 9),
-    (ApiKey::Fetch, 4, 12),
+    // v13 names topics by id (KIP-516), v15 moves the replica id into replica_state, v16
+    // adds KIP-951's leader endpoints (left empty).
+    (ApiKey::Fetch, 4, 16),
     // v7 adds MAX_TIMESTAMP (-3), v8 EARLIEST_LOCAL_TIMESTAMP (-4), v9
     // LATEST_TIERED_TIMESTAMP (-5), v10 a timeout for tiered-storage lookups.
     (ApiKey::ListOffsets, 1, 10),
@@ -27,7 +29,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::FindCoordinator, 0, 4),
     (ApiKey::ApiVersions, 0, 4),
     (ApiKey::CreateTopics, 2, 7),
-    (ApiKey::DeleteTopics, 1, 5),
+    // v6 names topics by id (KIP-516).
+    (ApiKey::DeleteTopics, 1, 6),
     // v3 adds the replica id followers send; v4 is flexible.
     (ApiKey::OffsetForLeaderEpoch, 3, 4),
     // v1 adds the endpoint type, v2 fenced brokers.

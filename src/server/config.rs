@@ -153,6 +153,16 @@ impl BrokerConfig {
             .unwrap_or(1)
     }
 
+    /// `max.incremental.fetch.session.cache.slots` (Kafka default 1000): how many fetch
+    /// sessions (KIP-227) the broker keeps.
+    pub fn max_incremental_fetch_session_cache_slots(&self) -> usize {
+        int_config(&self.configs, "max.incremental.fetch.session.cache.slots")
+            .ok()
+            .flatten()
+            .unwrap_or(1000)
+            .clamp(0, i32::MAX as i64) as usize
+    }
+
     /// `fetch.max.bytes` (Kafka default 55 MiB): the most record bytes one Fetch response
     /// carries, whatever the request asks (KIP-74).
     pub fn fetch_max_bytes(&self) -> usize {

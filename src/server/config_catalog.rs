@@ -144,6 +144,11 @@ pub const BROKER_CONFIGS: &[(&str, &str, ConfigType)] = &[
         "5000",
         ConfigType::Long,
     ),
+    (
+        "max.incremental.fetch.session.cache.slots",
+        "1000",
+        ConfigType::Int,
+    ),
     ("replica.fetch.backoff.ms", "250", ConfigType::Int),
     ("replica.fetch.wait.max.ms", "500", ConfigType::Int),
     (

@@ -466,7 +466,7 @@ async fn reconcile(broker: &Arc<Broker>, state: &MetadataState, unclean: &BTreeS
                 replicas: added.clone(),
                 configs: topic.configs.clone(),
             };
-            broker.add_topic(assignment, &Default::default())
+            broker.add_topic(assignment, &Default::default(), true)
         } else {
             broker.add_partitions(name, added.clone()).map(|_| ())
         };

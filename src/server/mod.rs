@@ -11,10 +11,12 @@ pub mod config;
 pub mod config_catalog;
 mod connection;
 mod controller_link;
+pub mod fetch_session;
 mod fetcher;
 mod handlers;
 pub mod partition;
 mod topic_configs;
+pub mod topic_ids;
 mod topics;
 
 use crate::protocol::codes::ErrorCode;
@@ -42,10 +44,18 @@ pub struct Broker {
     pub config: BrokerConfig,
     /// Topics of the cluster map (static ones plus those created at run time).
     topics: Mutex<BTreeMap<String, TopicAssignment>>,
+    /// Without a controller: each topic's id (KIP-516), as persisted in its partitions'
+    /// `partition.metadata` or decided when it was added. With one, ids come from the
+    /// metadata log instead and this stays empty.
+    topic_ids: Mutex<BTreeMap<String, u128>>,
     /// The partitions this broker hosts, by (topic, partition).
     partitions: Mutex<BTreeMap<(String, i32), PartitionHandle>>,
     /// Bumped after every append on this broker; delayed fetches wait on it.
     appended: Watch<u64>,
+    /// Incremental fetch sessions (KIP-227), at most `max.incremental.fetch.session.cache.slots`.
+    fetch_sessions: Mutex<fetch_session::FetchSessionCache>,
+    /// When this broker started, on the monotonic clock: the origin of session timestamps.
+    started: tokio::time::Instant,
     /// With a controller: the metadata log as applied so far (`None` before the first batch).
     metadata: Mutex<Option<MetadataState>>,
     /// With a controller: how many metadata records were applied (reported in heartbeats).
@@ -95,12 +105,16 @@ impl Broker {
             }
             None => (None, None),
         };
+        let session_slots = config.max_incremental_fetch_session_cache_slots();
         let broker = Arc::new(Broker {
             env,
             config,
             topics: Mutex::new(BTreeMap::new()),
+            topic_ids: Mutex::new(BTreeMap::new()),
             partitions: Mutex::new(BTreeMap::new()),
             appended,
+            fetch_sessions: Mutex::new(fetch_session::FetchSessionCache::new(session_slots)),
+            started: tokio::time::Instant::now(),
             metadata: Mutex::new(None),
             metadata_offset: AtomicI64::new(0),
             broker_epoch: AtomicI64::new(0),
@@ -139,24 +153,96 @@ impl Broker {
                     BTreeMap::new()
                 });
         for topic in known {
-            broker.add_topic(topic, &checkpoint)?;
+            broker.add_topic(topic, &checkpoint, false)?;
         }
         Ok(broker)
     }
 
     /// Register a topic and open the partitions of it that this broker hosts (as leader or
-    /// follower), starting from the checkpointed high watermarks.
+    /// follower), starting from the checkpointed high watermarks. `created`: the topic is new
+    /// (CreateTopics), not one known before this start.
     fn add_topic(
         &self,
         topic: TopicAssignment,
         checkpoint: &BTreeMap<(String, i32), i64>,
+        created: bool,
     ) -> anyhow::Result<()> {
         self.open_partitions(&topic, 0, checkpoint)?;
+        if self.config.controller.is_none() {
+            let id = match created {
+                true => topic_ids::generate(),
+                false => self.known_topic_id(&topic),
+            };
+            for (index, _) in self.hosted_indexes(&topic, 0) {
+                topic_ids::write(&*self.env.disk, &format!("{}-{index}", topic.name), id)?;
+            }
+            self.topic_ids
+                .lock()
+                .unwrap()
+                .insert(topic.name.clone(), id);
+        }
         self.topics
             .lock()
             .unwrap()
             .insert(topic.name.clone(), topic);
         Ok(())
+    }
+
+    /// Without a controller: the id of a topic known at start. A partition that already has
+    /// one (`partition.metadata`, written when the topic was created) keeps it; otherwise a
+    /// topic of the static cluster map gets the id every broker derives for it, and any other
+    /// (persisted before ids existed) a fresh random one. A topic created at run time always
+    /// gets a fresh random one, so a deleted and re-created topic has a new id.
+    fn known_topic_id(&self, topic: &TopicAssignment) -> u128 {
+        let persisted = self.hosted_indexes(topic, 0).find_map(|(index, _)| {
+            topic_ids::read(&*self.env.disk, &format!("{}-{index}", topic.name))
+        });
+        if let Some(id) = persisted {
+            return id;
+        }
+        if self.config.topics.iter().any(|t| t.name == topic.name) {
+            topic_ids::derived(&self.config.cluster_id, &topic.name)
+        } else {
+            topic_ids::generate()
+        }
+    }
+
+    /// The partitions of `topic` from index `first` on that this broker hosts.
+    fn hosted_indexes<'t>(
+        &self,
+        topic: &'t TopicAssignment,
+        first: usize,
+    ) -> impl Iterator<Item = (usize, &'t Vec<i32>)> + 't {
+        let me = self.config.node_id;
+        (topic.replicas.iter().enumerate())
+            .skip(first)
+            .filter(move |(_, replicas)| replicas.contains(&me))
+    }
+
+    /// A topic's id (KIP-516): from the metadata log with a controller, else as this broker
+    /// decided it. `None` for a topic it does not know (or whose metadata has not arrived).
+    pub fn topic_id(&self, name: &str) -> Option<u128> {
+        if self.config.controller.is_some() {
+            let metadata = self.metadata.lock().unwrap();
+            return metadata.as_ref()?.topics.get(name).map(|t| t.topic_id);
+        }
+        self.topic_ids.lock().unwrap().get(name).copied()
+    }
+
+    /// The name of the topic with this id, if this broker knows one.
+    pub fn topic_name(&self, id: u128) -> Option<String> {
+        if self.config.controller.is_some() {
+            let metadata = self.metadata.lock().unwrap();
+            let topics = &metadata.as_ref()?.topics;
+            return topics
+                .iter()
+                .find(|(_, t)| t.topic_id == id)
+                .map(|(name, _)| name.clone());
+        }
+        let ids = self.topic_ids.lock().unwrap();
+        ids.iter()
+            .find(|(_, &topic_id)| topic_id == id)
+            .map(|(name, _)| name.clone())
     }
 
     /// Open the partitions of `topic` from index `first` on that this broker hosts.
@@ -228,6 +314,11 @@ impl Broker {
         let first = topic.replicas.len();
         topic.replicas.extend(replicas);
         self.open_partitions(&topic, first, &BTreeMap::new())?;
+        if let Some(id) = (self.topic_ids.lock().unwrap().get(name)).copied() {
+            for (index, _) in self.hosted_indexes(&topic, first) {
+                topic_ids::write(&*self.env.disk, &format!("{name}-{index}"), id)?;
+            }
+        }
         self.topics
             .lock()
             .unwrap()
@@ -282,7 +373,7 @@ impl Broker {
 
     /// Create a topic at run time: open its partitions and persist the topic list.
     pub fn create_topic(&self, topic: TopicAssignment) -> anyhow::Result<()> {
-        self.add_topic(topic, &BTreeMap::new())?;
+        self.add_topic(topic, &BTreeMap::new(), true)?;
         self.persist_runtime_topics()?;
         Ok(())
     }
@@ -293,6 +384,7 @@ impl Broker {
         let Some(topic) = self.topics.lock().unwrap().remove(name) else {
             return Ok(false);
         };
+        self.topic_ids.lock().unwrap().remove(name);
         let disk = &self.env.disk;
         for index in 0..topic.replicas.len() {
             self.partitions
@@ -400,6 +492,11 @@ impl Broker {
         *self.metadata.lock().unwrap() = Some(state);
         self.metadata_offset
             .store(offset, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Milliseconds since this broker started, on the monotonic clock.
+    fn monotonic_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
     }
 
     fn notify_appended(&self) {

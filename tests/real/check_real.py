@@ -26,6 +26,11 @@ Checks:
            instead of waiting out message.timeout.ms.
   auto-create  a producer to a topic that does not exist creates it (auto.create.topics.enable,
            num.partitions 1) and its records are acknowledged.
+  fetch-sessions  4,000 keyed records over 4 partitions, read back exactly (every acknowledged
+           record once, at its offset) in many small fetches by librdkafka, which must fetch
+           with Fetch v13 or later (topic ids, KIP-516; seen in its protocol debug log), and by
+           kafka-python, which must open an incremental fetch session (KIP-227) and use it
+           with no session error logged.
   crash-*  a broker killed with SIGKILL while acks=all produce requests are in flight and
            restarted on the same log dir loses no acknowledged record (duplicates allowed:
            retries without idempotence may write a record twice).
@@ -38,7 +43,9 @@ Exits non-zero on any failed check; the last line is `real-mode: N passed, M fai
 """
 
 import collections
+import logging
 import os
+import re
 import signal
 import socket
 import struct
@@ -401,6 +408,137 @@ def check_fetch_budget():
     )
 
 
+SESSION_TOPIC = "real-sessions"
+SESSION_RECORDS = 4_000
+
+
+class Captured(logging.Handler):
+    """Every log line a client library writes, for checks on what it did."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def read_exactly(acked, consumed):
+    """What is wrong with `consumed` [(partition, offset, key, value)] against the
+    acknowledged records: missing, duplicated or unexpected ones (empty if none)."""
+    want = collections.Counter((p, o, k, v) for k, v, p, o in acked)
+    got = collections.Counter(consumed)
+    problems = []
+    missing = want - got
+    if missing:
+        problems.append(f"{sum(missing.values())} missing, e.g. {list(missing)[:2]}")
+    duplicated = [r for r, n in got.items() if n > 1]
+    if duplicated:
+        problems.append(f"{len(duplicated)} read twice, e.g. {duplicated[:2]}")
+    extra = got - want
+    if extra:
+        problems.append(f"{sum(extra.values())} unexpected, e.g. {list(extra)[:2]}")
+    return problems
+
+
+def check_fetch_sessions():
+    acks = Acks()
+    # One record per batch, so a 1 KiB partition limit lets a fetch take only a few.
+    prod = producer({"linger.ms": 0, "batch.num.messages": 1})
+    produce(prod, SESSION_TOPIC, "session", SESSION_RECORDS, acks)
+    prod.flush(60)
+
+    # librdkafka: small per-partition limits, so the 4 partitions take many fetches.
+    captured = Captured()
+    logger = logging.getLogger("kafkasim.librdkafka")
+    logger.addHandler(captured)
+    logger.setLevel(logging.DEBUG)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": BOOTSTRAP,
+            "group.id": "kafkasim-real-sessions",
+            "enable.auto.commit": False,
+            "max.partition.fetch.bytes": 1024,
+            "debug": "protocol",
+            "logger": logger,
+        }
+    )
+    consumer.assign([TopicPartition(SESSION_TOPIC, p, -2) for p in range(PARTITIONS)])
+    consumed, errors = [], []
+    deadline = time.monotonic() + CONSUME_TIMEOUT_S
+    try:
+        while len(consumed) < acks.count() and time.monotonic() < deadline:
+            for message in consumer.consume(num_messages=1000, timeout=1.0):
+                if message.error():
+                    if message.error().code() != KafkaError._PARTITION_EOF:
+                        errors.append(str(message.error()))
+                    continue
+                consumed.append(
+                    (message.partition(), message.offset(), message.key(), message.value())
+                )
+    finally:
+        consumer.close()
+    versions = collections.Counter(
+        int(v) for line in captured.lines for v in re.findall(r"Sent FetchRequest \(v(\d+)", line)
+    )
+    problems = read_exactly(acks.acked, consumed) + errors[:3]
+    if len(acks.acked) != SESSION_RECORDS:
+        problems.append(f"only {len(acks.acked)} acknowledged, failures {dict(acks.failed)}")
+    if not versions or min(versions) < 13:
+        problems.append(f"Fetch versions sent {dict(versions)}, expected all >= 13")
+    if sum(versions.values()) < 20:
+        problems.append(f"only {sum(versions.values())} fetches: not many small ones")
+    check(
+        f"fetch-sessions: librdkafka reads {SESSION_RECORDS} records over {PARTITIONS} "
+        f"partitions exactly, with Fetch v{min(versions, default=None)}+ "
+        f"({sum(versions.values())} fetches)",
+        not problems,
+        problems,
+    )
+
+    # kafka-python: incremental fetch sessions are on by default.
+    from kafka import KafkaConsumer
+    from kafka import TopicPartition as KafkaTopicPartition
+
+    captured = Captured()
+    fetch_log = logging.getLogger("kafka.consumer.fetcher")
+    fetch_log.addHandler(captured)
+    fetch_log.setLevel(logging.DEBUG)
+    consumer = KafkaConsumer(
+        bootstrap_servers=BOOTSTRAP,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=1024,
+        fetch_max_bytes=4096,
+    )
+    parts = [KafkaTopicPartition(SESSION_TOPIC, p) for p in range(PARTITIONS)]
+    consumer.assign(parts)
+    consumer.seek_to_beginning(*parts)
+    consumed = []
+    deadline = time.monotonic() + CONSUME_TIMEOUT_S
+    try:
+        while len(consumed) < len(acks.acked) and time.monotonic() < deadline:
+            for tp, messages in consumer.poll(timeout_ms=1000).items():
+                consumed.extend((tp.partition, m.offset, m.key, m.value) for m in messages)
+    finally:
+        consumer.close()
+        fetch_log.removeHandler(captured)
+    created = [l for l in captured.lines if "created a new incremental fetch session" in l]
+    incremental = [l for l in captured.lines if "Built incremental fetch" in l]
+    session_errors = [
+        l for l in captured.lines if "unable to process the fetch request" in l or "invalid" in l
+    ]
+    problems = read_exactly(acks.acked, consumed)
+    if not created or len(incremental) < 20:
+        problems.append(f"{len(created)} sessions created, {len(incremental)} incremental fetches")
+    problems += session_errors[:3]
+    check(
+        f"fetch-sessions: kafka-python reads them exactly through an incremental fetch session "
+        f"({len(incremental)} incremental fetches)",
+        not problems,
+        problems,
+    )
+
+
 def check_invalid_topic():
     acks = Acks()
     prod = producer({"message.timeout.ms": 30_000})
@@ -545,7 +683,7 @@ def check_crash(idempotent=False):
 def main():
     wrong = [(data, murmur2(data), want) for data, want in MURMUR2_VECTORS if murmur2(data) != want]
     check("checker: murmur2 matches Kafka's test vectors", not wrong, wrong)
-    topics = [f"real-{codec}" for codec in CODECS] + ["real-timestamps", "real-crash"]
+    topics = [f"real-{codec}" for codec in CODECS] + ["real-timestamps", "real-crash", SESSION_TOPIC]
     topics += ["real-idempotent-none", "real-idempotent-zstd", "real-crash-idempotent"]
     errors = create_topics(topics)
     check(
@@ -558,6 +696,7 @@ def main():
         check_metadata_v0()
         check_list_offsets_v1()
         check_fetch_budget()
+        check_fetch_sessions()
         check_invalid_topic()
         check_auto_create()
         check_crash()

@@ -4,7 +4,9 @@
 //! vice versa.
 
 use bytes::Bytes;
-use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse, RequestKind, ResponseKind};
+use kafka_protocol::messages::{
+    ApiKey, FetchRequest, FetchResponse, RequestKind, ResponseKind, TopicName,
+};
 use kafka_protocol::records::RecordBatchDecoder;
 use kafkasim::protocol::{self, ErrorCode};
 use serde::Serialize;
@@ -110,7 +112,10 @@ pub fn decode(node: i32, request: &[u8], response: &[u8]) -> Vec<WireEvent> {
                     let records = decode_values(p.records.as_ref()?);
                     (!records.is_empty()).then(|| WireEvent::Served {
                         node,
-                        tp: Tp::new(topic.topic.0.as_str(), p.partition_index),
+                        tp: Tp::new(
+                            &topic_label(&topic.topic, topic.topic_id.as_u128()),
+                            p.partition_index,
+                        ),
                         records,
                     })
                 })
@@ -121,16 +126,31 @@ pub fn decode(node: i32, request: &[u8], response: &[u8]) -> Vec<WireEvent> {
     }
 }
 
-/// The partitions of a Fetch response that got more bytes than the request allows.
+/// How the wire history names a Fetch topic: by name, or (Fetch v13+, which names topics only
+/// by id) by the id's text. kafkasim's own clients fetch with v12, so their history's names
+/// and the wire's agree; a v13+ exchange (a raw-request test, a real client) is named by id.
+fn topic_label(name: &TopicName, id: u128) -> String {
+    if name.0.is_empty() && id != 0 {
+        kafkasim::server::topic_ids::to_text(id)
+    } else {
+        name.0.to_string()
+    }
+}
+
+/// The partitions of a Fetch response that got more bytes than the request allows. An
+/// incremental response (KIP-227) may carry session partitions the request did not name; the
+/// request's limit for them is the one an earlier request gave, which this exchange does not
+/// show, so only the response-wide `max_bytes` rule is checked for them (Kafka applies the
+/// same rule to incremental responses).
 fn over_limit(node: i32, request: &FetchRequest, response: &FetchResponse) -> Vec<WireEvent> {
     let partition_max = |tp: &Tp| {
         request
             .topics
             .iter()
-            .filter(|t| t.topic.0.as_str() == tp.topic)
+            .filter(|t| topic_label(&t.topic, t.topic_id.as_u128()) == tp.topic)
             .flat_map(|t| &t.partitions)
             .find(|p| p.partition == tp.partition)
-            .map_or(0, |p| p.partition_max_bytes)
+            .map_or(i32::MAX, |p| p.partition_max_bytes)
     };
     let fetched: Vec<FetchedPartition> = response
         .responses
@@ -138,7 +158,10 @@ fn over_limit(node: i32, request: &FetchRequest, response: &FetchResponse) -> Ve
         .flat_map(|topic| {
             topic.partitions.iter().map(move |p| {
                 let records = p.records.as_deref().unwrap_or_default();
-                let tp = Tp::new(topic.topic.0.as_str(), p.partition_index);
+                let tp = Tp::new(
+                    &topic_label(&topic.topic, topic.topic_id.as_u128()),
+                    p.partition_index,
+                );
                 FetchedPartition {
                     partition_max_bytes: partition_max(&tp),
                     tp,
@@ -159,4 +182,74 @@ fn over_limit(node: i32, request: &FetchRequest, response: &FetchResponse) -> Ve
             max_bytes: request.max_bytes,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+    use kafka_protocol::messages::RequestHeader;
+    use kafkasim::storage::testing::{encode_batch, TestRecord};
+
+    use super::*;
+
+    fn batch(offset: i64, value: &str) -> Vec<u8> {
+        encode_batch(offset, 0, 0, &[TestRecord::value(value.as_bytes())])
+    }
+
+    /// A Fetch v13 exchange in an incremental session: topics are named by id, and the
+    /// response carries partition 1, which this request does not name (the session does).
+    /// Partition 0 is over its own limit (two batches where one was allowed); partition 1 is
+    /// checked against the response-wide limit only, and its records are still recorded.
+    #[test]
+    fn fetch_v13_incremental_exchanges_are_decoded() {
+        let id = 0x0102_0304_0506_0708_0910_1112_1314_1516u128;
+        let mut partition = FetchPartition::default();
+        partition.partition = 0;
+        partition.partition_max_bytes = 10;
+        let mut topic = FetchTopic::default();
+        topic.topic_id = uuid::Uuid::from_u128(id);
+        topic.partitions = vec![partition];
+        let mut request = FetchRequest::default();
+        request.max_bytes = 1_000_000;
+        request.session_id = 5;
+        request.session_epoch = 3;
+        request.topics = vec![topic];
+        let mut header = RequestHeader::default();
+        header.request_api_key = ApiKey::Fetch as i16;
+        header.request_api_version = 13;
+        let request = protocol::encode_request(&header, &request.into()).unwrap();
+
+        let mut first = PartitionData::default();
+        first.partition_index = 0;
+        first.records = Some([batch(0, "1"), batch(1, "2")].concat().into());
+        let mut second = PartitionData::default();
+        second.partition_index = 1;
+        second.records = Some(batch(7, "3").into());
+        let mut topic = FetchableTopicResponse::default();
+        topic.topic_id = uuid::Uuid::from_u128(id);
+        topic.partitions = vec![first, second];
+        let mut response = FetchResponse::default();
+        response.session_id = 5;
+        response.responses = vec![topic];
+        let response = protocol::encode_response(ApiKey::Fetch, 13, 0, &response.into()).unwrap();
+
+        let events = decode(1, &request, &response);
+        let name = kafkasim::server::topic_ids::to_text(id);
+        let over: Vec<&Tp> = (events.iter())
+            .filter_map(|e| match e {
+                WireEvent::FetchOverLimit { tp, .. } => Some(tp),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(over, vec![&Tp::new(&name, 0)]);
+        let served: Vec<(&Tp, &Vec<(i64, u64)>)> = (events.iter())
+            .filter_map(|e| match e {
+                WireEvent::Served { tp, records, .. } => Some((tp, records)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(served.len(), 2);
+        assert_eq!(served[1], (&Tp::new(&name, 1), &vec![(7, 3)]));
+    }
 }

@@ -266,6 +266,15 @@ pub(super) fn create_topics(node: &Node, request: CreateTopicsRequest) -> Create
                     _ => None,
                 });
                 out.num_partitions = partitions.clone().count() as i32;
+                // CreateTopics v7 answers with the new topic's id (KIP-516); validate_only
+                // creates nothing, so it answers with the zero id, as Kafka does.
+                if !request.validate_only {
+                    let id = records.iter().find_map(|r| match r {
+                        MetadataRecord::Topic(t) => Some(t.topic_id),
+                        _ => None,
+                    });
+                    out.topic_id = uuid::Uuid::from_u128(id.unwrap_or(0));
+                }
                 out.replication_factor = partitions
                     .map(|p| p.replicas.len() as i16)
                     .next()

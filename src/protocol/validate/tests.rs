@@ -170,7 +170,12 @@ fn produce(gen: &mut Gen, version: i16) -> RequestKind {
 fn fetch(gen: &mut Gen, version: i16) -> RequestKind {
     let flexible = version >= 12;
     let mut request = FetchRequest::default();
-    request.replica_id = BrokerId(-1);
+    if version <= 14 {
+        request.replica_id = BrokerId(-1);
+    } else {
+        request.replica_state.replica_id = BrokerId(gen.i32());
+        request.replica_state.replica_epoch = gen.i64();
+    }
     request.max_wait_ms = gen.i32();
     request.min_bytes = gen.i32();
     request.max_bytes = gen.i32();
@@ -181,7 +186,11 @@ fn fetch(gen: &mut Gen, version: i16) -> RequestKind {
     }
     request.topics = gen.vec(|gen| {
         let mut topic = fetch_request::FetchTopic::default();
-        topic.topic = gen.topic();
+        if version >= 13 {
+            topic.topic_id = uuid::Uuid::from_u128(gen.i64() as u128);
+        } else {
+            topic.topic = gen.topic();
+        }
         topic.partitions = gen.vec(|gen| {
             let mut partition = fetch_request::FetchPartition::default();
             partition.partition = gen.i32();
@@ -205,7 +214,11 @@ fn fetch(gen: &mut Gen, version: i16) -> RequestKind {
     if version >= 7 {
         request.forgotten_topics_data = gen.vec(|gen| {
             let mut topic = fetch_request::ForgottenTopic::default();
-            topic.topic = gen.topic();
+            if version >= 13 {
+                topic.topic_id = uuid::Uuid::from_u128(gen.i64() as u128);
+            } else {
+                topic.topic = gen.topic();
+            }
             topic.partitions = gen.vec(|gen| gen.i32());
             topic.unknown_tagged_fields = gen.unknown_tags(flexible);
             topic
@@ -333,7 +346,18 @@ fn create_topics(gen: &mut Gen, version: i16) -> RequestKind {
 
 fn delete_topics(gen: &mut Gen, version: i16) -> RequestKind {
     let mut request = DeleteTopicsRequest::default();
-    request.topic_names = gen.vec(|gen| gen.topic());
+    if version >= 6 {
+        request.topics = gen.vec(|gen| {
+            let mut topic =
+                kafka_protocol::messages::delete_topics_request::DeleteTopicState::default();
+            topic.name = gen.maybe(true, |gen| gen.topic());
+            topic.topic_id = uuid::Uuid::from_u128(gen.i64() as u128);
+            topic.unknown_tagged_fields = gen.unknown_tags(true);
+            topic
+        });
+    } else {
+        request.topic_names = gen.vec(|gen| gen.topic());
+    }
     request.timeout_ms = gen.i32();
     request.unknown_tagged_fields = gen.unknown_tags(version >= 4);
     request.into()

@@ -36,6 +36,11 @@ pub async fn handle(broker: &Broker, request: CreateTopicsRequest) -> CreateTopi
                     out.name = topic.name.clone();
                     out.num_partitions = assignment.replicas.len() as i32;
                     out.replication_factor = 1;
+                    // v7: the new topic's id (the zero id for validate_only, as in Kafka).
+                    if !request.validate_only {
+                        let id = broker.topic_id(&assignment.name).unwrap_or(0);
+                        out.topic_id = uuid::Uuid::from_u128(id);
+                    }
                     out
                 }
                 Err((code, message)) => refusal(topic, code, message),

@@ -7,6 +7,13 @@
 //! broker's `num.partitions` and `default.replication.factor`, if `auto.create.topics.enable`
 //! (default true) and the request allows it (`allow_auto_topic_creation`, v4 and later; always
 //! in v0–3); UNKNOWN_TOPIC_OR_PARTITION otherwise. A request for all topics creates none.
+//!
+//! Topic ids (KIP-516), as Kafka 3.x's `KafkaApis.handleTopicMetadataRequest`: v10 and later
+//! answer every topic with its id (the zero id for one that does not exist). v12 lets a request
+//! name topics by id: if any requested id is non-zero the request is by id — the names are
+//! ignored, every known id is described (name and id), an unknown one is UNKNOWN_TOPIC_ID with
+//! no name, and nothing is auto-created. In v10–11 a null name or a non-zero id is refused with
+//! INVALID_REQUEST for every requested topic.
 
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -49,8 +56,45 @@ pub async fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> 
     let requested = request
         .topics
         .filter(|requested| version >= 1 || !requested.is_empty());
+    let by_id: Vec<uuid::Uuid> = (requested.iter().flatten())
+        .map(|t| t.topic_id)
+        .filter(|id| !id.is_nil())
+        .collect();
+    let bad_names = (requested.iter().flatten()).any(|t| t.name.is_none());
+    let topic_id = |name: &str| uuid::Uuid::from_u128(broker.topic_id(name).unwrap_or(0));
     response.topics = match requested {
-        None => topics.iter().map(|t| describe(t, metadata)).collect(),
+        Some(requested) if version < 12 && (bad_names || !by_id.is_empty()) => requested
+            .iter()
+            .map(|t| {
+                let mut out = MetadataResponseTopic::default();
+                out.error_code = ErrorCode::INVALID_REQUEST.code();
+                out.name = t.name.clone();
+                out.topic_id = t.topic_id;
+                out
+            })
+            .collect(),
+        Some(_) if !by_id.is_empty() => {
+            let mut ids = by_id;
+            ids.sort();
+            ids.dedup();
+            ids.iter()
+                .map(|id| {
+                    let found = broker.topic_name(id.as_u128());
+                    match found.and_then(|name| topics.iter().find(|t| t.name == name)) {
+                        Some(topic) => describe(topic, metadata, *id),
+                        None => {
+                            let mut out = MetadataResponseTopic::default();
+                            out.error_code = ErrorCode::UNKNOWN_TOPIC_ID.code();
+                            out.topic_id = *id;
+                            out
+                        }
+                    }
+                })
+                .collect()
+        }
+        None => (topics.iter())
+            .map(|t| describe(t, metadata, topic_id(&t.name)))
+            .collect(),
         Some(requested) => {
             let mut out = Vec::new();
             for t in &requested {
@@ -60,9 +104,9 @@ pub async fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> 
                     .map(|n| n.0.as_str().to_string())
                     .unwrap_or_default();
                 out.push(match topics.iter().find(|topic| topic.name == name) {
-                    Some(topic) => describe(topic, metadata),
+                    Some(topic) => describe(topic, metadata, topic_id(&name)),
                     None => match missing(broker, &name, auto_create).await {
-                        Ok(created) => describe(&created, metadata),
+                        Ok(created) => describe(&created, metadata, topic_id(&name)),
                         Err(code) => {
                             let mut out = MetadataResponseTopic::default();
                             out.error_code = code.code();
@@ -109,9 +153,11 @@ async fn missing(broker: &Broker, name: &str, allowed: bool) -> Result<TopicAssi
 fn describe(
     topic: &TopicAssignment,
     metadata: Option<&crate::metadata::MetadataState>,
+    topic_id: uuid::Uuid,
 ) -> MetadataResponseTopic {
     let mut out = MetadataResponseTopic::default();
     out.name = Some(TopicName(str_bytes(&topic.name)));
+    out.topic_id = topic_id;
     out.partitions = topic
         .replicas
         .iter()

@@ -50,7 +50,7 @@ pub async fn dispatch(broker: &Broker, request: Request) -> Reply {
             }
             response.into()
         }
-        RequestKind::Fetch(req) => fetch::handle(broker, req).await.into(),
+        RequestKind::Fetch(req) => fetch::handle(broker, req, version).await.into(),
         RequestKind::ListOffsets(req) => list_offsets::handle(broker, req, version).await.into(),
         RequestKind::FindCoordinator(req) => find_coordinator::handle(req, version).into(),
         RequestKind::CreateTopics(req) => create_topics::handle(broker, req).await.into(),
