@@ -399,11 +399,32 @@ fn describe_configs_reports_values_sources_and_synonyms() {
         assert_eq!(configs[0].name.as_str(), "segment.bytes");
         assert!(configs[0].synonyms.is_empty());
 
-        // The broker's own configs: all read-only, node.id among them.
+        // The broker's own configs: node.id among them; only the topic defaults (under their
+        // broker names) can be changed while it runs.
         let results =
             describe_configs(addr, 4, describe_request(&[(BROKER, "1", None)], false)).await;
         assert_eq!(results[0].error_code, ErrorCode::NONE);
-        assert!(results[0].configs.iter().all(|c| c.read_only));
+        let writable: Vec<&str> = results[0]
+            .configs
+            .iter()
+            .filter(|c| !c.read_only)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(
+            writable,
+            [
+                "compression.type",
+                "log.flush.interval.messages",
+                "log.flush.interval.ms",
+                "log.index.interval.bytes",
+                "log.retention.bytes",
+                "log.retention.ms",
+                "log.roll.ms",
+                "log.segment.bytes",
+                "message.max.bytes",
+                "min.insync.replicas",
+            ]
+        );
         let node = results[0]
             .configs
             .iter()
@@ -818,8 +839,14 @@ fn alter_configs_errors_get_kafkas_codes() {
             ),
             (
                 "a read-only broker config",
-                one(BROKER, "1", &[set("log.retention.bytes", "1")]),
+                one(BROKER, "1", &[set("replica.lag.time.max.ms", "1")]),
                 ErrorCode::INVALID_REQUEST,
+                Some("Invalid config value for resource ConfigResource(type=BROKER, name='1'): Cannot update these configs dynamically: Set(replica.lag.time.max.ms)"),
+            ),
+            (
+                "a dynamic broker config with a bad value",
+                one(BROKER, "", &[set("log.retention.ms", "-5")]),
+                ErrorCode::INVALID_CONFIG,
                 None,
             ),
             (
@@ -881,7 +908,7 @@ fn alter_configs_errors_get_kafkas_codes() {
             ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
         );
         assert_eq!(
-            legacy_alter(addr, 0, BROKER, "1", &[("log.retention.bytes", "1")]).await,
+            legacy_alter(addr, 0, BROKER, "1", &[("replica.lag.time.max.ms", "1")]).await,
             ErrorCode::INVALID_REQUEST
         );
     });
@@ -1009,6 +1036,75 @@ async fn produce_acks(addr: SocketAddr, topic: &str, partition: i32, acks: i16) 
         }
         other => panic!("not a Produce response: {other:?}"),
     }
+}
+
+/// Dynamic broker configs (AlterConfigs on a BROKER resource): the cluster-wide default ("")
+/// and this broker's own (its id) set the topic defaults at once for every topic without its
+/// own override, are described with their sources (own 2, default 3, static 4), and survive
+/// a restart. Before, every broker config was read-only.
+#[test]
+fn dynamic_broker_configs_take_effect_and_survive_a_restart() {
+    simulate_cluster(cluster(1), |addrs, _| async move {
+        let addr = addrs[0];
+        let set = |key: &'static str, value: &'static str| (key, SET, Some(value));
+        // t has no retention.ms override: it follows the broker's.
+        let default = incremental(BROKER, "", &[set("log.retention.ms", "7200000")], false);
+        assert_eq!(
+            incremental_alter(addr, 1, default).await,
+            [(ErrorCode::NONE, None)]
+        );
+        assert_eq!(
+            topic_config(addr, "t", "retention.ms").await,
+            ("7200000".to_string(), 3)
+        );
+        // This broker's own value wins over the cluster-wide default.
+        let own = incremental(BROKER, "1", &[set("log.retention.ms", "3600000")], false);
+        assert_eq!(
+            incremental_alter(addr, 1, own).await,
+            [(ErrorCode::NONE, None)]
+        );
+        assert_eq!(
+            topic_config(addr, "t", "retention.ms").await,
+            ("3600000".to_string(), 2)
+        );
+        // The default resource describes only its dynamic configs.
+        let described =
+            describe_configs(addr, 4, describe_request(&[(BROKER, "", None)], false)).await;
+        let names: Vec<(&str, Option<&str>, i8)> = described[0]
+            .configs
+            .iter()
+            .map(|c| (c.name.as_str(), c.value.as_deref(), c.config_source))
+            .collect();
+        assert_eq!(names, [("log.retention.ms", Some("7200000"), 3)]);
+        // The partitions run with it at once: a 20-byte message.max.bytes refuses any batch.
+        assert_eq!(produce(addr, "t", 0, &[EPOCH_MS]).await, ErrorCode::NONE);
+        let tiny = incremental(BROKER, "", &[set("message.max.bytes", "20")], false);
+        assert_eq!(
+            incremental_alter(addr, 1, tiny).await,
+            [(ErrorCode::NONE, None)]
+        );
+        assert_eq!(
+            produce(addr, "t", 0, &[EPOCH_MS]).await,
+            ErrorCode::MESSAGE_TOO_LARGE
+        );
+        restart_broker(1);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            topic_config(addr, "t", "retention.ms").await,
+            ("3600000".to_string(), 2)
+        );
+        assert_eq!(
+            produce(addr, "t", 0, &[EPOCH_MS]).await,
+            ErrorCode::MESSAGE_TOO_LARGE
+        );
+        // DELETE takes it back: the topic's default again.
+        let delete = incremental(BROKER, "", &[("message.max.bytes", DELETE, None)], false);
+        assert_eq!(
+            incremental_alter(addr, 1, delete).await,
+            [(ErrorCode::NONE, None)]
+        );
+        assert_eq!(produce(addr, "t", 0, &[EPOCH_MS]).await, ErrorCode::NONE);
+    });
 }
 
 /// A follower that was down while DeleteRecords moved the leader's log start past its log

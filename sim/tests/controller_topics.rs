@@ -457,6 +457,87 @@ async fn configs_client(addrs: Vec<std::net::SocketAddr>) {
         ErrorCode::INVALID_CONFIG
     );
     every_broker_shows(&addrs, "cfg", &[("min.insync.replicas", "2")]).await;
+
+    // Dynamic broker configs are metadata records too: the cluster-wide default, set
+    // through broker 2, reaches every broker; broker 1's own value only broker 1.
+    let default = [("log.retention.ms", Some("7200000"), 0)];
+    assert_eq!(
+        alter_resource(addrs[1], 4, "", &default).await,
+        ErrorCode::NONE
+    );
+    let own = [("log.flush.interval.messages", Some("5"), 0)];
+    assert_eq!(
+        alter_resource(addrs[0], 4, "1", &own).await,
+        ErrorCode::NONE
+    );
+    let expected = [
+        [("7200000", 3), ("5", 2)],
+        [("7200000", 3), ("9223372036854775807", 5)],
+        [("7200000", 3), ("9223372036854775807", 5)],
+    ];
+    for _ in 0..100 {
+        let mut seen = Vec::new();
+        for addr in &addrs {
+            seen.push([
+                topic_config(*addr, "cfg", "retention.ms").await,
+                topic_config(*addr, "cfg", "flush.messages").await,
+            ]);
+        }
+        let matches = seen.iter().zip(&expected).all(|(seen, expected)| {
+            seen.iter()
+                .zip(expected)
+                .all(|((value, source), (want, want_source))| {
+                    value == want && source == want_source
+                })
+        });
+        if matches {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for (addr, expected) in addrs.iter().zip(&expected) {
+        let seen = [
+            topic_config(*addr, "cfg", "retention.ms").await,
+            topic_config(*addr, "cfg", "flush.messages").await,
+        ];
+        let seen: Vec<(&str, i8)> = seen.iter().map(|(v, s)| (v.as_str(), *s)).collect();
+        assert_eq!(seen, expected.to_vec(), "broker at {addr}");
+    }
+    // A static broker config cannot change at run time.
+    let fixed = [("replica.lag.time.max.ms", Some("5"), 0)];
+    assert_eq!(
+        alter_resource(addrs[0], 4, "1", &fixed).await,
+        ErrorCode::INVALID_REQUEST
+    );
+}
+
+/// One config of a topic as a broker describes it: (value, config source).
+async fn topic_config(addr: std::net::SocketAddr, topic: &str, key: &str) -> (String, i8) {
+    use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+    use kafka_protocol::messages::DescribeConfigsRequest;
+    let mut resource = DescribeConfigsResource::default();
+    resource.resource_type = 2;
+    resource.resource_name = StrBytes::from_string(topic.to_string());
+    resource.configuration_keys = Some(vec![StrBytes::from_string(key.to_string())]);
+    let mut request = DescribeConfigsRequest::default();
+    request.resources = vec![resource];
+    let response = request_to(
+        addr,
+        RequestKind::DescribeConfigs(request),
+        ApiKey::DescribeConfigs,
+        4,
+    )
+    .await;
+    let ResponseKind::DescribeConfigs(response) = response else {
+        panic!("not a DescribeConfigs response");
+    };
+    let config = &response.results[0].configs[0];
+    let value = config
+        .value
+        .as_ref()
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    (value, config.config_source)
 }
 
 /// Wait (up to 10 s) until every broker describes `topic` with exactly these overrides.
@@ -523,13 +604,23 @@ async fn incremental_alter(
     topic: &str,
     ops: &[(&str, Option<&str>, i8)],
 ) -> ErrorCode {
+    alter_resource(addr, 2, topic, ops).await
+}
+
+/// IncrementalAlterConfigs v1 of one resource (type 2 topic, 4 broker): its error code.
+async fn alter_resource(
+    addr: std::net::SocketAddr,
+    resource_type: i8,
+    name: &str,
+    ops: &[(&str, Option<&str>, i8)],
+) -> ErrorCode {
     use kafka_protocol::messages::incremental_alter_configs_request::{
         AlterConfigsResource, AlterableConfig,
     };
     use kafka_protocol::messages::IncrementalAlterConfigsRequest;
     let mut resource = AlterConfigsResource::default();
-    resource.resource_type = 2;
-    resource.resource_name = StrBytes::from_string(topic.to_string());
+    resource.resource_type = resource_type;
+    resource.resource_name = StrBytes::from_string(name.to_string());
     resource.configs = ops
         .iter()
         .map(|(name, value, op)| {

@@ -14,7 +14,9 @@
 
 use std::collections::BTreeMap;
 
-use super::records::{ConfigRecord, MetadataRecord, PartitionRecord, TopicRecord};
+use super::records::{
+    BrokerConfigRecord, ConfigRecord, MetadataRecord, PartitionRecord, TopicRecord,
+};
 use super::{Controller, ControllerError};
 
 impl Controller {
@@ -262,6 +264,38 @@ impl Controller {
             if topic.configs.get(key) != value.as_ref() {
                 batch.push(MetadataRecord::Config(ConfigRecord {
                     topic: name.to_string(),
+                    name: key.clone(),
+                    value: value.clone(),
+                }));
+            }
+        }
+        Ok(self.finish(batch))
+    }
+
+    /// Changes dynamic broker configs (AlterConfigs and IncrementalAlterConfigs on a BROKER
+    /// resource, as forwarded by a broker that checked them): `broker` is a registered
+    /// broker's id, or "" for the cluster-wide default; each `(name, Some(value))` sets a
+    /// config, each `(name, None)` removes one. Changes that alter nothing write nothing.
+    pub fn alter_broker_configs(
+        &mut self,
+        broker: &str,
+        changes: &[(String, Option<String>)],
+    ) -> Result<Vec<MetadataRecord>, ControllerError> {
+        let mut batch = self.begin();
+        let known = broker.is_empty()
+            || broker
+                .parse::<i32>()
+                .is_ok_and(|id| self.state.brokers.contains_key(&id));
+        if !known {
+            return Err(ControllerError::InvalidRequest(format!(
+                "no registered broker {broker:?}"
+            )));
+        }
+        let current = self.state.broker_configs.get(broker);
+        for (key, value) in changes {
+            if current.and_then(|c| c.get(key)) != value.as_ref() {
+                batch.push(MetadataRecord::BrokerConfig(BrokerConfigRecord {
+                    broker: broker.to_string(),
                     name: key.clone(),
                     value: value.clone(),
                 }));

@@ -10,8 +10,9 @@ pub mod state;
 use std::collections::BTreeMap;
 
 pub use records::{
-    ChangeReason, ConfigRecord, DecodeError, DecodedLog, EligibleLeadersRecord, Endpoint,
-    MetadataRecord, PartitionChange, PartitionRecord, RegisterBroker, ReplicaLogEnd, TopicRecord,
+    BrokerConfigRecord, ChangeReason, ConfigRecord, DecodeError, DecodedLog, EligibleLeadersRecord,
+    Endpoint, MetadataRecord, PartitionChange, PartitionRecord, RegisterBroker, ReplicaLogEnd,
+    TopicRecord,
 };
 pub use state::{BrokerState, MetadataState, PartitionState, TopicState};
 

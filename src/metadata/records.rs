@@ -221,6 +221,20 @@ pub enum MetadataRecord {
     /// One of a topic's config overrides was set or removed (Kafka's ConfigRecord for a
     /// TOPIC resource): CreateTopics' configs, AlterConfigs and IncrementalAlterConfigs.
     Config(ConfigRecord),
+    /// A dynamic broker config set or removed (Kafka's ConfigRecord for a BROKER resource):
+    /// for one broker, or for every broker (the cluster-wide default, resource name "").
+    BrokerConfig(BrokerConfigRecord),
+}
+
+/// A dynamic broker config set (`value` Some) or removed (None).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerConfigRecord {
+    /// The broker's id as text, or "" for the cluster-wide default.
+    pub broker: String,
+    /// The config's broker-level name, e.g. `log.retention.ms`.
+    pub name: String,
+    /// The new value, or None to remove it.
+    pub value: Option<String>,
 }
 
 /// A topic config override set (`value` Some) or removed, back to the broker's default (None).
@@ -288,6 +302,7 @@ const TYPE_PARTITION_CHANGE: u8 = 7;
 const TYPE_REMOVE_TOPIC: u8 = 8;
 const TYPE_ELIGIBLE_LEADERS: u8 = 9;
 const TYPE_CONFIG: u8 = 10;
+const TYPE_BROKER_CONFIG: u8 = 11;
 
 impl ChangeReason {
     /// A snake_case name, for effect counters.
@@ -513,6 +528,18 @@ fn encode_payload(record: &MetadataRecord, out: &mut Vec<u8>) {
                 }
             }
         }
+        MetadataRecord::BrokerConfig(c) => {
+            out.push(TYPE_BROKER_CONFIG);
+            put_string(out, &c.broker);
+            put_string(out, &c.name);
+            match &c.value {
+                None => out.push(0),
+                Some(value) => {
+                    out.push(1);
+                    put_string(out, value);
+                }
+            }
+        }
         MetadataRecord::RemoveTopic { name } => {
             out.push(TYPE_REMOVE_TOPIC);
             put_string(out, name);
@@ -573,6 +600,11 @@ fn decode_payload(payload: &[u8]) -> Result<MetadataRecord, DecodeError> {
             last_known_elr: r.ids()?,
         }),
         TYPE_REMOVE_TOPIC => MetadataRecord::RemoveTopic { name: r.string()? },
+        TYPE_BROKER_CONFIG => MetadataRecord::BrokerConfig(BrokerConfigRecord {
+            broker: r.string()?,
+            name: r.string()?,
+            value: if r.tag()? { Some(r.string()?) } else { None },
+        }),
         TYPE_CONFIG => MetadataRecord::Config(ConfigRecord {
             topic: r.string()?,
             name: r.string()?,
@@ -757,6 +789,18 @@ mod tests {
             )
                 .prop_map(|(topic, name, value)| MetadataRecord::Config(
                     ConfigRecord { topic, name, value }
+                )),
+            (
+                "[0-9]{0,2}",
+                "[a-z.]{1,12}",
+                proptest::option::of("[a-z0-9,=%]{0,8}")
+            )
+                .prop_map(|(broker, name, value)| MetadataRecord::BrokerConfig(
+                    BrokerConfigRecord {
+                        broker,
+                        name,
+                        value
+                    }
                 )),
         ]
     }

@@ -144,6 +144,8 @@ pub struct MetadataState {
     pub topics: BTreeMap<String, TopicState>,
     /// Records applied so far: the metadata log's next offset.
     pub records_applied: u64,
+    /// Dynamic broker configs by resource: a broker id as text, or "" for every broker.
+    pub broker_configs: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl MetadataState {
@@ -207,6 +209,16 @@ impl MetadataState {
                     Some(value) => topic.configs.insert(c.name.clone(), value.clone()),
                     None => topic.configs.remove(&c.name),
                 };
+            }
+            MetadataRecord::BrokerConfig(c) => {
+                let configs = self.broker_configs.entry(c.broker.clone()).or_default();
+                match &c.value {
+                    Some(value) => configs.insert(c.name.clone(), value.clone()),
+                    None => configs.remove(&c.name),
+                };
+                if configs.is_empty() {
+                    self.broker_configs.remove(&c.broker);
+                }
             }
             MetadataRecord::RemoveTopic { name } => {
                 assert!(

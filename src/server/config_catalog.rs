@@ -27,6 +27,10 @@ pub enum ConfigType {
 pub enum ConfigSource {
     /// A topic's own override.
     DynamicTopic = 1,
+    /// This broker's dynamic config (AlterConfigs on its BROKER resource).
+    DynamicBroker = 2,
+    /// The cluster-wide dynamic default (AlterConfigs on the BROKER resource "").
+    DynamicDefaultBroker = 3,
     /// The broker's config file.
     StaticBroker = 4,
     /// Kafka's default.
@@ -185,10 +189,88 @@ pub fn topic_config(name: &str) -> Option<&'static TopicConfigDef> {
     TOPIC_CONFIGS.iter().find(|def| def.name == name)
 }
 
+/// A broker's configs in layers, lowest precedence first: its config file, then the
+/// cluster-wide dynamic default, then its own dynamic configs.
+#[derive(Debug, Clone, Copy)]
+pub struct BrokerLayers<'a> {
+    pub static_: &'a BTreeMap<String, String>,
+    pub dynamic_default: &'a BTreeMap<String, String>,
+    pub dynamic_own: &'a BTreeMap<String, String>,
+}
+
+impl BrokerLayers<'_> {
+    /// The layers from the top: (configs, source), highest precedence first.
+    fn from_top(&self) -> [(&BTreeMap<String, String>, ConfigSource); 3] {
+        [
+            (self.dynamic_own, ConfigSource::DynamicBroker),
+            (self.dynamic_default, ConfigSource::DynamicDefaultBroker),
+            (self.static_, ConfigSource::StaticBroker),
+        ]
+    }
+
+    /// The configs in force: each dynamic config replaces every static or lower dynamic
+    /// synonym of the topic config it sets.
+    pub fn effective(&self) -> BTreeMap<String, String> {
+        let mut configs = self.static_.clone();
+        for layer in [self.dynamic_default, self.dynamic_own] {
+            for (key, value) in layer {
+                if let Some(def) = dynamic_broker_config(key) {
+                    for name in broker_names(def) {
+                        configs.remove(name);
+                    }
+                }
+                configs.insert(key.clone(), value.clone());
+            }
+        }
+        configs
+    }
+}
+
+/// The topic config a dynamic broker config sets for every topic, by its broker-level name
+/// (`log.retention.ms`, or the topic name where Kafka has no other, as `min.insync.replicas`).
+/// `cleanup.policy` is left out: compaction is not implemented.
+pub fn dynamic_broker_config(name: &str) -> Option<&'static TopicConfigDef> {
+    TOPIC_CONFIGS.iter().find(|def| {
+        def.name != "cleanup.policy"
+            && def.broker_synonyms.first().copied().unwrap_or(def.name) == name
+    })
+}
+
+/// Whether a broker resource's complete set of dynamic configs is acceptable: every key a
+/// dynamic broker config (INVALID_REQUEST "Cannot update these configs dynamically"
+/// otherwise, as Kafka answers for its read-only configs), every value of its type and
+/// within Kafka's bound (INVALID_CONFIG).
+pub fn check_broker_configs(
+    resource: &str,
+    configs: &BTreeMap<String, String>,
+) -> Result<(), (bool, String)> {
+    let fixed: Vec<&str> = configs
+        .keys()
+        .map(String::as_str)
+        .filter(|key| dynamic_broker_config(key).is_none())
+        .collect();
+    if !fixed.is_empty() {
+        return Err((
+            false,
+            format!(
+                "Invalid config value for resource ConfigResource(type=BROKER, name='{resource}'): \
+                 Cannot update these configs dynamically: Set({})",
+                fixed.join(", ")
+            ),
+        ));
+    }
+    for (key, value) in configs {
+        let def = dynamic_broker_config(key).expect("checked above");
+        check_value(def, value).map_err(|message| (true, message))?;
+    }
+    Ok(())
+}
+
 /// A topic's effective configs: for each config, its synonyms from the topic's overrides,
-/// the broker's file and Kafka's default, the first of which is in force.
+/// this broker's dynamic configs, the cluster-wide dynamic default, the broker's file and
+/// Kafka's default, the first of which is in force.
 pub fn describe_topic(
-    broker: &BTreeMap<String, String>,
+    broker: BrokerLayers<'_>,
     topic: &BTreeMap<String, String>,
 ) -> Vec<DescribedConfig> {
     TOPIC_CONFIGS
@@ -198,9 +280,11 @@ pub fn describe_topic(
             if let Some(value) = topic.get(def.name) {
                 synonyms.push(synonym(def.name, value, ConfigSource::DynamicTopic));
             }
-            for name in broker_names(def) {
-                if let Some(value) = broker.get(name) {
-                    synonyms.push(synonym(name, value, ConfigSource::StaticBroker));
+            for (layer, source) in broker.from_top() {
+                for name in broker_names(def) {
+                    if let Some(value) = layer.get(name) {
+                        synonyms.push(synonym(name, value, source));
+                    }
                 }
             }
             let default_name = def.broker_synonyms.first().copied().unwrap_or(def.name);
@@ -235,10 +319,11 @@ fn synonym(name: &str, value: &str, source: ConfigSource) -> Synonym {
     }
 }
 
-/// A broker's configs: `node.id`, the topic defaults under their broker names, the broker
-/// settings kafkasim reads, and anything else its config file sets, in name order. All are
-/// read-only: kafkasim has no dynamic broker configs.
-pub fn describe_broker(node_id: i32, broker: &BTreeMap<String, String>) -> Vec<DescribedConfig> {
+/// A broker's configs: `node.id`, the topic defaults under their broker names (dynamic:
+/// this broker's own, then the cluster-wide default, then its file), the broker settings
+/// kafkasim reads, and anything else its config file sets, in name order. Only the topic
+/// defaults can be changed while it runs.
+pub fn describe_broker(node_id: i32, broker: BrokerLayers<'_>) -> Vec<DescribedConfig> {
     let mut described: BTreeMap<String, DescribedConfig> = BTreeMap::new();
     let known = TOPIC_CONFIGS
         .iter()
@@ -250,7 +335,7 @@ pub fn describe_broker(node_id: i32, broker: &BTreeMap<String, String>) -> Vec<D
     for (name, default, kind) in known {
         described.insert(name.to_string(), broker_entry(broker, name, default, kind));
     }
-    for name in broker.keys() {
+    for name in broker.static_.keys() {
         described
             .entry(name.clone())
             .or_insert_with(|| broker_entry(broker, name, "", ConfigType::Unknown));
@@ -271,26 +356,48 @@ pub fn describe_broker(node_id: i32, broker: &BTreeMap<String, String>) -> Vec<D
     described.into_values().collect()
 }
 
-/// A read-only broker config: the broker's file's value, else the default.
+/// A broker config: its dynamic values (for those that can be dynamic), the broker's file's
+/// value, else the default.
 fn broker_entry(
-    broker: &BTreeMap<String, String>,
+    broker: BrokerLayers<'_>,
     name: &str,
     default: &str,
     kind: ConfigType,
 ) -> DescribedConfig {
     let mut synonyms = Vec::new();
-    if let Some(value) = broker.get(name) {
-        synonyms.push(synonym(name, value, ConfigSource::StaticBroker));
+    for (layer, source) in broker.from_top() {
+        if let Some(value) = layer.get(name) {
+            synonyms.push(synonym(name, value, source));
+        }
     }
     synonyms.push(synonym(name, default, ConfigSource::Default));
     DescribedConfig {
         name: name.to_string(),
         value: synonyms[0].value.clone(),
         source: synonyms[0].source,
-        read_only: true,
+        read_only: dynamic_broker_config(name).is_none(),
         kind,
         synonyms,
     }
+}
+
+/// The cluster-wide default resource (BROKER ""): only its dynamic configs, as Kafka
+/// describes it.
+pub fn describe_broker_default(dynamic_default: &BTreeMap<String, String>) -> Vec<DescribedConfig> {
+    dynamic_default
+        .iter()
+        .map(|(name, value)| {
+            let kind = dynamic_broker_config(name).map_or(ConfigType::Unknown, |def| def.kind);
+            DescribedConfig {
+                name: name.clone(),
+                value: value.clone(),
+                source: ConfigSource::DynamicDefaultBroker,
+                read_only: false,
+                kind,
+                synonyms: vec![synonym(name, value, ConfigSource::DynamicDefaultBroker)],
+            }
+        })
+        .collect()
 }
 
 /// Whether a topic's complete set of overrides is acceptable: every key a topic config
@@ -359,7 +466,7 @@ mod tests {
     fn a_topic_override_wins_then_the_broker_file_then_the_default() {
         let broker = map(&[("log.retention.ms", "1000"), ("flush.messages", "5")]);
         let topic = map(&[("retention.ms", "2000")]);
-        let described = describe_topic(&broker, &topic);
+        let described = describe_topic(static_only(&broker), &topic);
         let get = |name: &str| described.iter().find(|c| c.name == name).unwrap().clone();
         let retention = get("retention.ms");
         assert_eq!(retention.value, "2000");
@@ -395,7 +502,7 @@ mod tests {
     #[test]
     fn the_described_value_is_the_one_log_config_applies() {
         let broker = map(&[("log.segment.bytes", "1000"), ("segment.bytes", "2000")]);
-        let described = describe_topic(&broker, &BTreeMap::new());
+        let described = describe_topic(static_only(&broker), &BTreeMap::new());
         let segment = described
             .iter()
             .find(|c| c.name == "segment.bytes")
@@ -404,10 +511,78 @@ mod tests {
         assert_eq!(segment.value, applied.segment_bytes.to_string());
     }
 
+    fn static_only(broker: &BTreeMap<String, String>) -> BrokerLayers<'_> {
+        static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+        BrokerLayers {
+            static_: broker,
+            dynamic_default: &EMPTY,
+            dynamic_own: &EMPTY,
+        }
+    }
+
+    /// Dynamic configs sit between a topic's override and the broker's file: this broker's
+    /// own first, then the cluster-wide default; each replaces every static synonym in force.
     #[test]
-    fn broker_configs_are_read_only_and_name_the_node() {
-        let described = describe_broker(3, &map(&[("replica.lag.time.max.ms", "100")]));
-        assert!(described.iter().all(|c| c.read_only));
+    fn dynamic_broker_configs_rank_between_the_topic_and_the_file() {
+        let file = map(&[("log.retention.ms", "1000"), ("retention.ms", "1500")]);
+        let default = map(&[("log.retention.ms", "2000"), ("message.max.bytes", "77")]);
+        let own = map(&[("log.retention.ms", "3000")]);
+        let layers = BrokerLayers {
+            static_: &file,
+            dynamic_default: &default,
+            dynamic_own: &own,
+        };
+        let described = describe_topic(layers, &BTreeMap::new());
+        let retention = described.iter().find(|c| c.name == "retention.ms").unwrap();
+        let sources: Vec<(&str, ConfigSource)> = retention
+            .synonyms
+            .iter()
+            .map(|s| (s.value.as_str(), s.source))
+            .collect();
+        assert_eq!(
+            sources,
+            [
+                ("3000", ConfigSource::DynamicBroker),
+                ("2000", ConfigSource::DynamicDefaultBroker),
+                ("1500", ConfigSource::StaticBroker),
+                ("1000", ConfigSource::StaticBroker),
+                ("604800000", ConfigSource::Default),
+            ]
+        );
+        let effective = layers.effective();
+        let applied = super::super::config::log_config(&effective, &BTreeMap::new()).unwrap();
+        assert_eq!(applied.retention_ms, Some(3000), "{effective:?}");
+        assert_eq!(
+            effective.get("message.max.bytes").map(String::as_str),
+            Some("77")
+        );
+        // Only the topic defaults can be dynamic, each under its broker-level name.
+        assert!(check_broker_configs("", &map(&[("log.retention.ms", "5")])).is_ok());
+        assert!(check_broker_configs("", &map(&[("min.insync.replicas", "2")])).is_ok());
+        let (bad_value, _) =
+            check_broker_configs("", &map(&[("min.insync.replicas", "0")])).unwrap_err();
+        assert!(bad_value);
+        for fixed in ["retention.ms", "replica.lag.time.max.ms", "cleanup.policy"] {
+            let (bad_value, message) =
+                check_broker_configs("1", &map(&[(fixed, "1")])).unwrap_err();
+            assert!(!bad_value, "{fixed}");
+            assert!(message.ends_with(&format!("Set({fixed})")), "{message}");
+        }
+    }
+
+    #[test]
+    fn static_broker_configs_are_read_only_and_name_the_node() {
+        let file = map(&[("replica.lag.time.max.ms", "100")]);
+        let described = describe_broker(3, static_only(&file));
+        let writable = described.iter().filter(|c| !c.read_only);
+        assert!(writable
+            .clone()
+            .all(|c| dynamic_broker_config(&c.name).is_some()));
+        assert_eq!(
+            writable.count(),
+            TOPIC_CONFIGS.len() - 1,
+            "all but cleanup.policy"
+        );
         let node = described.iter().find(|c| c.name == "node.id").unwrap();
         assert_eq!(node.value, "3");
         let lag = described

@@ -154,12 +154,14 @@ pub async fn forward_create_partitions(
     }
 }
 
-/// A topic's config overrides changed to `changes` (`Some` sets, `None` removes), forwarded
-/// to the controller as IncrementalAlterConfigs SET and DELETE operations (v1). The broker
-/// applies the change when the controller's ConfigRecords reach it.
-pub async fn forward_topic_configs(
+/// Config changes of one resource (a topic, or a broker: an id or "" for the cluster-wide
+/// default), `Some` setting and `None` removing, forwarded to the controller as
+/// IncrementalAlterConfigs SET and DELETE operations (v1). The broker applies the change
+/// when the controller's records reach it.
+pub async fn forward_configs(
     broker: &Broker,
-    topic: &str,
+    resource_type: i8,
+    resource_name: &str,
     changes: &[(String, Option<String>)],
 ) -> Result<(ErrorCode, Option<String>), ConnError> {
     use kafka_protocol::messages::incremental_alter_configs_request::{
@@ -167,8 +169,8 @@ pub async fn forward_topic_configs(
     };
     use kafka_protocol::messages::IncrementalAlterConfigsRequest;
     let mut resource = AlterConfigsResource::default();
-    resource.resource_type = 2;
-    resource.resource_name = StrBytes::from_string(topic.to_string());
+    resource.resource_type = resource_type;
+    resource.resource_name = StrBytes::from_string(resource_name.to_string());
     resource.configs = changes
         .iter()
         .map(|(name, value)| {
@@ -481,6 +483,19 @@ async fn reconcile(broker: &Arc<Broker>, state: &MetadataState, unclean: &BTreeS
                     super::fetcher::follow(broker.clone(), name.clone(), partition, handle);
                 tokio::spawn(follow);
             }
+        }
+    }
+    // Dynamic broker configs from the metadata log: the cluster-wide default and this
+    // broker's own.
+    let dynamic = super::DynamicBrokerConfigs {
+        default: state.broker_configs.get("").cloned().unwrap_or_default(),
+        own: (state.broker_configs.get(&me.to_string()))
+            .cloned()
+            .unwrap_or_default(),
+    };
+    if dynamic != broker.dynamic_configs() {
+        if let Err(error) = broker.set_dynamic_configs(dynamic).await {
+            tracing::error!(%error, "cannot apply the controller's broker configs");
         }
     }
     // Topic configs changed through the controller (ConfigRecords) take effect here now.

@@ -39,6 +39,14 @@ use crate::replication::HighWatermarkCheckpoint;
 use crate::env::Env;
 
 /// A running broker's shared state.
+/// Dynamic broker configs: the cluster-wide default (BROKER resource "") and this broker's
+/// own (its id), each a complete set by broker-level name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DynamicBrokerConfigs {
+    pub default: BTreeMap<String, String>,
+    pub own: BTreeMap<String, String>,
+}
+
 pub struct Broker {
     pub env: Env,
     pub config: BrokerConfig,
@@ -85,6 +93,8 @@ pub struct Broker {
     stopped: AtomicBool,
     /// Hands out producer ids for InitProducerId; loaded from disk at the first request.
     producer_ids: Mutex<Option<crate::txn::ProducerIdManager>>,
+    /// Dynamic broker configs (AlterConfigs on a BROKER resource), over `config.configs`.
+    dynamic_configs: Mutex<DynamicBrokerConfigs>,
 }
 
 impl Broker {
@@ -127,7 +137,17 @@ impl Broker {
             fenced_brokers: Watch::new(std::collections::BTreeSet::new()),
             stopped: AtomicBool::new(false),
             producer_ids: Mutex::new(None),
+            dynamic_configs: Mutex::new(DynamicBrokerConfigs::default()),
         });
+        if broker.config.controller.is_none() {
+            // With a controller they come from the metadata log instead.
+            let persisted = topic_configs::load_broker(&*broker.env.disk)?;
+            let own = persisted.get(&broker.config.node_id.to_string());
+            *broker.dynamic_configs.lock().unwrap() = DynamicBrokerConfigs {
+                default: persisted.get("").cloned().unwrap_or_default(),
+                own: own.cloned().unwrap_or_default(),
+            };
+        }
         let mut known: Vec<TopicAssignment> = broker.config.topics.clone();
         for topic in topics::load_persisted(&*broker.env.disk)? {
             // A topic of the static map is persisted once CreatePartitions grew it: the
@@ -252,8 +272,8 @@ impl Broker {
         first: usize,
         checkpoint: &BTreeMap<(String, i32), i64>,
     ) -> anyhow::Result<()> {
-        let mut log_config =
-            config::log_config(&self.config.configs, &topic.configs).map_err(anyhow::Error::msg)?;
+        let mut log_config = config::log_config(&self.broker_configs(), &topic.configs)
+            .map_err(anyhow::Error::msg)?;
         log_config.planted_recovery_keeps_bad_crc = self.config.planted.recovery_keeps_bad_crc;
         log_config.planted_producer_state_not_replicated =
             self.config.planted.producer_state_not_replicated;
@@ -329,7 +349,7 @@ impl Broker {
 
     /// `min.insync.replicas` for a topic with these overrides (at least 1).
     fn min_insync_replicas(&self, topic: &BTreeMap<String, String>) -> anyhow::Result<usize> {
-        let value = config::int_config_of(&self.config.configs, topic, "min.insync.replicas")
+        let value = config::int_config_of(&self.broker_configs(), topic, "min.insync.replicas")
             .map_err(anyhow::Error::msg)?;
         Ok(value.unwrap_or(1).max(1) as usize)
     }
@@ -343,9 +363,9 @@ impl Broker {
         name: &str,
         configs: BTreeMap<String, String>,
     ) -> anyhow::Result<bool> {
-        let log_config =
-            config::log_config(&self.config.configs, &configs).map_err(anyhow::Error::msg)?;
-        let min_insync_replicas = self.min_insync_replicas(&configs)?;
+        // Checked before anything is persisted.
+        config::log_config(&self.broker_configs(), &configs).map_err(anyhow::Error::msg)?;
+        self.min_insync_replicas(&configs)?;
         {
             let mut topics = self.topics.lock().unwrap();
             let Some(topic) = topics.get_mut(name) else {
@@ -356,6 +376,19 @@ impl Broker {
             topic_configs::persist(&*self.env.disk, &altered)?;
             topic.configs = configs;
         }
+        self.reconfigure_topic(name).await?;
+        Ok(true)
+    }
+
+    /// Hand a topic's settings, as its overrides and the broker's configs now make them, to
+    /// every partition of it this broker hosts; they run with them from then on.
+    async fn reconfigure_topic(&self, name: &str) -> anyhow::Result<()> {
+        let Some(topic) = self.topic(name) else {
+            return Ok(());
+        };
+        let log_config = config::log_config(&self.broker_configs(), &topic.configs)
+            .map_err(anyhow::Error::msg)?;
+        let min_insync_replicas = self.min_insync_replicas(&topic.configs)?;
         let hosted: Vec<PartitionHandle> = self
             .partitions()
             .into_iter()
@@ -368,7 +401,52 @@ impl Broker {
                 .reconfigure(log_config.clone(), min_insync_replicas)
                 .await;
         }
-        Ok(true)
+        Ok(())
+    }
+
+    /// The broker configs in force: the config file's, under the cluster-wide dynamic default,
+    /// under this broker's own dynamic configs.
+    pub fn broker_configs(&self) -> BTreeMap<String, String> {
+        let dynamic = self.dynamic_configs.lock().unwrap().clone();
+        self.config_layers(&dynamic).effective()
+    }
+
+    /// The dynamic broker configs now in force.
+    pub fn dynamic_configs(&self) -> DynamicBrokerConfigs {
+        self.dynamic_configs.lock().unwrap().clone()
+    }
+
+    /// This broker's configs in layers, with these dynamic ones.
+    pub fn config_layers<'a>(
+        &'a self,
+        dynamic: &'a DynamicBrokerConfigs,
+    ) -> config_catalog::BrokerLayers<'a> {
+        config_catalog::BrokerLayers {
+            static_: &self.config.configs,
+            dynamic_default: &dynamic.default,
+            dynamic_own: &dynamic.own,
+        }
+    }
+
+    /// Replace the dynamic broker configs (the caller checked them): without a controller
+    /// persist them in `__cluster/broker-configs` first; then every hosted partition runs with
+    /// the settings they make, at once.
+    pub async fn set_dynamic_configs(&self, dynamic: DynamicBrokerConfigs) -> anyhow::Result<()> {
+        let effective = self.config_layers(&dynamic).effective();
+        for topic in self.topics() {
+            config::log_config(&effective, &topic.configs).map_err(anyhow::Error::msg)?;
+        }
+        if self.config.controller.is_none() {
+            let mut persisted = topic_configs::Overrides::new();
+            persisted.insert(String::new(), dynamic.default.clone());
+            persisted.insert(self.config.node_id.to_string(), dynamic.own.clone());
+            topic_configs::persist_broker(&*self.env.disk, &persisted)?;
+        }
+        *self.dynamic_configs.lock().unwrap() = dynamic;
+        for topic in self.topics() {
+            self.reconfigure_topic(&topic.name).await?;
+        }
+        Ok(())
     }
 
     /// Create a topic at run time: open its partitions and persist the topic list.

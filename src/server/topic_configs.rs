@@ -18,28 +18,57 @@ const TEMP: &str = "__cluster/topic-configs.tmp";
 /// Per altered topic, its complete set of overrides.
 pub type Overrides = BTreeMap<String, BTreeMap<String, String>>;
 
+/// Without a controller, the dynamic broker configs (AlterConfigs on a BROKER resource), in
+/// the same format: one line for the cluster-wide default (name "") and one for this broker
+/// (its id).
+const BROKER_FILE: &str = "__cluster/broker-configs";
+const BROKER_TEMP: &str = "__cluster/broker-configs.tmp";
+
 /// The overrides persisted so far (none if the file does not exist).
 pub fn load(disk: &dyn Disk) -> anyhow::Result<Overrides> {
-    if !disk.exists(FILE) {
+    load_file(disk, FILE)
+}
+
+/// Replace the persisted overrides.
+pub fn persist(disk: &dyn Disk, overrides: &Overrides) -> std::io::Result<()> {
+    persist_file(disk, overrides, FILE, TEMP)
+}
+
+/// The dynamic broker configs persisted so far, by resource name.
+pub fn load_broker(disk: &dyn Disk) -> anyhow::Result<Overrides> {
+    load_file(disk, BROKER_FILE)
+}
+
+/// Replace the persisted dynamic broker configs.
+pub fn persist_broker(disk: &dyn Disk, configs: &Overrides) -> std::io::Result<()> {
+    persist_file(disk, configs, BROKER_FILE, BROKER_TEMP)
+}
+
+fn load_file(disk: &dyn Disk, file: &str) -> anyhow::Result<Overrides> {
+    if !disk.exists(file) {
         return Ok(Overrides::new());
     }
-    let text = String::from_utf8(disk.read_all(FILE)?)?;
+    let text = String::from_utf8(disk.read_all(file)?)?;
     text.lines()
         .filter(|l| !l.is_empty())
         .map(parse_line)
         .collect()
 }
 
-/// Replace the persisted overrides.
-pub fn persist(disk: &dyn Disk, overrides: &Overrides) -> std::io::Result<()> {
+fn persist_file(
+    disk: &dyn Disk,
+    overrides: &Overrides,
+    file: &str,
+    temp: &str,
+) -> std::io::Result<()> {
     let text: String = overrides
         .iter()
         .map(|(name, configs)| format_line(name, configs))
         .collect();
     crate::env::create_dir_durable(disk, DIR)?;
-    disk.write_file(TEMP, text.as_bytes())?;
-    disk.fsync(TEMP)?;
-    disk.rename(TEMP, FILE)?;
+    disk.write_file(temp, text.as_bytes())?;
+    disk.fsync(temp)?;
+    disk.rename(temp, file)?;
     disk.fsync_dir(DIR)
 }
 

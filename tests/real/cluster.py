@@ -331,6 +331,37 @@ def check_topic_configs(cluster):
     check("IncrementalAlterConfigs SET and DELETE", altered is None, str(altered))
     ok, seen = overrides_settle(ports, topic, {"min.insync.replicas": "2"})
     check("every broker describes the altered configs", ok, str(seen))
+    # A dynamic broker config, broker 1's own (confluent-kafka refuses the empty name of the
+    # cluster-wide default resource): broker 1 runs the topic with it, the others do not.
+    own = ConfigResource(ConfigResource.Type.BROKER, "1", incremental_configs=[
+        ConfigEntry("log.retention.ms", "7200000",
+                    incremental_operation=AlterConfigOpType.SET)])
+    try:
+        admin.incremental_alter_configs([own])[own].result(timeout=15)
+        altered = None
+    except Exception as error:  # noqa: BLE001 - reported
+        altered = error
+    check("IncrementalAlterConfigs on broker 1's own configs", altered is None, str(altered))
+    # librdkafka sends a topic's DescribeConfigs to a broker of its choosing, but a broker's
+    # to that broker: each broker reports its own log.retention.ms.
+    expected = [("7200000", 2), ("604800000", 5), ("604800000", 5)]
+    deadline = time.monotonic() + 15
+    seen = None
+    while time.monotonic() < deadline:
+        seen = [broker_config(bootstrap, i, "log.retention.ms") for i in (1, 2, 3)]
+        if seen == expected:
+            break
+        time.sleep(0.3)
+    check("broker 1 alone has the dynamic log.retention.ms (DYNAMIC_BROKER_CONFIG)",
+          seen == expected, str(seen))
+
+
+def broker_config(bootstrap, broker, key):
+    """One config of a broker, as that broker describes itself: (value, source)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    resource = ConfigResource(ConfigResource.Type.BROKER, str(broker))
+    entry = admin.describe_configs([resource])[resource].result(timeout=15)[key]
+    return entry.value, getattr(entry.source, "value", entry.source)
 
 
 def main():

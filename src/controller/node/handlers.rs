@@ -343,16 +343,17 @@ pub(super) fn create_partitions(
     response
 }
 
-/// Kafka's resource type of a topic, and `AlterConfigOp.OpType` SET and DELETE.
+/// Kafka's resource types of a topic and a broker, and `AlterConfigOp.OpType` SET and DELETE.
 const RESOURCE_TOPIC: i8 = 2;
+const RESOURCE_BROKER: i8 = 4;
 const SET: i8 = 0;
 const DELETE: i8 = 1;
 
 /// IncrementalAlterConfigs, as forwarded by a broker: the broker checked the topic's whole
 /// resulting set against the config catalogue and sends it here as SET and DELETE operations,
-/// which become ConfigRecords; every broker applies them when it applies the records. Only
-/// topic resources come here (kafkasim has no dynamic broker configs); anything else, or
-/// another operation, is INVALID_REQUEST; a missing topic UNKNOWN_TOPIC_OR_PARTITION.
+/// which become ConfigRecords; every broker applies them when it applies the records. Topic
+/// and broker resources (a broker id, or "" for the cluster-wide default) come here; anything
+/// else, or another operation, is INVALID_REQUEST; a missing topic UNKNOWN_TOPIC_OR_PARTITION.
 pub(super) fn incremental_alter_configs(
     node: &Node,
     request: IncrementalAlterConfigsRequest,
@@ -362,14 +363,16 @@ pub(super) fn incremental_alter_configs(
     let mut core = node.core.lock().unwrap();
     for resource in &request.resources {
         let name = resource.resource_name.to_string();
-        let changes: Result<Vec<(String, Option<String>)>, (ErrorCode, String)> = if resource
-            .resource_type
-            != RESOURCE_TOPIC
+        let changes: Result<Vec<(String, Option<String>)>, (ErrorCode, String)> = if ![
+            RESOURCE_TOPIC,
+            RESOURCE_BROKER,
+        ]
+        .contains(&resource.resource_type)
         {
             Err((
                 ErrorCode::INVALID_REQUEST,
                 format!(
-                    "the controller alters topic configs only, not resource type {}",
+                    "the controller alters topic and broker configs, not resource type {}",
                     resource.resource_type
                 ),
             ))
@@ -388,9 +391,11 @@ pub(super) fn incremental_alter_configs(
                     .collect()
         };
         let result = changes.and_then(|changes| {
-            core.controller
-                .alter_topic_configs(&name, &changes)
-                .map_err(|e| (e.code(), e.to_string()))
+            let records = match resource.resource_type {
+                RESOURCE_BROKER => core.controller.alter_broker_configs(&name, &changes),
+                _ => core.controller.alter_topic_configs(&name, &changes),
+            };
+            records.map_err(|e| (e.code(), e.to_string()))
         });
         let mut out = AlterConfigsResourceResponse::default();
         out.resource_type = resource.resource_type;

@@ -7,10 +7,11 @@
 //! INVALID_REQUEST for both; a config named twice in one resource INVALID_REQUEST; an unknown
 //! topic config or a bad value INVALID_CONFIG, with Kafka's message; an illegal topic name
 //! INVALID_TOPIC_EXCEPTION, the empty one (the default topic resource) INVALID_REQUEST, a
-//! missing topic UNKNOWN_TOPIC_OR_PARTITION. kafkasim has no dynamic broker configs: a broker
-//! resource (this broker, or empty for the cluster default) accepts an empty change and
-//! answers any key with INVALID_REQUEST ("Cannot update these configs dynamically"), as
-//! Kafka does for its read-only broker configs.
+//! missing topic UNKNOWN_TOPIC_OR_PARTITION. A broker resource (this broker's id, or empty
+//! for the cluster-wide default) takes dynamic configs: the topic defaults under their broker
+//! names (`log.retention.ms`, `min.insync.replicas`, …), which every topic without its own
+//! override follows at once; any other key is INVALID_REQUEST ("Cannot update these configs
+//! dynamically"), as Kafka answers for its read-only broker configs.
 //!
 //! Without a controller, a change takes effect at once on this broker's partitions of the
 //! topic and is persisted in its `__cluster/topic-configs` (see `Broker::alter_topic_configs`).
@@ -102,9 +103,9 @@ pub(crate) fn duplicate_resource() -> Rejection {
     )
 }
 
-/// Alter one resource: `change` turns the topic's current overrides into the new ones.
-/// `names` are the config names the request touches (checked for duplicates, and for a
-/// broker resource, refused).
+/// Alter one resource: `change` turns the topic's current overrides (or the broker resource's
+/// dynamic configs) into the new ones. `names` are the config names the request touches
+/// (checked for duplicates).
 pub(crate) async fn alter(
     broker: &Broker,
     resource_type: i8,
@@ -121,12 +122,7 @@ pub(crate) async fn alter(
     }
     match resource_type {
         RESOURCE_TOPIC => alter_topic(broker, name, change, validate_only).await,
-        RESOURCE_BROKER => {
-            if !name.is_empty() {
-                check_this_broker(broker, name)?;
-            }
-            refuse_broker_keys(name, names)
-        }
+        RESOURCE_BROKER => alter_broker(broker, name, change, validate_only).await,
         other => Err((
             ErrorCode::INVALID_REQUEST,
             format!("Unsupported resource type: {other}"),
@@ -148,7 +144,7 @@ async fn alter_topic(
     }
     let topic = existing_topic(broker, name)?;
     let configs = change(&topic.configs)?;
-    config_catalog::check_topic_configs(&broker.config.configs, &configs)
+    config_catalog::check_topic_configs(&broker.broker_configs(), &configs)
         .map_err(|message| (ErrorCode::INVALID_CONFIG, message))?;
     if validate_only {
         return Ok(());
@@ -176,6 +172,12 @@ async fn forward_topic_configs(
     current: &Configs,
     new: &Configs,
 ) -> Result<(), Rejection> {
+    let changes = differences(current, new);
+    forward_configs(broker, RESOURCE_TOPIC, name, &changes).await
+}
+
+/// What turns `current` into `new`: sets (`Some`) and removals (`None`).
+fn differences(current: &Configs, new: &Configs) -> Vec<(String, Option<String>)> {
     let mut changes: Vec<(String, Option<String>)> = new
         .iter()
         .filter(|(key, value)| current.get(*key) != Some(*value))
@@ -187,10 +189,22 @@ async fn forward_topic_configs(
             .filter(|key| !new.contains_key(*key))
             .map(|key| (key.clone(), None)),
     );
+    changes
+}
+
+/// Forward config changes of one resource to the controller; its answer is the client's.
+async fn forward_configs(
+    broker: &Broker,
+    resource_type: i8,
+    name: &str,
+    changes: &[(String, Option<String>)],
+) -> Result<(), Rejection> {
     if changes.is_empty() {
         return Ok(());
     }
-    match crate::server::controller_link::forward_topic_configs(broker, name, &changes).await {
+    let forwarded =
+        crate::server::controller_link::forward_configs(broker, resource_type, name, changes);
+    match forwarded.await {
         Ok((ErrorCode::NONE, _)) => Ok(()),
         Ok((code, message)) => Err((code, message.unwrap_or_default())),
         Err(error) => Err((
@@ -200,21 +214,51 @@ async fn forward_topic_configs(
     }
 }
 
-/// Every broker config of kafkasim is read-only.
-fn refuse_broker_keys(name: &str, keys: &[&str]) -> Result<(), Rejection> {
-    if keys.is_empty() {
+/// Alter a broker resource's dynamic configs: this broker's own (its id) or the cluster-wide
+/// default (""). Only the topic defaults can be dynamic (`config_catalog::check_broker_configs`);
+/// the result must still make a valid log configuration for every topic. Without a controller
+/// the change takes effect here at once and is persisted; with one it is forwarded to the
+/// metadata log and every broker applies it from there.
+async fn alter_broker(
+    broker: &Broker,
+    name: &str,
+    change: impl FnOnce(&Configs) -> Result<Configs, Rejection>,
+    validate_only: bool,
+) -> Result<(), Rejection> {
+    if !name.is_empty() {
+        check_this_broker(broker, name)?;
+    }
+    let mut dynamic = broker.dynamic_configs();
+    let layer = match name.is_empty() {
+        true => &mut dynamic.default,
+        false => &mut dynamic.own,
+    };
+    let current = layer.clone();
+    let new = change(&current)?;
+    config_catalog::check_broker_configs(name, &new).map_err(|(bad_value, message)| {
+        let code = match bad_value {
+            true => ErrorCode::INVALID_CONFIG,
+            false => ErrorCode::INVALID_REQUEST,
+        };
+        (code, message)
+    })?;
+    *layer = new.clone();
+    let effective = broker.config_layers(&dynamic).effective();
+    for topic in broker.topics() {
+        crate::server::config::log_config(&effective, &topic.configs)
+            .map_err(|message| (ErrorCode::INVALID_CONFIG, message))?;
+    }
+    if validate_only {
         return Ok(());
     }
-    let mut keys: Vec<&str> = keys.to_vec();
-    keys.sort_unstable();
-    Err((
-        ErrorCode::INVALID_REQUEST,
-        format!(
-            "Invalid config value for resource ConfigResource(type=BROKER, name='{name}'): \
-             Cannot update these configs dynamically: Set({})",
-            keys.join(", ")
-        ),
-    ))
+    if broker.config.controller.is_some() {
+        let changes = differences(&current, &new);
+        return forward_configs(broker, RESOURCE_BROKER, name, &changes).await;
+    }
+    broker
+        .set_dynamic_configs(dynamic)
+        .await
+        .map_err(|error| (ErrorCode::KAFKA_STORAGE_ERROR, error.to_string()))
 }
 
 #[cfg(test)]
@@ -228,10 +272,17 @@ mod tests {
     }
 
     #[test]
-    fn broker_keys_are_read_only() {
-        assert_eq!(refuse_broker_keys("1", &[]), Ok(()));
-        let (code, message) = refuse_broker_keys("1", &["b", "a"]).unwrap_err();
-        assert_eq!(code, ErrorCode::INVALID_REQUEST);
-        assert!(message.ends_with("Set(a, b)"), "{message}");
+    fn differences_set_changed_and_remove_missing_keys() {
+        let current: Configs = [("a".into(), "1".into()), ("b".into(), "2".into())].into();
+        let new: Configs = [("b".into(), "3".into()), ("c".into(), "4".into())].into();
+        assert_eq!(
+            differences(&current, &new),
+            [
+                ("b".to_string(), Some("3".to_string())),
+                ("c".to_string(), Some("4".to_string())),
+                ("a".to_string(), None),
+            ]
+        );
+        assert!(differences(&new, &new).is_empty());
     }
 }

@@ -130,7 +130,7 @@ fn check_configs(broker: &Broker, topic: &CreatableTopic) -> Result<(), String> 
             return Err(format!("Duplicate config key {}", config.name.as_str()));
         }
     }
-    crate::server::config_catalog::check_topic_configs(&broker.config.configs, &configs)
+    crate::server::config_catalog::check_topic_configs(&broker.broker_configs(), &configs)
 }
 
 /// A refusal of one topic.
@@ -247,7 +247,7 @@ fn validate(
             configs.insert(key.to_string(), value.as_str().to_string());
         }
     }
-    crate::server::config::log_config(&broker.config.configs, &configs)
+    crate::server::config::log_config(&broker.broker_configs(), &configs)
         .map_err(|e| (ErrorCode::INVALID_CONFIG, e))?;
     let node = broker.config.node_id;
     Ok(TopicAssignment {

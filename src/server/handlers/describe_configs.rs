@@ -61,17 +61,21 @@ fn describe(
     match resource.resource_type {
         RESOURCE_TOPIC => {
             let topic = existing_topic(broker, name)?;
+            let dynamic = broker.dynamic_configs();
             Ok(config_catalog::describe_topic(
-                &broker.config.configs,
+                broker.config_layers(&dynamic),
                 &topic.configs,
             ))
         }
-        RESOURCE_BROKER if name.is_empty() => Ok(Vec::new()),
+        RESOURCE_BROKER if name.is_empty() => Ok(config_catalog::describe_broker_default(
+            &broker.dynamic_configs().default,
+        )),
         RESOURCE_BROKER => {
             check_this_broker(broker, name)?;
+            let dynamic = broker.dynamic_configs();
             Ok(config_catalog::describe_broker(
                 broker.config.node_id,
-                &broker.config.configs,
+                broker.config_layers(&dynamic),
             ))
         }
         other => Err((

@@ -98,7 +98,10 @@ fn apply_operations(
                 configs.insert(name.to_string(), value.to_string());
             }
             // Deleting a key Kafka does not know is refused like setting one.
-            DELETE if config_catalog::topic_config(name).is_none() => {
+            DELETE
+                if config_catalog::topic_config(name).is_none()
+                    && config_catalog::dynamic_broker_config(name).is_none() =>
+            {
                 return Err((
                     ErrorCode::INVALID_CONFIG,
                     format!("Unknown topic config name: {name}"),
