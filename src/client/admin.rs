@@ -33,6 +33,7 @@ const DELETE_RECORDS_VERSION: i16 = 2;
 const CREATE_PARTITIONS_VERSION: i16 = 3;
 /// Kafka's `ConfigResource.Type.TOPIC`.
 const RESOURCE_TOPIC: i8 = 2;
+const RESOURCE_BROKER: i8 = 4;
 
 /// What DescribeCluster says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,13 +227,48 @@ impl Admin {
     ) -> Result<Vec<ConfigEntry>, AdminError> {
         let partitions = self.describe_topic(name).await?;
         let leader = partitions.first().map(|p| p.leader).unwrap_or(-1);
+        self.describe_configs(leader, RESOURCE_TOPIC, name).await
+    }
+
+    /// A broker's configs (`Some(id)`, as that broker runs them) or the cluster-wide dynamic
+    /// default (`None`, as the first broker known describes it).
+    pub async fn describe_broker_configs(
+        &mut self,
+        broker: Option<i32>,
+    ) -> Result<Vec<ConfigEntry>, AdminError> {
+        // Metadata first, so the broker's address is known.
+        let ids = self.broker_ids().await?;
+        let (target, name) = match broker {
+            Some(id) => (id, id.to_string()),
+            None => (ids[0], String::new()),
+        };
+        self.describe_configs(target, RESOURCE_BROKER, &name).await
+    }
+
+    /// Every broker's id, from a fresh Metadata response.
+    async fn broker_ids(&mut self) -> Result<Vec<i32>, AdminError> {
+        let metadata = self.cluster.refresh(&[]).await?;
+        let mut ids: Vec<i32> = metadata.brokers.iter().map(|b| b.node_id.0).collect();
+        ids.sort_unstable();
+        if ids.is_empty() {
+            return Err(unexpected("Metadata without brokers"));
+        }
+        Ok(ids)
+    }
+
+    async fn describe_configs(
+        &mut self,
+        broker: i32,
+        resource_type: i8,
+        name: &str,
+    ) -> Result<Vec<ConfigEntry>, AdminError> {
         let mut resource = DescribeConfigsResource::default();
-        resource.resource_type = RESOURCE_TOPIC;
+        resource.resource_type = resource_type;
         resource.resource_name = StrBytes::from_string(name.to_string());
         resource.configuration_keys = None;
         let mut request = DescribeConfigsRequest::default();
         request.resources = vec![resource];
-        let conn = self.cluster.connection(leader).await?;
+        let conn = self.cluster.connection(broker).await?;
         let response = conn
             .request(
                 RequestKind::DescribeConfigs(request),
@@ -283,8 +319,37 @@ impl Admin {
             .collect();
         hosts.sort_unstable();
         hosts.dedup();
+        self.alter_configs(&hosts, RESOURCE_TOPIC, name, changes)
+            .await
+    }
+
+    /// Set or remove dynamic broker configs: one broker's own (`Some(id)`, sent to it) or the
+    /// cluster-wide default (`None`, sent to every broker, as each keeps it without a
+    /// controller; with one, the first forwards it and the rest change nothing).
+    pub async fn alter_broker_configs(
+        &mut self,
+        broker: Option<i32>,
+        changes: &[(String, Option<String>)],
+    ) -> Result<(), AdminError> {
+        // Metadata first, so the brokers' addresses are known.
+        let ids = self.broker_ids().await?;
+        let (targets, name) = match broker {
+            Some(id) => (vec![id], id.to_string()),
+            None => (ids, String::new()),
+        };
+        self.alter_configs(&targets, RESOURCE_BROKER, &name, changes)
+            .await
+    }
+
+    async fn alter_configs(
+        &mut self,
+        brokers: &[i32],
+        resource_type: i8,
+        name: &str,
+        changes: &[(String, Option<String>)],
+    ) -> Result<(), AdminError> {
         let mut resource = AlterConfigsResource::default();
-        resource.resource_type = RESOURCE_TOPIC;
+        resource.resource_type = resource_type;
         resource.resource_name = StrBytes::from_string(name.to_string());
         resource.configs = changes
             .iter()
@@ -299,7 +364,7 @@ impl Admin {
             .collect();
         let mut request = IncrementalAlterConfigsRequest::default();
         request.resources = vec![resource];
-        for broker in hosts {
+        for &broker in brokers {
             let conn = self.cluster.connection(broker).await?;
             let response = conn
                 .request(

@@ -109,6 +109,16 @@ tools configs --describe --topic tools-admin | grep -x "  retention.ms=600000 (D
 tools configs --alter --entity-type topics --entity-name tools-admin --add-config flush.messages=1 --delete-config retention.ms
 tools configs --describe --topic tools-admin | grep -x "  flush.messages=1 (DYNAMIC_TOPIC_CONFIG)" >/dev/null
 tools configs --describe --topic tools-admin | grep -x "  retention.ms=604800000 (DEFAULT_CONFIG)" >/dev/null
+# Dynamic broker configs: the cluster-wide default, then this broker's own on top of it.
+tools configs --alter --entity-type brokers --entity-default --add-config log.retention.ms=7200000
+tools configs --describe --broker-defaults | grep -x "  log.retention.ms=7200000 (DYNAMIC_DEFAULT_BROKER_CONFIG)" >/dev/null
+tools configs --describe --topic tools-admin | grep -x "  retention.ms=7200000 (DYNAMIC_DEFAULT_BROKER_CONFIG)" >/dev/null
+tools configs --alter --broker 1 --add-config log.retention.ms=3600000
+tools configs --describe --entity-type brokers --entity-name 1 | grep -x "  log.retention.ms=3600000 (DYNAMIC_BROKER_CONFIG)" >/dev/null
+tools configs --describe --topic tools-admin | grep -x "  retention.ms=3600000 (DYNAMIC_BROKER_CONFIG)" >/dev/null
+tools configs --alter --broker 1 --delete-config log.retention.ms
+tools configs --alter --broker-defaults --delete-config log.retention.ms
+tools configs --describe --topic tools-admin | grep -x "  retention.ms=604800000 (DEFAULT_CONFIG)" >/dev/null
 tools topics --alter tools-admin --partitions 4
 tools topics --describe tools-admin | grep -c "leader 1" | grep -qx 4
 seq 1 50 | tools produce tools-admin --key-separator : >/dev/null

@@ -8,19 +8,32 @@
 //! kafkasim-tools --bootstrap 127.0.0.1:9092 delete-records --topic t --partition 0 --offset 100
 //! ```
 //!
-//! Kafka's `--entity-type topics --entity-name T` is accepted for `--topic T`.
+//! Kafka's `--entity-type topics --entity-name T` is accepted for `--topic T`; broker configs
+//! are `--entity-type brokers --entity-name N` (or `--broker N`) for one broker's own dynamic
+//! configs and `--entity-type brokers --entity-default` (or `--broker-defaults`) for the
+//! cluster-wide default.
 
-pub const USAGE: &str = "usage: kafkasim-tools --bootstrap HOST:PORT (configs (--describe | --alter [--add-config K=V[,K=V…]] [--delete-config K[,K…]]) (--topic T | --entity-type topics --entity-name T) | delete-records --topic T --partition P --offset O)";
+pub const USAGE: &str = "usage: kafkasim-tools --bootstrap HOST:PORT (configs (--describe | --alter [--add-config K=V[,K=V…]] [--delete-config K[,K…]]) (--topic T | --entity-type topics --entity-name T | --broker N | --entity-type brokers (--entity-name N | --entity-default) | --broker-defaults) | delete-records --topic T --partition P --offset O)";
+
+/// What a `configs` command is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigEntity {
+    Topic(String),
+    /// One broker's own dynamic configs.
+    Broker(i32),
+    /// The cluster-wide dynamic default of every broker.
+    BrokerDefault,
+}
 
 /// One admin command.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AdminCommand {
     DescribeConfigs {
-        topic: String,
+        entity: ConfigEntity,
     },
     /// (key, Some(value)) sets, (key, None) deletes (back to the default).
     AlterConfigs {
-        topic: String,
+        entity: ConfigEntity,
         changes: Vec<(String, Option<String>)>,
     },
     DeleteRecords {
@@ -41,16 +54,30 @@ fn value<'a>(args: &'a [&'a str], flag: &str) -> Result<Option<&'a str>, String>
     }
 }
 
-fn topic_of(args: &[&str]) -> Result<String, String> {
+fn broker_id(text: &str) -> Result<i32, String> {
+    text.parse()
+        .map_err(|_| format!("a broker is named by its id, not {text:?}"))
+}
+
+fn entity_of(args: &[&str]) -> Result<ConfigEntity, String> {
     if let Some(topic) = value(args, "--topic")? {
-        return Ok(topic.to_string());
+        return Ok(ConfigEntity::Topic(topic.to_string()));
     }
+    if let Some(broker) = value(args, "--broker")? {
+        return Ok(ConfigEntity::Broker(broker_id(broker)?));
+    }
+    if args.contains(&"--broker-defaults") {
+        return Ok(ConfigEntity::BrokerDefault);
+    }
+    let default = args.contains(&"--entity-default");
     match (value(args, "--entity-type")?, value(args, "--entity-name")?) {
-        (Some("topics"), Some(name)) => Ok(name.to_string()),
-        (Some(other), _) if other != "topics" => {
-            Err(format!("--entity-type {other}: only topics are supported"))
-        }
-        _ => Err("a topic is needed: --topic T".into()),
+        (Some("topics"), Some(name)) => Ok(ConfigEntity::Topic(name.to_string())),
+        (Some("brokers"), Some(name)) if !default => Ok(ConfigEntity::Broker(broker_id(name)?)),
+        (Some("brokers"), None) if default => Ok(ConfigEntity::BrokerDefault),
+        (Some(other), _) if other != "topics" && other != "brokers" => Err(format!(
+            "--entity-type {other}: only topics and brokers are supported"
+        )),
+        _ => Err("a topic or broker is needed: --topic T, --broker N or --broker-defaults".into()),
     }
 }
 
@@ -59,9 +86,9 @@ pub fn parse(args: &[&str]) -> Result<AdminCommand, String> {
     match args.first().copied() {
         Some("configs") => {
             let tail = &args[1..];
-            let topic = topic_of(tail)?;
+            let entity = entity_of(tail)?;
             if tail.contains(&"--describe") {
-                return Ok(AdminCommand::DescribeConfigs { topic });
+                return Ok(AdminCommand::DescribeConfigs { entity });
             }
             if !tail.contains(&"--alter") {
                 return Err("configs needs --describe or --alter".into());
@@ -85,7 +112,7 @@ pub fn parse(args: &[&str]) -> Result<AdminCommand, String> {
             if changes.is_empty() {
                 return Err("configs --alter needs --add-config or --delete-config".into());
             }
-            Ok(AdminCommand::AlterConfigs { topic, changes })
+            Ok(AdminCommand::AlterConfigs { entity, changes })
         }
         Some("delete-records") => {
             let tail = &args[1..];
@@ -112,11 +139,26 @@ pub async fn run(bootstrap: std::net::SocketAddr, command: AdminCommand) -> anyh
     use kafkasim::client::Admin;
     let mut admin = Admin::new(vec![bootstrap], std::time::Duration::from_secs(30));
     match command {
-        AdminCommand::DescribeConfigs { topic } => {
-            println!("Dynamic configs for topic {topic} are:");
-            for entry in admin.describe_topic_configs(&topic).await? {
+        AdminCommand::DescribeConfigs { entity } => {
+            let entries = match &entity {
+                ConfigEntity::Topic(topic) => {
+                    println!("Dynamic configs for topic {topic} are:");
+                    admin.describe_topic_configs(topic).await?
+                }
+                ConfigEntity::Broker(id) => {
+                    println!("Dynamic configs for broker {id} are:");
+                    admin.describe_broker_configs(Some(*id)).await?
+                }
+                ConfigEntity::BrokerDefault => {
+                    println!("Default configs for brokers in the cluster are:");
+                    admin.describe_broker_configs(None).await?
+                }
+            };
+            for entry in entries {
                 let source = match entry.source {
                     1 => "DYNAMIC_TOPIC_CONFIG",
+                    2 => "DYNAMIC_BROKER_CONFIG",
+                    3 => "DYNAMIC_DEFAULT_BROKER_CONFIG",
                     4 => "STATIC_BROKER_CONFIG",
                     5 => "DEFAULT_CONFIG",
                     _ => "OTHER",
@@ -125,10 +167,20 @@ pub async fn run(bootstrap: std::net::SocketAddr, command: AdminCommand) -> anyh
                 println!("  {}={value} ({source})", entry.name);
             }
         }
-        AdminCommand::AlterConfigs { topic, changes } => {
-            admin.alter_topic_configs(&topic, &changes).await?;
-            println!("Completed updating config for topic {topic}.");
-        }
+        AdminCommand::AlterConfigs { entity, changes } => match entity {
+            ConfigEntity::Topic(topic) => {
+                admin.alter_topic_configs(&topic, &changes).await?;
+                println!("Completed updating config for topic {topic}.");
+            }
+            ConfigEntity::Broker(id) => {
+                admin.alter_broker_configs(Some(id), &changes).await?;
+                println!("Completed updating config for broker {id}.");
+            }
+            ConfigEntity::BrokerDefault => {
+                admin.alter_broker_configs(None, &changes).await?;
+                println!("Completed updating default config for brokers in the cluster.");
+            }
+        },
         AdminCommand::DeleteRecords {
             topic,
             partition,
@@ -150,7 +202,9 @@ mod tests {
     fn configs_and_delete_records_parse_as_kafkas_tools() {
         assert_eq!(
             parse(&["configs", "--describe", "--topic", "t"]),
-            Ok(AdminCommand::DescribeConfigs { topic: "t".into() })
+            Ok(AdminCommand::DescribeConfigs {
+                entity: ConfigEntity::Topic("t".into())
+            })
         );
         assert_eq!(
             parse(&[
@@ -166,7 +220,7 @@ mod tests {
                 "min.insync.replicas"
             ]),
             Ok(AdminCommand::AlterConfigs {
-                topic: "t".into(),
+                entity: ConfigEntity::Topic("t".into()),
                 changes: vec![
                     ("retention.ms".into(), Some("5".into())),
                     ("flush.messages".into(), Some("1".into())),
@@ -193,11 +247,49 @@ mod tests {
     }
 
     #[test]
+    fn broker_entities_parse_as_kafka_configs_names_them() {
+        let entity = |args: &[&str]| match parse(args) {
+            Ok(AdminCommand::DescribeConfigs { entity }) => entity,
+            other => panic!("{other:?}"),
+        };
+        let one = ["configs", "--describe", "--entity-type", "brokers"];
+        assert_eq!(
+            entity(&[&one[..], &["--entity-name", "2"]].concat()),
+            ConfigEntity::Broker(2)
+        );
+        assert_eq!(
+            entity(&[&one[..], &["--entity-default"]].concat()),
+            ConfigEntity::BrokerDefault
+        );
+        assert_eq!(
+            entity(&["configs", "--describe", "--broker", "3"]),
+            ConfigEntity::Broker(3)
+        );
+        assert_eq!(
+            entity(&["configs", "--describe", "--broker-defaults"]),
+            ConfigEntity::BrokerDefault
+        );
+        assert_eq!(
+            parse(&[
+                "configs",
+                "--alter",
+                "--broker-defaults",
+                "--add-config",
+                "log.retention.ms=60000"
+            ]),
+            Ok(AdminCommand::AlterConfigs {
+                entity: ConfigEntity::BrokerDefault,
+                changes: vec![("log.retention.ms".into(), Some("60000".into()))],
+            })
+        );
+    }
+
+    #[test]
     fn mistakes_are_named() {
         let error = |args: &[&str]| parse(args).unwrap_err();
         assert_eq!(
             error(&["configs", "--describe"]),
-            "a topic is needed: --topic T"
+            "a topic or broker is needed: --topic T, --broker N or --broker-defaults"
         );
         assert!(error(&["configs", "--alter", "--topic", "t"]).contains("--add-config"));
         assert!(
@@ -208,11 +300,12 @@ mod tests {
             "configs",
             "--describe",
             "--entity-type",
-            "brokers",
+            "users",
             "--entity-name",
             "1"
         ])
-        .contains("only topics"));
+        .contains("only topics and brokers"));
+        assert!(error(&["configs", "--describe", "--broker", "one"]).contains("by its id"));
         assert!(error(&[
             "delete-records",
             "--topic",
