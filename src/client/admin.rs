@@ -348,22 +348,7 @@ impl Admin {
         name: &str,
         changes: &[(String, Option<String>)],
     ) -> Result<(), AdminError> {
-        let mut resource = AlterConfigsResource::default();
-        resource.resource_type = resource_type;
-        resource.resource_name = StrBytes::from_string(name.to_string());
-        resource.configs = changes
-            .iter()
-            .map(|(key, value)| {
-                let mut config = AlterableConfig::default();
-                config.name = StrBytes::from_string(key.clone());
-                // Kafka's AlterConfigOp: SET 0, DELETE 1.
-                config.config_operation = if value.is_some() { 0 } else { 1 };
-                config.value = value.clone().map(StrBytes::from_string);
-                config
-            })
-            .collect();
-        let mut request = IncrementalAlterConfigsRequest::default();
-        request.resources = vec![resource];
+        let request = set_or_delete_configs(resource_type, name, changes);
         for &broker in brokers {
             let conn = self.cluster.connection(broker).await?;
             let response = conn
@@ -467,4 +452,31 @@ impl Admin {
         }
         Ok(result.low_watermark)
     }
+}
+
+/// IncrementalAlterConfigs of one resource (2 a topic, 4 a broker: its id, or "" for the
+/// cluster-wide default) as SET (`Some(value)`) and DELETE (`None`) operations: what the
+/// admin client sends, and what a broker forwards to the controller.
+pub fn set_or_delete_configs(
+    resource_type: i8,
+    name: &str,
+    changes: &[(String, Option<String>)],
+) -> IncrementalAlterConfigsRequest {
+    let mut resource = AlterConfigsResource::default();
+    resource.resource_type = resource_type;
+    resource.resource_name = StrBytes::from_string(name.to_string());
+    resource.configs = changes
+        .iter()
+        .map(|(key, value)| {
+            let mut config = AlterableConfig::default();
+            config.name = StrBytes::from_string(key.clone());
+            // Kafka's AlterConfigOp: SET 0, DELETE 1.
+            config.config_operation = if value.is_some() { 0 } else { 1 };
+            config.value = value.clone().map(StrBytes::from_string);
+            config
+        })
+        .collect();
+    let mut request = IncrementalAlterConfigsRequest::default();
+    request.resources = vec![resource];
+    request
 }

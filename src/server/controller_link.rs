@@ -164,25 +164,8 @@ pub async fn forward_configs(
     resource_name: &str,
     changes: &[(String, Option<String>)],
 ) -> Result<(ErrorCode, Option<String>), ConnError> {
-    use kafka_protocol::messages::incremental_alter_configs_request::{
-        AlterConfigsResource, AlterableConfig,
-    };
-    use kafka_protocol::messages::IncrementalAlterConfigsRequest;
-    let mut resource = AlterConfigsResource::default();
-    resource.resource_type = resource_type;
-    resource.resource_name = StrBytes::from_string(resource_name.to_string());
-    resource.configs = changes
-        .iter()
-        .map(|(name, value)| {
-            let mut config = AlterableConfig::default();
-            config.name = StrBytes::from_string(name.clone());
-            config.config_operation = if value.is_some() { 0 } else { 1 };
-            config.value = value.clone().map(StrBytes::from_string);
-            config
-        })
-        .collect();
-    let mut request = IncrementalAlterConfigsRequest::default();
-    request.resources = vec![resource];
+    let request =
+        crate::client::admin::set_or_delete_configs(resource_type, resource_name, changes);
     let body = RequestKind::IncrementalAlterConfigs(request);
     match forward(broker, body, ApiKey::IncrementalAlterConfigs, 1).await? {
         ResponseKind::IncrementalAlterConfigs(response) => {

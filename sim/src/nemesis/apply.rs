@@ -423,8 +423,6 @@ async fn send_create_partitions(id: i32, topic: String, count: i32, trace: Arc<R
     use kafka_protocol::messages::{
         ApiKey, CreatePartitionsRequest, RequestKind, ResponseKind, TopicName,
     };
-    use kafkasim::client::connection::Connection;
-    use kafkasim::protocol::ErrorCode;
     let timeout = Duration::from_secs(10);
     let mut wanted = CreatePartitionsTopic::default();
     wanted.name = TopicName(topic.into());
@@ -433,26 +431,48 @@ async fn send_create_partitions(id: i32, topic: String, count: i32, trace: Arc<R
     let mut request = CreatePartitionsRequest::default();
     request.topics = vec![wanted];
     request.timeout_ms = timeout.as_millis() as i32;
-    let addr = crate::cluster::broker_addr(id);
-    let answer = match Connection::connect(addr, "kafkasim-admin", 1, timeout).await {
-        Ok(conn) => {
-            let kind = RequestKind::CreatePartitions(request);
-            conn.request(kind, ApiKey::CreatePartitions, 3, timeout)
-                .await
-                .ok()
+    let kind = RequestKind::CreatePartitions(request);
+    let answer = admin_call(id, kind, ApiKey::CreatePartitions, 3, timeout).await;
+    let codes = match answer {
+        Some(ResponseKind::CreatePartitions(response)) => {
+            Some(response.results.iter().map(|r| r.error_code).collect())
         }
-        Err(_) => None,
+        _ => None,
     };
-    let Some(ResponseKind::CreatePartitions(response)) = answer else {
-        trace.effect("control.create_partitions.unanswered", 1);
+    count_answers(&trace, "control.create_partitions", codes);
+}
+
+/// Send one admin request to broker `id` on a fresh connection; `None` if it could not be
+/// reached or did not answer in time.
+async fn admin_call(
+    id: i32,
+    body: kafka_protocol::messages::RequestKind,
+    api_key: kafka_protocol::messages::ApiKey,
+    version: i16,
+    timeout: Duration,
+) -> Option<kafka_protocol::messages::ResponseKind> {
+    use kafkasim::client::connection::Connection;
+    let addr = crate::cluster::broker_addr(id);
+    let conn = Connection::connect(addr, "kafkasim-admin", 1, timeout)
+        .await
+        .ok()?;
+    conn.request(body, api_key, version, timeout).await.ok()
+}
+
+/// Count an admin call's answers as effects `<prefix>.ok` or `<prefix>.<error name, lower
+/// case>`, one per partition or topic answered, or `<prefix>.unanswered` (`codes` None).
+fn count_answers(trace: &RunTrace, prefix: &str, codes: Option<Vec<i16>>) {
+    use kafkasim::protocol::ErrorCode;
+    let Some(codes) = codes else {
+        trace.effect(&format!("{prefix}.unanswered"), 1);
         return;
     };
-    for result in &response.results {
-        let outcome = match ErrorCode::from_wire(result.error_code) {
+    for code in codes {
+        let outcome = match ErrorCode::from_wire(code) {
             ErrorCode::NONE => "ok".to_string(),
             code => code.name().to_ascii_lowercase(),
         };
-        trace.effect(&format!("control.create_partitions.{outcome}"), 1);
+        trace.effect(&format!("{prefix}.{outcome}"), 1);
     }
 }
 
@@ -505,28 +525,17 @@ async fn send_delete_records(
     trace: Arc<RunTrace>,
 ) {
     use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
-    use kafkasim::client::connection::Connection;
-    use kafkasim::protocol::ErrorCode;
     let timeout = Duration::from_secs(10);
-    let addr = crate::cluster::broker_addr(id);
-    let answer = match Connection::connect(addr, "kafkasim-admin", 1, timeout).await {
-        Ok(conn) => {
-            let kind = RequestKind::DeleteRecords(request);
-            conn.request(kind, ApiKey::DeleteRecords, 2, timeout)
-                .await
-                .ok()
-        }
-        Err(_) => None,
+    let kind = RequestKind::DeleteRecords(request);
+    let answer = admin_call(id, kind, ApiKey::DeleteRecords, 2, timeout).await;
+    let codes = match answer {
+        Some(ResponseKind::DeleteRecords(response)) => Some(
+            (response.topics.iter())
+                .flat_map(|t| &t.partitions)
+                .map(|p| p.error_code)
+                .collect(),
+        ),
+        _ => None,
     };
-    let Some(ResponseKind::DeleteRecords(response)) = answer else {
-        trace.effect("control.delete_records.unanswered", 1);
-        return;
-    };
-    for result in response.topics.iter().flat_map(|t| &t.partitions) {
-        let outcome = match ErrorCode::from_wire(result.error_code) {
-            ErrorCode::NONE => "ok".to_string(),
-            code => code.name().to_ascii_lowercase(),
-        };
-        trace.effect(&format!("control.delete_records.{outcome}"), 1);
-    }
+    count_answers(&trace, "control.delete_records", codes);
 }
