@@ -938,6 +938,15 @@ async fn delete_records(
         t.partitions = vec![p];
         request.topics.push(t);
     }
+    request.timeout_ms = 5_000;
+    delete_records_request(addr, version, request).await
+}
+
+async fn delete_records_request(
+    addr: SocketAddr,
+    version: i16,
+    request: kafka_protocol::messages::DeleteRecordsRequest,
+) -> Vec<(ErrorCode, i64)> {
     match send_request(addr, ApiKey::DeleteRecords, version, request.into()).await {
         ResponseKind::DeleteRecords(response) => response
             .topics
@@ -1104,6 +1113,44 @@ fn dynamic_broker_configs_take_effect_and_survive_a_restart() {
             [(ErrorCode::NONE, None)]
         );
         assert_eq!(produce(addr, "t", 0, &[EPOCH_MS]).await, ErrorCode::NONE);
+    });
+}
+
+/// As Kafka's DelayedDeleteRecords: the answer waits until the ISR follower's log start
+/// (reported in its fetches) reached the new start, and answers that low watermark; a
+/// follower that cannot report it in time makes it REQUEST_TIMED_OUT. Before, the leader
+/// answered its own log start at once.
+#[test]
+fn delete_records_waits_for_the_isr_followers_log_start() {
+    use kafka_protocol::messages::delete_records_request::{
+        DeleteRecordsPartition, DeleteRecordsTopic,
+    };
+    simulate_cluster(cluster(2), |addrs, _| async move {
+        let leader = addrs[0];
+        for _ in 0..3 {
+            assert_eq!(produce_acks(leader, "r", 0, -1).await, ErrorCode::NONE);
+        }
+        assert_eq!(
+            delete_records(leader, 2, &[("r", 0, 2)]).await,
+            [(ErrorCode::NONE, 2)]
+        );
+        // The follower dies while in the ISR: nobody reports its log start any more.
+        Handle::current().kill(broker_node(2));
+        let mut p = DeleteRecordsPartition::default();
+        p.partition_index = 0;
+        p.offset = 3;
+        let mut t = DeleteRecordsTopic::default();
+        t.name = topic_name("r");
+        t.partitions = vec![p];
+        let mut request = kafka_protocol::messages::DeleteRecordsRequest::default();
+        request.topics = vec![t];
+        request.timeout_ms = 300;
+        assert_eq!(
+            delete_records_request(leader, 2, request).await,
+            [(ErrorCode::REQUEST_TIMED_OUT, -1)]
+        );
+        // The leader's own log start moved all the same, as in Kafka.
+        assert_eq!(list_offset(leader, 6, "r", 0, -2).await.1, 3);
     });
 }
 

@@ -217,6 +217,9 @@ struct FollowerState {
     last_fetch_time_ms: u64,
     /// The leader's log end offset at the follower's last fetch; `None` before any fetch.
     last_fetch_leader_log_end_offset: Option<i64>,
+    /// The follower's log start offset as its last fetch reported it; `None` before a fetch
+    /// that reported one.
+    log_start_offset: Option<i64>,
 }
 
 /// The leader's replication state of one partition for one leader epoch.
@@ -284,6 +287,7 @@ impl LeaderState {
                     last_caught_up_time_ms: if isr.contains(&id) { now_ms } else { 0 },
                     last_fetch_time_ms: 0,
                     last_fetch_leader_log_end_offset: None,
+                    log_start_offset: None,
                 };
                 (id, state)
             })
@@ -456,6 +460,27 @@ impl LeaderState {
         self.pending = None;
         self.check_invariants();
         self.advance_high_watermark()
+    }
+
+    /// A follower's fetch reported its log start offset (Fetch's `log_start_offset`; a
+    /// negative value reports nothing).
+    pub fn on_follower_log_start(&mut self, follower: i32, log_start_offset: i64) {
+        if let Some(state) = self.followers.get_mut(&follower) {
+            if log_start_offset >= 0 {
+                state.log_start_offset = Some(log_start_offset);
+            }
+        }
+    }
+
+    /// Kafka's low watermark for DeleteRecords: the least log start offset over this leader
+    /// (`own_log_start_offset`) and the followers in the ISR, or `None` while an ISR follower
+    /// has not reported one since this leadership began.
+    pub fn low_watermark(&self, own_log_start_offset: i64) -> Option<i64> {
+        let mut low = own_log_start_offset;
+        for id in self.isr.iter().filter(|&&id| id != self.leader_id) {
+            low = low.min(self.followers.get(id)?.log_start_offset?);
+        }
+        Some(low)
     }
 
     /// The high watermark: offsets below it are committed and readable by consumers.

@@ -55,6 +55,8 @@ pub struct RequestedPartition {
     pub fetch_offset: i64,
     pub partition_max_bytes: i32,
     pub current_leader_epoch: i32,
+    /// The fetcher's own log start offset (followers report it; -1 otherwise).
+    pub log_start_offset: i64,
 }
 
 /// One partition of a session: what to read next and what the fetcher was last told.

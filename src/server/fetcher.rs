@@ -190,8 +190,17 @@ async fn fetch_loop(
         if role_changed(handle, role) || broker.is_stopped() {
             return Ok(());
         }
-        let fetch_offset = handle.offsets().log_end_offset;
-        let mut request = fetch_request(broker, topic, partition, fetch_offset);
+        let offsets = handle.offsets();
+        let mut request = fetch_request(broker, topic, partition, offsets.log_end_offset);
+        // The follower's log start, which the leader's DeleteRecords waits for.
+        for p in request
+            .topics
+            .iter_mut()
+            .flat_map(|t| t.partitions.iter_mut())
+        {
+            p.log_start_offset = offsets.log_start_offset;
+        }
+        let fetch_offset = offsets.log_end_offset;
         if crate::env::buggify(&broker.env, crate::env::Buggify::TinyFetch) {
             for p in request
                 .topics

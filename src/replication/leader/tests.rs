@@ -571,3 +571,21 @@ fn a_fenced_follower_is_not_proposed_for_the_isr_until_it_is_eligible_again() {
     let outcome = fetch(&mut state, 3, 10, 3);
     assert_eq!(outcome.isr_change.map(|c| c.new_isr), Some(vec![1, 2, 3]));
 }
+
+/// DeleteRecords' low watermark: the least log start over the leader and its ISR followers,
+/// unknown until every ISR follower reported one; followers outside the ISR do not count.
+#[test]
+fn low_watermark_is_the_least_log_start_over_the_isr() {
+    let mut state = leader(IsrRule::Legacy, false, &[1, 2], 10, 10);
+    assert_eq!(state.low_watermark(4), None, "follower 2 has not reported yet");
+    state.on_follower_log_start(2, 3);
+    assert_eq!(state.low_watermark(4), Some(3));
+    state.on_follower_log_start(2, 6);
+    assert_eq!(state.low_watermark(4), Some(4));
+    // A fetch that reports nothing (-1) keeps the last report.
+    state.on_follower_log_start(2, -1);
+    assert_eq!(state.low_watermark(7), Some(6));
+    // Follower 3 is not in the ISR: its (missing) report does not hold the watermark back.
+    assert_eq!(state.isr(), &[1, 2]);
+    assert_eq!(state.low_watermark(5), Some(5));
+}

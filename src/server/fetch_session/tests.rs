@@ -12,6 +12,7 @@ fn wants(topic: &str, partition: i32, fetch_offset: i64) -> RequestedPartition {
         fetch_offset,
         partition_max_bytes: 1 << 20,
         current_leader_epoch: -1,
+        log_start_offset: -1,
     }
 }
 

@@ -69,6 +69,7 @@ pub async fn handle(broker: &Broker, request: FetchRequest, version: i16) -> Fet
             fetch_offset: p.fetch_offset,
             partition_max_bytes: p.partition_max_bytes,
             current_leader_epoch: p.current_leader_epoch,
+            log_start_offset: p.log_start_offset,
         }));
     }
     let mut forgotten: Vec<SessionKey> = Vec::new();
@@ -297,7 +298,7 @@ async fn read_all(
                         .replica_read(
                             replica_id,
                             partition.current_leader_epoch,
-                            partition.fetch_offset,
+                            (partition.fetch_offset, partition.log_start_offset),
                             limit,
                         )
                         .await;

@@ -70,8 +70,14 @@ pub(super) enum LeaderCommand {
         replica: i32,
         current_leader_epoch: i32,
         offset: i64,
+        /// The follower's log start offset, as its fetch reported it (-1: not reported).
+        log_start_offset: i64,
         limit: ReadLimit,
         reply: oneshot::Sender<ReadResult>,
+    },
+    /// DeleteRecords' low watermark (see `LeaderState::low_watermark`).
+    LowWatermark {
+        reply: oneshot::Sender<Result<Option<i64>, ErrorCode>>,
     },
     /// The controller made this replica the leader.
     BecomeLeader {
@@ -336,7 +342,7 @@ impl PartitionHandle {
         &self,
         replica: i32,
         current_leader_epoch: i32,
-        offset: i64,
+        (offset, log_start_offset): (i64, i64),
         limit: ReadLimit,
     ) -> ReadResult {
         let (reply, rx) = oneshot::channel();
@@ -349,6 +355,7 @@ impl PartitionHandle {
             replica,
             current_leader_epoch,
             offset,
+            log_start_offset,
             limit,
             reply,
         };
@@ -386,6 +393,14 @@ impl PartitionHandle {
         if self.send(command).await.is_ok() {
             let _ = rx.await;
         }
+    }
+
+    /// The least log start offset over the leader and its ISR followers (`None` while one has
+    /// not reported it yet): DeleteRecords answers once it reaches the requested offset.
+    pub async fn low_watermark(&self) -> Result<Option<i64>, ErrorCode> {
+        let (reply, rx) = oneshot::channel();
+        self.send(LeaderCommand::LowWatermark { reply }).await?;
+        rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
     }
 
     /// DeleteRecords on the leader: the log starts at `offset` (-1: the high watermark) from

@@ -40,12 +40,26 @@ impl Actor {
                 replica,
                 current_leader_epoch,
                 offset,
+                log_start_offset,
                 limit,
                 reply,
             } => {
                 let result = match self.check_leader_epoch(current_leader_epoch) {
                     Ok(()) => self.replica_read(replica, offset, limit),
                     Err(code) => self.read_error(code),
+                };
+                if let Role::Leader(state) = &mut self.role {
+                    state.on_follower_log_start(replica, log_start_offset);
+                }
+                let _ = reply.send(result);
+            }
+            LeaderCommand::LowWatermark { reply } => {
+                let result = match &self.role {
+                    Role::Leader(state) if self.online => {
+                        Ok(state.low_watermark(self.log.log_start_offset()))
+                    }
+                    Role::Leader(_) => Err(ErrorCode::KAFKA_STORAGE_ERROR),
+                    Role::Follower(_) => Err(ErrorCode::NOT_LEADER_OR_FOLLOWER),
                 };
                 let _ = reply.send(result);
             }
