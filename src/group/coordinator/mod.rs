@@ -490,7 +490,7 @@ impl Coordinator {
         let mut records = Vec::new();
         let mut results = Vec::with_capacity(partitions.len());
         for key in partitions {
-            if subscribed.iter().any(|topic| *topic == key.0) {
+            if subscribed.contains(&key.0) {
                 results.push((key.0.clone(), key.1, ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC));
                 continue;
             }

@@ -331,7 +331,7 @@ mod tests {
         fn offset_commit_round_trips(group in text(), topic in text(), partition in any::<i32>(),
             offset in any::<i64>(), epoch in any::<i32>(), metadata in text(), ts in any::<i64>(),
             tombstone in any::<bool>()) {
-            let value = (!tombstone).then(|| OffsetCommitValue { offset, leader_epoch: epoch, metadata, commit_timestamp_ms: ts });
+            let value = (!tombstone).then_some(OffsetCommitValue { offset, leader_epoch: epoch, metadata, commit_timestamp_ms: ts });
             let record = Record::OffsetCommit { group_id: group, topic, partition, value };
             let (key, value) = record.encode();
             prop_assert_eq!(Record::decode(&key, value.as_deref()), Some(record));
