@@ -36,6 +36,9 @@ pub struct Ctx<'a> {
     pub records: &'a mut Vec<Record>,
     /// The coordinator-wide counter behind generated member ids.
     pub next_member_number: &'a mut u64,
+    /// Set by a leader's SyncGroup: the generation and assignment whose write the group
+    /// waits for (the coordinator ties it to the records' persist token).
+    pub stored_assignment: &'a mut Option<(i32, BTreeMap<String, Vec<u8>>)>,
 }
 
 impl Ctx<'_> {
@@ -352,7 +355,7 @@ impl ClassicGroup {
                     ctx.effects.respond(older, Response::Sync(response));
                 }
                 if self.is_leader(member_id) {
-                    self.apply_assignment(ctx, &request.assignments);
+                    self.store_assignment(ctx, &request.assignments);
                 }
             }
             GroupState::Stable => {
@@ -389,22 +392,77 @@ impl ClassicGroup {
         Ok(())
     }
 
-    /// The leader's assignment: every member gets its share (empty when the leader named
-    /// none), ids the group does not know are ignored, held SyncGroups are answered, Stable.
-    fn apply_assignment(&mut self, ctx: &mut Ctx, assignments: &[(String, Vec<u8>)]) {
-        let given: BTreeMap<&str, &Vec<u8>> = assignments
+    /// The leader's assignment is written first (Kafka's `storeGroup`); the group stays in
+    /// CompletingRebalance, holding every SyncGroup, until the shell reports the write
+    /// ([`ClassicGroup::assignment_persisted`]).
+    fn store_assignment(&mut self, ctx: &mut Ctx, assignments: &[(String, Vec<u8>)]) {
+        let assignments = self.complete_assignment(assignments);
+        let mut record = self.metadata_record(ctx.now_ms);
+        if let Record::GroupMetadata {
+            value: Some(value), ..
+        } = &mut record
+        {
+            for member in &mut value.members {
+                member.assignment = assignments[&member.member_id].clone();
+            }
+        }
+        ctx.records.push(record);
+        *ctx.stored_assignment = Some((self.generation_id, assignments));
+    }
+
+    /// Every member's share: empty when the leader named none; ids the group does not know
+    /// are dropped.
+    fn complete_assignment(&self, given: &[(String, Vec<u8>)]) -> BTreeMap<String, Vec<u8>> {
+        let given: BTreeMap<&str, &Vec<u8>> = given
             .iter()
             .map(|(member_id, bytes)| (member_id.as_str(), bytes))
             .collect();
+        self.members
+            .keys()
+            .map(|id| {
+                (
+                    id.clone(),
+                    given
+                        .get(id.as_str())
+                        .map(|b| b.to_vec())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    /// The leader's assignment for `generation` was persisted (`error` NONE) or not. On
+    /// success, if the group is still completing that generation, every member gets its
+    /// share, held SyncGroups are answered and the group is Stable. On failure the held
+    /// SyncGroups get the error and the group rebalances (Kafka's
+    /// `resetAndPropagateAssignmentWithError` then `maybePrepareRebalance`).
+    pub fn assignment_persisted(
+        &mut self,
+        ctx: &mut Ctx,
+        generation: i32,
+        assignments: &BTreeMap<String, Vec<u8>>,
+        error: ErrorCode,
+    ) {
+        if self.state != GroupState::CompletingRebalance || self.generation_id != generation {
+            return; // a rebalance overtook the write; its waiters were answered then
+        }
+        if error != ErrorCode::NONE {
+            for member in self.members.values_mut() {
+                if let Some(waiter) = member.sync_waiter.take() {
+                    ctx.effects
+                        .respond(waiter, Response::Sync(SyncResponse::error(error)));
+                }
+            }
+            self.prepare_rebalance(ctx);
+            self.assert_invariants();
+            return;
+        }
         for (member_id, member) in &mut self.members {
-            member.assignment = given
-                .get(member_id.as_str())
-                .map(|b| b.to_vec())
-                .unwrap_or_default();
+            // A member that joined the generation has a share; a static member replaced
+            // since would have restarted the rebalance.
+            member.assignment = assignments.get(member_id).cloned().unwrap_or_default();
         }
         self.transition(GroupState::Stable, ctx.now_ms);
-        let record = self.metadata_record(ctx.now_ms);
-        ctx.records.push(record);
         let waiting: Vec<(String, RequestToken)> = self
             .members
             .iter_mut()
@@ -414,6 +472,7 @@ impl ClassicGroup {
             let response = self.sync_response(&member_id);
             ctx.effects.respond(waiter, Response::Sync(response));
         }
+        self.assert_invariants();
     }
 
     fn sync_response(&self, member_id: &str) -> SyncResponse {

@@ -110,6 +110,14 @@ struct PendingCommit {
     partitions: Vec<(PartitionKey, ErrorCode, Option<CommittedOffset>)>,
 }
 
+/// A leader's assignment held until its group metadata record is persisted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PendingAssignment {
+    group_id: String,
+    generation: i32,
+    assignments: BTreeMap<String, Vec<u8>>,
+}
+
 /// The coordinator of the groups on this broker's `__consumer_offsets` partitions.
 #[derive(Clone, Debug, Default)]
 pub struct Coordinator {
@@ -118,6 +126,7 @@ pub struct Coordinator {
     groups: BTreeMap<String, Group>,
     offsets: OffsetStore,
     pending_commits: BTreeMap<PersistToken, PendingCommit>,
+    pending_assignments: BTreeMap<PersistToken, PendingAssignment>,
     next_persist_token: u64,
     next_member_number: u64,
 }
@@ -231,15 +240,26 @@ impl Coordinator {
         }
         let Group::Classic(group) = self.groups.get_mut(group_id)?;
         let mut records = Vec::new();
+        let mut stored_assignment = None;
         let mut ctx = Ctx {
             now_ms,
             config: &self.config,
             effects,
             records: &mut records,
             next_member_number: &mut self.next_member_number,
+            stored_assignment: &mut stored_assignment,
         };
         let result = handler(group, &mut ctx);
-        self.persist(effects, records);
+        let persist = self.persist(effects, records);
+        if let Some((generation, assignments)) = stored_assignment {
+            let persist = persist.expect("a stored assignment comes with its record");
+            let pending = PendingAssignment {
+                group_id: group_id.to_string(),
+                generation,
+                assignments,
+            };
+            self.pending_assignments.insert(persist, pending);
+        }
         Some(result)
     }
 
@@ -419,9 +439,27 @@ impl Coordinator {
     }
 
     /// The shell reports a persist batch done: `append_error` is NONE when the records are
-    /// in the log. Held commits are applied (on success) and answered.
-    pub fn records_persisted(&mut self, persist: PersistToken, append_error: ErrorCode) -> Effects {
+    /// in the log. Held commits are applied (on success) and answered; a held assignment
+    /// makes its group Stable (or, on failure, rebalance).
+    pub fn records_persisted(
+        &mut self,
+        now_ms: i64,
+        persist: PersistToken,
+        append_error: ErrorCode,
+    ) -> Effects {
         let mut effects = Effects::default();
+        if let Some(pending) = self.pending_assignments.remove(&persist) {
+            let error = offsets::append_error_to_commit_error(append_error);
+            let (generation, assignments) = (pending.generation, pending.assignments);
+            self.with_classic(
+                now_ms,
+                &pending.group_id,
+                false,
+                &mut effects,
+                |group, ctx| group.assignment_persisted(ctx, generation, &assignments, error),
+            );
+            return effects;
+        }
         let Some(pending) = self.pending_commits.remove(&persist) else {
             return effects;
         };

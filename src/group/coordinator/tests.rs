@@ -110,7 +110,9 @@ impl Harness {
     /// Reports every outstanding persist batch as appended with `error`.
     pub fn persist_all(&mut self, error: ErrorCode) {
         for batch in std::mem::take(&mut self.persisted) {
-            let effects = self.coordinator.records_persisted(batch.token, error);
+            let effects = self
+                .coordinator
+                .records_persisted(self.now_ms, batch.token, error);
             self.absorb(effects);
         }
     }
@@ -201,6 +203,12 @@ impl Harness {
             .map(|id| (id.clone(), id.as_bytes().to_vec()))
             .collect();
         let sync = self.sync(&sync_request(&ids[0], leader.generation_id, assignments));
+        assert!(
+            self.sync_answer(sync).is_none(),
+            "held until the assignment is persisted"
+        );
+        assert_eq!(self.state(), GroupState::CompletingRebalance);
+        self.persist_all(ErrorCode::NONE);
         assert_eq!(self.sync_answer(sync).unwrap().error, ErrorCode::NONE);
         assert_eq!(self.state(), GroupState::Stable);
         (ids, leader.generation_id)
@@ -556,6 +564,11 @@ fn sync_group_follower_waits_for_leader() {
     assert_eq!(h.state(), GroupState::CompletingRebalance);
     let assignment = vec![(ids[1].clone(), b"p1".to_vec())];
     let leader = h.sync(&sync_request(&ids[0], generation, assignment));
+    assert!(
+        h.sync_answer(follower).is_none(),
+        "not before the assignment is persisted"
+    );
+    h.persist_all(ErrorCode::NONE);
     assert_eq!(h.sync_answer(follower).unwrap().assignment, b"p1");
     assert_eq!(
         h.sync_answer(leader).unwrap().assignment,
@@ -566,6 +579,30 @@ fn sync_group_follower_waits_for_leader() {
     // A follower syncing after the leader gets its assignment at once.
     let again = h.sync(&sync_request(&ids[1], generation, vec![]));
     assert_eq!(h.sync_answer(again).unwrap().assignment, b"p1");
+}
+
+// GroupMetadataManagerTest.testSyncGroupLeaderAfterFollower with a failed store: the held
+// syncs get the mapped error and the group rebalances.
+#[test]
+fn sync_group_store_failure_rebalances() {
+    let mut h = harness();
+    let (ids, generation) = h.stable_group(2);
+    let t0 = h.join(&join_request(&ids[0], None));
+    let t1 = h.join(&join_request(&ids[1], None));
+    assert!(h.join_answer(t0).is_some() && h.join_answer(t1).is_some());
+    let follower = h.sync(&sync_request(&ids[1], generation + 1, vec![]));
+    let assignment = vec![(ids[1].clone(), b"x".to_vec())];
+    let leader = h.sync(&sync_request(&ids[0], generation + 1, assignment));
+    h.persist_all(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+    for t in [follower, leader] {
+        assert_eq!(h.sync_answer(t).unwrap().error, ErrorCode::NOT_COORDINATOR);
+    }
+    assert_eq!(h.state(), GroupState::PreparingRebalance);
+    assert!(h
+        .classic()
+        .members
+        .values()
+        .all(|m| m.assignment.is_empty()));
 }
 
 // GroupMetadataManagerTest.testSyncGroupFromPreparingRebalance-like
@@ -720,6 +757,7 @@ fn stable_static_group(h: &mut Harness) -> (String, String, i32) {
     let generation = leader.generation_id;
     let assignments = vec![(follower.member_id.clone(), b"pb".to_vec())];
     h.sync(&sync_request(&leader.member_id, generation, assignments));
+    h.persist_all(ErrorCode::NONE);
     assert_eq!(h.state(), GroupState::Stable);
     (leader.member_id, follower.member_id, generation)
 }
