@@ -19,7 +19,7 @@
 //! is answered only after its records are persisted (or failed to be); nothing depends on
 //! the wall clock or on hash-map order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::group::consumer_protocol::decode_subscription;
 use crate::group::hash;
@@ -518,17 +518,24 @@ impl Coordinator {
                 Some(Group::Classic(group)) => validate_offset_delete(group).map(|()| group),
             },
         };
-        let subscribed = match group {
+        let subscribed_to: BTreeSet<String> = match group {
             Err(error) => {
                 effects.respond(token, Response::OffsetDelete(error, Vec::new()));
                 return effects;
             }
-            Ok(group) => subscribed_topics(group),
+            Ok(group) => {
+                let subscribed = subscribed_topics(group);
+                partitions
+                    .iter()
+                    .filter(|(topic, _)| is_subscribed(group, &subscribed, topic))
+                    .map(|(topic, _)| topic.clone())
+                    .collect()
+            }
         };
         let mut records = Vec::new();
         let mut results = Vec::with_capacity(partitions.len());
         for key in partitions {
-            if subscribed.contains(&key.0) {
+            if subscribed_to.contains(&key.0) {
                 results.push((key.0.clone(), key.1, ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC));
                 continue;
             }
@@ -746,23 +753,32 @@ fn validate_offset_delete(group: &ClassicGroup) -> Result<(), ErrorCode> {
     }
 }
 
-/// The topics any member of a consumer group subscribes to, read from their metadata for
-/// the selected protocol (Kafka's `ClassicGroup.isSubscribedToTopic`). Undecodable metadata
-/// subscribes to nothing.
-fn subscribed_topics(group: &ClassicGroup) -> Vec<String> {
-    let Some(protocol) = &group.protocol_name else {
-        return Vec::new();
-    };
-    let mut topics: Vec<String> = group
-        .members
-        .values()
-        .filter_map(|m| m.metadata(protocol))
-        .filter_map(|bytes| decode_subscription(bytes).ok())
-        .flat_map(|(subscription, _)| subscription.topics)
-        .collect();
-    topics.sort();
-    topics.dedup();
-    topics
+/// The topics the members of a consumer group subscribe to, read from their metadata for the
+/// selected protocol (Kafka's `computeSubscribedTopics`): `None` when unknown (no protocol
+/// selected, not a consumer group, or metadata that does not parse).
+fn subscribed_topics(group: &ClassicGroup) -> Option<BTreeSet<String>> {
+    if group.protocol_type.as_deref() != Some("consumer") {
+        return None;
+    }
+    if group.members.is_empty() {
+        return Some(BTreeSet::new());
+    }
+    let protocol = group.protocol_name.as_ref()?;
+    let mut topics = BTreeSet::new();
+    for member in group.members.values() {
+        let (subscription, _) = decode_subscription(member.metadata(protocol)?).ok()?;
+        topics.extend(subscription.topics);
+    }
+    Some(topics)
+}
+
+/// Kafka's `isSubscribedToTopic`: when the topics are unknown, a consumer group counts as
+/// subscribed to every topic (its offsets are not deleted), any other group to none.
+fn is_subscribed(group: &ClassicGroup, subscribed: &Option<BTreeSet<String>>, topic: &str) -> bool {
+    match subscribed {
+        Some(topics) => topics.contains(topic),
+        None => group.protocol_type.as_deref() == Some("consumer"),
+    }
 }
 
 fn offset_record(group_id: &str, key: &PartitionKey, offset: Option<&CommittedOffset>) -> Record {

@@ -103,23 +103,22 @@ impl OffsetStore {
     }
 }
 
-/// Whether a classic group accepts an OffsetCommit (Kafka's `ClassicGroup.validateOffsetCommit`).
+/// Whether a classic group accepts an OffsetCommit (Kafka's `ClassicGroup.validateOffsetCommit`),
+/// checked in Kafka's order:
 ///
 /// - a Dead group: COORDINATOR_NOT_AVAILABLE (the client looks the coordinator up again);
 /// - generation -1 on an Empty group: a simple commit, accepted;
-/// - CompletingRebalance: REBALANCE_IN_PROGRESS (the assignment is not known yet);
 /// - a member id, an instance id or a generation given: the member must be current
 ///   (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID) and the generation the group's (ILLEGAL_GENERATION);
-/// - otherwise (an anonymous commit to a group with members): UNKNOWN_MEMBER_ID.
+///   otherwise (an anonymous commit to a group with members): UNKNOWN_MEMBER_ID;
+/// - then, for a current member, CompletingRebalance: REBALANCE_IN_PROGRESS (its assignment
+///   is not known yet).
 pub fn validate_commit(group: &ClassicGroup, request: &CommitRequest) -> Result<(), ErrorCode> {
     if group.state == GroupState::Dead {
         return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
     }
     if request.generation_id < 0 && group.state == GroupState::Empty {
         return Ok(());
-    }
-    if group.state == GroupState::CompletingRebalance {
-        return Err(ErrorCode::REBALANCE_IN_PROGRESS);
     }
     let identified = request.generation_id >= 0
         || request.member_id != MEMBER_ID_UNKNOWN
@@ -129,9 +128,13 @@ pub fn validate_commit(group: &ClassicGroup, request: &CommitRequest) -> Result<
         if request.generation_id != group.generation_id {
             return Err(ErrorCode::ILLEGAL_GENERATION);
         }
-        return Ok(());
+    } else if group.state != GroupState::Empty {
+        return Err(ErrorCode::UNKNOWN_MEMBER_ID);
     }
-    Err(ErrorCode::UNKNOWN_MEMBER_ID)
+    if group.state == GroupState::CompletingRebalance {
+        return Err(ErrorCode::REBALANCE_IN_PROGRESS);
+    }
+    Ok(())
 }
 
 /// The error for a commit to a group the coordinator does not have: a simple commit

@@ -937,6 +937,17 @@ fn commit_validation_per_state() {
         h.commit_answer(t).unwrap(),
         vec![ErrorCode::REBALANCE_IN_PROGRESS]
     );
+    // Member and generation are checked first, as in Kafka.
+    let t = h.commit(&commit_request(&ids[1], generation, 8));
+    assert_eq!(
+        h.commit_answer(t).unwrap(),
+        vec![ErrorCode::ILLEGAL_GENERATION]
+    );
+    let t = h.commit(&commit_request("x", generation + 1, 8));
+    assert_eq!(
+        h.commit_answer(t).unwrap(),
+        vec![ErrorCode::UNKNOWN_MEMBER_ID]
+    );
 }
 
 // OffsetMetadataManagerTest.testOffsetCommitWithTooLargeMetadata + a failed append
@@ -1273,4 +1284,22 @@ fn persisted_records_round_trip() {
             Some(record)
         );
     }
+}
+
+// ClassicGroupTest.testIsSubscribedToTopic (metadata that does not parse): the coordinator
+// does not know the topics, so a consumer group counts as subscribed to all of them and
+// OffsetDelete keeps every offset.
+#[test]
+fn offset_delete_with_unparsable_subscriptions_deletes_nothing() {
+    let mut h = harness();
+    let (ids, generation) = h.stable_group(1);
+    h.commit(&commit_request(&ids[0], generation, 1));
+    h.persist_all(ErrorCode::NONE);
+    let token = h.token();
+    let effects = h.coordinator.delete_offsets(token, "g", &[("t".into(), 0)]);
+    let Some(Response::OffsetDelete(_, results)) = effects.response_to(token) else {
+        panic!()
+    };
+    assert_eq!(results[0].2, ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC);
+    assert!(h.coordinator.committed_offset("g", "t", 0).is_some());
 }
