@@ -150,22 +150,60 @@ pub fn commit_to_unknown_group(request: &CommitRequest) -> Option<ErrorCode> {
     }
 }
 
-/// What a failed `__consumer_offsets` append means to the committer (Kafka's
-/// `OffsetMetadataManager` / `CoordinatorRuntime` error mapping): the coordinator moved, or
-/// is unavailable for now, or something else went wrong.
+/// What a failed `__consumer_offsets` append means to the requester (Kafka's
+/// `appendGroupMetadataErrorToResponseError`): the coordinator moved (NOT_COORDINATOR), is
+/// unavailable for now (COORDINATOR_NOT_AVAILABLE), the batch was refused for its size
+/// (UNKNOWN_SERVER_ERROR); any other error is passed on as it is.
 pub fn append_error_to_commit_error(append_error: ErrorCode) -> ErrorCode {
-    match append_error {
-        e if e == ErrorCode::NONE => ErrorCode::NONE,
-        e if e == ErrorCode::NOT_LEADER_OR_FOLLOWER || e == ErrorCode::KAFKA_STORAGE_ERROR => {
-            ErrorCode::NOT_COORDINATOR
+    let is = |codes: &[ErrorCode]| codes.contains(&append_error);
+    if is(&[
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+        ErrorCode::NOT_ENOUGH_REPLICAS,
+        ErrorCode::REQUEST_TIMED_OUT,
+    ]) {
+        ErrorCode::COORDINATOR_NOT_AVAILABLE
+    } else if is(&[
+        ErrorCode::NOT_LEADER_OR_FOLLOWER,
+        ErrorCode::KAFKA_STORAGE_ERROR,
+    ]) {
+        ErrorCode::NOT_COORDINATOR
+    } else if is(&[
+        ErrorCode::MESSAGE_TOO_LARGE,
+        ErrorCode::RECORD_LIST_TOO_LARGE,
+        ErrorCode::INVALID_FETCH_SIZE,
+    ]) {
+        ErrorCode::UNKNOWN_SERVER_ERROR
+    } else {
+        append_error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // GroupMetadataManager.appendGroupMetadataErrorToResponseError's table.
+    #[test]
+    fn append_errors_map_as_kafka_maps_them() {
+        let cases = [
+            (ErrorCode::NONE, ErrorCode::NONE),
+            (
+                ErrorCode::REQUEST_TIMED_OUT,
+                ErrorCode::COORDINATOR_NOT_AVAILABLE,
+            ),
+            (
+                ErrorCode::NOT_ENOUGH_REPLICAS,
+                ErrorCode::COORDINATOR_NOT_AVAILABLE,
+            ),
+            (ErrorCode::KAFKA_STORAGE_ERROR, ErrorCode::NOT_COORDINATOR),
+            (
+                ErrorCode::RECORD_LIST_TOO_LARGE,
+                ErrorCode::UNKNOWN_SERVER_ERROR,
+            ),
+            (ErrorCode::CORRUPT_MESSAGE, ErrorCode::CORRUPT_MESSAGE),
+        ];
+        for (append, expected) in cases {
+            assert_eq!(append_error_to_commit_error(append), expected, "{append:?}");
         }
-        e if e == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
-            || e == ErrorCode::NOT_ENOUGH_REPLICAS
-            || e == ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
-            || e == ErrorCode::REQUEST_TIMED_OUT =>
-        {
-            ErrorCode::COORDINATOR_NOT_AVAILABLE
-        }
-        _ => ErrorCode::UNKNOWN_SERVER_ERROR,
     }
 }
