@@ -1303,3 +1303,33 @@ fn offset_delete_with_unparsable_subscriptions_deletes_nothing() {
     assert_eq!(results[0].2, ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC);
     assert!(h.coordinator.committed_offset("g", "t", 0).is_some());
 }
+
+/// The shell sleeps until `next_deadline_ms`: it names the initial delay, then the session
+/// of a member that is neither joining nor syncing.
+#[test]
+fn next_deadline_names_the_earliest_timer() {
+    let mut h = harness();
+    assert_eq!(h.coordinator.next_deadline_ms(), None);
+    let mut request = join_request("", None);
+    request.version = 3;
+    let t = h.join(&request);
+    assert_eq!(h.coordinator.next_deadline_ms(), Some(h.now_ms + DELAY_MS));
+    h.advance(DELAY_MS);
+    let answer = h.join_answer(t).unwrap().clone();
+    // CompletingRebalance: the sync deadline (rebalance timeout) and the session.
+    assert_eq!(
+        h.coordinator.next_deadline_ms(),
+        Some(h.now_ms + i64::from(SESSION_MS))
+    );
+    h.sync(&sync_request(
+        &answer.member_id,
+        answer.generation_id,
+        vec![],
+    ));
+    h.persist_all(ErrorCode::NONE);
+    assert_eq!(h.state(), GroupState::Stable);
+    assert_eq!(
+        h.coordinator.next_deadline_ms(),
+        Some(h.now_ms + i64::from(SESSION_MS))
+    );
+}
