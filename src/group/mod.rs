@@ -10,6 +10,9 @@
 //!   `String.hashCode`, `abs(hash) % partitions`).
 //! - [`consumer_protocol`]: the bytes clients put in JoinGroup metadata (the subscription) and
 //!   in SyncGroup assignments, versions 0–3, decoded without ever panicking on a peer's bytes.
+//! - [`coordinator`]: the group coordinator as a pure state machine: the classic protocol
+//!   (join, sync, heartbeat, leave, static membership), committed offsets and their expiry,
+//!   list/describe/delete, and the `__consumer_offsets` records it persists.
 //! - [`assignor`]: Kafka's four client-side assignors (`range`, `roundrobin`, `sticky`,
 //!   `cooperative-sticky`) as pure functions. Each asserts its postcondition: every partition
 //!   of a subscribed topic goes to at most one member (exactly one for the eager assignors),
@@ -17,4 +20,5 @@
 
 pub mod assignor;
 pub mod consumer_protocol;
+pub mod coordinator;
 pub mod hash;

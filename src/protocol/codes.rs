@@ -60,7 +60,12 @@ error_codes! {
     NOT_LEADER_OR_FOLLOWER = 6, true, Info;
     REQUEST_TIMED_OUT = 7, true, Info;
     MESSAGE_TOO_LARGE = 10, false, Fail;
+    OFFSET_METADATA_TOO_LARGE = 12, false, Fail;
+    /// The group coordinator is still loading its `__consumer_offsets` partition.
+    COORDINATOR_LOAD_IN_PROGRESS = 14, true, Fail;
     COORDINATOR_NOT_AVAILABLE = 15, true, Info;
+    /// This broker does not coordinate the group (its `__consumer_offsets` partition lives elsewhere).
+    NOT_COORDINATOR = 16, true, Fail;
     INVALID_TOPIC_EXCEPTION = 17, false, Fail;
     RECORD_LIST_TOO_LARGE = 18, false, Fail;
     /// Refused before the append: fewer in-sync replicas than `min.insync.replicas`.
@@ -69,7 +74,21 @@ error_codes! {
     /// watermark passed it: the write may still become committed.
     NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20, true, Info;
     INVALID_REQUIRED_ACKS = 21, false, Fail;
+    /// A group request carried a generation other than the group's current one.
+    ILLEGAL_GENERATION = 22, false, Fail;
+    /// A JoinGroup's protocol type or protocols share nothing with the group's members.
+    INCONSISTENT_GROUP_PROTOCOL = 23, false, Fail;
+    INVALID_GROUP_ID = 24, false, Fail;
+    /// The member id is not (or no longer) a member of the group.
+    UNKNOWN_MEMBER_ID = 25, false, Fail;
+    /// session.timeout.ms outside the broker's group.min/max.session.timeout.ms.
+    INVALID_SESSION_TIMEOUT = 26, false, Fail;
+    /// The group is rebalancing: the member must rejoin.
+    REBALANCE_IN_PROGRESS = 27, false, Fail;
     UNSUPPORTED_VERSION = 35, false, Fail;
+    /// DeleteGroups or OffsetDelete on a group that still has members.
+    NON_EMPTY_GROUP = 68, false, Fail;
+    GROUP_ID_NOT_FOUND = 69, false, Fail;
     TOPIC_ALREADY_EXISTS = 36, false, Info;
     INVALID_PARTITIONS = 37, false, Info;
     INVALID_REPLICATION_FACTOR = 38, false, Info;
@@ -94,9 +113,17 @@ error_codes! {
     STALE_BROKER_EPOCH = 77, false, Info;
     /// A new leader's high watermark has not reached its epoch's start yet (KIP-207).
     OFFSET_NOT_AVAILABLE = 78, true, Info;
+    /// JoinGroup v4+ from a new dynamic member: rejoin with the member id given (KIP-394).
+    MEMBER_ID_REQUIRED = 79, false, Fail;
     PREFERRED_LEADER_NOT_AVAILABLE = 80, true, Info;
+    /// The group already has group.max.size members.
+    GROUP_MAX_SIZE_REACHED = 81, false, Fail;
+    /// Another member id holds this group.instance.id now (KIP-345).
+    FENCED_INSTANCE_ID = 82, false, Fail;
     ELIGIBLE_LEADERS_NOT_AVAILABLE = 83, true, Info;
     ELECTION_NOT_NEEDED = 84, true, Info;
+    /// OffsetDelete of a topic a member of the group still subscribes to.
+    GROUP_SUBSCRIBED_TO_TOPIC = 86, false, Fail;
     INVALID_RECORD = 87, false, Fail;
     /// The request's partition epoch is not the current one.
     INVALID_UPDATE_VERSION = 95, false, Info;
@@ -247,13 +274,16 @@ mod tests {
 
     #[test]
     fn a_code_outside_the_table_is_named_from_kafkas_list() {
-        assert_eq!(ErrorCode::from_wire(82).name(), "FENCED_INSTANCE_ID");
-        assert_eq!(ErrorCode::from_wire(25).name(), "UNKNOWN_MEMBER_ID");
-        assert!(
-            ErrorCode::from_wire(14).is_retriable(),
-            "COORDINATOR_LOAD_IN_PROGRESS"
+        assert_eq!(
+            ErrorCode::from_wire(30).name(),
+            "GROUP_AUTHORIZATION_FAILED"
         );
-        assert_eq!(ErrorCode::from_wire(25).write_outcome(), WriteOutcome::Info);
+        assert_eq!(
+            ErrorCode::from_wire(29).name(),
+            "TOPIC_AUTHORIZATION_FAILED"
+        );
+        assert!(ErrorCode::from_wire(13).is_retriable(), "NETWORK_EXCEPTION");
+        assert_eq!(ErrorCode::from_wire(30).write_outcome(), WriteOutcome::Info);
         assert_eq!(ErrorCode::from_wire(9999).name(), "UNKNOWN_CODE_9999");
         assert!(!ErrorCode::from_wire(9999).is_retriable());
     }

@@ -1,0 +1,823 @@
+//! The group coordinator: many groups, their committed offsets, and the `__consumer_offsets`
+//! partitions this broker coordinates — a pure state machine. Requests and `tick(now_ms)` go
+//! in; [`Effects`] come out: responses (to this request or to ones held earlier) and record
+//! batches to persist. The async shell moves bytes and reports persisted batches back through
+//! [`Coordinator::records_persisted`].
+//!
+//! - [`state`]: the five classic states and Kafka's allowed edges, asserted on every change.
+//! - [`member`], [`classic`]: the classic protocol (JoinGroup, SyncGroup, Heartbeat,
+//!   LeaveGroup, static membership, timeouts) for one group.
+//! - [`offsets`]: committed offsets, commit validation, expiry.
+//! - [`records`]: the `__consumer_offsets` records and their bytes.
+//! - [`api`]: the plain request and response values.
+//!
+//! A second protocol (KIP-848 consumer groups) is a second variant of [`Group`]; the offset
+//! store and the coordinator's routing, partition ownership and persistence are shared.
+//!
+//! Invariants: a group is coordinated here only if its `__consumer_offsets` partition is
+//! ([`hash::coordinator_partition`]); every request is answered exactly once; an OffsetCommit
+//! is answered only after its records are persisted (or failed to be); nothing depends on
+//! the wall clock or on hash-map order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::group::consumer_protocol::decode_subscription;
+use crate::group::hash;
+use crate::protocol::codes::ErrorCode;
+
+pub mod api;
+pub mod classic;
+pub mod member;
+pub mod offsets;
+pub mod records;
+pub mod state;
+
+#[cfg(test)]
+mod tests;
+
+use api::{
+    CommitRequest, DescribedGroup, DescribedMember, Effects, FetchedOffset, HeartbeatRequest,
+    JoinRequest, JoinResponse, LeaveResponse, LeavingMember, ListedGroup, PersistBatch,
+    PersistToken, RequestToken, Response, SyncRequest, SyncResponse, MEMBER_ID_UNKNOWN,
+};
+use classic::{ClassicGroup, Ctx};
+use offsets::{CommittedOffset, OffsetStore, PartitionKey};
+use records::{OffsetCommitValue, Record};
+use state::GroupState;
+
+/// The broker settings the coordinator obeys, under Kafka's names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoordinatorConfig {
+    /// group.min.session.timeout.ms
+    pub group_min_session_timeout_ms: i32,
+    /// group.max.session.timeout.ms
+    pub group_max_session_timeout_ms: i32,
+    /// group.initial.rebalance.delay.ms
+    pub group_initial_rebalance_delay_ms: i64,
+    /// group.max.size
+    pub group_max_size: usize,
+    /// offsets.retention.minutes, in milliseconds.
+    pub offsets_retention_ms: i64,
+    /// offset.metadata.max.bytes
+    pub offset_metadata_max_bytes: usize,
+    /// offsets.topic.num.partitions
+    pub offsets_topic_partitions: i32,
+}
+
+impl Default for CoordinatorConfig {
+    fn default() -> Self {
+        CoordinatorConfig {
+            group_min_session_timeout_ms: 6_000,
+            group_max_session_timeout_ms: 1_800_000,
+            group_initial_rebalance_delay_ms: 3_000,
+            group_max_size: i32::MAX as usize,
+            offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
+            offset_metadata_max_bytes: 4096,
+            offsets_topic_partitions: hash::OFFSETS_TOPIC_PARTITIONS_DEFAULT,
+        }
+    }
+}
+
+/// A group, of whichever protocol. KIP-848's `Consumer` variant comes later, beside this one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Group {
+    Classic(ClassicGroup),
+}
+
+impl Group {
+    pub fn state_name(&self) -> &'static str {
+        match self {
+            Group::Classic(group) => group.state.kafka_name(),
+        }
+    }
+}
+
+/// Whether this broker serves a `__consumer_offsets` partition's groups yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartitionStatus {
+    /// Became the partition's leader; replaying its records (COORDINATOR_LOAD_IN_PROGRESS).
+    Loading,
+    Active,
+}
+
+/// An OffsetCommit held until its records are persisted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PendingCommit {
+    token: RequestToken,
+    group_id: String,
+    /// Per partition in request order: the error decided up front, and the offset to store
+    /// once persisted (for partitions without an error).
+    partitions: Vec<(PartitionKey, ErrorCode, Option<CommittedOffset>)>,
+}
+
+/// A leader's assignment held until its group metadata record is persisted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PendingAssignment {
+    group_id: String,
+    generation: i32,
+    assignments: BTreeMap<String, Vec<u8>>,
+}
+
+/// The coordinator of the groups on this broker's `__consumer_offsets` partitions.
+#[derive(Clone, Debug, Default)]
+pub struct Coordinator {
+    pub config: CoordinatorConfig,
+    partitions: BTreeMap<i32, PartitionStatus>,
+    groups: BTreeMap<String, Group>,
+    offsets: OffsetStore,
+    pending_commits: BTreeMap<PersistToken, PendingCommit>,
+    pending_assignments: BTreeMap<PersistToken, PendingAssignment>,
+    next_persist_token: u64,
+    next_member_number: u64,
+}
+
+impl Coordinator {
+    pub fn new(config: CoordinatorConfig) -> Coordinator {
+        assert!(config.offsets_topic_partitions > 0);
+        assert!(config.group_min_session_timeout_ms <= config.group_max_session_timeout_ms);
+        Coordinator {
+            config,
+            ..Coordinator::default()
+        }
+    }
+
+    // ----- Partition ownership ---------------------------------------------------------
+
+    /// This broker became leader of `partition` and is loading it.
+    pub fn begin_loading(&mut self, partition: i32) {
+        self.partitions.insert(partition, PartitionStatus::Loading);
+    }
+
+    /// Loading finished: the partition's groups are served.
+    pub fn finish_loading(&mut self, partition: i32) {
+        let previous = self.partitions.insert(partition, PartitionStatus::Active);
+        assert_eq!(
+            previous,
+            Some(PartitionStatus::Loading),
+            "finish_loading without begin"
+        );
+    }
+
+    /// This broker lost `partition`: its groups are dropped, their held requests answered
+    /// NOT_COORDINATOR so that clients find the new coordinator.
+    pub fn unload(&mut self, partition: i32) -> Effects {
+        self.partitions.remove(&partition);
+        let mut effects = Effects::default();
+        let moved: Vec<String> = self
+            .groups
+            .keys()
+            .filter(|id| self.partition_of(id) == partition)
+            .cloned()
+            .collect();
+        for group_id in moved {
+            let Some(Group::Classic(group)) = self.groups.remove(&group_id) else {
+                continue;
+            };
+            for member in group.members.values() {
+                if let Some(waiter) = member.join_waiter {
+                    let response =
+                        JoinResponse::error(ErrorCode::NOT_COORDINATOR, &member.member_id);
+                    effects.respond(waiter, Response::Join(response));
+                }
+                if let Some(waiter) = member.sync_waiter {
+                    let response = SyncResponse::error(ErrorCode::NOT_COORDINATOR);
+                    effects.respond(waiter, Response::Sync(response));
+                }
+            }
+            self.offsets.remove_group(&group_id);
+        }
+        effects
+    }
+
+    fn partition_of(&self, group_id: &str) -> i32 {
+        hash::coordinator_partition(group_id, self.config.offsets_topic_partitions)
+    }
+
+    /// NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS / INVALID_GROUP_ID, or serve it.
+    fn check_group_id(&self, group_id: &str) -> Result<(), ErrorCode> {
+        if group_id.is_empty() {
+            return Err(ErrorCode::INVALID_GROUP_ID);
+        }
+        match self.partitions.get(&self.partition_of(group_id)) {
+            None => Err(ErrorCode::NOT_COORDINATOR),
+            Some(PartitionStatus::Loading) => Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS),
+            Some(PartitionStatus::Active) => Ok(()),
+        }
+    }
+
+    pub fn group(&self, group_id: &str) -> Option<&Group> {
+        self.groups.get(group_id)
+    }
+
+    /// Every group, for checkers and tests.
+    pub fn groups(&self) -> impl Iterator<Item = (&String, &Group)> {
+        self.groups.iter()
+    }
+
+    pub fn committed_offset(
+        &self,
+        group_id: &str,
+        topic: &str,
+        partition: i32,
+    ) -> Option<&CommittedOffset> {
+        self.offsets.get(group_id, &(topic.to_string(), partition))
+    }
+
+    /// Runs `handler` on the classic group `group_id` (creating it when `create`), with a
+    /// context; flushes the records the handler produced into a persist batch.
+    fn with_classic<R>(
+        &mut self,
+        now_ms: i64,
+        group_id: &str,
+        create: bool,
+        effects: &mut Effects,
+        handler: impl FnOnce(&mut ClassicGroup, &mut Ctx) -> R,
+    ) -> Option<R> {
+        if create && !self.groups.contains_key(group_id) {
+            let group = ClassicGroup::new(group_id, now_ms);
+            self.groups
+                .insert(group_id.to_string(), Group::Classic(group));
+        }
+        let Group::Classic(group) = self.groups.get_mut(group_id)?;
+        let mut records = Vec::new();
+        let mut stored_assignment = None;
+        let mut ctx = Ctx {
+            now_ms,
+            config: &self.config,
+            effects,
+            records: &mut records,
+            next_member_number: &mut self.next_member_number,
+            stored_assignment: &mut stored_assignment,
+        };
+        let result = handler(group, &mut ctx);
+        let persist = self.persist(effects, records);
+        if let Some((generation, assignments)) = stored_assignment {
+            let persist = persist.expect("a stored assignment comes with its record");
+            let pending = PendingAssignment {
+                group_id: group_id.to_string(),
+                generation,
+                assignments,
+            };
+            self.pending_assignments.insert(persist, pending);
+        }
+        Some(result)
+    }
+
+    fn persist(&mut self, effects: &mut Effects, records: Vec<Record>) -> Option<PersistToken> {
+        if records.is_empty() {
+            return None;
+        }
+        self.next_persist_token += 1;
+        let token = PersistToken(self.next_persist_token);
+        effects.persist.push(PersistBatch { token, records });
+        Some(token)
+    }
+
+    // ----- Classic protocol ------------------------------------------------------------
+
+    pub fn join(&mut self, now_ms: i64, token: RequestToken, request: &JoinRequest) -> Effects {
+        let mut effects = Effects::default();
+        let refuse = |effects: &mut Effects, error| {
+            let response = JoinResponse::error(error, &request.member_id);
+            effects.respond(token, Response::Join(response));
+        };
+        if let Err(error) = self.check_group_id(&request.group_id) {
+            refuse(&mut effects, error);
+            return effects;
+        }
+        // A known member id joining a group the coordinator does not have is unknown.
+        let create = request.member_id == MEMBER_ID_UNKNOWN;
+        let served = self.with_classic(
+            now_ms,
+            &request.group_id,
+            create,
+            &mut effects,
+            |group, ctx| group.join(ctx, token, request),
+        );
+        if served.is_none() {
+            refuse(&mut effects, ErrorCode::UNKNOWN_MEMBER_ID);
+        }
+        effects
+    }
+
+    pub fn sync(&mut self, now_ms: i64, token: RequestToken, request: &SyncRequest) -> Effects {
+        let mut effects = Effects::default();
+        let error = self.check_group_id(&request.group_id).err();
+        let served = error.is_none()
+            && self
+                .with_classic(
+                    now_ms,
+                    &request.group_id,
+                    false,
+                    &mut effects,
+                    |group, ctx| group.sync(ctx, token, request),
+                )
+                .is_some();
+        if !served {
+            let error = error.unwrap_or(ErrorCode::UNKNOWN_MEMBER_ID);
+            effects.respond(token, Response::Sync(SyncResponse::error(error)));
+        }
+        effects
+    }
+
+    pub fn heartbeat(
+        &mut self,
+        now_ms: i64,
+        token: RequestToken,
+        request: &HeartbeatRequest,
+    ) -> Effects {
+        let mut effects = Effects::default();
+        let error = match self.check_group_id(&request.group_id) {
+            Err(error) => error,
+            Ok(()) => self
+                .with_classic(
+                    now_ms,
+                    &request.group_id,
+                    false,
+                    &mut effects,
+                    |group, ctx| group.heartbeat(ctx, request),
+                )
+                .unwrap_or(ErrorCode::UNKNOWN_MEMBER_ID),
+        };
+        effects.respond(token, Response::Heartbeat(error));
+        effects
+    }
+
+    pub fn leave(
+        &mut self,
+        now_ms: i64,
+        token: RequestToken,
+        group_id: &str,
+        members: &[LeavingMember],
+    ) -> Effects {
+        let mut effects = Effects::default();
+        let response = match self.check_group_id(group_id) {
+            Err(error) => LeaveResponse {
+                error,
+                members: Vec::new(),
+            },
+            Ok(()) => self
+                .with_classic(now_ms, group_id, false, &mut effects, |group, ctx| {
+                    group.leave(ctx, members)
+                })
+                .unwrap_or(LeaveResponse {
+                    error: ErrorCode::UNKNOWN_MEMBER_ID,
+                    members: Vec::new(),
+                }),
+        };
+        effects.respond(token, Response::Leave(response));
+        effects
+    }
+
+    // ----- Offsets ---------------------------------------------------------------------
+
+    /// OffsetCommit: validated now, answered once the records are persisted
+    /// ([`Coordinator::records_persisted`]).
+    pub fn commit_offsets(
+        &mut self,
+        now_ms: i64,
+        token: RequestToken,
+        request: &CommitRequest,
+    ) -> Effects {
+        let mut effects = Effects::default();
+        if let Err(error) = self.validate_commit(now_ms, request) {
+            let partitions = request
+                .partitions
+                .iter()
+                .map(|p| (p.topic.clone(), p.partition, error))
+                .collect();
+            effects.respond(token, Response::OffsetCommit(partitions));
+            return effects;
+        }
+        let mut records = Vec::new();
+        let mut partitions = Vec::with_capacity(request.partitions.len());
+        for commit in &request.partitions {
+            let key = (commit.topic.clone(), commit.partition);
+            let metadata = commit.metadata.clone().unwrap_or_default();
+            if metadata.len() > self.config.offset_metadata_max_bytes {
+                partitions.push((key, ErrorCode::OFFSET_METADATA_TOO_LARGE, None));
+                continue;
+            }
+            let offset = CommittedOffset {
+                offset: commit.offset,
+                leader_epoch: commit.leader_epoch,
+                metadata,
+                commit_timestamp_ms: now_ms,
+            };
+            records.push(offset_record(&request.group_id, &key, Some(&offset)));
+            partitions.push((key, ErrorCode::NONE, Some(offset)));
+        }
+        let pending = PendingCommit {
+            token,
+            group_id: request.group_id.clone(),
+            partitions,
+        };
+        match self.persist(&mut effects, records) {
+            Some(persist) => {
+                self.pending_commits.insert(persist, pending);
+            }
+            None => effects.respond(token, commit_response(&pending, ErrorCode::NONE)),
+        }
+        effects
+    }
+
+    fn validate_commit(&mut self, now_ms: i64, request: &CommitRequest) -> Result<(), ErrorCode> {
+        self.check_group_id(&request.group_id)?;
+        match self.groups.get(&request.group_id) {
+            Some(Group::Classic(group)) => offsets::validate_commit(group, request),
+            None => match offsets::commit_to_unknown_group(request) {
+                Some(error) => Err(error),
+                None => {
+                    // A simple group: no protocol type, no members, only offsets.
+                    let group = ClassicGroup::new(&request.group_id, now_ms);
+                    self.groups
+                        .insert(request.group_id.clone(), Group::Classic(group));
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// The shell reports a persist batch done: `append_error` is NONE when the records are
+    /// in the log. Held commits are applied (on success) and answered; a held assignment
+    /// makes its group Stable (or, on failure, rebalance).
+    pub fn records_persisted(
+        &mut self,
+        now_ms: i64,
+        persist: PersistToken,
+        append_error: ErrorCode,
+    ) -> Effects {
+        let mut effects = Effects::default();
+        if let Some(pending) = self.pending_assignments.remove(&persist) {
+            let error = offsets::append_error_to_commit_error(append_error);
+            let (generation, assignments) = (pending.generation, pending.assignments);
+            self.with_classic(
+                now_ms,
+                &pending.group_id,
+                false,
+                &mut effects,
+                |group, ctx| group.assignment_persisted(ctx, generation, &assignments, error),
+            );
+            return effects;
+        }
+        let Some(pending) = self.pending_commits.remove(&persist) else {
+            return effects;
+        };
+        let error = offsets::append_error_to_commit_error(append_error);
+        if error == ErrorCode::NONE && self.groups.contains_key(&pending.group_id) {
+            for (key, _, offset) in &pending.partitions {
+                if let Some(offset) = offset {
+                    self.offsets
+                        .put(&pending.group_id, key.clone(), offset.clone());
+                }
+            }
+        }
+        effects.respond(pending.token, commit_response(&pending, error));
+        effects
+    }
+
+    /// OffsetFetch for `partitions` (all the group's committed offsets when `None`).
+    pub fn fetch_offsets(
+        &self,
+        token: RequestToken,
+        group_id: &str,
+        partitions: Option<&[PartitionKey]>,
+    ) -> Effects {
+        let mut effects = Effects::default();
+        if let Err(error) = self.check_group_id(group_id) {
+            effects.respond(token, Response::OffsetFetch(error, Vec::new()));
+            return effects;
+        }
+        let fetched = match partitions {
+            Some(keys) => keys
+                .iter()
+                .map(|key| fetched(key, self.offsets.get(group_id, key)))
+                .collect(),
+            None => self
+                .offsets
+                .group(group_id)
+                .map(|(key, offset)| fetched(key, Some(offset)))
+                .collect(),
+        };
+        effects.respond(token, Response::OffsetFetch(ErrorCode::NONE, fetched));
+        effects
+    }
+
+    /// OffsetDelete (KIP-496): only offsets of topics no member subscribes to.
+    pub fn delete_offsets(
+        &mut self,
+        token: RequestToken,
+        group_id: &str,
+        partitions: &[PartitionKey],
+    ) -> Effects {
+        let mut effects = Effects::default();
+        let group = match self.check_group_id(group_id) {
+            Err(error) => Err(error),
+            Ok(()) => match self.groups.get(group_id) {
+                None => Err(ErrorCode::GROUP_ID_NOT_FOUND),
+                Some(Group::Classic(group)) => validate_offset_delete(group).map(|()| group),
+            },
+        };
+        let subscribed_to: BTreeSet<String> = match group {
+            Err(error) => {
+                effects.respond(token, Response::OffsetDelete(error, Vec::new()));
+                return effects;
+            }
+            Ok(group) => {
+                let subscribed = subscribed_topics(group);
+                partitions
+                    .iter()
+                    .filter(|(topic, _)| is_subscribed(group, &subscribed, topic))
+                    .map(|(topic, _)| topic.clone())
+                    .collect()
+            }
+        };
+        let mut records = Vec::new();
+        let mut results = Vec::with_capacity(partitions.len());
+        for key in partitions {
+            if subscribed_to.contains(&key.0) {
+                results.push((key.0.clone(), key.1, ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC));
+                continue;
+            }
+            if self.offsets.remove(group_id, key) {
+                records.push(offset_record(group_id, key, None));
+            }
+            results.push((key.0.clone(), key.1, ErrorCode::NONE));
+        }
+        self.persist(&mut effects, records);
+        effects.respond(token, Response::OffsetDelete(ErrorCode::NONE, results));
+        effects
+    }
+
+    // ----- Admin -----------------------------------------------------------------------
+
+    /// ListGroups, filtered by state names (v4+) and protocol types (v5+); an empty filter
+    /// matches all. Only Active partitions are listed; a loading one makes the answer
+    /// COORDINATOR_LOAD_IN_PROGRESS, as Kafka's.
+    pub fn list_groups(
+        &self,
+        token: RequestToken,
+        states: &[GroupState],
+        types: &[String],
+    ) -> Effects {
+        let mut effects = Effects::default();
+        if self
+            .partitions
+            .values()
+            .any(|s| *s == PartitionStatus::Loading)
+        {
+            let response =
+                Response::ListGroups(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, Vec::new());
+            effects.respond(token, response);
+            return effects;
+        }
+        let listed = self
+            .groups
+            .values()
+            .map(|Group::Classic(group)| ListedGroup {
+                group_id: group.group_id.clone(),
+                protocol_type: group.protocol_type.clone().unwrap_or_default(),
+                state: group.state,
+            })
+            .filter(|g| states.is_empty() || states.contains(&g.state))
+            .filter(|g| types.is_empty() || types.contains(&g.protocol_type))
+            .collect();
+        effects.respond(token, Response::ListGroups(ErrorCode::NONE, listed));
+        effects
+    }
+
+    /// DescribeGroups: an unknown group is described as Dead with no error, as Kafka does.
+    pub fn describe_groups(&self, token: RequestToken, group_ids: &[String]) -> Effects {
+        let mut effects = Effects::default();
+        let described = group_ids.iter().map(|id| self.describe(id)).collect();
+        effects.respond(token, Response::DescribeGroups(described));
+        effects
+    }
+
+    fn describe(&self, group_id: &str) -> DescribedGroup {
+        let mut described = DescribedGroup {
+            error: ErrorCode::NONE,
+            group_id: group_id.to_string(),
+            state: GroupState::Dead,
+            protocol_type: String::new(),
+            protocol_name: String::new(),
+            members: Vec::new(),
+        };
+        if let Err(error) = self.check_group_id(group_id) {
+            described.error = error;
+            return described;
+        }
+        let Some(Group::Classic(group)) = self.groups.get(group_id) else {
+            return described;
+        };
+        let stable = group.state == GroupState::Stable;
+        let protocol = group
+            .protocol_name
+            .clone()
+            .filter(|_| stable)
+            .unwrap_or_default();
+        described.state = group.state;
+        described.protocol_type = group.protocol_type.clone().unwrap_or_default();
+        described.members = group
+            .members
+            .values()
+            .map(|m| DescribedMember {
+                member_id: m.member_id.clone(),
+                group_instance_id: m.group_instance_id.clone(),
+                client_id: m.client_id.clone(),
+                client_host: m.client_host.clone(),
+                metadata: if stable {
+                    m.metadata(&protocol).unwrap_or_default().to_vec()
+                } else {
+                    Vec::new()
+                },
+                assignment: if stable {
+                    m.assignment.clone()
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect();
+        described.protocol_name = protocol;
+        described
+    }
+
+    /// DeleteGroups: an Empty group's offsets and metadata are tombstoned and it is gone.
+    pub fn delete_groups(
+        &mut self,
+        now_ms: i64,
+        token: RequestToken,
+        group_ids: &[String],
+    ) -> Effects {
+        let mut effects = Effects::default();
+        let mut records = Vec::new();
+        let mut results = Vec::with_capacity(group_ids.len());
+        for group_id in group_ids {
+            let error = match self.check_group_id(group_id) {
+                Err(error) => error,
+                Ok(()) => match self.groups.get(group_id) {
+                    None => ErrorCode::GROUP_ID_NOT_FOUND,
+                    Some(Group::Classic(group)) if group.state == GroupState::Dead => {
+                        ErrorCode::GROUP_ID_NOT_FOUND
+                    }
+                    Some(Group::Classic(group)) if group.state != GroupState::Empty => {
+                        ErrorCode::NON_EMPTY_GROUP
+                    }
+                    Some(_) => {
+                        self.remove_group(now_ms, group_id, &mut records);
+                        ErrorCode::NONE
+                    }
+                },
+            };
+            results.push((group_id.clone(), error));
+        }
+        self.persist(&mut effects, records);
+        effects.respond(token, Response::DeleteGroups(results));
+        effects
+    }
+
+    /// Marks an Empty group Dead, tombstones its offsets and metadata, and forgets it.
+    fn remove_group(&mut self, now_ms: i64, group_id: &str, records: &mut Vec<Record>) {
+        let Some(Group::Classic(mut group)) = self.groups.remove(group_id) else {
+            unreachable!("removing a group that exists")
+        };
+        group.mark_dead(now_ms);
+        for key in self.offsets.remove_group(group_id) {
+            records.push(offset_record(group_id, &key, None));
+        }
+        records.push(Record::GroupMetadata {
+            group_id: group_id.to_string(),
+            value: None,
+        });
+    }
+
+    // ----- Time ------------------------------------------------------------------------
+
+    /// Advances every group's timers, then expires offsets of Empty groups and removes Empty
+    /// groups with no offsets left (Kafka's `cleanupGroupMetadata`).
+    pub fn tick(&mut self, now_ms: i64) -> Effects {
+        let mut effects = Effects::default();
+        let group_ids: Vec<String> = self.groups.keys().cloned().collect();
+        for group_id in &group_ids {
+            self.with_classic(now_ms, group_id, false, &mut effects, |group, ctx| {
+                group.tick(ctx)
+            });
+        }
+        let mut records = Vec::new();
+        for group_id in &group_ids {
+            self.expire_group(now_ms, group_id, &mut records);
+        }
+        self.persist(&mut effects, records);
+        effects
+    }
+
+    fn expire_group(&mut self, now_ms: i64, group_id: &str, records: &mut Vec<Record>) {
+        let Some(Group::Classic(group)) = self.groups.get(group_id) else {
+            return;
+        };
+        let expired = self
+            .offsets
+            .expired(group, now_ms, self.config.offsets_retention_ms);
+        let removable = group.state == GroupState::Empty && group.pending_members.is_empty();
+        for key in &expired {
+            self.offsets.remove(group_id, key);
+            records.push(offset_record(group_id, key, None));
+        }
+        let committing = self
+            .pending_commits
+            .values()
+            .any(|p| p.group_id == group_id);
+        if removable && !committing && !self.offsets.has_offsets(group_id) {
+            self.remove_group(now_ms, group_id, records);
+        }
+    }
+
+    /// The earliest time at which [`Coordinator::tick`] changes group membership (offset
+    /// expiry is checked on every tick).
+    pub fn next_deadline_ms(&self) -> Option<i64> {
+        self.groups
+            .values()
+            .filter_map(|Group::Classic(g)| g.next_deadline_ms())
+            .min()
+    }
+}
+
+/// A classic group's members may lose offsets only when it is Empty, or when it is a
+/// consumer group (whose subscriptions the coordinator can read); Dead is not found.
+fn validate_offset_delete(group: &ClassicGroup) -> Result<(), ErrorCode> {
+    match group.state {
+        GroupState::Dead => Err(ErrorCode::GROUP_ID_NOT_FOUND),
+        GroupState::Empty => Ok(()),
+        _ if group.protocol_type.as_deref() == Some("consumer") => Ok(()),
+        _ => Err(ErrorCode::NON_EMPTY_GROUP),
+    }
+}
+
+/// The topics the members of a consumer group subscribe to, read from their metadata for the
+/// selected protocol (Kafka's `computeSubscribedTopics`): `None` when unknown (no protocol
+/// selected, not a consumer group, or metadata that does not parse).
+fn subscribed_topics(group: &ClassicGroup) -> Option<BTreeSet<String>> {
+    if group.protocol_type.as_deref() != Some("consumer") {
+        return None;
+    }
+    if group.members.is_empty() {
+        return Some(BTreeSet::new());
+    }
+    let protocol = group.protocol_name.as_ref()?;
+    let mut topics = BTreeSet::new();
+    for member in group.members.values() {
+        let (subscription, _) = decode_subscription(member.metadata(protocol)?).ok()?;
+        topics.extend(subscription.topics);
+    }
+    Some(topics)
+}
+
+/// Kafka's `isSubscribedToTopic`: when the topics are unknown, a consumer group counts as
+/// subscribed to every topic (its offsets are not deleted), any other group to none.
+fn is_subscribed(group: &ClassicGroup, subscribed: &Option<BTreeSet<String>>, topic: &str) -> bool {
+    match subscribed {
+        Some(topics) => topics.contains(topic),
+        None => group.protocol_type.as_deref() == Some("consumer"),
+    }
+}
+
+fn offset_record(group_id: &str, key: &PartitionKey, offset: Option<&CommittedOffset>) -> Record {
+    Record::OffsetCommit {
+        group_id: group_id.to_string(),
+        topic: key.0.clone(),
+        partition: key.1,
+        value: offset.map(|o| OffsetCommitValue {
+            offset: o.offset,
+            leader_epoch: o.leader_epoch,
+            metadata: o.metadata.clone(),
+            commit_timestamp_ms: o.commit_timestamp_ms,
+        }),
+    }
+}
+
+fn commit_response(pending: &PendingCommit, append_error: ErrorCode) -> Response {
+    let partitions = pending
+        .partitions
+        .iter()
+        .map(|((topic, partition), error, _)| {
+            let error = if *error == ErrorCode::NONE {
+                append_error
+            } else {
+                *error
+            };
+            (topic.clone(), *partition, error)
+        })
+        .collect();
+    Response::OffsetCommit(partitions)
+}
+
+fn fetched(key: &PartitionKey, offset: Option<&CommittedOffset>) -> FetchedOffset {
+    FetchedOffset {
+        topic: key.0.clone(),
+        partition: key.1,
+        offset: offset.map_or(-1, |o| o.offset),
+        leader_epoch: offset.map_or(-1, |o| o.leader_epoch),
+        metadata: offset.map(|o| o.metadata.clone()).unwrap_or_default(),
+        error: ErrorCode::NONE,
+    }
+}

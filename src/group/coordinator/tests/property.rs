@@ -1,0 +1,338 @@
+//! Random sequences of joins, syncs, heartbeats, leaves, commits and ticks by a few members
+//! (one of them static), with the invariants checked after every step:
+//! - the leader is a member; the generation never decreases;
+//! - each state change follows Kafka's edges (at most two moves per step, e.g. Stable ->
+//!   PreparingRebalance -> CompletingRebalance when the last member rejoins);
+//! - in Stable, the generation is the one the leader last synced, and every member holds an
+//!   assignment the leader gave for that generation (or none);
+//! - no two members hold one partition (leaders assign with the real assignors);
+//! - every request is answered exactly once, at the latest after time passes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+
+use super::{join_request, Harness};
+use crate::group::assignor::member_data::member_subscription;
+use crate::group::assignor::{Assignor, PartitionCounts, Subscriptions};
+use crate::group::consumer_protocol::{
+    decode_assignment, decode_subscription, encode_assignment, encode_subscription, Assignment,
+    Subscription,
+};
+use crate::group::coordinator::api::*;
+use crate::group::coordinator::state::GroupState;
+use crate::group::coordinator::CoordinatorConfig;
+use crate::protocol::codes::ErrorCode;
+
+const MEMBERS: usize = 4;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Join(usize, u8),
+    Sync(usize),
+    Heartbeat(usize),
+    Leave(usize),
+    Commit(usize),
+    Persist,
+    Tick(i64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0..MEMBERS, 0u8..4).prop_map(|(m, topics)| Op::Join(m, topics)),
+        3 => (0..MEMBERS).prop_map(Op::Sync),
+        2 => (0..MEMBERS).prop_map(Op::Heartbeat),
+        1 => (0..MEMBERS).prop_map(Op::Leave),
+        1 => (0..MEMBERS).prop_map(Op::Commit),
+        1 => Just(Op::Persist),
+        2 => prop_oneof![Just(1_000i64), Just(3_000), Just(11_000), Just(61_000)].prop_map(Op::Tick),
+    ]
+}
+
+/// What one simulated client knows.
+#[derive(Clone, Debug, Default)]
+struct Client {
+    member_id: String,
+    generation: i32,
+    /// The leader's member list of `generation`, when this client led it.
+    led: Option<Vec<JoinMember>>,
+    pending_join: Option<RequestToken>,
+}
+
+struct Driver {
+    h: Harness,
+    clients: Vec<Client>,
+    /// generation -> member id -> assignment bytes the leader sent.
+    synced: BTreeMap<i32, BTreeMap<String, Vec<u8>>>,
+    last_state: GroupState,
+    last_generation: i32,
+    issued: BTreeSet<RequestToken>,
+}
+
+fn instance(m: usize) -> Option<String> {
+    (m == 0).then(|| "static-0".to_string())
+}
+
+fn topics_of(bits: u8) -> Vec<String> {
+    let mut topics = vec!["t0".to_string()];
+    if bits & 1 == 1 {
+        topics.push("t1".into());
+    }
+    if bits & 2 == 2 {
+        topics.push("t2".into());
+    }
+    topics
+}
+
+impl Driver {
+    fn new() -> Driver {
+        Driver {
+            h: Harness::new(CoordinatorConfig::default()),
+            clients: vec![Client::default(); MEMBERS],
+            synced: BTreeMap::new(),
+            last_state: GroupState::Dead,
+            last_generation: 0,
+            issued: BTreeSet::new(),
+        }
+    }
+
+    fn step(&mut self, op: &Op) {
+        match *op {
+            Op::Join(m, bits) => self.join(m, bits),
+            Op::Sync(m) => self.sync(m),
+            Op::Heartbeat(m) => {
+                let client = &self.clients[m];
+                let (id, generation) = (client.member_id.clone(), client.generation);
+                let error = self.h.heartbeat(&id, instance(m).as_deref(), generation);
+                self.issued.insert(RequestToken(self.h_last_token()));
+                self.forget_if_gone(m, error);
+            }
+            Op::Leave(m) => {
+                let leaving = LeavingMember {
+                    member_id: self.clients[m].member_id.clone(),
+                    group_instance_id: instance(m),
+                };
+                self.h.leave(&[leaving]);
+                self.issued.insert(RequestToken(self.h_last_token()));
+                self.clients[m] = Client::default();
+            }
+            Op::Commit(m) => {
+                let client = &self.clients[m];
+                let request = CommitRequest {
+                    group_id: "g".into(),
+                    generation_id: client.generation,
+                    member_id: client.member_id.clone(),
+                    group_instance_id: instance(m),
+                    partitions: vec![PartitionCommit {
+                        topic: "t0".into(),
+                        partition: 0,
+                        offset: 1,
+                        leader_epoch: -1,
+                        metadata: None,
+                    }],
+                    version: 8,
+                };
+                let token = self.h.commit(&request);
+                self.issued.insert(token);
+            }
+            Op::Persist => self.h.persist_all(ErrorCode::NONE),
+            Op::Tick(ms) => self.h.advance(ms),
+        }
+        self.observe();
+        self.check();
+    }
+
+    fn h_last_token(&self) -> u64 {
+        *self
+            .h
+            .answers
+            .keys()
+            .next_back()
+            .map(|RequestToken(t)| t)
+            .expect("answered")
+    }
+
+    fn join(&mut self, m: usize, bits: u8) {
+        if self.clients[m].pending_join.is_some() {
+            return; // a real client has one JoinGroup in flight
+        }
+        let subscription = Subscription {
+            topics: topics_of(bits),
+            generation_id: -1,
+            ..Subscription::default()
+        };
+        let metadata = encode_subscription(&subscription, 1);
+        let mut request = join_request(&self.clients[m].member_id, instance(m).as_deref());
+        request.protocols = vec![
+            ("range".into(), metadata.clone()),
+            ("roundrobin".into(), metadata),
+        ];
+        let token = self.h.join(&request);
+        self.issued.insert(token);
+        self.clients[m].pending_join = Some(token);
+    }
+
+    fn sync(&mut self, m: usize) {
+        let client = self.clients[m].clone();
+        let mut request = super::sync_request(&client.member_id, client.generation, Vec::new());
+        request.protocol_name = None;
+        request.group_instance_id = instance(m);
+        if let Some(members) = &client.led {
+            request.assignments = leader_assignment(members);
+            self.synced.insert(
+                client.generation,
+                request.assignments.iter().cloned().collect(),
+            );
+        }
+        let token = self.h.sync(&request);
+        self.issued.insert(token);
+    }
+
+    /// Reads answers to the clients' held joins.
+    fn observe(&mut self) {
+        for m in 0..MEMBERS {
+            let Some(token) = self.clients[m].pending_join else {
+                continue;
+            };
+            let Some(answer) = self.h.join_answer(token).cloned() else {
+                continue;
+            };
+            let client = &mut self.clients[m];
+            client.pending_join = None;
+            if answer.error == ErrorCode::NONE {
+                client.member_id = answer.member_id.clone();
+                client.generation = answer.generation_id;
+                let leads = answer.leader == answer.member_id && !answer.skip_assignment;
+                client.led = leads.then_some(answer.members);
+            } else if answer.error == ErrorCode::MEMBER_ID_REQUIRED {
+                client.member_id = answer.member_id;
+            } else {
+                self.forget_if_gone(m, answer.error);
+            }
+        }
+    }
+
+    fn forget_if_gone(&mut self, m: usize, error: ErrorCode) {
+        if error == ErrorCode::UNKNOWN_MEMBER_ID || error == ErrorCode::FENCED_INSTANCE_ID {
+            let pending = self.clients[m].pending_join;
+            self.clients[m] = Client {
+                pending_join: pending,
+                ..Client::default()
+            };
+        }
+    }
+
+    fn check(&mut self) {
+        let (state, generation) = match self.h.coordinator.group("g") {
+            None => (GroupState::Dead, None),
+            Some(crate::group::coordinator::Group::Classic(g)) => (g.state, Some(g)),
+        };
+        // A removed group (seen as Dead) comes back as a new group, which starts Empty.
+        let recreated = self.last_state == GroupState::Dead && state != GroupState::Dead;
+        let from = if recreated {
+            GroupState::Empty
+        } else {
+            self.last_state
+        };
+        let moved = from != state;
+        let direct = from.can_transition_to(state);
+        let two_steps = GroupState::ALL
+            .into_iter()
+            .any(|mid| from.can_transition_to(mid) && mid.can_transition_to(state));
+        assert!(!moved || direct || two_steps, "{from} -> {state}");
+        self.last_state = state;
+        let Some(group) = generation else {
+            self.last_generation = 0;
+            return;
+        };
+        if !recreated {
+            assert!(
+                group.generation_id >= self.last_generation,
+                "generation went back"
+            );
+        }
+        self.last_generation = group.generation_id;
+        if let Some(leader) = &group.leader_id {
+            assert!(group.members.contains_key(leader));
+        }
+        if state == GroupState::Stable {
+            let given = self
+                .synced
+                .get(&group.generation_id)
+                .expect("Stable only after the leader synced");
+            let values: BTreeSet<&Vec<u8>> = given.values().collect();
+            let mut owned = BTreeSet::new();
+            for member in group.members.values() {
+                if member.assignment.is_empty() {
+                    continue;
+                }
+                assert!(
+                    values.contains(&member.assignment),
+                    "an assignment of another generation"
+                );
+                let (assignment, _) =
+                    decode_assignment(&member.assignment).expect("leader's bytes");
+                for partition in assignment.partitions {
+                    assert!(
+                        owned.insert(partition.clone()),
+                        "{partition:?} assigned twice"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// What a leader computes: the range assignor over the members' subscriptions, three
+/// partitions per topic.
+fn leader_assignment(members: &[JoinMember]) -> Vec<(String, Vec<u8>)> {
+    let mut subscriptions = Subscriptions::new();
+    for member in members {
+        let (subscription, _) = decode_subscription(&member.metadata).expect("our metadata");
+        let view = member_subscription(
+            Assignor::Range,
+            &subscription,
+            member.group_instance_id.clone(),
+        );
+        subscriptions.insert(member.member_id.clone(), view);
+    }
+    let counts: PartitionCounts = ["t0", "t1", "t2"]
+        .iter()
+        .map(|t| (t.to_string(), 3))
+        .collect();
+    let assignment = Assignor::Range.assign(&counts, &subscriptions);
+    assignment
+        .into_iter()
+        .map(|(member_id, partitions)| {
+            let bytes = encode_assignment(
+                &Assignment {
+                    partitions,
+                    user_data: None,
+                },
+                1,
+            );
+            (member_id, bytes)
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_operations_keep_the_invariants(ops in proptest::collection::vec(op(), 1..60)) {
+        let mut driver = Driver::new();
+        for op in &ops {
+            driver.step(op);
+        }
+        // Held requests are answered once time passes and records are persisted.
+        driver.h.persist_all(ErrorCode::NONE);
+        for _ in 0..4 {
+            driver.h.advance(61_000);
+            driver.check();
+        }
+        driver.h.persist_all(ErrorCode::NONE);
+        let unanswered: Vec<_> = driver.issued.iter().filter(|t| !driver.h.answers.contains_key(t)).collect();
+        prop_assert!(unanswered.is_empty(), "unanswered: {unanswered:?}");
+    }
+}
