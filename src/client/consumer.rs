@@ -298,12 +298,11 @@ impl Consumer {
             .filter_map(|((t, p), pos)| pos.map(|o| (t.clone(), *p, o)))
             .collect();
         for (topic, partition, offset) in positioned {
-            match self.leader(&topic, partition).await {
-                Ok(Some(leader)) => by_leader
+            if let Ok(Some(leader)) = self.leader(&topic, partition).await {
+                by_leader
                     .entry(leader)
                     .or_default()
-                    .push((topic, partition, offset)),
-                Ok(None) | Err(_) => {}
+                    .push((topic, partition, offset))
             }
         }
         if by_leader.is_empty() {

@@ -200,7 +200,7 @@ pub struct BrokerLayers<'a> {
 
 impl BrokerLayers<'_> {
     /// The layers from the top: (configs, source), highest precedence first.
-    fn from_top(&self) -> [(&BTreeMap<String, String>, ConfigSource); 3] {
+    fn top_down(&self) -> [(&BTreeMap<String, String>, ConfigSource); 3] {
         [
             (self.dynamic_own, ConfigSource::DynamicBroker),
             (self.dynamic_default, ConfigSource::DynamicDefaultBroker),
@@ -280,7 +280,7 @@ pub fn describe_topic(
             if let Some(value) = topic.get(def.name) {
                 synonyms.push(synonym(def.name, value, ConfigSource::DynamicTopic));
             }
-            for (layer, source) in broker.from_top() {
+            for (layer, source) in broker.top_down() {
                 for name in broker_names(def) {
                     if let Some(value) = layer.get(name) {
                         synonyms.push(synonym(name, value, source));
@@ -365,7 +365,7 @@ fn broker_entry(
     kind: ConfigType,
 ) -> DescribedConfig {
     let mut synonyms = Vec::new();
-    for (layer, source) in broker.from_top() {
+    for (layer, source) in broker.top_down() {
         if let Some(value) = layer.get(name) {
             synonyms.push(synonym(name, value, source));
         }

@@ -343,6 +343,9 @@ pub(super) fn create_partitions(
     response
 }
 
+/// Config changes of one resource: `Some` sets, `None` removes.
+type ConfigChanges = Vec<(String, Option<String>)>;
+
 /// Kafka's resource types of a topic and a broker, and `AlterConfigOp.OpType` SET and DELETE.
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
@@ -363,7 +366,7 @@ pub(super) fn incremental_alter_configs(
     let mut core = node.core.lock().unwrap();
     for resource in &request.resources {
         let name = resource.resource_name.to_string();
-        let changes: Result<Vec<(String, Option<String>)>, (ErrorCode, String)> = if ![
+        let changes: Result<ConfigChanges, (ErrorCode, String)> = if ![
             RESOURCE_TOPIC,
             RESOURCE_BROKER,
         ]

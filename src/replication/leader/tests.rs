@@ -577,7 +577,11 @@ fn a_fenced_follower_is_not_proposed_for_the_isr_until_it_is_eligible_again() {
 #[test]
 fn low_watermark_is_the_least_log_start_over_the_isr() {
     let mut state = leader(IsrRule::Legacy, false, &[1, 2], 10, 10);
-    assert_eq!(state.low_watermark(4), None, "follower 2 has not reported yet");
+    assert_eq!(
+        state.low_watermark(4),
+        None,
+        "follower 2 has not reported yet"
+    );
     state.on_follower_log_start(2, 3);
     assert_eq!(state.low_watermark(4), Some(3));
     state.on_follower_log_start(2, 6);
