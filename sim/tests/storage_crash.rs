@@ -514,7 +514,7 @@ fn clean_dying_after(sim: &Arc<SimDisk>, steps: u64) -> bool {
     let disk: Arc<dyn Disk> = dying.clone();
     let (mut log, _) = Log::open(disk, "t-0", compact_config(), 0).unwrap();
     dying.budget.store(steps, Ordering::SeqCst);
-    log.clean(DAY_MS + 1).is_ok()
+    log.clean(DAY_MS + 1, i64::MAX).is_ok()
 }
 
 /// A crash at every step of the swap protocol (each mutating disk call of a clean, then a
@@ -534,7 +534,7 @@ fn a_crash_at_any_step_of_cleaning_loses_nothing() {
             .map(|s| (s.base_offset, s.next_offset))
             .collect();
         let old = by_segment(&read_records(&log), &segments);
-        let report = log.clean(DAY_MS + 1).unwrap();
+        let report = log.clean(DAY_MS + 1, i64::MAX).unwrap();
         assert!(report.removed_records > 0, "seed {seed}: {report:?}");
         let cleaned = by_segment(&read_records(&log), &segments);
         let mut latest: std::collections::BTreeMap<Vec<u8>, Seen> = Default::default();

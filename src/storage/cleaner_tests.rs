@@ -93,7 +93,7 @@ fn latest_value_per_key_survives_with_its_offset() {
         40,
         &[("b", Some("active")), ("a", Some("active"))],
     );
-    let report = log.clean(50).unwrap();
+    let report = log.clean(50, i64::MAX).unwrap();
     assert_eq!(report.cleaned_segments, 1);
     assert_eq!(report.removed_records, 1);
     assert!(report.removed_bytes > 0);
@@ -110,7 +110,7 @@ fn latest_value_per_key_survives_with_its_offset() {
     );
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 6));
     // Cleaning again finds nothing to do.
-    assert_eq!(log.clean(60).unwrap().cleaned_segments, 0);
+    assert_eq!(log.clean(60, i64::MAX).unwrap().cleaned_segments, 0);
 }
 
 #[test]
@@ -123,7 +123,7 @@ fn a_fetch_inside_a_gap_answers_with_the_next_batch() {
     put(&mut log, 10, &[("other", Some("x"))]);
     log.roll_before_next_append();
     put(&mut log, 20, &[("k", Some("4"))]);
-    log.clean(30).unwrap();
+    log.clean(30, i64::MAX).unwrap();
     assert_eq!(
         contents(&log),
         vec![
@@ -156,7 +156,7 @@ fn tombstones_last_until_delete_retention_then_go() {
     put(&mut log, 1_000, &[("a", None)]);
     log.roll_before_next_append();
     put(&mut log, 2_000, &[("c", Some("1"))]);
-    log.clean(1_000 + DAY_MS).unwrap();
+    log.clean(1_000 + DAY_MS, i64::MAX).unwrap();
     assert_eq!(
         contents(&log),
         vec![
@@ -166,7 +166,7 @@ fn tombstones_last_until_delete_retention_then_go() {
         ],
         "a tombstone younger than delete.retention.ms stays"
     );
-    let report = log.clean(1_001 + DAY_MS).unwrap();
+    let report = log.clean(1_001 + DAY_MS, i64::MAX).unwrap();
     assert_eq!(report.removed_records, 1);
     assert_eq!(
         contents(&log),
@@ -184,10 +184,13 @@ fn the_active_segment_is_never_cleaned() {
     for value in ["1", "2", "3"] {
         put(&mut log, 10, &[("k", Some(value))]);
     }
-    assert_eq!(log.clean(DAY_MS * 10).unwrap(), CleanReport::default());
+    assert_eq!(
+        log.clean(DAY_MS * 10, i64::MAX).unwrap(),
+        CleanReport::default()
+    );
     assert_eq!(contents(&log).len(), 3);
-    assert_eq!(log.dirty_ratio_permille(0), 0);
-    assert!(!log.cleaning_due(0));
+    assert_eq!(log.dirty_ratio_permille(0, i64::MAX), 0);
+    assert!(!log.cleaning_due(0, i64::MAX));
 }
 
 #[test]
@@ -202,12 +205,67 @@ fn min_compaction_lag_holds_new_segments_back() {
     put(&mut log, 500, &[("k", Some("2"))]);
     log.roll_before_next_append();
     put(&mut log, 600, &[("x", Some("1"))]);
-    assert!(!log.cleaning_due(1_000));
-    assert_eq!(log.clean(1_000).unwrap().cleaned_segments, 0);
-    assert!(log.cleaning_due(1_500));
-    assert_eq!(log.dirty_ratio_permille(1_500), 1000);
-    assert_eq!(log.clean(1_500).unwrap().removed_records, 1);
-    assert_eq!(log.dirty_ratio_permille(1_500), 0, "cleaned is clean");
+    assert!(!log.cleaning_due(1_000, i64::MAX));
+    assert_eq!(log.clean(1_000, i64::MAX).unwrap().cleaned_segments, 0);
+    assert!(log.cleaning_due(1_500, i64::MAX));
+    assert_eq!(log.dirty_ratio_permille(1_500, i64::MAX), 1000);
+    assert_eq!(log.clean(1_500, i64::MAX).unwrap().removed_records, 1);
+    assert_eq!(
+        log.dirty_ratio_permille(1_500, i64::MAX),
+        0,
+        "cleaned is clean"
+    );
+}
+
+#[test]
+fn nothing_reaching_the_high_watermark_is_cleaned() {
+    let disk = mem();
+    let mut log = open(&disk);
+    put(&mut log, 10, &[("k", Some("1")), ("k", Some("2"))]);
+    log.roll_before_next_append();
+    put(&mut log, 10, &[("k", Some("3"))]);
+    log.roll_before_next_append();
+    put(&mut log, 10, &[("x", Some("1"))]);
+    // A high watermark of 2: the second segment (offset 2) may still be truncated away, so
+    // it supersedes nothing and is not cleaned.
+    assert_eq!(log.dirty_ratio_permille(20, 2), 1000);
+    log.clean(20, 2).unwrap();
+    assert_eq!(
+        contents(&log),
+        vec![
+            seen(1, "k", Some("2")),
+            seen(2, "k", Some("3")),
+            seen(3, "x", Some("1"))
+        ]
+    );
+    log.clean(20, 3).unwrap();
+    assert_eq!(
+        contents(&log),
+        vec![seen(2, "k", Some("3")), seen(3, "x", Some("1"))]
+    );
+}
+
+#[test]
+fn truncation_makes_the_log_dirty_again() {
+    let disk = mem();
+    let mut log = open(&disk);
+    for value in ["1", "2", "3", "4"] {
+        put(&mut log, 10, &[("k", Some(value))]);
+        log.roll_before_next_append();
+    }
+    put(&mut log, 10, &[("x", Some("1"))]);
+    log.clean(20, i64::MAX).unwrap();
+    assert_eq!(log.dirty_ratio_permille(20, i64::MAX), 0);
+    log.truncate_to(2).unwrap();
+    put(&mut log, 10, &[("k", Some("5"))]);
+    log.roll_before_next_append();
+    put(&mut log, 10, &[("x", Some("2"))]);
+    assert!(log.cleaning_due(20, i64::MAX));
+    log.clean(20, i64::MAX).unwrap();
+    assert_eq!(
+        contents(&log),
+        vec![seen(2, "k", Some("5")), seen(3, "x", Some("2"))]
+    );
 }
 
 #[test]
@@ -222,8 +280,8 @@ fn a_log_that_is_not_compacted_is_not_cleaned() {
     put(&mut log, 10, &[("k", Some("2"))]);
     log.roll_before_next_append();
     put(&mut log, 10, &[("k", Some("3"))]);
-    assert!(!log.cleaning_due(100));
-    assert_eq!(log.clean(100).unwrap(), CleanReport::default());
+    assert!(!log.cleaning_due(100, i64::MAX));
+    assert_eq!(log.clean(100, i64::MAX).unwrap(), CleanReport::default());
     assert_eq!(contents(&log).len(), 3);
 }
 
@@ -256,7 +314,7 @@ fn a_cleaned_log_reopens_with_its_gaps() {
     put(&mut log, 10, &[("x", Some("1"))]);
     log.roll_before_next_append();
     put(&mut log, 20, &[("k", Some("4"))]);
-    log.clean(30).unwrap();
+    log.clean(30, i64::MAX).unwrap();
     let before = contents(&log);
     drop(log);
     let (log, report) = Log::open(disk.clone(), "t-0", compact_config(), 40).unwrap();
@@ -275,7 +333,7 @@ fn a_followers_log_takes_the_gaps_of_a_cleaned_leader() {
     put(&mut leader, 10, &[("j", Some("1"))]);
     leader.roll_before_next_append();
     put(&mut leader, 20, &[("k", Some("3"))]);
-    leader.clean(30).unwrap();
+    leader.clean(30, i64::MAX).unwrap();
     let (mut follower, _) = Log::open(mem(), "t-0", compact_config(), 0).unwrap();
     let bytes = leader.read(0, usize::MAX, i64::MAX).unwrap();
     follower.append_as_follower(&bytes, 40).unwrap();
@@ -301,7 +359,7 @@ fn a_producers_last_batch_is_kept_empty() {
     put(&mut log, 10, &[("x", Some("1"))]);
     log.roll_before_next_append();
     put(&mut log, 20, &[("y", Some("1"))]);
-    log.clean(30).unwrap();
+    log.clean(30, i64::MAX).unwrap();
     let bytes = log.read(0, usize::MAX, i64::MAX).unwrap();
     let headers: Vec<_> = batch::split(&bytes).unwrap();
     assert_eq!(headers[0].1.producer_id, 7);
@@ -414,14 +472,14 @@ proptest! {
                     }
                 }
                 Step::Roll => log.roll_before_next_append(),
-                Step::Clean => { log.clean(now_ms).unwrap(); }
+                Step::Clean => { log.clean(now_ms, i64::MAX).unwrap(); }
                 Step::Wait(ms) => now_ms += ms,
             }
         }
         // Clean twice: the second pass may drop tombstones the first found young; the model
         // is that of a log cleaned at `now_ms` until nothing changes.
-        log.clean(now_ms).unwrap();
-        log.clean(now_ms).unwrap();
+        log.clean(now_ms, i64::MAX).unwrap();
+        log.clean(now_ms, i64::MAX).unwrap();
         let active_base = log.segments().last().unwrap().base_offset;
         let segment_max_timestamp = |offset: i64| {
             log.segments().iter().find(|s| s.base_offset <= offset && offset < s.next_offset).unwrap().max_timestamp

@@ -759,6 +759,8 @@ impl Log {
         self.check_online()?;
         let log_end_before = self.log_end_offset();
         self.truncate_to_inner(offset)?;
+        // What is appended from here on is dirty, in the active segment as in later ones.
+        self.first_dirty_offset = self.first_dirty_offset.min(self.active().base_offset);
         let log_end = self.log_end_offset();
         if self
             .producers
@@ -981,22 +983,24 @@ impl Log {
     }
 
     /// Base offsets of the cleanable segments, oldest first: the non-active ones up to the
-    /// first whose newest timestamp is within `min.compaction.lag.ms` of `now_ms`.
-    fn cleanable_bases(&self, now_ms: i64) -> Vec<i64> {
+    /// first whose newest timestamp is within `min.compaction.lag.ms` of `now_ms` or that
+    /// reaches past `uncleanable_offset`.
+    fn cleanable_bases(&self, now_ms: i64, uncleanable_offset: i64) -> Vec<i64> {
         let lag_ms = self.config.min_compaction_lag_ms;
         self.segments
             .values()
             .take(self.segments.len() - 1)
             .take_while(|s| now_ms.saturating_sub(Self::segment_timestamp(s)) >= lag_ms)
+            .take_while(|s| s.next_offset() <= uncleanable_offset)
             .map(|s| s.base_offset)
             .collect()
     }
 
     /// The share of the cleanable bytes not cleaned since open, in thousandths (0 when nothing
-    /// is cleanable): Kafka's dirty ratio.
-    pub fn dirty_ratio_permille(&self, now_ms: i64) -> u32 {
+    /// is cleanable): Kafka's dirty ratio. See [`Log::clean`] for `uncleanable_offset`.
+    pub fn dirty_ratio_permille(&self, now_ms: i64, uncleanable_offset: i64) -> u32 {
         let (mut total, mut dirty) = (0u64, 0u64);
-        for base in self.cleanable_bases(now_ms) {
+        for base in self.cleanable_bases(now_ms, uncleanable_offset) {
             let size = self.segments[&base].size();
             total += size;
             if base >= self.first_dirty_offset {
@@ -1007,8 +1011,8 @@ impl Log {
     }
 
     /// Whether the log is compacted and its dirty ratio has reached `min.cleanable.dirty.ratio`.
-    pub fn cleaning_due(&self, now_ms: i64) -> bool {
-        let ratio = self.dirty_ratio_permille(now_ms);
+    pub fn cleaning_due(&self, now_ms: i64, uncleanable_offset: i64) -> bool {
+        let ratio = self.dirty_ratio_permille(now_ms, uncleanable_offset);
         self.config.cleanup_compact
             && ratio > 0
             && ratio >= self.config.min_cleanable_dirty_ratio_permille
@@ -1020,11 +1024,19 @@ impl Log {
     /// policy holds `compact`. The log start and end offsets do not move (a log whose first
     /// records were cleaned away still starts at its first segment's base, as Kafka keeps its
     /// logStartOffset; a read there answers with the next batch).
-    pub fn clean(&mut self, now_ms: i64) -> Result<super::CleanReport, StorageError> {
+    ///
+    /// Only segments wholly below `uncleanable_offset` are cleaned: the caller passes its high
+    /// watermark (Kafka bounds the cleaner by the last stable offset). Cleaning above it could
+    /// drop a committed value for a newer one that a truncation then removes.
+    pub fn clean(
+        &mut self,
+        now_ms: i64,
+        uncleanable_offset: i64,
+    ) -> Result<super::CleanReport, StorageError> {
         self.check_online()?;
         self.now_ms = self.now_ms.max(now_ms);
         let mut report = super::CleanReport::default();
-        let bases = self.cleanable_bases(now_ms);
+        let bases = self.cleanable_bases(now_ms, uncleanable_offset);
         if !self.config.cleanup_compact || bases.is_empty() {
             return Ok(report);
         }

@@ -192,6 +192,7 @@ impl Actor {
     fn tick(&mut self) {
         let now = self.env.clock.wall_ms();
         let trace = self.env.trace.clone();
+        let high_watermark = offsets_of(&self.log, &self.role, self.online).high_watermark;
         let _ = self.checked(|log| {
             let report = log.tick(now)?;
             trace.effect(
@@ -201,8 +202,8 @@ impl Actor {
             trace.effect("retention.deleted_bytes", report.deleted_bytes);
             trace.effect("log.time_rolls", report.rolled as u64);
             trace.effect("log.time_flushes", report.flushed as u64);
-            if log.cleaning_due(now) {
-                let cleaned = log.clean(now)?;
+            if log.cleaning_due(now, high_watermark) {
+                let cleaned = log.clean(now, high_watermark)?;
                 trace.effect("cleaner.cleaned_segments", cleaned.cleaned_segments);
                 trace.effect("cleaner.removed_records", cleaned.removed_records);
             }
