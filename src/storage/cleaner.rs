@@ -31,6 +31,8 @@
 //! ([`recover_swaps`]) a `.cleaned` file is deleted (the old segment is intact) and a `.swap`
 //! file replaces its segment (it is complete, having been fsynced before its rename).
 //! Indexes are rebuilt from the `.log` file on every open, so they need no swap of their own.
+//! Before the first swap the log writes its [`super::GAPS_FILE`] marker, durably, so
+//! that recovery accepts the gaps (and in no other log, where a gap is a corrupt offset).
 //!
 //! Asserted: a cleaned batch is valid (CRC32C recomputed and checked) and keeps its offsets; a
 //! cleaned segment holds exactly the batches it planned, in increasing offsets, ending at the

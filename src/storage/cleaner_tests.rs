@@ -397,6 +397,8 @@ fn open_deletes_a_cleaned_file_and_completes_a_swap() {
     map.add_segment(&old).unwrap();
     let cleaned = cleaner::clean_segment(&old, &map, false).unwrap();
     plant(&disk, &format!("{stem}.log.swap"), &cleaned.bytes);
+    // The log writes its gap marker before any swap.
+    plant(&disk, GAPS_FILE, b"");
     let log = open(&disk);
     assert_eq!(contents(&log), before[1..].to_vec());
     assert!(!disk.exists(&format!("t-0/{stem}.log.swap")));
@@ -406,6 +408,30 @@ fn open_deletes_a_cleaned_file_and_completes_a_swap() {
     disk.remove(&format!("t-0/{stem}.log")).unwrap();
     let log = open(&disk);
     assert_eq!(contents(&log), before);
+}
+
+#[test]
+fn a_gap_is_corruption_in_a_log_never_cleaned() {
+    // baseOffset lies outside the CRC: without the marker the cleaner writes before its first
+    // swap, a batch past the previous one's end is a corrupt offset and recovery cuts there.
+    let disk = mem();
+    let mut log = open(&disk);
+    for value in ["1", "2", "3"] {
+        put(&mut log, 10, &[("k", Some(value))]);
+    }
+    log.roll_before_next_append();
+    put(&mut log, 10, &[("x", Some("1"))]);
+    log.clean(20, i64::MAX).unwrap();
+    assert!(disk.exists(&format!("t-0/{GAPS_FILE}")));
+    let before = contents(&log);
+    drop(log);
+    let (log, report) = Log::open(disk.clone(), "t-0", compact_config(), 0).unwrap();
+    assert_eq!((contents(&log), report.reason), (before, None));
+    drop(log);
+    disk.remove(&format!("t-0/{GAPS_FILE}")).unwrap();
+    let (log, report) = Log::open(disk.clone(), "t-0", compact_config(), 0).unwrap();
+    assert!(report.reason.is_some(), "{report:?}");
+    assert_eq!(log.log_end_offset(), 0);
 }
 
 #[test]

@@ -129,7 +129,17 @@ pub struct Log {
     /// after a restart the whole log counts as dirty and is cleaned once more (cleaning a
     /// clean segment changes nothing).
     first_dirty_offset: i64,
+    /// Whether batches may leave offset gaps (see [`GAPS_FILE`]): set on open from the file,
+    /// and before the first gap is written.
+    gaps_allowed: bool,
 }
+
+/// The file whose presence says the log may hold offset gaps: written durably before the
+/// cleaner first swaps a segment in, or a follower first appends across its leader's gap.
+/// Recovery accepts gaps only then, because `baseOffset` lies outside the CRC: in any other
+/// log a gap is a corrupt batch. A file rather than the topic's policy, so that a log
+/// compacted once and then switched to `delete` keeps its gaps across a restart.
+pub const GAPS_FILE: &str = "offset-gaps";
 
 /// The file in the partition directory holding the log start offset DeleteRecords set.
 pub const LOG_START_FILE: &str = "log-start-offset";
@@ -174,7 +184,9 @@ impl Log {
             log_start_floor: 0,
             producers: ProducerState::new(),
             first_dirty_offset: 0,
+            gaps_allowed: false,
         };
+        log.gaps_allowed = log.disk.exists(&format!("{}/{GAPS_FILE}", log.dir));
         let (report, producer_batches) = log.recover()?;
         log.load_log_start()?;
         // Producer state from what recovery kept, without reading the files again.
@@ -220,10 +232,9 @@ impl Log {
             }
             let interval = self.config.index_interval_bytes;
             let keep_bad_crc = self.config.planted_recovery_keeps_bad_crc;
-            // Gaps inside a segment are legal wherever a cleaner ran, and the policy may have
-            // changed since, so recovery accepts them in every log (as Kafka's does).
+            let gaps = self.gaps_allowed;
             let (segment, found) =
-                Segment::recover(&self.disk, &self.dir, base, interval, keep_bad_crc, true)?;
+                Segment::recover(&self.disk, &self.dir, base, interval, keep_bad_crc, gaps)?;
             report.batches += found.batches;
             report.truncated_bytes += found.truncated_bytes;
             report.corrupt_batches += found.crc_failure as u64;
@@ -586,7 +597,9 @@ impl Log {
         let record_producers = !self.config.planted_producer_state_not_replicated;
         let mut expected = self.log_end_offset();
         let allow_gaps = self.config.cleanup_compact;
+        let mut gapped = false;
         for (_, header) in &headers {
+            gapped |= header.base_offset > expected;
             let placed =
                 header.base_offset == expected || allow_gaps && header.base_offset > expected;
             if !placed {
@@ -596,6 +609,9 @@ impl Log {
                 )));
             }
             expected = header.next_offset();
+        }
+        if gapped {
+            self.allow_gaps()?;
         }
         self.append_validated(batches, &headers, now_ms, record_producers, allow_gaps)
     }
@@ -1071,11 +1087,31 @@ impl Log {
         Ok(report)
     }
 
+    /// Make gaps legal in this log from now on: [`GAPS_FILE`], durably, before the first gap.
+    fn allow_gaps(&mut self) -> Result<(), StorageError> {
+        if self.gaps_allowed {
+            return Ok(());
+        }
+        let path = format!("{}/{GAPS_FILE}", self.dir);
+        let written = self.disk.write_file(&path, b"");
+        let durable = written.and_then(|()| {
+            self.disk.fsync(&path)?;
+            self.disk.fsync_dir(&self.dir)
+        });
+        if let Err(error) = durable {
+            self.offline = true;
+            return Err(error.into());
+        }
+        self.gaps_allowed = true;
+        Ok(())
+    }
+
     /// Swap the cleaned bytes of segment `base` in and reload it. A failure after the staged
     /// file was written leaves the directory for recovery to sort out: the log goes offline,
     /// as after a failed fsync.
     fn swap_segment(&mut self, base: i64, bytes: &[u8]) -> Result<(), StorageError> {
         let next_offset = self.segments[&base].next_offset();
+        self.allow_gaps()?;
         super::cleaner::stage(&self.disk, &self.dir, base, bytes)?;
         if let Err(error) = super::cleaner::swap_in(&self.disk, &self.dir, base) {
             self.offline = true;

@@ -23,7 +23,7 @@ pub mod segment;
 pub mod testing;
 
 pub use cleaner::CleanReport;
-pub use log::{AppendInfo, Log, RecoveryReport, SegmentSummary, TickReport};
+pub use log::{AppendInfo, Log, RecoveryReport, SegmentSummary, TickReport, GAPS_FILE};
 
 /// Per-topic log settings, named after Kafka's topic configs.
 #[derive(Clone, Debug, PartialEq, Eq)]

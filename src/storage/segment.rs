@@ -381,7 +381,9 @@ impl Segment {
     /// Open an existing segment file, check every batch, cut it at the first torn, corrupt or
     /// misplaced batch, and rebuild its indexes. The caller deletes later segments when cut.
     /// `keep_bad_crc` is the TEST-ONLY planted bug that keeps a whole batch whose CRC fails.
-    /// `allow_gaps` (a compacted log) accepts a batch starting past the previous one's end.
+    /// `allow_gaps` (a log the cleaner rewrote) accepts a batch starting past the previous
+    /// one's end, within the segment's offset range. Without it a gap means a corrupt
+    /// `baseOffset` (outside the CRC) and cuts the segment there.
     pub fn recover(
         disk: &Arc<dyn Disk>,
         dir: &str,
@@ -407,7 +409,9 @@ impl Segment {
             match checked {
                 Ok(header)
                     if header.base_offset == segment.next_offset
-                        || allow_gaps && header.base_offset > segment.next_offset =>
+                        || allow_gaps
+                            && header.base_offset > segment.next_offset
+                            && segment.can_hold_offset(header.last_offset()) =>
                 {
                     if segment.rolling_timestamp_ms.is_none() {
                         segment.rolling_timestamp_ms = Some(header.max_timestamp);
