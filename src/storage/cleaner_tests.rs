@@ -339,6 +339,13 @@ fn a_followers_log_takes_the_gaps_of_a_cleaned_leader() {
     follower.append_as_follower(&bytes, 40).unwrap();
     assert_eq!(contents(&follower), contents(&leader));
     assert_eq!(follower.log_end_offset(), leader.log_end_offset());
+    // Nor does a compacted log take a gap no segment could span.
+    let mut far = encode_batch(0, 0, 10, &[TestRecord::keyed(b"k", Some(b"v"))]);
+    batch::patch_base_offset(&mut far, follower.log_end_offset() + (1 << 40));
+    assert!(matches!(
+        follower.append_as_follower(&far, 40),
+        Err(StorageError::InvalidRecord(_))
+    ));
     // A log that is not compacted still refuses a gap.
     let (mut plain, _) = Log::open(mem(), "t-0", LogConfig::default(), 0).unwrap();
     assert!(plain.append_as_follower(&bytes, 40).is_err());
