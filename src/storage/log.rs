@@ -129,8 +129,8 @@ pub struct Log {
     /// after a restart the whole log counts as dirty and is cleaned once more (cleaning a
     /// clean segment changes nothing).
     first_dirty_offset: i64,
-    /// Whether batches may leave offset gaps (see [`GAPS_FILE`]): set on open from the file,
-    /// and before the first gap is written.
+    /// Whether batches may leave offset gaps (see [`GAPS_FILE`]): set by recovery from the
+    /// directory listing, and before the first gap is written.
     gaps_allowed: bool,
 }
 
@@ -186,7 +186,6 @@ impl Log {
             first_dirty_offset: 0,
             gaps_allowed: false,
         };
-        log.gaps_allowed = log.disk.exists(&format!("{}/{GAPS_FILE}", log.dir));
         let (report, producer_batches) = log.recover()?;
         log.load_log_start()?;
         // Producer state from what recovery kept, without reading the files again.
@@ -202,6 +201,9 @@ impl Log {
 
     fn recover(&mut self) -> Result<(RecoveryReport, Vec<BatchHeader>), StorageError> {
         let names = self.disk.list_dir(&self.dir)?;
+        // Read from the listing, not asked of the disk: one more disk call would change the
+        // trace of every run.
+        self.gaps_allowed = names.iter().any(|name| name == GAPS_FILE);
         // A cleaning the previous process left half done is finished or undone first.
         let swapped = super::cleaner::recover_swaps(&self.disk, &self.dir, &names)?;
         let names = if swapped {
