@@ -395,7 +395,7 @@ fn describe_configs_reports_values_sources_and_synonyms() {
         // An empty list asks for everything, as null does.
         let all =
             describe_configs(addr, 4, describe_request(&[(TOPIC, "t", Some(&[]))], false)).await;
-        assert_eq!(all[0].configs.len(), 11);
+        assert_eq!(all[0].configs.len(), 14);
         assert_eq!(configs[0].name.as_str(), "segment.bytes");
         assert!(configs[0].synonyms.is_empty());
 
@@ -414,6 +414,10 @@ fn describe_configs_reports_values_sources_and_synonyms() {
             writable,
             [
                 "compression.type",
+                "log.cleaner.delete.retention.ms",
+                "log.cleaner.min.cleanable.ratio",
+                "log.cleaner.min.compaction.lag.ms",
+                "log.cleanup.policy",
                 "log.flush.interval.messages",
                 "log.flush.interval.ms",
                 "log.index.interval.bytes",

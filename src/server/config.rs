@@ -215,6 +215,9 @@ pub const LOG_CONFIG_KEYS: &[&str] = &[
     "max.message.bytes",
     "compression.type",
     "cleanup.policy",
+    "delete.retention.ms",
+    "min.cleanable.dirty.ratio",
+    "min.compaction.lag.ms",
     "min.insync.replicas",
 ];
 
@@ -284,14 +287,55 @@ fn apply_log_config(config: &mut LogConfig, key: &str, value: &str) -> Result<()
                 return Err(format!("{key}: unknown codec {value:?}"));
             }
         }
-        "cleanup.policy" => {
-            if value != "delete" {
-                return Err(format!("{key}: only \"delete\" is implemented"));
-            }
+        "cleanup.policy" | "log.cleanup.policy" => {
+            let (compact, delete) = cleanup_policy(key, value)?;
+            config.cleanup_compact = compact;
+            config.cleanup_delete = delete;
+        }
+        "delete.retention.ms" | "log.cleaner.delete.retention.ms" => {
+            config.delete_retention_ms = at_least_zero(key, int()?)?
+        }
+        "min.compaction.lag.ms" | "log.cleaner.min.compaction.lag.ms" => {
+            config.min_compaction_lag_ms = at_least_zero(key, int()?)?
+        }
+        "min.cleanable.dirty.ratio" | "log.cleaner.min.cleanable.ratio" => {
+            let ratio = value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|r| (0.0..=1.0).contains(r))
+                .ok_or_else(|| format!("{key}: expected a number in [0, 1], got {value:?}"))?;
+            config.min_cleanable_dirty_ratio_permille = (ratio * 1000.0).round() as u32;
         }
         _ => {}
     }
     Ok(())
+}
+
+/// `cleanup.policy`: a comma-separated list of `compact` and `delete` (Kafka accepts an
+/// empty list, which neither deletes nor compacts). Returns (compact, delete).
+fn cleanup_policy(key: &str, value: &str) -> Result<(bool, bool), String> {
+    let (mut compact, mut delete) = (false, false);
+    for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        match item {
+            "compact" => compact = true,
+            "delete" => delete = true,
+            _ => {
+                return Err(format!(
+                    "Invalid value {value} for configuration {key}: String must be one of: compact, delete"
+                ))
+            }
+        }
+    }
+    Ok((compact, delete))
+}
+
+fn at_least_zero(key: &str, v: i64) -> Result<i64, String> {
+    if v >= 0 {
+        Ok(v)
+    } else {
+        Err(format!("{key}: must be at least 0, got {v}"))
+    }
 }
 
 fn positive(key: &str, v: i64) -> Result<i64, String> {

@@ -19,6 +19,7 @@ pub enum ConfigType {
     String = 2,
     Int = 3,
     Long = 5,
+    Double = 6,
     List = 7,
 }
 
@@ -70,13 +71,26 @@ const fn topic(
 /// Every topic config kafkasim honours (exactly [`LOG_CONFIG_KEYS`]), with Kafka's defaults
 /// and validator bounds from its `LogConfig`.
 pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
-    topic("cleanup.policy", &[], "delete", ConfigType::List, None),
+    topic(
+        "cleanup.policy",
+        &["log.cleanup.policy"],
+        "delete",
+        ConfigType::List,
+        None,
+    ),
     topic(
         "compression.type",
         &[],
         "producer",
         ConfigType::String,
         None,
+    ),
+    topic(
+        "delete.retention.ms",
+        &["log.cleaner.delete.retention.ms"],
+        "86400000",
+        ConfigType::Long,
+        Some(0),
     ),
     topic(
         "flush.messages",
@@ -104,6 +118,20 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         &["message.max.bytes"],
         "1048588",
         ConfigType::Int,
+        Some(0),
+    ),
+    topic(
+        "min.cleanable.dirty.ratio",
+        &["log.cleaner.min.cleanable.ratio"],
+        "0.5",
+        ConfigType::Double,
+        None,
+    ),
+    topic(
+        "min.compaction.lag.ms",
+        &["log.cleaner.min.compaction.lag.ms"],
+        "0",
+        ConfigType::Long,
         Some(0),
     ),
     topic("min.insync.replicas", &[], "1", ConfigType::Int, Some(1)),
@@ -228,12 +256,10 @@ impl BrokerLayers<'_> {
 
 /// The topic config a dynamic broker config sets for every topic, by its broker-level name
 /// (`log.retention.ms`, or the topic name where Kafka has no other, as `min.insync.replicas`).
-/// `cleanup.policy` is left out: compaction is not implemented.
 pub fn dynamic_broker_config(name: &str) -> Option<&'static TopicConfigDef> {
-    TOPIC_CONFIGS.iter().find(|def| {
-        def.name != "cleanup.policy"
-            && def.broker_synonyms.first().copied().unwrap_or(def.name) == name
-    })
+    TOPIC_CONFIGS
+        .iter()
+        .find(|def| def.broker_synonyms.first().copied().unwrap_or(def.name) == name)
 }
 
 /// Whether a broker resource's complete set of dynamic configs is acceptable: every key a
@@ -438,6 +464,22 @@ fn check_value(def: &TopicConfigDef, value: &str) -> Result<(), String> {
             }
             Ok(())
         }
+        ConfigType::Double => {
+            let number = value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite())
+                .ok_or_else(|| invalid("Not a number of type DOUBLE"))?;
+            // The one double topic config, min.cleanable.dirty.ratio, is a ratio in [0, 1].
+            if number < 0.0 {
+                return Err(invalid("Value must be at least 0"));
+            }
+            if number > 1.0 {
+                return Err(invalid("Value must be no more than 1"));
+            }
+            Ok(())
+        }
         _ => Ok(()),
     }
 }
@@ -578,11 +620,7 @@ mod tests {
         assert!(writable
             .clone()
             .all(|c| dynamic_broker_config(&c.name).is_some()));
-        assert_eq!(
-            writable.count(),
-            TOPIC_CONFIGS.len() - 1,
-            "all but cleanup.policy"
-        );
+        assert_eq!(writable.count(), TOPIC_CONFIGS.len(), "every topic default");
         let node = described.iter().find(|c| c.name == "node.id").unwrap();
         assert_eq!(node.value, "3");
         let lag = described
@@ -597,6 +635,28 @@ mod tests {
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(names, sorted, "in name order");
+    }
+
+    #[test]
+    fn cleanup_policy_and_cleaner_configs_reach_the_log() {
+        use super::super::config::log_config;
+        let broker = map(&[
+            ("log.cleaner.min.cleanable.ratio", "0.25"),
+            ("log.cleaner.min.compaction.lag.ms", "7"),
+        ]);
+        let topic = map(&[("cleanup.policy", "compact"), ("delete.retention.ms", "5")]);
+        let config = log_config(&broker, &topic).unwrap();
+        assert!(config.cleanup_compact && !config.cleanup_delete);
+        assert_eq!(config.delete_retention_ms, 5);
+        assert_eq!(config.min_cleanable_dirty_ratio_permille, 250);
+        assert_eq!(config.min_compaction_lag_ms, 7);
+        let both = log_config(&map(&[("log.cleanup.policy", "compact,delete")]), &map(&[]));
+        let both = both.unwrap();
+        assert!(both.cleanup_compact && both.cleanup_delete);
+        let default = log_config(&map(&[]), &map(&[])).unwrap();
+        assert!(!default.cleanup_compact && default.cleanup_delete);
+        assert_eq!(default.delete_retention_ms, 86_400_000);
+        assert_eq!(default.min_cleanable_dirty_ratio_permille, 500);
     }
 
     #[test]
@@ -629,7 +689,20 @@ mod tests {
             )
         );
         assert!(check(&[("retention.ms", "soon")]).is_err());
-        // kafkasim's own limits still apply: only the delete policy is implemented.
-        assert!(check(&[("cleanup.policy", "compact")]).is_err());
+        for policy in ["compact", "delete", "compact,delete", "delete, compact", ""] {
+            assert_eq!(check(&[("cleanup.policy", policy)]), Ok(()), "{policy}");
+        }
+        assert_eq!(
+            check(&[("cleanup.policy", "compact,shred")]),
+            Err("Invalid value compact,shred for configuration cleanup.policy: String must be one of: compact, delete".into())
+        );
+        assert_eq!(check(&[("min.cleanable.dirty.ratio", "0.1")]), Ok(()));
+        assert_eq!(
+            check(&[("min.cleanable.dirty.ratio", "1.5")]),
+            Err("Invalid value 1.5 for configuration min.cleanable.dirty.ratio: Value must be no more than 1".into())
+        );
+        assert!(check(&[("min.cleanable.dirty.ratio", "half")]).is_err());
+        assert!(check(&[("delete.retention.ms", "-1")]).is_err());
+        assert!(check(&[("min.compaction.lag.ms", "-1")]).is_err());
     }
 }

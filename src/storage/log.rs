@@ -124,7 +124,22 @@ pub struct Log {
     log_start_floor: i64,
     /// Idempotent producers' state, rebuilt from the batches on open and after truncation.
     producers: ProducerState,
+    /// Segments from this offset on have not been cleaned since open: the cleaner's dirty
+    /// section. Kafka keeps it in `cleaner-offset-checkpoint`; here it lives in memory, so
+    /// after a restart the whole log counts as dirty and is cleaned once more (cleaning a
+    /// clean segment changes nothing).
+    first_dirty_offset: i64,
+    /// Whether batches may leave offset gaps (see [`GAPS_FILE`]): set by recovery from the
+    /// directory listing, and before the first gap is written.
+    gaps_allowed: bool,
 }
+
+/// The file whose presence says the log may hold offset gaps: written durably before the
+/// cleaner first swaps a segment in, or a follower first appends across its leader's gap.
+/// Recovery accepts gaps only then, because `baseOffset` lies outside the CRC: in any other
+/// log a gap is a corrupt batch. A file rather than the topic's policy, so that a log
+/// compacted once and then switched to `delete` keeps its gaps across a restart.
+pub const GAPS_FILE: &str = "offset-gaps";
 
 /// The file in the partition directory holding the log start offset DeleteRecords set.
 pub const LOG_START_FILE: &str = "log-start-offset";
@@ -168,6 +183,8 @@ impl Log {
             roll_requested: false,
             log_start_floor: 0,
             producers: ProducerState::new(),
+            first_dirty_offset: 0,
+            gaps_allowed: false,
         };
         let (report, producer_batches) = log.recover()?;
         log.load_log_start()?;
@@ -184,8 +201,19 @@ impl Log {
 
     fn recover(&mut self) -> Result<(RecoveryReport, Vec<BatchHeader>), StorageError> {
         let names = self.disk.list_dir(&self.dir)?;
+        // Read from the listing, not asked of the disk: one more disk call would change the
+        // trace of every run.
+        self.gaps_allowed = names.iter().any(|name| name == GAPS_FILE);
+        // A cleaning the previous process left half done is finished or undone first.
+        let swapped = super::cleaner::recover_swaps(&self.disk, &self.dir, &names)?;
+        let names = if swapped {
+            self.dir_dirty = true;
+            self.disk.list_dir(&self.dir)?
+        } else {
+            names
+        };
         let bases: Vec<i64> = names.iter().filter_map(|n| segment_base(n)).collect();
-        let mut changed = self.remove_orphan_indexes(&names, &bases)?;
+        let mut changed = self.remove_orphan_indexes(&names, &bases)? || swapped;
         let mut report = RecoveryReport::default();
         let mut producer_batches = Vec::new();
         let mut expected: Option<i64> = None;
@@ -206,8 +234,9 @@ impl Log {
             }
             let interval = self.config.index_interval_bytes;
             let keep_bad_crc = self.config.planted_recovery_keeps_bad_crc;
+            let gaps = self.gaps_allowed;
             let (segment, found) =
-                Segment::recover(&self.disk, &self.dir, base, interval, keep_bad_crc)?;
+                Segment::recover(&self.disk, &self.dir, base, interval, keep_bad_crc, gaps)?;
             report.batches += found.batches;
             report.truncated_bytes += found.truncated_bytes;
             report.corrupt_batches += found.crc_failure as u64;
@@ -447,6 +476,13 @@ impl Log {
         if from_leader {
             for (position, header) in &headers {
                 batch::check_records(&bytes[*position..], header)?;
+                if self.config.cleanup_compact
+                    && super::cleaner::has_keyless_record(&bytes[*position..], header)?
+                {
+                    return Err(StorageError::InvalidRecord(
+                        "compacted topic cannot accept a record without a key".into(),
+                    ));
+                }
             }
         }
         Ok(headers)
@@ -476,7 +512,7 @@ impl Log {
             header.partition_leader_epoch = leader_epoch;
             next_offset = header.next_offset();
         }
-        self.append_validated(&bytes, &headers, now_ms, true)
+        self.append_validated(&bytes, &headers, now_ms, true, false)
     }
 
     /// The leader's producer checks (see [`crate::txn::producer_state`]): refuse a batch of an
@@ -551,7 +587,8 @@ impl Log {
     }
 
     /// Append batches replicated from the leader, keeping their offsets and epochs. They must
-    /// start at the log end offset and be contiguous.
+    /// start at the log end offset and be contiguous — or, in a compacted log, at or past it
+    /// and increasing (the leader's cleaner left gaps).
     pub fn append_as_follower(
         &mut self,
         batches: &[u8],
@@ -561,8 +598,14 @@ impl Log {
         let headers = self.validate_incoming(batches, false)?;
         let record_producers = !self.config.planted_producer_state_not_replicated;
         let mut expected = self.log_end_offset();
+        let allow_gaps = self.config.cleanup_compact;
+        let mut gapped = false;
         for (_, header) in &headers {
-            if header.base_offset != expected {
+            gapped |= header.base_offset > expected;
+            // A gap wider than a segment's relative offsets can span is no cleaner's doing.
+            let gap = header.base_offset.saturating_sub(expected);
+            let placed = gap == 0 || allow_gaps && gap > 0 && gap <= i32::MAX as i64 / 2;
+            if !placed {
                 return Err(StorageError::InvalidRecord(format!(
                     "follower batch at offset {} but log end offset is {expected}",
                     header.base_offset
@@ -570,7 +613,10 @@ impl Log {
             }
             expected = header.next_offset();
         }
-        self.append_validated(batches, &headers, now_ms, record_producers)
+        if gapped {
+            self.allow_gaps()?;
+        }
+        self.append_validated(batches, &headers, now_ms, record_producers, allow_gaps)
     }
 
     /// Roll a new segment before the next append, whatever its size and age (BUGGIFY's
@@ -617,13 +663,14 @@ impl Log {
         headers: &[(usize, BatchHeader)],
         now_ms: i64,
         record_producers: bool,
+        allow_gaps: bool,
     ) -> Result<AppendInfo, StorageError> {
         self.now_ms = self.now_ms.max(now_ms);
         let first = headers.first().expect("validated batches are not empty").1;
         let last = headers.last().expect("validated batches are not empty").1;
-        assert_eq!(
-            first.base_offset,
-            self.log_end_offset(),
+        assert!(
+            first.base_offset == self.log_end_offset()
+                || allow_gaps && first.base_offset > self.log_end_offset(),
             "an appended batch starts at the log end offset"
         );
         if self.should_roll(bytes.len() as u64, last.last_offset(), now_ms) {
@@ -632,7 +679,7 @@ impl Log {
         let interval = self.config.index_interval_bytes;
         let disk = self.disk.clone();
         self.active_mut()
-            .append(&disk, bytes, headers, interval, now_ms)?;
+            .append(&disk, bytes, headers, interval, now_ms, allow_gaps)?;
         for (_, header) in headers.iter().filter(|_| record_producers) {
             self.producers.apply(header);
         }
@@ -731,6 +778,8 @@ impl Log {
         self.check_online()?;
         let log_end_before = self.log_end_offset();
         self.truncate_to_inner(offset)?;
+        // What is appended from here on is dirty, in the active segment as in later ones.
+        self.first_dirty_offset = self.first_dirty_offset.min(self.active().base_offset);
         let log_end = self.log_end_offset();
         if self
             .producers
@@ -910,6 +959,9 @@ impl Log {
         now_ms: i64,
         report: &mut TickReport,
     ) -> Result<(), StorageError> {
+        if !self.config.cleanup_delete {
+            return Ok(());
+        }
         if let Some(retention_ms) = self.config.retention_ms {
             while self.segments.len() > 1 {
                 let oldest = self.segments.values().next().expect("len > 1");
@@ -946,6 +998,144 @@ impl Log {
         self.dir_dirty = true;
         report.deleted_segments.push(base);
         report.deleted_bytes += segment.size();
+        Ok(())
+    }
+
+    /// Base offsets of the cleanable segments, oldest first: the non-active ones up to the
+    /// first whose newest timestamp is within `min.compaction.lag.ms` of `now_ms` or that
+    /// reaches past `uncleanable_offset`.
+    fn cleanable_bases(&self, now_ms: i64, uncleanable_offset: i64) -> Vec<i64> {
+        let lag_ms = self.config.min_compaction_lag_ms;
+        self.segments
+            .values()
+            .take(self.segments.len() - 1)
+            .take_while(|s| now_ms.saturating_sub(Self::segment_timestamp(s)) >= lag_ms)
+            .take_while(|s| s.next_offset() <= uncleanable_offset)
+            .map(|s| s.base_offset)
+            .collect()
+    }
+
+    /// The share of the cleanable bytes not cleaned since open, in thousandths (0 when nothing
+    /// is cleanable): Kafka's dirty ratio. See [`Log::clean`] for `uncleanable_offset`.
+    pub fn dirty_ratio_permille(&self, now_ms: i64, uncleanable_offset: i64) -> u32 {
+        let (mut total, mut dirty) = (0u64, 0u64);
+        for base in self.cleanable_bases(now_ms, uncleanable_offset) {
+            let size = self.segments[&base].size();
+            total += size;
+            if base >= self.first_dirty_offset {
+                dirty += size;
+            }
+        }
+        (dirty * 1000).checked_div(total).unwrap_or(0) as u32
+    }
+
+    /// Whether the log is compacted and its dirty ratio has reached `min.cleanable.dirty.ratio`.
+    pub fn cleaning_due(&self, now_ms: i64, uncleanable_offset: i64) -> bool {
+        let ratio = self.dirty_ratio_permille(now_ms, uncleanable_offset);
+        self.config.cleanup_compact
+            && ratio > 0
+            && ratio >= self.config.min_cleanable_dirty_ratio_permille
+    }
+
+    /// Compact the cleanable segments (see [`super::cleaner`]): keep the latest record of each
+    /// key, drop tombstones past `delete.retention.ms`, keep every offset. Each rewritten
+    /// segment is swapped in durably before the next is touched. Nothing happens unless the
+    /// policy holds `compact`. The log start and end offsets do not move (a log whose first
+    /// records were cleaned away still starts at its first segment's base, as Kafka keeps its
+    /// logStartOffset; a read there answers with the next batch).
+    ///
+    /// Only segments wholly below `uncleanable_offset` are cleaned: the caller passes its high
+    /// watermark (Kafka bounds the cleaner by the last stable offset). Cleaning above it could
+    /// drop a committed value for a newer one that a truncation then removes.
+    pub fn clean(
+        &mut self,
+        now_ms: i64,
+        uncleanable_offset: i64,
+    ) -> Result<super::CleanReport, StorageError> {
+        self.check_online()?;
+        self.now_ms = self.now_ms.max(now_ms);
+        let mut report = super::CleanReport::default();
+        let bases = self.cleanable_bases(now_ms, uncleanable_offset);
+        if !self.config.cleanup_compact || bases.is_empty() {
+            return Ok(report);
+        }
+        let (log_start, log_end) = (self.log_start_offset(), self.log_end_offset());
+        let mut map = super::cleaner::OffsetMap::default();
+        let mut old = Vec::with_capacity(bases.len());
+        for base in &bases {
+            let bytes = self.segments[base].read_bytes(&self.disk)?;
+            map.add_segment(&bytes)?;
+            old.push(bytes);
+        }
+        let horizon_ms = now_ms.saturating_sub(self.config.delete_retention_ms);
+        for (base, bytes) in bases.iter().zip(old) {
+            let drop_tombstones = Self::segment_timestamp(&self.segments[base]) < horizon_ms;
+            let cleaned = super::cleaner::clean_segment(&bytes, &map, drop_tombstones)?;
+            if cleaned.removed_records == 0 && cleaned.bytes == bytes {
+                continue;
+            }
+            self.swap_segment(*base, &cleaned.bytes)?;
+            report.cleaned_segments += 1;
+            report.removed_records += cleaned.removed_records;
+            report.removed_bytes += (bytes.len() - cleaned.bytes.len()) as u64;
+        }
+        let last = bases.last().expect("not empty");
+        self.first_dirty_offset = self.segments[last].next_offset();
+        assert_eq!(
+            (self.log_start_offset(), self.log_end_offset()),
+            (log_start, log_end),
+            "cleaning moves neither the log start nor the log end offset"
+        );
+        self.check_invariants();
+        Ok(report)
+    }
+
+    /// Make gaps legal in this log from now on: [`GAPS_FILE`], durably, before the first gap.
+    fn allow_gaps(&mut self) -> Result<(), StorageError> {
+        if self.gaps_allowed {
+            return Ok(());
+        }
+        let path = format!("{}/{GAPS_FILE}", self.dir);
+        let written = self.disk.write_file(&path, b"");
+        let durable = written.and_then(|()| {
+            self.disk.fsync(&path)?;
+            self.disk.fsync_dir(&self.dir)
+        });
+        if let Err(error) = durable {
+            self.offline = true;
+            return Err(error.into());
+        }
+        self.gaps_allowed = true;
+        Ok(())
+    }
+
+    /// Swap the cleaned bytes of segment `base` in and reload it. A failure after the staged
+    /// file was written leaves the directory for recovery to sort out: the log goes offline,
+    /// as after a failed fsync.
+    fn swap_segment(&mut self, base: i64, bytes: &[u8]) -> Result<(), StorageError> {
+        let next_offset = self.segments[&base].next_offset();
+        self.allow_gaps()?;
+        super::cleaner::stage(&self.disk, &self.dir, base, bytes)?;
+        if let Err(error) = super::cleaner::swap_in(&self.disk, &self.dir, base) {
+            self.offline = true;
+            return Err(error.into());
+        }
+        let interval = self.config.index_interval_bytes;
+        let (mut segment, found) =
+            Segment::recover(&self.disk, &self.dir, base, interval, false, true)?;
+        assert!(
+            found.reason.is_none() && found.truncated_bytes == 0,
+            "a swapped-in segment reads back whole: {:?}",
+            found.reason
+        );
+        assert_eq!(
+            segment.next_offset(),
+            next_offset,
+            "a cleaned segment ends where it did"
+        );
+        // The swap protocol fsynced the file before renaming it in.
+        segment.dirty = false;
+        self.segments.insert(base, segment);
         Ok(())
     }
 

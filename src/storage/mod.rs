@@ -16,12 +16,14 @@
 //! `recovery-keeps-bad-crc`).
 
 pub mod batch;
+pub mod cleaner;
 pub mod index;
 mod log;
 pub mod segment;
 pub mod testing;
 
-pub use log::{AppendInfo, Log, RecoveryReport, SegmentSummary, TickReport};
+pub use cleaner::CleanReport;
+pub use log::{AppendInfo, Log, RecoveryReport, SegmentSummary, TickReport, GAPS_FILE};
 
 /// Per-topic log settings, named after Kafka's topic configs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +44,18 @@ pub struct LogConfig {
     pub retention_bytes: Option<u64>,
     /// `max.message.bytes`: the largest batch accepted.
     pub max_message_bytes: usize,
+    /// `cleanup.policy` holds `delete`: retention deletes old segments.
+    pub cleanup_delete: bool,
+    /// `cleanup.policy` holds `compact`: the cleaner keeps the latest record per key, and
+    /// appends refuse keyless records.
+    pub cleanup_compact: bool,
+    /// `delete.retention.ms`: how long a tombstone survives cleaning (see [`cleaner`]).
+    pub delete_retention_ms: i64,
+    /// `min.cleanable.dirty.ratio`, in thousandths (Kafka's double × 1000, so the config stays
+    /// `Eq`): the cleaner runs once the dirty share of the cleanable bytes reaches it.
+    pub min_cleanable_dirty_ratio_permille: u32,
+    /// `min.compaction.lag.ms`: a segment newer than this is not cleaned yet.
+    pub min_compaction_lag_ms: i64,
     /// TEST-ONLY: recovery keeps batches whose CRC fails (see [`crate::planted`]).
     pub planted_recovery_keeps_bad_crc: bool,
     /// TEST-ONLY: a follower's appends skip the producer state (see [`crate::planted`]).
@@ -59,6 +73,11 @@ impl Default for LogConfig {
             retention_ms: Some(7 * 24 * 3600 * 1000),
             retention_bytes: None,
             max_message_bytes: 1_048_588,
+            cleanup_delete: true,
+            cleanup_compact: false,
+            delete_retention_ms: 86_400_000,
+            min_cleanable_dirty_ratio_permille: 500,
+            min_compaction_lag_ms: 0,
             planted_recovery_keeps_bad_crc: false,
             planted_producer_state_not_replicated: false,
         }
@@ -104,3 +123,6 @@ mod tests;
 
 #[cfg(test)]
 mod producer_tests;
+
+#[cfg(test)]
+mod cleaner_tests;

@@ -139,9 +139,11 @@ impl Segment {
     /// Account for a batch written at `position`: indexes, size, next offset, timestamps.
     fn record_batch(&mut self, position: u64, header: &BatchHeader, index_interval_bytes: u64) {
         assert_eq!(position, self.size, "batches are contiguous in bytes");
-        assert_eq!(
-            header.base_offset, self.next_offset,
-            "batches are contiguous in offsets"
+        // Compaction leaves gaps between batches (offsets are kept, batches dropped); appends
+        // and recovery of a log that is not compacted check for equality themselves.
+        assert!(
+            header.base_offset >= self.next_offset,
+            "batches increase in offsets"
         );
         if self.size == 0 || self.bytes_since_last_index >= index_interval_bytes {
             let relative_offset = self.relative(header.base_offset);
@@ -164,7 +166,8 @@ impl Segment {
         self.next_offset = header.next_offset();
     }
 
-    /// Append already-validated, offset-assigned batches (one write), then index them.
+    /// Append already-validated, offset-assigned batches (one write), then index them. Only a
+    /// compacted log's follower may append across a gap (`allow_gaps`): its leader cleaned it.
     pub fn append(
         &mut self,
         disk: &Arc<dyn Disk>,
@@ -172,7 +175,16 @@ impl Segment {
         headers: &[(usize, BatchHeader)],
         index_interval_bytes: u64,
         now_ms: i64,
+        allow_gaps: bool,
     ) -> io::Result<()> {
+        let mut expected = self.next_offset;
+        for (_, header) in headers {
+            assert!(
+                header.base_offset == expected || allow_gaps && header.base_offset > expected,
+                "appended batches are contiguous in offsets"
+            );
+            expected = header.next_offset();
+        }
         let position = match disk.append(&self.log_path, bytes) {
             Ok(position) => position,
             Err(error) => {
@@ -194,6 +206,11 @@ impl Segment {
             self.record_batch(position + *at as u64, header, index_interval_bytes);
         }
         Ok(())
+    }
+
+    /// The whole `.log` file.
+    pub fn read_bytes(&self, disk: &Arc<dyn Disk>) -> io::Result<Vec<u8>> {
+        disk.read_all(&self.log_path)
     }
 
     /// Rewrite both index files from memory.
@@ -364,12 +381,16 @@ impl Segment {
     /// Open an existing segment file, check every batch, cut it at the first torn, corrupt or
     /// misplaced batch, and rebuild its indexes. The caller deletes later segments when cut.
     /// `keep_bad_crc` is the TEST-ONLY planted bug that keeps a whole batch whose CRC fails.
+    /// `allow_gaps` (a log the cleaner rewrote) accepts a batch starting past the previous
+    /// one's end, within the segment's offset range. Without it a gap means a corrupt
+    /// `baseOffset` (outside the CRC) and cuts the segment there.
     pub fn recover(
         disk: &Arc<dyn Disk>,
         dir: &str,
         base_offset: i64,
         interval: u64,
         keep_bad_crc: bool,
+        allow_gaps: bool,
     ) -> Result<(Segment, SegmentRecovery), StorageError> {
         let mut segment = Segment::new(dir, base_offset);
         // Whether the previous process fsynced this file is unknowable (a kill keeps unsynced
@@ -386,7 +407,12 @@ impl Segment {
                 checked => checked,
             };
             match checked {
-                Ok(header) if header.base_offset == segment.next_offset => {
+                Ok(header)
+                    if header.base_offset == segment.next_offset
+                        || allow_gaps
+                            && header.base_offset > segment.next_offset
+                            && segment.can_hold_offset(header.last_offset()) =>
+                {
                     if segment.rolling_timestamp_ms.is_none() {
                         segment.rolling_timestamp_ms = Some(header.max_timestamp);
                     }

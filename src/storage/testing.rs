@@ -26,6 +26,15 @@ impl TestRecord {
             timestamp_delta: 0,
         }
     }
+
+    /// A keyed record at the batch's base timestamp; a `None` value is a tombstone.
+    pub fn keyed(key: &[u8], value: Option<&[u8]>) -> Self {
+        TestRecord {
+            key: Some(key.to_vec()),
+            value: value.map(<[u8]>::to_vec),
+            timestamp_delta: 0,
+        }
+    }
 }
 
 fn put_varlong(out: &mut Vec<u8>, value: i64) {

@@ -187,10 +187,12 @@ impl Actor {
         })
     }
 
-    /// Time-based housekeeping (flush.ms, segment.ms, retention), then ISR shrinking.
+    /// Time-based housekeeping (flush.ms, segment.ms, retention, compaction once the dirty ratio
+    /// reaches min.cleanable.dirty.ratio), then ISR shrinking.
     fn tick(&mut self) {
         let now = self.env.clock.wall_ms();
         let trace = self.env.trace.clone();
+        let high_watermark = offsets_of(&self.log, &self.role, self.online).high_watermark;
         let _ = self.checked(|log| {
             let report = log.tick(now)?;
             trace.effect(
@@ -200,6 +202,11 @@ impl Actor {
             trace.effect("retention.deleted_bytes", report.deleted_bytes);
             trace.effect("log.time_rolls", report.rolled as u64);
             trace.effect("log.time_flushes", report.flushed as u64);
+            if log.cleaning_due(now, high_watermark) {
+                let cleaned = log.clean(now, high_watermark)?;
+                trace.effect("cleaner.cleaned_segments", cleaned.cleaned_segments);
+                trace.effect("cleaner.removed_records", cleaned.removed_records);
+            }
             Ok(())
         });
         self.maybe_shrink_isr();
