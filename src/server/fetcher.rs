@@ -21,7 +21,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::partition::{PartitionHandle, RoleInfo};
+use super::partition::{Offsets, PartitionHandle, RoleInfo};
 use super::Broker;
 use crate::client::connection::{ConnError, Connection};
 use crate::protocol::codes::ErrorCode;
@@ -191,15 +191,7 @@ async fn fetch_loop(
             return Ok(());
         }
         let offsets = handle.offsets();
-        let mut request = fetch_request(broker, topic, partition, offsets.log_end_offset);
-        // The follower's log start, which the leader's DeleteRecords waits for.
-        for p in request
-            .topics
-            .iter_mut()
-            .flat_map(|t| t.partitions.iter_mut())
-        {
-            p.log_start_offset = offsets.log_start_offset;
-        }
+        let mut request = fetch_request(broker, topic, partition, &offsets);
         let fetch_offset = offsets.log_end_offset;
         if crate::env::buggify(&broker.env, crate::env::Buggify::TinyFetch) {
             for p in request
@@ -282,13 +274,15 @@ fn backoff(broker: &Broker) -> Duration {
     Duration::from_millis(broker.config.replica_fetch_backoff_ms())
 }
 
-fn fetch_request(broker: &Broker, topic: &str, partition: i32, fetch_offset: i64) -> FetchRequest {
+/// A follower's fetch from its log end, reporting its log start (which the leader's
+/// DeleteRecords waits for).
+fn fetch_request(broker: &Broker, topic: &str, partition: i32, offsets: &Offsets) -> FetchRequest {
     let mut p = FetchPartition::default();
     p.partition = partition;
-    p.fetch_offset = fetch_offset;
+    p.fetch_offset = offsets.log_end_offset;
     p.current_leader_epoch = -1;
     p.last_fetched_epoch = -1;
-    p.log_start_offset = -1;
+    p.log_start_offset = offsets.log_start_offset;
     p.partition_max_bytes = FETCH_BYTES_MAX;
     let mut t = FetchTopic::default();
     t.topic = TopicName(StrBytes::from_string(topic.to_string()));

@@ -349,9 +349,7 @@ impl Broker {
 
     /// `min.insync.replicas` for a topic with these overrides (at least 1).
     fn min_insync_replicas(&self, topic: &BTreeMap<String, String>) -> anyhow::Result<usize> {
-        let value = config::int_config_of(&self.broker_configs(), topic, "min.insync.replicas")
-            .map_err(anyhow::Error::msg)?;
-        Ok(value.unwrap_or(1).max(1) as usize)
+        min_insync_replicas_of(&self.broker_configs(), topic)
     }
 
     /// Replace a topic's config overrides at run time (AlterConfigs): persist them in
@@ -376,19 +374,23 @@ impl Broker {
             topic_configs::persist(&*self.env.disk, &altered)?;
             topic.configs = configs;
         }
-        self.reconfigure_topic(name).await?;
+        self.reconfigure_topic(name, &self.broker_configs()).await?;
         Ok(true)
     }
 
     /// Hand a topic's settings, as its overrides and the broker's configs now make them, to
     /// every partition of it this broker hosts; they run with them from then on.
-    async fn reconfigure_topic(&self, name: &str) -> anyhow::Result<()> {
+    async fn reconfigure_topic(
+        &self,
+        name: &str,
+        broker_configs: &BTreeMap<String, String>,
+    ) -> anyhow::Result<()> {
         let Some(topic) = self.topic(name) else {
             return Ok(());
         };
-        let log_config = config::log_config(&self.broker_configs(), &topic.configs)
-            .map_err(anyhow::Error::msg)?;
-        let min_insync_replicas = self.min_insync_replicas(&topic.configs)?;
+        let log_config =
+            config::log_config(broker_configs, &topic.configs).map_err(anyhow::Error::msg)?;
+        let min_insync_replicas = min_insync_replicas_of(broker_configs, &topic.configs)?;
         let hosted: Vec<PartitionHandle> = self
             .partitions()
             .into_iter()
@@ -432,10 +434,9 @@ impl Broker {
     /// persist them in `__cluster/broker-configs` first; then every hosted partition runs with
     /// the settings they make, at once.
     pub async fn set_dynamic_configs(&self, dynamic: DynamicBrokerConfigs) -> anyhow::Result<()> {
-        let effective = self.config_layers(&dynamic).effective();
-        for topic in self.topics() {
-            config::log_config(&effective, &topic.configs).map_err(anyhow::Error::msg)?;
-        }
+        let effective = self
+            .check_dynamic_configs(&dynamic)
+            .map_err(anyhow::Error::msg)?;
         if self.config.controller.is_none() {
             let mut persisted = topic_configs::Overrides::new();
             persisted.insert(String::new(), dynamic.default.clone());
@@ -444,9 +445,22 @@ impl Broker {
         }
         *self.dynamic_configs.lock().unwrap() = dynamic;
         for topic in self.topics() {
-            self.reconfigure_topic(&topic.name).await?;
+            self.reconfigure_topic(&topic.name, &effective).await?;
         }
         Ok(())
+    }
+
+    /// The broker configs these dynamic ones would put in force, if every topic can run with
+    /// them; else why not.
+    pub fn check_dynamic_configs(
+        &self,
+        dynamic: &DynamicBrokerConfigs,
+    ) -> Result<BTreeMap<String, String>, String> {
+        let effective = self.config_layers(dynamic).effective();
+        for topic in self.topics() {
+            config::log_config(&effective, &topic.configs)?;
+        }
+        Ok(effective)
     }
 
     /// Create a topic at run time: open its partitions and persist the topic list.
@@ -757,4 +771,15 @@ impl Broker {
             .expect("loaded above")
             .allocate(&*self.env.disk)
     }
+}
+
+/// `min.insync.replicas` for a topic with these overrides over these broker configs (at
+/// least 1).
+fn min_insync_replicas_of(
+    broker: &BTreeMap<String, String>,
+    topic: &BTreeMap<String, String>,
+) -> anyhow::Result<usize> {
+    let value =
+        config::int_config_of(broker, topic, "min.insync.replicas").map_err(anyhow::Error::msg)?;
+    Ok(value.unwrap_or(1).max(1) as usize)
 }

@@ -243,11 +243,9 @@ async fn alter_broker(
         (code, message)
     })?;
     *layer = new.clone();
-    let effective = broker.config_layers(&dynamic).effective();
-    for topic in broker.topics() {
-        crate::server::config::log_config(&effective, &topic.configs)
-            .map_err(|message| (ErrorCode::INVALID_CONFIG, message))?;
-    }
+    broker
+        .check_dynamic_configs(&dynamic)
+        .map_err(|message| (ErrorCode::INVALID_CONFIG, message))?;
     if validate_only {
         return Ok(());
     }
