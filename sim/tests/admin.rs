@@ -166,15 +166,28 @@ async fn produce(addr: SocketAddr, topic: &str, partition: i32, timestamps: &[i6
             record
         })
         .collect();
+    let batch = encode_batch(0, -1, base, &records);
+    produce_batch(addr, topic, partition, batch, -1, 5_000).await
+}
+
+/// Produce one encoded batch with these acks and timeout; the partition's error code.
+async fn produce_batch(
+    addr: SocketAddr,
+    topic: &str,
+    partition: i32,
+    batch: Vec<u8>,
+    acks: i16,
+    timeout_ms: i32,
+) -> ErrorCode {
     let mut data = PartitionProduceData::default();
     data.index = partition;
-    data.records = Some(Bytes::from(encode_batch(0, -1, base, &records)));
+    data.records = Some(Bytes::from(batch));
     let mut topic_data = TopicProduceData::default();
     topic_data.name = topic_name(topic);
     topic_data.partition_data = vec![data];
     let mut request = ProduceRequest::default();
-    request.acks = -1;
-    request.timeout_ms = 5_000;
+    request.acks = acks;
+    request.timeout_ms = timeout_ms;
     request.topic_data = vec![topic_data];
     match send_request(addr, ApiKey::Produce, 8, request.into()).await {
         ResponseKind::Produce(response) => {
@@ -1028,27 +1041,8 @@ fn delete_records_moves_the_log_start() {
 
 /// One record to `topic`-`partition` with these acks; the partition's error code.
 async fn produce_acks(addr: SocketAddr, topic: &str, partition: i32, acks: i16) -> ErrorCode {
-    let mut data = PartitionProduceData::default();
-    data.index = partition;
-    data.records = Some(Bytes::from(encode_batch(
-        0,
-        -1,
-        EPOCH_MS,
-        &[TestRecord::value(b"v")],
-    )));
-    let mut topic_data = TopicProduceData::default();
-    topic_data.name = topic_name(topic);
-    topic_data.partition_data = vec![data];
-    let mut request = ProduceRequest::default();
-    request.acks = acks;
-    request.timeout_ms = 2_000;
-    request.topic_data = vec![topic_data];
-    match send_request(addr, ApiKey::Produce, 8, request.into()).await {
-        ResponseKind::Produce(response) => {
-            ErrorCode::from_wire(response.responses[0].partition_responses[0].error_code)
-        }
-        other => panic!("not a Produce response: {other:?}"),
-    }
+    let batch = encode_batch(0, -1, EPOCH_MS, &[TestRecord::value(b"v")]);
+    produce_batch(addr, topic, partition, batch, acks, 2_000).await
 }
 
 /// Dynamic broker configs (AlterConfigs on a BROKER resource): the cluster-wide default ("")

@@ -99,13 +99,23 @@ fn code_of(result: Result<(), AdminError>) -> ErrorCode {
 
 #[test]
 fn create_topics_goes_through_the_controller() {
+    run_cluster(1, client);
+}
+
+/// Start the scenario's cluster under seed `seed` on a fresh thread and run `client` on a
+/// client node of its own, given the brokers' addresses and the run's clock.
+fn run_cluster<F, Fut>(seed: u64, client: F)
+where
+    F: FnOnce(Vec<std::net::SocketAddr>, RunClock) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let scenario = parse("controller-topics.toml", SCENARIO).expect("valid scenario");
     let thread = std::thread::spawn(move || {
-        let mut runtime = Runtime::with_seed_and_config(1, madsim::Config::default());
+        let mut runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
         runtime.set_time_limit(Duration::from_secs(600));
         runtime.block_on(async move {
             let clock = RunClock::start();
-            let _cluster = SimCluster::start(&scenario, 1, RunTrace::new(), clock);
+            let _cluster = SimCluster::start(&scenario, seed, RunTrace::new(), clock);
             let addrs = bootstrap(&scenario);
             let node = Handle::current()
                 .create_node()
@@ -384,25 +394,7 @@ async fn request_to(
 /// refused configs at creation (INVALID_CONFIG) and a change stayed on the broker asked.
 #[test]
 fn topic_configs_go_through_the_metadata_log_to_every_broker() {
-    let scenario = parse("controller-topics.toml", SCENARIO).expect("valid scenario");
-    let thread = std::thread::spawn(move || {
-        let mut runtime = Runtime::with_seed_and_config(2, madsim::Config::default());
-        runtime.set_time_limit(Duration::from_secs(600));
-        runtime.block_on(async move {
-            let clock = RunClock::start();
-            let _cluster = SimCluster::start(&scenario, 2, RunTrace::new(), clock);
-            let addrs = bootstrap(&scenario);
-            let node = Handle::current()
-                .create_node()
-                .name("client")
-                .ip(client_ip(0))
-                .build();
-            node.spawn(async move { configs_client(addrs).await })
-                .await
-                .expect("client task");
-        });
-    });
-    thread.join().expect("the run finished");
+    run_cluster(2, |addrs, _| configs_client(addrs));
 }
 
 async fn configs_client(addrs: Vec<std::net::SocketAddr>) {
