@@ -49,6 +49,8 @@ pub struct Cluster {
     pub brokers: u32,
     /// Whether a controller node runs (`[model] controller`), for the `controller` target.
     pub controller: bool,
+    /// Workload client processes of the run, for the `client(i)` target.
+    pub clients: u32,
 }
 
 /// kafkasim's own switches (`[model]`).
@@ -175,6 +177,10 @@ pub enum Target {
     Minority,
     /// `majority`: a random majority of the brokers, n / 2 + 1 of them.
     Majority,
+    /// `client(i)`: the i-th workload client process of the run (0-based, counted over the
+    /// `[[workload]]` tables in order; its node is `client-i`). Only process faults (kill,
+    /// pause, resume, restart) and network cuts (partition, heal) apply to it.
+    Client(u32),
 }
 
 impl Target {
@@ -185,6 +191,7 @@ impl Target {
             Target::All | Target::Isr { .. } => u64::from(brokers),
             Target::Minority => u64::from(brokers.saturating_sub(1) / 2),
             Target::Majority => u64::from(brokers / 2 + 1),
+            Target::Client(_) => 0,
             Target::Broker(_)
             | Target::Leader { .. }
             | Target::Follower { .. }

@@ -34,6 +34,7 @@ pub(super) fn scenario_from(root: &Obj) -> Result<Scenario> {
     cluster.controller = model.controller;
     let topics = topics_from(root, &cluster)?;
     let workloads = workloads_from(root, &topics)?;
+    cluster.clients = workloads.iter().map(|w| w.clients).sum();
     let faults = match section("fault") {
         Some(field) => faults_from(&field, &cluster, &topics, duration_ms)?,
         None => Vec::new(),
@@ -130,6 +131,7 @@ pub(super) fn cluster_from(field: &Field) -> Result<Cluster> {
     Ok(Cluster {
         brokers: brokers.int_in(1, BROKERS_MAX)? as u32,
         controller: false,
+        clients: 0,
     })
 }
 
