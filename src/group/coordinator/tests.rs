@@ -34,7 +34,7 @@ impl Harness {
             ..config
         });
         coordinator.begin_loading(0);
-        coordinator.finish_loading(0);
+        coordinator.finish_loading(0, 1_000);
         Harness {
             coordinator,
             now_ms: 1_000,
@@ -1175,7 +1175,7 @@ fn coordinator_routing_errors() {
         error_of(c.join(0, t, &join_request("", None))),
         ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
     );
-    c.finish_loading(0);
+    c.finish_loading(0, 0);
     let mut no_id = join_request("", None);
     no_id.group_id = String::new();
     assert_eq!(error_of(c.join(0, t, &no_id)), ErrorCode::INVALID_GROUP_ID);
