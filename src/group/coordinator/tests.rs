@@ -9,6 +9,7 @@ use super::state::GroupState;
 use super::{Coordinator, CoordinatorConfig, Group};
 use crate::protocol::codes::ErrorCode;
 
+mod load;
 mod property;
 
 const SESSION_MS: i32 = 10_000;
@@ -42,6 +43,26 @@ impl Harness {
             answers: BTreeMap::new(),
             persisted: Vec::new(),
             records_seen: Vec::new(),
+        }
+    }
+
+    /// A fresh coordinator with this one's config that loads partition 0 from every record
+    /// this one persisted, in order, at this harness's time (a failover to another broker).
+    pub fn reloaded(&self) -> Harness {
+        assert!(self.persisted.is_empty(), "every batch is persisted first");
+        let mut coordinator = Coordinator::new(self.coordinator.config.clone());
+        coordinator.begin_loading(0);
+        for record in &self.records_seen {
+            coordinator.replay(0, record);
+        }
+        coordinator.finish_loading(0, self.now_ms);
+        Harness {
+            coordinator,
+            now_ms: self.now_ms,
+            next_token: 0,
+            answers: BTreeMap::new(),
+            persisted: Vec::new(),
+            records_seen: self.records_seen.clone(),
         }
     }
 
