@@ -387,3 +387,80 @@ fn planted_stale_generation_commit_is_accepted() {
         }
     }
 }
+
+// ----- Expiry, as a reload sees it -------------------------------------------------------
+
+// OffsetMetadataManagerTest.testCleanupExpiredOffsetsWithUnsubscribedTopics-like: a Stable
+// consumer group keeps the offsets of the topics its members subscribe to; an offset of
+// another topic expires counting from its commit, and its tombstone survives a reload.
+#[test]
+fn stable_consumer_group_expires_only_unsubscribed_offsets() {
+    let retention = 60_000;
+    let mut h = Harness::new(CoordinatorConfig {
+        offsets_retention_ms: retention,
+        ..CoordinatorConfig::default()
+    });
+    let first = h.join(&consumer_join(""));
+    h.advance(DELAY_MS);
+    let answer = h.join_answer(first).expect("joined").clone();
+    let member = answer.member_id.clone();
+    h.sync(&sync_request(&member, answer.generation_id, Vec::new()));
+    h.persist_all(ErrorCode::NONE);
+    let mut request = commit_request(&member, answer.generation_id, 4);
+    request.partitions.push(PartitionCommit {
+        topic: "unsubscribed".into(),
+        partition: 0,
+        offset: 5,
+        leader_epoch: -1,
+        metadata: None,
+    });
+    commit_answer_now(&mut h, &request);
+    for _ in 0..12 {
+        h.advance(5_000);
+        assert_eq!(
+            h.heartbeat(&member, None, answer.generation_id),
+            ErrorCode::NONE
+        );
+    }
+    assert_eq!(h.state(), GroupState::Stable);
+    assert!(h.coordinator.committed_offset("g", "t", 0).is_some());
+    assert!(h
+        .coordinator
+        .committed_offset("g", "unsubscribed", 0)
+        .is_none());
+    h.persist_all(ErrorCode::NONE);
+    let r = h.reloaded();
+    assert!(r.coordinator.committed_offset("g", "t", 0).is_some());
+    assert!(r
+        .coordinator
+        .committed_offset("g", "unsubscribed", 0)
+        .is_none());
+}
+
+// OffsetMetadataManagerTest.testCleanupExpiredOffsetsWithPendingTransactionalOffsets-like:
+// an offset whose new commit is being persisted does not expire. Otherwise the log would
+// hold the new commit before the expiry's tombstone, and a reload would lose an offset this
+// coordinator still serves.
+#[test]
+fn offset_with_a_commit_in_flight_does_not_expire() {
+    let retention = 60_000;
+    let mut h = Harness::new(CoordinatorConfig {
+        offsets_retention_ms: retention,
+        ..CoordinatorConfig::default()
+    });
+    commit_answer_now(&mut h, &commit_request("", GENERATION_NONE, 1));
+    h.advance(retention - 1);
+    let held = h.commit(&commit_request("", GENERATION_NONE, 2));
+    h.advance(1);
+    assert_eq!(
+        h.coordinator.committed_offset("g", "t", 0).unwrap().offset,
+        1
+    );
+    h.persist_all(ErrorCode::NONE);
+    assert_eq!(h.commit_answer(held).unwrap(), vec![ErrorCode::NONE]);
+    let r = h.reloaded();
+    assert_eq!(
+        r.coordinator.committed_offset("g", "t", 0).unwrap().offset,
+        2
+    );
+}
