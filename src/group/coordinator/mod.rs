@@ -236,27 +236,16 @@ impl Coordinator {
             .remove(&partition)
             .expect("a loading partition has a load");
         for (group_id, value) in &load.groups {
-            assert_eq!(
-                self.partition_of(group_id),
+            self.restore_group(
                 partition,
-                "replay skips other groups"
-            );
-            let group = ClassicGroup::restore(group_id, value, now_ms);
-            let previous = self.groups.insert(group_id.clone(), Group::Classic(group));
-            assert!(
-                previous.is_none(),
-                "group {group_id} held while its partition loaded"
+                group_id,
+                ClassicGroup::restore(group_id, value, now_ms),
             );
         }
         for (group_id, offsets) in load.offsets {
-            assert_eq!(
-                self.partition_of(&group_id),
-                partition,
-                "replay skips other groups"
-            );
             if !self.groups.contains_key(&group_id) {
-                let group = ClassicGroup::new(&group_id, now_ms);
-                self.groups.insert(group_id.clone(), Group::Classic(group));
+                let simple = ClassicGroup::new(&group_id, now_ms);
+                self.restore_group(partition, &group_id, simple);
             }
             for (key, offset) in offsets {
                 if self.config.load_offsets_only_if_commit_pending
@@ -267,6 +256,22 @@ impl Coordinator {
                 self.offsets.put(&group_id, key, offset);
             }
         }
+    }
+
+    /// Holds a group rebuilt by a load of `partition`: one of that partition's, not held yet.
+    fn restore_group(&mut self, partition: i32, group_id: &str, group: ClassicGroup) {
+        assert_eq!(
+            self.partition_of(group_id),
+            partition,
+            "group {group_id}: replay keeps only the partition's own groups"
+        );
+        let previous = self
+            .groups
+            .insert(group_id.to_string(), Group::Classic(group));
+        assert!(
+            previous.is_none(),
+            "group {group_id} held while its partition loaded"
+        );
     }
 
     /// The partitions of `group_id` with a commit being persisted.
