@@ -285,8 +285,8 @@ impl Coordinator {
             .collect()
     }
 
-    /// This broker lost `partition`: its groups are dropped, their held requests answered
-    /// NOT_COORDINATOR so that clients find the new coordinator.
+    /// This broker lost `partition`: its groups are dropped, their held requests (joins,
+    /// syncs, commits) answered NOT_COORDINATOR so that clients find the new coordinator.
     pub fn unload(&mut self, partition: i32) -> Effects {
         self.partitions.remove(&partition);
         self.loads.remove(&partition);
@@ -314,7 +314,30 @@ impl Coordinator {
             }
             self.offsets.remove_group(&group_id);
         }
+        self.forget_pending_writes(partition, &mut effects);
         effects
+    }
+
+    /// The writes still held for `partition`'s groups are never applied: the groups are gone,
+    /// and a later load rebuilds them from the log, which a late write report must not undo.
+    /// Held commits are answered NOT_COORDINATOR now, like held joins and syncs (the write may
+    /// still land; the client retries at the new coordinator).
+    fn forget_pending_writes(&mut self, partition: i32, effects: &mut Effects) {
+        let partitions = self.config.offsets_topic_partitions;
+        let ours = |group_id: &str| hash::coordinator_partition(group_id, partitions) == partition;
+        let commits: Vec<PersistToken> = self
+            .pending_commits
+            .iter()
+            .filter(|(_, pending)| ours(&pending.group_id))
+            .map(|(persist, _)| *persist)
+            .collect();
+        for persist in commits {
+            let pending = self.pending_commits.remove(&persist).expect("listed");
+            let response = commit_response(&pending, ErrorCode::NOT_COORDINATOR);
+            effects.respond(pending.token, response);
+        }
+        self.pending_assignments
+            .retain(|_, pending| !ours(&pending.group_id));
     }
 
     fn partition_of(&self, group_id: &str) -> i32 {

@@ -464,3 +464,49 @@ fn offset_with_a_commit_in_flight_does_not_expire() {
         2
     );
 }
+
+// GroupMetadataManagerTest.testUnloadOffsetsAndGroup-like: unloading answers a held commit
+// at once, and its write, reported after the partition was loaded again, changes nothing:
+// the load already took the log as it is, and a later commit must not be undone.
+#[test]
+fn a_commit_held_across_unload_and_reload_is_not_applied_late() {
+    let mut h = Harness::new(CoordinatorConfig::default());
+    commit_answer_now(&mut h, &commit_request("", GENERATION_NONE, 1));
+    let held = h.commit(&commit_request("", GENERATION_NONE, 2));
+    let late = std::mem::take(&mut h.persisted);
+    let effects = h.coordinator.unload(0);
+    h.absorb(effects);
+    assert_eq!(
+        h.commit_answer(held).unwrap(),
+        vec![ErrorCode::NOT_COORDINATOR]
+    );
+    // The held write did land: the new leader's log holds it.
+    h.coordinator.begin_loading(0);
+    for record in &h.records_seen {
+        h.coordinator.replay(0, record);
+    }
+    h.coordinator.finish_loading(0, h.now_ms);
+    assert_eq!(
+        h.coordinator.committed_offset("g", "t", 0).unwrap().offset,
+        2
+    );
+    commit_answer_now(&mut h, &commit_request("", GENERATION_NONE, 3));
+    for batch in late {
+        let effects = h
+            .coordinator
+            .records_persisted(h.now_ms, batch.token, ErrorCode::NONE);
+        h.absorb(effects);
+    }
+    assert_eq!(
+        h.coordinator.committed_offset("g", "t", 0).unwrap().offset,
+        3
+    );
+    assert_eq!(
+        h.reloaded()
+            .coordinator
+            .committed_offset("g", "t", 0)
+            .unwrap()
+            .offset,
+        3
+    );
+}
