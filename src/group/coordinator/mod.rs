@@ -76,7 +76,8 @@ pub struct CoordinatorConfig {
     /// back to `auto.offset.reset`. With this set, [`Coordinator::finish_loading`] keeps a
     /// loaded offset only if a commit of it is pending.
     pub load_offsets_only_if_commit_pending: bool,
-    /// Kafka before KAFKA-13636 (apache/kafka PR 11742, fixed in 3.2): offset expiry of a
+    /// Kafka before KAFKA-13636 (apache/kafka PR 11742: fixed in 3.2.0, backported to 2.8.2,
+    /// 3.0.1 and 3.1.1; the rule is `GroupMetadata.removeExpiredOffsets`'s): offset expiry of a
     /// consumer group with members did not require the group to be Stable. While the group
     /// rebalanced, offsets of topics outside its last generation's subscriptions expired
     /// counting from their commit; a group rejoining after Empty has an empty subscription
