@@ -256,6 +256,7 @@ impl SimCluster {
                 truncation: scenario.model.truncation,
                 epoch_lookup: scenario.model.epoch_lookup,
                 monotonic_list_offsets: scenario.model.monotonic_list_offsets,
+                group_model: scenario.model.group_model,
                 planted: scenario.model.planted_bugs,
             };
             let node = handle

@@ -84,6 +84,8 @@ pub struct Model {
     /// KIP-207: a new leader answers clients' ListOffsets with OFFSET_NOT_AVAILABLE until its
     /// high watermark reaches the start of its epoch, so the answers never go backwards.
     pub monotonic_list_offsets: bool,
+    /// `offsets_load` and `offsets_expiry`: the group coordinator's historical rules.
+    pub group_model: kafkasim::server::GroupModel,
     /// TEST-ONLY planted bugs (`planted_bugs = [...]`, see `kafkasim::planted`).
     pub planted_bugs: kafkasim::planted::PlantedBugs,
 }
@@ -110,6 +112,7 @@ impl Default for Model {
             epoch_lookup: kafkasim::replication::EpochLookup::Kip279,
             buggify: false,
             monotonic_list_offsets: false,
+            group_model: kafkasim::server::GroupModel::default(),
             planted_bugs: kafkasim::planted::PlantedBugs::default(),
         }
     }

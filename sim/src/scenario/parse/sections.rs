@@ -150,6 +150,8 @@ pub(super) fn model_from(field: &Field) -> Result<Model> {
             "offset_for_leader_epoch",
             "buggify",
             "monotonic_list_offsets",
+            "offsets_load",
+            "offsets_expiry",
             "planted_bugs",
         ],
     )?;
@@ -191,6 +193,28 @@ pub(super) fn model_from(field: &Field) -> Result<Model> {
     }
     if let Some(field) = table.get("monotonic_list_offsets") {
         model.monotonic_list_offsets = field.bool()?;
+    }
+    if let Some(field) = table.get("offsets_load") {
+        model.group_model.load_offsets_only_if_commit_pending = match field.str()? {
+            "all" => false,
+            "pending-commits-only" => true,
+            other => {
+                return Err(field.error(format!(
+                    "expected \"all\" or \"pending-commits-only\" (apache/kafka PR 2436), found {other:?}"
+                )))
+            }
+        };
+    }
+    if let Some(field) = table.get("offsets_expiry") {
+        model.group_model.expire_offsets_while_rebalancing = match field.str()? {
+            "empty-or-unsubscribed" => false,
+            "while-rebalancing" => true,
+            other => {
+                return Err(field.error(format!(
+                    "expected \"empty-or-unsubscribed\" or \"while-rebalancing\" (KAFKA-13636), found {other:?}"
+                )))
+            }
+        };
     }
     if let Some(field) = table.get("planted_bugs") {
         model.planted_bugs = planted_bugs_from(&field)?;
