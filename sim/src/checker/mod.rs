@@ -18,6 +18,7 @@ pub mod acked_write_absent;
 pub mod corrupt_batch_kept;
 pub mod duplicate;
 pub mod fetch_over_limit;
+pub mod groups;
 pub mod inconsistent_offsets;
 pub mod lost_write;
 pub mod nonmonotonic_poll;
