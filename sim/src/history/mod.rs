@@ -98,7 +98,9 @@ pub enum EventKind {
     },
     /// The member gave up `partitions` (all of them before an eager rebalance, only the ones
     /// that move in a cooperative one, all of them when it finds it lost its membership).
-    /// After this it polls none of them until an assignment gives them back.
+    /// After this it polls none of them until an assignment gives them back. Recorded under
+    /// the member id (and instance id) they were assigned to, even if the member is about to
+    /// rejoin under a new one.
     PartitionsRevoked {
         group: String,
         member_id: String,

@@ -16,6 +16,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::history::{EventKind, History, Outcome, Tp};
 
+pub mod commit_past_delivery;
+pub mod committed_offset_lost;
+pub mod committed_offset_regression;
+pub mod concurrent_owner;
+pub mod generation_double_owner;
+pub mod stale_generation_commit;
+
 /// Who a member is across the member ids it is given: its static instance id when it has one
 /// (a restarted static member inherits its predecessor's place), its member id otherwise.
 pub(crate) fn owner_key(member_id: &str, group_instance_id: Option<&str>) -> String {
