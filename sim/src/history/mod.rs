@@ -188,3 +188,47 @@ impl History {
         op
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The group events keep the history's kebab-case tags, flattened into the event.
+    #[test]
+    fn group_events_serialize_with_kebab_case_tags() {
+        let mut history = History::new();
+        let kind = EventKind::AssignmentReceived {
+            group: "g".into(),
+            member_id: "m1".into(),
+            group_instance_id: None,
+            generation: 3,
+            partitions: vec![Tp::new("t", 0)],
+        };
+        let op = history.next_op();
+        history.push(5, 1, op, kind);
+        let kind = EventKind::CommitInvoke {
+            group: "g".into(),
+            member_id: "m1".into(),
+            group_instance_id: Some("i1".into()),
+            generation: 3,
+            offsets: vec![(Tp::new("t", 0), 7)],
+        };
+        let op = history.invoke(6, 1, kind);
+        history.push(
+            7,
+            1,
+            op,
+            EventKind::CommitComplete {
+                outcome: Outcome::Ok,
+            },
+        );
+        let json = serde_json::to_value(&history.events).unwrap();
+        assert_eq!(json[0]["type"], "assignment-received");
+        assert_eq!(json[0]["partitions"][0]["topic"], "t");
+        assert_eq!(json[1]["type"], "commit-invoke");
+        assert_eq!(json[1]["offsets"][0][1], 7);
+        assert_eq!(json[2]["type"], "commit-complete");
+        assert_eq!(json[2]["outcome"], "ok");
+        assert_eq!(json[1]["op"], json[2]["op"]);
+    }
+}
