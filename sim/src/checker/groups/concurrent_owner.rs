@@ -14,6 +14,11 @@
 //! in which the poller got the partition: a member removed from the group (a session timeout)
 //! is not in that generation, so it may still poll as a zombie — the classic protocol does
 //! not fence fetches — and that is not this anomaly.
+//!
+//! Members are known here by member id, not static instance id: a static member that crashes
+//! never revokes, and its restart (a new member id) owns nothing until assigned; one that
+//! takes over its instance's assignment within a generation is generation-double-owner's
+//! business, not a partition moving between owners.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -97,21 +102,20 @@ pub fn check(history: &History, _final_state: &FinalState) -> Vec<Anomaly> {
             EventKind::GroupJoined {
                 group,
                 member_id,
-                group_instance_id,
                 generation,
                 ..
             } => {
-                let owner = owner_key(member_id, group_instance_id.as_deref());
+                let owner = owner_key(member_id, None);
                 owners.joined(event.process, group, owner, *generation);
             }
             EventKind::AssignmentReceived {
                 group,
                 member_id,
-                group_instance_id,
                 generation,
                 partitions,
+                ..
             } => {
-                let owner = owner_key(member_id, group_instance_id.as_deref());
+                let owner = owner_key(member_id, None);
                 owners.joined(event.process, group, owner.clone(), *generation);
                 owners.assigned(
                     (group.as_str(), owner),
@@ -123,11 +127,10 @@ pub fn check(history: &History, _final_state: &FinalState) -> Vec<Anomaly> {
             EventKind::PartitionsRevoked {
                 group,
                 member_id,
-                group_instance_id,
                 partitions,
                 ..
             } => {
-                let owner = owner_key(member_id, group_instance_id.as_deref());
+                let owner = owner_key(member_id, None);
                 owners.revoked(&(group.as_str(), owner), partitions);
             }
             EventKind::PollComplete { reads, .. } => {
@@ -208,6 +211,26 @@ mod tests {
         // a finds out, gives its partitions up as lost, and rejoins later.
         b.revoke(1, "g", "a", 1, &[tp(0)]);
         b.join(1, "g", "a", 3);
+        assert_eq!(check(&b.build(), &FinalState::default()), vec![]);
+    }
+
+    #[test]
+    fn a_crashed_static_member_owns_nothing_after_its_restart() {
+        let mut b = HistoryBuilder::new();
+        b.join(1, "g", "a1", 1);
+        b.assign_static(1, "g", "a1", Some("i"), 1, &[tp(0)]);
+        // The process crashes without revoking; after its session expired b got t/0.
+        b.join(2, "g", "b", 2);
+        b.assign(2, "g", "b", 2, &[tp(0)]);
+        // Restarted under a new member id, the instance rejoins; b keeps polling until it
+        // revokes t/0 for the instance.
+        b.join(1, "g", "a2", 3);
+        b.join(2, "g", "b", 3);
+        b.assign_static(1, "g", "a2", Some("i"), 3, &[]);
+        b.poll(2, &[(tp(0), 0, 10)]);
+        b.revoke(2, "g", "b", 3, &[tp(0)]);
+        b.assign_static(1, "g", "a2", Some("i"), 4, &[tp(0)]);
+        b.poll(1, &[(tp(0), 1, 11)]);
         assert_eq!(check(&b.build(), &FinalState::default()), vec![]);
     }
 
