@@ -194,6 +194,41 @@ mod tests {
     }
 
     #[test]
+    fn every_group_checker_is_registered() {
+        let mut b = HistoryBuilder::new();
+        b.send_ok(0, tp(0), 10, 0);
+        b.send_ok(0, tp(0), 11, 1);
+        b.join(1, "g", "a", 1);
+        b.assign(1, "g", "a", 1, &[tp(0)]);
+        b.poll(1, &[(tp(0), 0, 10)]);
+        b.commit_ok(1, "g", "a", 1, &[(tp(0), 2)]); // past offset 1, never polled
+        b.join(1, "g", "a", 2);
+        b.join(2, "g", "b", 2);
+        b.assign(2, "g", "b", 2, &[tp(0)]); // a has not revoked t/0
+        b.assign(3, "g", "c", 2, &[tp(0)]); // and c owns it too
+        b.poll(2, &[(tp(0), 0, 10)]);
+        b.commit_ok(1, "g", "a", 1, &[(tp(0), 1)]); // generation 1 after 2 was assigned
+        b.offset_fetch(4, "g", &[(tp(0), -1)]);
+        let history = b.build();
+        let state = final_state(&[(tp(0), 0, &[(0, 10), (1, 11)])]);
+        let mut kinds: Vec<String> = (check_all(&history, &state).into_iter())
+            .map(|a| a.kind)
+            .collect();
+        kinds.dedup();
+        assert_eq!(
+            kinds,
+            vec![
+                groups::commit_past_delivery::KIND,
+                groups::committed_offset_lost::KIND,
+                groups::committed_offset_regression::KIND,
+                groups::concurrent_owner::KIND,
+                groups::generation_double_owner::KIND,
+                groups::stale_generation_commit::KIND,
+            ]
+        );
+    }
+
+    #[test]
     fn large_clean_history_has_no_false_positives() {
         // Over 100k events: 4 producers over 4 partitions, one consumer per partition reading
         // in batches of 10, and a drain holding everything.
