@@ -1,7 +1,8 @@
 //! **client-wire-mismatch**: the client-level history and the wire-level history disagree — a
 //! client reported a send acknowledged at an offset where no broker acknowledged that value, or
 //! a poll returned a record no broker served, or a client reported a commit acknowledged that no
-//! coordinator accepted (answered NONE for that offset, member and generation). Also **acked-write-absent** for values a broker
+//! coordinator accepted (answered NONE for that offset, member and generation), or an
+//! OffsetFetch result no coordinator answered for that group. Also **acked-write-absent** for values a broker
 //! acknowledged at the wire that the client never reported as acknowledged.
 //!
 //! Guarantee: the history is only as trustworthy as the client that wrote it (SIMULATION.md,
@@ -45,7 +46,8 @@ pub fn check(history: &History, final_state: &FinalState) -> Vec<Anomaly> {
             }
             WireEvent::FetchOverLimit { .. }
             | WireEvent::GroupSynced { .. }
-            | WireEvent::CommitAccepted { .. } => {}
+            | WireEvent::CommitAccepted { .. }
+            | WireEvent::OffsetsServed { .. } => {}
         }
     }
     let mut anomalies = Vec::new();
@@ -95,6 +97,42 @@ pub fn check(history: &History, final_state: &FinalState) -> Vec<Anomaly> {
     }
     anomalies.extend(wire_acked_absent(&acked, &client_acked, final_state));
     anomalies.extend(commits_not_accepted(history));
+    anomalies.extend(fetched_offsets_not_served(history));
+    anomalies
+}
+
+/// Committed offsets a client's OffsetFetch reported that no coordinator answered for that
+/// group and partition.
+fn fetched_offsets_not_served(history: &History) -> Vec<Anomaly> {
+    let mut served: BTreeSet<(&str, &Tp, i64)> = BTreeSet::new();
+    for event in &history.wire {
+        if let WireEvent::OffsetsServed { group, offsets, .. } = event {
+            served.extend(
+                offsets
+                    .iter()
+                    .map(|(tp, offset)| (group.as_str(), tp, *offset)),
+            );
+        }
+    }
+    let mut anomalies = Vec::new();
+    for fetch in groups::offset_fetches(history) {
+        for (tp, offset) in fetch.offsets {
+            if served.contains(&(fetch.group, tp, *offset)) {
+                continue;
+            }
+            anomalies.push(Anomaly {
+                kind: KIND.to_string(),
+                tp: Some(tp.clone()),
+                value: None,
+                offset: Some(*offset),
+                description: format!(
+                    "an OffsetFetch of group {} reported {offset} committed for {tp}, which no coordinator answered",
+                    fetch.group
+                ),
+                events: vec![fetch.invoke, fetch.complete],
+            });
+        }
+    }
     anomalies
 }
 
@@ -297,5 +335,23 @@ mod tests {
         assert_eq!(anomalies[0].events, vec![invoke, complete]);
         history.wire.push(accepted(vec![(tp(1), 3)]));
         assert_eq!(check(&history, &FinalState::default()), vec![]);
+    }
+
+    #[test]
+    fn a_fetched_offset_no_coordinator_answered_is_a_mismatch() {
+        let mut b = HistoryBuilder::new();
+        b.offset_fetch(1, "g", &[(tp(0), 5), (tp(1), -1)]);
+        let (invoke, complete) = b.offset_fetch(1, "g", &[(tp(0), 6)]);
+        let mut history = b.build();
+        history.wire_recorded = true;
+        history.wire = vec![WireEvent::OffsetsServed {
+            node: 1,
+            group: "g".into(),
+            offsets: vec![(tp(0), 5), (tp(1), -1)],
+        }];
+        let anomalies = check(&history, &FinalState::default());
+        assert_eq!(anomalies.len(), 1);
+        assert_eq!(anomalies[0].offset, Some(6));
+        assert_eq!(anomalies[0].events, vec![invoke, complete]);
     }
 }

@@ -3,8 +3,8 @@
 //! history so that a client bug (a lost ack, an invented read) cannot hide a broker bug, and
 //! vice versa.
 //!
-//! Group coordinators' answers are recorded too: the assignments SyncGroup handed out and the
-//! offsets OffsetCommit accepted. Order here is the order responses were written, which is not
+//! Group coordinators' answers are recorded too: the assignments SyncGroup handed out, the
+//! offsets OffsetCommit accepted and the committed offsets OffsetFetch returned. Order here is the order responses were written, which is not
 //! the order requests were decided in (each connection writes from its own task, and a held
 //! connection writes late), so no checker infers "decided after" from it. Group exchanges are
 //! decoded only once the broker lists those APIs in `protocol::SUPPORTED`: before that it
@@ -12,8 +12,9 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    ApiKey, FetchRequest, FetchResponse, OffsetCommitRequest, OffsetCommitResponse, RequestKind,
-    ResponseKind, SyncGroupRequest, SyncGroupResponse, TopicName,
+    ApiKey, FetchRequest, FetchResponse, OffsetCommitRequest, OffsetCommitResponse,
+    OffsetFetchRequest, OffsetFetchResponse, RequestKind, ResponseKind, SyncGroupRequest,
+    SyncGroupResponse, TopicName,
 };
 use kafka_protocol::records::RecordBatchDecoder;
 use kafkasim::group::consumer_protocol;
@@ -68,6 +69,13 @@ pub enum WireEvent {
         member_id: String,
         group_instance_id: Option<String>,
         generation: i32,
+        offsets: Vec<(Tp, i64)>,
+    },
+    /// A group coordinator answered an OffsetFetch for `group` with these committed offsets
+    /// (-1: none), for the partitions it answered without error.
+    OffsetsServed {
+        node: i32,
+        group: String,
         offsets: Vec<(Tp, i64)>,
     },
 }
@@ -125,6 +133,9 @@ fn events(
             RequestKind::OffsetCommit(req),
             ResponseKind::OffsetCommit(resp),
         ) => commit_accepted(node, &req, &resp).into_iter().collect(),
+        (ApiKey::OffsetFetch, RequestKind::OffsetFetch(req), ResponseKind::OffsetFetch(resp)) => {
+            offsets_served(node, &req, &resp)
+        }
         (ApiKey::Produce, RequestKind::Produce(req), ResponseKind::Produce(resp))
             if req.acks != 0 =>
         {
@@ -228,6 +239,54 @@ fn commit_accepted(
         generation: request.generation_id_or_member_epoch,
         offsets,
     })
+}
+
+/// The committed offsets an OffsetFetch answered without error, per group: the response's
+/// `topics` for the request's one group (v0–v7), or each of its `groups` (v8+).
+fn offsets_served(
+    node: i32,
+    request: &OffsetFetchRequest,
+    response: &OffsetFetchResponse,
+) -> Vec<WireEvent> {
+    let mut events = Vec::new();
+    let mut push = |group: &str, offsets: Vec<(Tp, i64)>| {
+        if !offsets.is_empty() {
+            events.push(WireEvent::OffsetsServed {
+                node,
+                group: group.to_string(),
+                offsets,
+            });
+        }
+    };
+    if response.error_code == ErrorCode::NONE {
+        let offsets = (response.topics.iter())
+            .flat_map(|t| t.partitions.iter().map(move |p| (t, p)))
+            .filter(|(_, p)| p.error_code == ErrorCode::NONE)
+            .map(|(t, p)| {
+                (
+                    Tp::new(t.name.0.as_str(), p.partition_index),
+                    p.committed_offset,
+                )
+            })
+            .collect();
+        push(request.group_id.0.as_str(), offsets);
+    }
+    for group in response
+        .groups
+        .iter()
+        .filter(|g| g.error_code == ErrorCode::NONE)
+    {
+        let offsets = (group.topics.iter())
+            .flat_map(|t| t.partitions.iter().map(move |p| (t, p)))
+            .filter(|(_, p)| p.error_code == ErrorCode::NONE)
+            .map(|(t, p)| {
+                let topic = topic_label(&t.name, t.topic_id.as_u128());
+                (Tp::new(topic, p.partition_index), p.committed_offset)
+            })
+            .collect();
+        push(group.group_id.0.as_str(), offsets);
+    }
+    events
 }
 
 /// How the wire history names a Fetch topic: by name, or (Fetch v13+, which names topics only
@@ -443,6 +502,71 @@ mod tests {
         assert_eq!(
             events(1, ApiKey::OffsetCommit, request.into(), response.into()),
             vec![]
+        );
+    }
+
+    #[test]
+    fn offset_fetch_answers_are_recorded_per_group() {
+        use kafka_protocol::messages::offset_fetch_response as r;
+        let partition = |index: i32, offset: i64, error: ErrorCode| {
+            let mut p = r::OffsetFetchResponsePartition::default();
+            p.partition_index = index;
+            p.committed_offset = offset;
+            p.error_code = error.code();
+            p
+        };
+        let mut request = OffsetFetchRequest::default();
+        request.group_id = StrBytes::from_static_str("g").into();
+        let mut topic = r::OffsetFetchResponseTopic::default();
+        topic.name = StrBytes::from_static_str("t").into();
+        topic.partitions = vec![
+            partition(0, 7, ErrorCode::NONE),
+            partition(1, -1, ErrorCode::NONE),
+            partition(2, 3, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+        ];
+        let mut response = OffsetFetchResponse::default();
+        response.topics = vec![topic];
+        let found = events(
+            1,
+            ApiKey::OffsetFetch,
+            request.clone().into(),
+            response.clone().into(),
+        );
+        assert_eq!(
+            found,
+            vec![WireEvent::OffsetsServed {
+                node: 1,
+                group: "g".into(),
+                offsets: vec![(Tp::new("t", 0), 7), (Tp::new("t", 1), -1)],
+            }]
+        );
+        // A v8+ answer names its groups; one answered with an error records nothing.
+        let mut partitions = r::OffsetFetchResponsePartitions::default();
+        partitions.partition_index = 4;
+        partitions.committed_offset = 9;
+        let mut topics = r::OffsetFetchResponseTopics::default();
+        topics.name = StrBytes::from_static_str("u").into();
+        topics.partitions = vec![partitions];
+        let mut group = r::OffsetFetchResponseGroup::default();
+        group.group_id = StrBytes::from_static_str("h").into();
+        group.topics = vec![topics];
+        let mut failed = group.clone();
+        failed.group_id = StrBytes::from_static_str("f").into();
+        failed.error_code = ErrorCode::COORDINATOR_LOAD_IN_PROGRESS.code();
+        let mut response = OffsetFetchResponse::default();
+        response.groups = vec![group, failed];
+        assert_eq!(
+            events(
+                2,
+                ApiKey::OffsetFetch,
+                OffsetFetchRequest::default().into(),
+                response.into()
+            ),
+            vec![WireEvent::OffsetsServed {
+                node: 2,
+                group: "h".into(),
+                offsets: vec![(Tp::new("u", 4), 9)],
+            }]
         );
     }
 }
