@@ -49,6 +49,35 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     // Idempotent producers only (transactions come later); v2 is flexible, v3 adds the
     // producer id and epoch a client re-initialising sends.
     (ApiKey::InitProducerId, 0, 4),
+    // The classic consumer-group protocol, served by the group coordinator.
+    // v1 adds the rebalance timeout, v4 the MEMBER_ID_REQUIRED round trip, v5 the group
+    // instance id (static membership, KIP-345), v6 is flexible, v7 returns the protocol type
+    // (KIP-559), v8 adds the joining member's reason (KIP-800), v9 skips assignment for a
+    // static leader rejoining (KIP-814).
+    (ApiKey::JoinGroup, 0, 9),
+    // v3 adds the group instance id, v4 is flexible, v5 the protocol type and name (checked
+    // against the group's).
+    (ApiKey::SyncGroup, 0, 5),
+    // v3 adds the group instance id, v4 is flexible.
+    (ApiKey::Heartbeat, 0, 4),
+    // v3 removes members in a batch, each by member id or group instance id; v4 is flexible,
+    // v5 adds a reason per member (KIP-800).
+    (ApiKey::LeaveGroup, 0, 5),
+    // v2 adds the retention time (gone again in v5), v6 the leader epoch per partition, v7
+    // the group instance id, v8 is flexible, v9 accepts a KIP-848 member epoch in place of
+    // the generation.
+    (ApiKey::OffsetCommit, 2, 9),
+    // v2 fetches all of a group's offsets when topics is null, v5 returns the leader epoch,
+    // v6 is flexible, v7 adds require_stable (KIP-447), v8 fetches for a batch of groups,
+    // v9 adds each group's member id and epoch (KIP-848).
+    (ApiKey::OffsetFetch, 1, 9),
+    // v3 is flexible, v4 adds a filter on group states, v5 a filter on group types.
+    (ApiKey::ListGroups, 0, 5),
+    // v3 adds the authorized operations, v4 the members' group instance ids, v5 is flexible.
+    (ApiKey::DescribeGroups, 0, 5),
+    // v2 is flexible.
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
 ];
 
 /// The APIs the controller serves: brokers register, heartbeat, propose ISR changes, fetch

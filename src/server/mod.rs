@@ -13,6 +13,7 @@ mod connection;
 mod controller_link;
 pub mod fetch_session;
 mod fetcher;
+pub mod groups;
 mod handlers;
 pub mod partition;
 mod topic_configs;
@@ -29,7 +30,7 @@ use tokio::sync::mpsc;
 use crate::sync::Watch;
 use tokio::net::TcpListener;
 
-pub use config::{BrokerConfig, BrokerEndpoint, TopicAssignment};
+pub use config::{BrokerConfig, BrokerEndpoint, GroupModel, TopicAssignment};
 use partition::{IsrProposal, PartitionHandle, ReplicaConfig, TICK_INTERVAL};
 
 use crate::metadata::MetadataState;
@@ -95,6 +96,8 @@ pub struct Broker {
     producer_ids: Mutex<Option<crate::txn::ProducerIdManager>>,
     /// Dynamic broker configs (AlterConfigs on a BROKER resource), over `config.configs`.
     dynamic_configs: Mutex<DynamicBrokerConfigs>,
+    /// The group coordinator of the `__consumer_offsets` partitions this broker leads.
+    pub(crate) groups: groups::GroupCoordinator,
 }
 
 impl Broker {
@@ -116,6 +119,8 @@ impl Broker {
             None => (None, None),
         };
         let session_slots = config.max_incremental_fetch_session_cache_slots();
+        let group_settings =
+            groups::GroupSettings::from_config(&config).map_err(anyhow::Error::msg)?;
         let broker = Arc::new(Broker {
             env,
             config,
@@ -138,6 +143,7 @@ impl Broker {
             stopped: AtomicBool::new(false),
             producer_ids: Mutex::new(None),
             dynamic_configs: Mutex::new(DynamicBrokerConfigs::default()),
+            groups: groups::GroupCoordinator::new(group_settings),
         });
         if broker.config.controller.is_none() {
             // With a controller they come from the metadata log instead.
@@ -552,6 +558,22 @@ impl Broker {
     }
 
     /// The cluster map's entry for a topic.
+    /// The leader of a partition as this broker knows it: from the metadata log with a
+    /// controller, else the first replica of the static map. `None` when there is none.
+    pub fn leader_of(&self, topic: &str, partition: i32) -> Option<i32> {
+        if self.config.controller.is_some() {
+            let metadata = self.metadata.lock().unwrap();
+            let leader = metadata.as_ref()?.partition(topic, partition)?.leader;
+            return (leader >= 0).then_some(leader);
+        }
+        let topic = self.topic(topic)?;
+        topic
+            .replicas
+            .get(usize::try_from(partition).ok()?)?
+            .first()
+            .copied()
+    }
+
     pub fn topic(&self, name: &str) -> Option<TopicAssignment> {
         self.topics.lock().unwrap().get(name).cloned()
     }
@@ -633,6 +655,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     tokio::spawn(housekeeping(broker.clone()));
     tokio::spawn(checkpoint_high_watermarks(broker.clone()));
+    tokio::spawn(groups::run(broker.clone()));
     let controlled = broker.config.controller.is_some();
     for ((topic, partition), handle) in broker.partitions() {
         // Without a controller only followers ever fetch; with one, any replica may become a

@@ -7,8 +7,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
     create_topics_request, fetch_request, list_offsets_request, metadata_request, produce_request,
     ApiVersionsRequest, BrokerId, CreateTopicsRequest, DeleteTopicsRequest, FetchRequest,
-    FindCoordinatorRequest, ListOffsetsRequest, MetadataRequest, ProduceRequest, RequestHeader,
-    RequestKind, TopicName, TransactionalId,
+    FindCoordinatorRequest, GroupId, ListOffsetsRequest, MetadataRequest, ProduceRequest,
+    RequestHeader, RequestKind, TopicName, TransactionalId,
 };
 use kafka_protocol::protocol::StrBytes;
 use proptest::prelude::*;
@@ -111,6 +111,19 @@ impl Gen {
 
     fn topic(&mut self) -> TopicName {
         TopicName(self.text())
+    }
+
+    fn group(&mut self) -> GroupId {
+        GroupId(self.text())
+    }
+
+    /// Zero to five arbitrary bytes.
+    fn bytes(&mut self) -> Bytes {
+        Bytes::from(
+            (0..self.below(6))
+                .map(|_| self.next() as u8)
+                .collect::<Vec<_>>(),
+        )
     }
 
     /// `None` one time in four when `nullable`.
@@ -526,6 +539,217 @@ fn create_partitions(gen: &mut Gen, version: i16) -> RequestKind {
     request.into()
 }
 
+fn join_group(gen: &mut Gen, version: i16) -> RequestKind {
+    use kafka_protocol::messages::join_group_request as join;
+    let flexible = version >= 6;
+    let mut request = join::JoinGroupRequest::default();
+    request.group_id = gen.group();
+    request.session_timeout_ms = gen.i32();
+    if version >= 1 {
+        request.rebalance_timeout_ms = gen.i32();
+    }
+    request.member_id = gen.text();
+    if version >= 5 {
+        request.group_instance_id = gen.maybe(true, |gen| gen.text());
+    }
+    request.protocol_type = gen.text();
+    request.protocols = gen.vec(|gen| {
+        let mut protocol = join::JoinGroupRequestProtocol::default();
+        protocol.name = gen.text();
+        protocol.metadata = gen.bytes();
+        protocol.unknown_tagged_fields = gen.unknown_tags(flexible);
+        protocol
+    });
+    if version >= 8 {
+        request.reason = gen.maybe(true, |gen| gen.text());
+    }
+    request.unknown_tagged_fields = gen.unknown_tags(flexible);
+    request.into()
+}
+
+fn sync_group(gen: &mut Gen, version: i16) -> RequestKind {
+    use kafka_protocol::messages::sync_group_request as sync;
+    let flexible = version >= 4;
+    let mut request = sync::SyncGroupRequest::default();
+    request.group_id = gen.group();
+    request.generation_id = gen.i32();
+    request.member_id = gen.text();
+    if version >= 3 {
+        request.group_instance_id = gen.maybe(true, |gen| gen.text());
+    }
+    if version >= 5 {
+        request.protocol_type = gen.maybe(true, |gen| gen.text());
+        request.protocol_name = gen.maybe(true, |gen| gen.text());
+    }
+    request.assignments = gen.vec(|gen| {
+        let mut assignment = sync::SyncGroupRequestAssignment::default();
+        assignment.member_id = gen.text();
+        assignment.assignment = gen.bytes();
+        assignment.unknown_tagged_fields = gen.unknown_tags(flexible);
+        assignment
+    });
+    request.unknown_tagged_fields = gen.unknown_tags(flexible);
+    request.into()
+}
+
+fn heartbeat(gen: &mut Gen, version: i16) -> RequestKind {
+    let mut request = kafka_protocol::messages::HeartbeatRequest::default();
+    request.group_id = gen.group();
+    request.generation_id = gen.i32();
+    request.member_id = gen.text();
+    if version >= 3 {
+        request.group_instance_id = gen.maybe(true, |gen| gen.text());
+    }
+    request.unknown_tagged_fields = gen.unknown_tags(version >= 4);
+    request.into()
+}
+
+fn leave_group(gen: &mut Gen, version: i16) -> RequestKind {
+    use kafka_protocol::messages::leave_group_request as leave;
+    let flexible = version >= 4;
+    let mut request = leave::LeaveGroupRequest::default();
+    request.group_id = gen.group();
+    if version <= 2 {
+        request.member_id = gen.text();
+    } else {
+        request.members = gen.vec(|gen| {
+            let mut member = leave::MemberIdentity::default();
+            member.member_id = gen.text();
+            member.group_instance_id = gen.maybe(true, |gen| gen.text());
+            if version >= 5 {
+                member.reason = gen.maybe(true, |gen| gen.text());
+            }
+            member.unknown_tagged_fields = gen.unknown_tags(flexible);
+            member
+        });
+    }
+    request.unknown_tagged_fields = gen.unknown_tags(flexible);
+    request.into()
+}
+
+fn offset_commit(gen: &mut Gen, version: i16) -> RequestKind {
+    use kafka_protocol::messages::offset_commit_request as commit;
+    let flexible = version >= 8;
+    let mut request = commit::OffsetCommitRequest::default();
+    request.group_id = gen.group();
+    request.generation_id_or_member_epoch = gen.i32();
+    request.member_id = gen.text();
+    if version >= 7 {
+        request.group_instance_id = gen.maybe(true, |gen| gen.text());
+    }
+    if version <= 4 {
+        request.retention_time_ms = gen.i64();
+    }
+    request.topics = gen.vec(|gen| {
+        let mut topic = commit::OffsetCommitRequestTopic::default();
+        topic.name = gen.topic();
+        topic.partitions = gen.vec(|gen| {
+            let mut partition = commit::OffsetCommitRequestPartition::default();
+            partition.partition_index = gen.i32();
+            partition.committed_offset = gen.i64();
+            if version >= 6 {
+                partition.committed_leader_epoch = gen.i32();
+            }
+            partition.committed_metadata = gen.maybe(true, |gen| gen.text());
+            partition.unknown_tagged_fields = gen.unknown_tags(flexible);
+            partition
+        });
+        topic.unknown_tagged_fields = gen.unknown_tags(flexible);
+        topic
+    });
+    request.unknown_tagged_fields = gen.unknown_tags(flexible);
+    request.into()
+}
+
+fn offset_fetch(gen: &mut Gen, version: i16) -> RequestKind {
+    use kafka_protocol::messages::offset_fetch_request as fetch;
+    let flexible = version >= 6;
+    let mut request = fetch::OffsetFetchRequest::default();
+    if version <= 7 {
+        request.group_id = gen.group();
+        request.topics = gen.maybe(version >= 2, |gen| {
+            gen.vec(|gen| {
+                let mut topic = fetch::OffsetFetchRequestTopic::default();
+                topic.name = gen.topic();
+                topic.partition_indexes = gen.vec(|gen| gen.i32());
+                topic.unknown_tagged_fields = gen.unknown_tags(flexible);
+                topic
+            })
+        });
+    } else {
+        request.groups = gen.vec(|gen| {
+            let mut group = fetch::OffsetFetchRequestGroup::default();
+            group.group_id = gen.group();
+            if version >= 9 {
+                group.member_id = gen.maybe(true, |gen| gen.text());
+                group.member_epoch = gen.i32();
+            }
+            group.topics = gen.maybe(true, |gen| {
+                gen.vec(|gen| {
+                    let mut topic = fetch::OffsetFetchRequestTopics::default();
+                    topic.name = gen.topic();
+                    topic.partition_indexes = gen.vec(|gen| gen.i32());
+                    topic.unknown_tagged_fields = gen.unknown_tags(flexible);
+                    topic
+                })
+            });
+            group.unknown_tagged_fields = gen.unknown_tags(flexible);
+            group
+        });
+    }
+    if version >= 7 {
+        request.require_stable = gen.below(2) == 0;
+    }
+    request.unknown_tagged_fields = gen.unknown_tags(flexible);
+    request.into()
+}
+
+fn list_groups(gen: &mut Gen, version: i16) -> RequestKind {
+    let mut request = kafka_protocol::messages::ListGroupsRequest::default();
+    if version >= 4 {
+        request.states_filter = gen.vec(|gen| gen.text());
+    }
+    if version >= 5 {
+        request.types_filter = gen.vec(|gen| gen.text());
+    }
+    request.unknown_tagged_fields = gen.unknown_tags(version >= 3);
+    request.into()
+}
+
+fn describe_groups(gen: &mut Gen, version: i16) -> RequestKind {
+    let mut request = kafka_protocol::messages::DescribeGroupsRequest::default();
+    request.groups = gen.vec(|gen| gen.group());
+    if version >= 3 {
+        request.include_authorized_operations = gen.below(2) == 0;
+    }
+    request.unknown_tagged_fields = gen.unknown_tags(version >= 5);
+    request.into()
+}
+
+fn delete_groups(gen: &mut Gen, version: i16) -> RequestKind {
+    let mut request = kafka_protocol::messages::DeleteGroupsRequest::default();
+    request.groups_names = gen.vec(|gen| gen.group());
+    request.unknown_tagged_fields = gen.unknown_tags(version >= 2);
+    request.into()
+}
+
+fn offset_delete(gen: &mut Gen, _version: i16) -> RequestKind {
+    use kafka_protocol::messages::offset_delete_request as delete;
+    let mut request = delete::OffsetDeleteRequest::default();
+    request.group_id = gen.group();
+    request.topics = gen.vec(|gen| {
+        let mut topic = delete::OffsetDeleteRequestTopic::default();
+        topic.name = gen.topic();
+        topic.partitions = gen.vec(|gen| {
+            let mut partition = delete::OffsetDeleteRequestPartition::default();
+            partition.partition_index = gen.i32();
+            partition
+        });
+        topic
+    });
+    request.into()
+}
+
 /// A random valid request of `api_key` at `version`, with every field the version has.
 fn valid_request(gen: &mut Gen, api_key: ApiKey, version: i16) -> RequestKind {
     match api_key {
@@ -545,6 +769,16 @@ fn valid_request(gen: &mut Gen, api_key: ApiKey, version: i16) -> RequestKind {
         ApiKey::CreatePartitions => create_partitions(gen, version),
         ApiKey::IncrementalAlterConfigs => incremental_alter_configs(gen, version),
         ApiKey::InitProducerId => init_producer_id(gen, version),
+        ApiKey::JoinGroup => join_group(gen, version),
+        ApiKey::SyncGroup => sync_group(gen, version),
+        ApiKey::Heartbeat => heartbeat(gen, version),
+        ApiKey::LeaveGroup => leave_group(gen, version),
+        ApiKey::OffsetCommit => offset_commit(gen, version),
+        ApiKey::OffsetFetch => offset_fetch(gen, version),
+        ApiKey::ListGroups => list_groups(gen, version),
+        ApiKey::DescribeGroups => describe_groups(gen, version),
+        ApiKey::DeleteGroups => delete_groups(gen, version),
+        ApiKey::OffsetDelete => offset_delete(gen, version),
         other => panic!("no generator for {other:?}"),
     }
 }
@@ -739,4 +973,31 @@ fn known_tagged_fields_must_fill_their_size() {
     let mut lying = fetch_v12_with_cluster_id(1, &[]);
     *lying.last_mut().unwrap() = 0x7f;
     assert!(check(&lying).is_err());
+}
+
+#[test]
+fn group_requests_refuse_impossible_lengths_and_misplaced_nulls() {
+    // OffsetFetch v1: group "g", then a null topic list, which only v2 and later allow.
+    let mut body = vec![0, 1, b'g'];
+    body.extend_from_slice(&(-1i32).to_be_bytes());
+    let error = refusal(ApiKey::OffsetFetch, 1, &body);
+    assert!(error.contains("topics: null"), "{error}");
+    assert_eq!(check_request_body(ApiKey::OffsetFetch, 2, &body), Ok(()));
+    // OffsetFetch v8: one group "g" whose topic list is null (compact length 0), then
+    // require_stable and the tagged sections; a v9 group also has a member id and epoch.
+    let v8 = [2, 2, b'g', 0, 0, 0, 0];
+    assert_eq!(check_request_body(ApiKey::OffsetFetch, 8, &v8), Ok(()));
+    refusal(ApiKey::OffsetFetch, 9, &v8);
+    // JoinGroup v5 claiming 2^20 protocols in a short body.
+    let mut body = vec![0, 1, b'g', 0, 0, 0, 10, 0, 0, 0, 10, 0, 0, 0xff, 0xff, 0, 0];
+    body.extend_from_slice(&(1i32 << 20).to_be_bytes());
+    body.extend_from_slice(&[0; 32]);
+    let error = refusal(ApiKey::JoinGroup, 5, &body);
+    assert!(error.contains("protocols: array of 1048576"), "{error}");
+    // LeaveGroup v3 with one member whose member id is null: only its instance id may be.
+    let mut body = vec![0, 1, b'g', 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff];
+    let error = refusal(ApiKey::LeaveGroup, 3, &body);
+    assert!(error.contains("members: [0]: member_id"), "{error}");
+    body[7..9].copy_from_slice(&[0, 0]);
+    assert_eq!(check_request_body(ApiKey::LeaveGroup, 3, &body), Ok(()));
 }

@@ -166,10 +166,32 @@ pub(super) async fn auto_create(
     broker: &Broker,
     name: &str,
 ) -> Result<Option<TopicAssignment>, Rejection> {
+    create_with(broker, name, -1, -1, &[]).await
+}
+
+/// Create a topic the broker itself needs (`__consumer_offsets`) with these partitions,
+/// replication factor and configs (-1: the broker's defaults), by the path CreateTopics takes.
+pub(super) async fn create_with(
+    broker: &Broker,
+    name: &str,
+    num_partitions: i32,
+    replication_factor: i16,
+    configs: &[(&str, String)],
+) -> Result<Option<TopicAssignment>, Rejection> {
     let mut topic = CreatableTopic::default();
     topic.name = kafka_protocol::messages::TopicName(str_bytes(name));
-    topic.num_partitions = -1;
-    topic.replication_factor = -1;
+    topic.num_partitions = num_partitions;
+    topic.replication_factor = replication_factor;
+    topic.configs = configs
+        .iter()
+        .map(|(key, value)| {
+            let mut config =
+                kafka_protocol::messages::create_topics_request::CreatableTopicConfig::default();
+            config.name = str_bytes(key);
+            config.value = Some(str_bytes(value));
+            config
+        })
+        .collect();
     if broker.config.controller.is_some() {
         let mut request = CreateTopicsRequest::default();
         request.topics = vec![topic];

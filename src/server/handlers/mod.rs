@@ -4,18 +4,30 @@ mod alter_configs;
 mod api_versions;
 mod create_partitions;
 mod create_topics;
+mod delete_groups;
 mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
+mod describe_groups;
 mod fetch;
 mod find_coordinator;
+mod heartbeat;
 mod incremental_alter_configs;
 mod init_producer_id;
+mod join_group;
+mod leave_group;
+mod list_groups;
 mod list_offsets;
 mod metadata;
+mod offset_commit;
+mod offset_delete;
+mod offset_fetch;
 mod offset_for_leader_epoch;
 mod produce;
+mod sync_group;
+
+pub(crate) use produce::wait_for_replicas;
 
 use bytes::Bytes;
 use kafka_protocol::messages::{RequestKind, ResponseKind};
@@ -52,7 +64,24 @@ pub async fn dispatch(broker: &Broker, request: Request) -> Reply {
         }
         RequestKind::Fetch(req) => fetch::handle(broker, req, version).await.into(),
         RequestKind::ListOffsets(req) => list_offsets::handle(broker, req, version).await.into(),
-        RequestKind::FindCoordinator(req) => find_coordinator::handle(req, version).into(),
+        RequestKind::FindCoordinator(req) => {
+            find_coordinator::handle(broker, req, version).await.into()
+        }
+        RequestKind::JoinGroup(req) => {
+            let client_id = request.header.client_id.as_ref().map(|c| c.to_string());
+            join_group::handle(broker, req, version, client_id.unwrap_or_default())
+                .await
+                .into()
+        }
+        RequestKind::SyncGroup(req) => sync_group::handle(broker, req).await.into(),
+        RequestKind::Heartbeat(req) => heartbeat::handle(broker, req).await.into(),
+        RequestKind::LeaveGroup(req) => leave_group::handle(broker, req, version).await.into(),
+        RequestKind::OffsetCommit(req) => offset_commit::handle(broker, req, version).await.into(),
+        RequestKind::OffsetFetch(req) => offset_fetch::handle(broker, req, version).await.into(),
+        RequestKind::ListGroups(req) => list_groups::handle(broker, req).await.into(),
+        RequestKind::DescribeGroups(req) => describe_groups::handle(broker, req).await.into(),
+        RequestKind::DeleteGroups(req) => delete_groups::handle(broker, req).await.into(),
+        RequestKind::OffsetDelete(req) => offset_delete::handle(broker, req).await.into(),
         RequestKind::CreateTopics(req) => create_topics::handle(broker, req).await.into(),
         RequestKind::DeleteTopics(req) => delete_topics::handle(broker, req, version).into(),
         RequestKind::OffsetForLeaderEpoch(req) => {

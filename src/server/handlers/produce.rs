@@ -87,7 +87,7 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
 }
 
 /// The delayed produce: wait until the high watermark passes `last_offset`.
-async fn wait_for_replicas(
+pub(crate) async fn wait_for_replicas(
     handle: &PartitionHandle,
     last_offset: i64,
     timeout: Duration,
