@@ -236,3 +236,89 @@ fn three_eager_range_members_consume_everything_and_commit_the_log_end() {
 fn three_cooperative_sticky_members_consume_everything_and_commit_the_log_end() {
     three_members_consume_everything_and_commit_the_log_end(Assignor::CooperativeSticky);
 }
+
+/// A member that stops polling for longer than `max.poll.interval.ms` is taken out of the
+/// group by its own heartbeat task (LeaveGroup), the other member takes every partition, a
+/// commit from the stalled member is not sent (a definite failure), and its next poll reports
+/// its partitions lost before it joins again.
+#[test]
+fn a_member_that_stops_polling_leaves_and_finds_its_partitions_lost() {
+    simulate_cluster(one_broker(), move |addrs, clock| async move {
+        produce(&addrs, clock).await;
+        let mut config = member_config(&addrs, Assignor::Range);
+        config.max_poll_interval = Duration::from_millis(3_000);
+        let seen_stalled: Arc<Mutex<Seen>> = Arc::default();
+        let seen_other: Arc<Mutex<Seen>> = Arc::default();
+        let mut stalled =
+            GroupConsumer::new(config.clone(), Box::new(Recorder(seen_stalled.clone())));
+        let mut other = GroupConsumer::new(config, Box::new(Recorder(seen_other.clone())));
+        stalled.subscribe(&[TOPIC.to_string()]);
+        other.subscribe(&[TOPIC.to_string()]);
+        let other = tokio::spawn(async move {
+            // Poll for 15 s: through the first rebalance and the stalled member's leaving.
+            for _ in 0..75 {
+                other.poll(Duration::from_millis(200)).await.expect("poll");
+            }
+            let owned = other.assignment();
+            let report = other.commit_sync(None).await;
+            other.close().await;
+            (owned, report)
+        });
+        stalled
+            .poll(Duration::from_millis(200))
+            .await
+            .expect("poll");
+        for _ in 0..20 {
+            if !stalled.assignment().is_empty() {
+                break;
+            }
+            stalled
+                .poll(Duration::from_millis(200))
+                .await
+                .expect("poll");
+        }
+        let owned_before = stalled.assignment();
+        assert!(
+            !owned_before.is_empty(),
+            "the stalled member got partitions"
+        );
+        let generation_before = stalled.generation_id();
+
+        tokio::time::sleep(Duration::from_millis(5_000)).await;
+        assert!(
+            stalled.take_poll_expired(),
+            "the heartbeat task left the group"
+        );
+        assert_eq!(stalled.generation_id(), -1);
+        let report = stalled.commit_sync(None).await;
+        assert!(
+            matches!(report.outcome, CommitOutcome::Fail(_)),
+            "{report:?}"
+        );
+        assert_eq!(report.invoke.generation_id, -1);
+        assert_eq!(seen_stalled.lock().unwrap().lost, 0);
+
+        stalled
+            .poll(Duration::from_millis(200))
+            .await
+            .expect("poll");
+        assert_eq!(
+            seen_stalled.lock().unwrap().lost,
+            1,
+            "the partitions owned in generation {generation_before} are lost"
+        );
+        assert!(stalled.generation_id() > generation_before);
+
+        let (owned_by_other, report) = other.await.expect("other member");
+        assert!(matches!(report.outcome, CommitOutcome::Ok), "{report:?}");
+        assert!(!owned_by_other.is_empty());
+        let took_everything = seen_other
+            .lock()
+            .unwrap()
+            .assigned
+            .iter()
+            .any(|(_, partitions)| partitions.len() == PARTITIONS as usize);
+        assert!(took_everything, "the other member took every partition");
+        stalled.close().await;
+    });
+}
