@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafkasim::client::group::{CommitOutcome, MemberInfo};
+use kafkasim::client::group::{CommitOutcome, MemberInfo, MemberState, NoListener};
 use kafkasim::client::{
     CommitReport, GroupConfig, GroupConsumer, GroupListener, OffsetReset, Producer, ProducerConfig,
     ProducerRecord,
@@ -210,10 +210,7 @@ fn three_members_consume_everything_and_commit_the_log_end(strategy: Assignor) {
         assert_eq!(assigned.len(), PARTITIONS as usize);
 
         // A fresh member of the group reads the committed offsets: the log end everywhere.
-        let mut reader = GroupConsumer::new(
-            member_config(&addrs, strategy),
-            Box::new(kafkasim::client::group::NoListener),
-        );
+        let mut reader = GroupConsumer::new(member_config(&addrs, strategy), Box::new(NoListener));
         let partitions: Vec<(String, i32)> =
             (0..PARTITIONS).map(|p| (TOPIC.to_string(), p)).collect();
         let committed = reader.committed(&partitions).await.expect("committed");
@@ -320,5 +317,63 @@ fn a_member_that_stops_polling_leaves_and_finds_its_partitions_lost() {
             .any(|(_, partitions)| partitions.len() == PARTITIONS as usize);
         assert!(took_everything, "the other member took every partition");
         stalled.close().await;
+    });
+}
+
+/// Static membership (KIP-345): a static member's close sends no LeaveGroup, so the group
+/// does not rebalance; the same `group.instance.id` joining again within the session timeout
+/// gets the partitions back, and the other member's generation never changes.
+#[test]
+fn a_static_member_closes_without_leaving_and_comes_back_to_its_partitions() {
+    simulate_cluster(one_broker(), move |addrs, clock| async move {
+        produce(&addrs, clock).await;
+        let static_config = |instance: &str| {
+            let mut config = member_config(&addrs, Assignor::Range);
+            config.group_instance_id = Some(instance.to_string());
+            config
+        };
+        let mut first = GroupConsumer::new(static_config("a"), Box::new(NoListener));
+        let mut other = GroupConsumer::new(static_config("b"), Box::new(NoListener));
+        first.subscribe(&[TOPIC.to_string()]);
+        other.subscribe(&[TOPIC.to_string()]);
+        let other = tokio::spawn(async move {
+            let mut generations = BTreeSet::new();
+            for _ in 0..60 {
+                other.poll(Duration::from_millis(200)).await.expect("poll");
+                if other.state() == MemberState::Stable {
+                    generations.insert(other.generation_id());
+                }
+            }
+            other.close().await;
+            generations
+        });
+        for _ in 0..40 {
+            first.poll(Duration::from_millis(200)).await.expect("poll");
+            if first.assignment().len() == PARTITIONS as usize / 2 {
+                break;
+            }
+        }
+        let owned = first.assignment();
+        assert_eq!(owned.len(), PARTITIONS as usize / 2, "{owned:?}");
+        first.close().await;
+        drop(first);
+
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        let mut again = GroupConsumer::new(static_config("a"), Box::new(NoListener));
+        again.subscribe(&[TOPIC.to_string()]);
+        for _ in 0..20 {
+            again.poll(Duration::from_millis(200)).await.expect("poll");
+            if !again.assignment().is_empty() {
+                break;
+            }
+        }
+        assert_eq!(again.assignment(), owned, "the same partitions come back");
+        let generations = other.await.expect("other member");
+        assert_eq!(
+            generations.len(),
+            1,
+            "the other member saw one generation: {generations:?}"
+        );
+        again.close().await;
     });
 }
