@@ -1,4 +1,4 @@
-//! kafkasim's own Kafka clients — producer, consumer and admin — speaking the real wire
+//! kafkasim's own Kafka clients — producer, consumer, group consumer and admin — speaking the real wire
 //! protocol. The simulation's workloads and the command-line tools use them; they follow
 //! Kafka's client semantics and config names so that what they record is what a Kafka
 //! application would have seen.
@@ -7,11 +7,16 @@ pub mod admin;
 pub mod cluster;
 pub mod connection;
 pub mod consumer;
+pub mod group;
 pub mod partitioner;
 pub mod producer;
 
 pub use admin::{Admin, AdminError, ClusterDescription, ConfigEntry};
 pub use consumer::{ConsumeError, Consumer, ConsumerConfig, ConsumerRecord, OffsetReset};
+pub use group::{
+    CommitInvoke, CommitKind, CommitOutcome, CommitReport, GroupConfig, GroupConsumer, GroupError,
+    GroupListener, MemberInfo,
+};
 pub use producer::{
     Delivery, ProduceError, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
 };
