@@ -51,6 +51,8 @@ pub struct Cluster {
     pub controller: bool,
     /// Workload client processes of the run, for the `client(i)` target.
     pub clients: u32,
+    /// `offsets.topic.num.partitions` of `[broker]`, for the `coordinator(group)` target.
+    pub offsets_topic_partitions: i32,
 }
 
 /// kafkasim's own switches (`[model]`).

@@ -25,6 +25,9 @@ use crate::scenario::configs::Scope;
 
 /// How long one poll waits for records.
 const POLL_TIMEOUT: Duration = Duration::from_millis(500);
+/// How often a member reads its group's committed offsets back (OffsetFetch), as a lag
+/// monitor would: what committed-offset-lost checks against the acknowledged commits.
+const OFFSET_FETCH_INTERVAL: Duration = Duration::from_millis(2_000);
 
 /// A `[[workload]] kind = "group-consumer"`.
 pub struct GroupConsumerWorkload {
@@ -222,6 +225,7 @@ async fn run_member(
     let mut consumer = GroupConsumer::new(config, Box::new(listener));
     consumer.subscribe(&[topic]);
     let mut generation = -1;
+    let mut next_offset_fetch = tokio::time::Instant::now() + OFFSET_FETCH_INTERVAL;
     while !stop.load(Ordering::Relaxed) {
         let op = recorder.invoke(process, EventKind::PollInvoke);
         let result = consumer.poll(POLL_TIMEOUT).await;
@@ -255,6 +259,11 @@ async fn run_member(
             },
         };
         recorder.complete(process, op, kind);
+        let now = tokio::time::Instant::now();
+        if now >= next_offset_fetch {
+            next_offset_fetch = now + OFFSET_FETCH_INTERVAL;
+            fetch_committed(&mut consumer, &group, process, &recorder).await;
+        }
         if consumer.generation_id() != generation {
             generation = consumer.generation_id();
             if generation >= 0 {
@@ -273,4 +282,40 @@ async fn run_member(
         }
     }
     consumer.close().await;
+}
+
+/// Read back the committed offsets of the member's partitions and record what came back.
+async fn fetch_committed(
+    consumer: &mut GroupConsumer,
+    group: &str,
+    process: u32,
+    recorder: &Recorder,
+) {
+    let partitions = consumer.assignment();
+    if partitions.is_empty() {
+        return;
+    }
+    let op = recorder.invoke(
+        process,
+        EventKind::OffsetFetchInvoke {
+            group: group.to_string(),
+            partitions: tps(&partitions),
+        },
+    );
+    let kind = match consumer.committed(&partitions).await {
+        Ok(committed) => EventKind::OffsetFetchComplete {
+            outcome: Outcome::Ok,
+            offsets: committed
+                .iter()
+                .map(|((topic, partition), offset)| {
+                    (Tp::new(topic.clone(), *partition), offset.unwrap_or(-1))
+                })
+                .collect(),
+        },
+        Err(error) => EventKind::OffsetFetchComplete {
+            outcome: Outcome::Fail(error.to_string()),
+            offsets: Vec::new(),
+        },
+    };
+    recorder.complete(process, op, kind);
 }
