@@ -377,3 +377,66 @@ fn a_static_member_closes_without_leaving_and_comes_back_to_its_partitions() {
         again.close().await;
     });
 }
+
+/// The coordinator (the only broker) restarts while a member consumes: the member finds it
+/// again, carries on, and the records and committed offsets are all there in the end.
+#[test]
+fn a_member_carries_on_after_its_coordinator_restarts() {
+    simulate_cluster(one_broker(), move |addrs, clock| async move {
+        let values = produce(&addrs, clock).await;
+        let seen: Arc<Mutex<Seen>> = Arc::default();
+        let mut consumer = GroupConsumer::new(
+            member_config(&addrs, Assignor::CooperativeSticky),
+            Box::new(Recorder(seen.clone())),
+        );
+        consumer.subscribe(&[TOPIC.to_string()]);
+        let mut consumed = BTreeSet::new();
+        let mut restarted = false;
+        for _ in 0..500 {
+            for record in consumer
+                .poll(Duration::from_millis(200))
+                .await
+                .expect("poll")
+            {
+                consumed.insert(String::from_utf8(record.value.unwrap().to_vec()).unwrap());
+            }
+            if !restarted && consumed.len() >= values.len() / 2 {
+                restart_broker(1);
+                restarted = true;
+            }
+            if consumed.len() == values.len() {
+                break;
+            }
+        }
+        assert!(restarted);
+        assert_eq!(consumed, values, "every record consumed");
+        // An async commit right after the restart may find the old connection broken (a
+        // fail or an info, never a false ok); commit_sync retries until it is answered.
+        let id = consumer.commit_async(None);
+        let report = consumer.commit_sync(None).await;
+        assert_eq!(report.outcome, CommitOutcome::Ok, "{report:?}");
+        consumer.close().await;
+        // Whatever its outcome, the async commit is reported by the time close returns.
+        let reported = seen
+            .lock()
+            .unwrap()
+            .commits
+            .iter()
+            .any(|report| report.invoke.id == id);
+        assert!(reported, "the async commit was reported");
+
+        let mut reader = GroupConsumer::new(
+            member_config(&addrs, Assignor::CooperativeSticky),
+            Box::new(NoListener),
+        );
+        let partitions: Vec<(String, i32)> =
+            (0..PARTITIONS).map(|p| (TOPIC.to_string(), p)).collect();
+        let committed = reader.committed(&partitions).await.expect("committed");
+        assert!(
+            committed
+                .values()
+                .all(|offset| *offset == Some(RECORDS_PER_PARTITION)),
+            "{committed:?}"
+        );
+    });
+}

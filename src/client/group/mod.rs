@@ -814,12 +814,21 @@ impl GroupConsumer {
         &self,
         invoke: &CommitInvoke,
     ) -> Result<(Connection, Identity), CommitOutcome> {
-        let state = self.shared.lock().unwrap();
+        let mut state = self.shared.lock().unwrap();
         let current = state.member.generation_if_stable();
         if invoke.generation_id == GENERATION_NONE
             || current != Some((invoke.generation_id, invoke.member_id.clone()))
         {
             return Err(CommitOutcome::Fail(CommitError::NotInGroup));
+        }
+        // A connection already broken would refuse the request unsent; forget it so the
+        // heartbeat task (or a retry) finds the coordinator again.
+        if state
+            .coordinator
+            .as_ref()
+            .is_some_and(|c| c.conn.is_closed())
+        {
+            state.coordinator = None;
         }
         let Some(coordinator) = &state.coordinator else {
             return Err(CommitOutcome::Fail(CommitError::CoordinatorUnknown));
