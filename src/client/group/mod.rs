@@ -170,7 +170,10 @@ pub(crate) struct Shared {
 
 /// One JoinGroup + SyncGroup round's result.
 enum Round {
-    Assigned(Vec<u8>),
+    /// The assignment was taken (under the same lock as the SyncGroup answer, so nothing
+    /// can reset the member in between): what changed, the partitions owned now and their
+    /// generation.
+    Assigned(JoinCompletion, Vec<TopicPartition>, i32),
     Step(JoinStep),
 }
 
@@ -481,8 +484,8 @@ impl GroupConsumer {
                 self.prepare_join().await;
             }
             let step = match self.join_and_sync().await? {
-                Round::Assigned(bytes) => {
-                    self.complete_join(&bytes)?;
+                Round::Assigned(completion, owned, generation) => {
+                    self.complete_join(completion, owned, generation);
                     continue;
                 }
                 Round::Step(step) => step,
@@ -549,6 +552,10 @@ impl GroupConsumer {
                 return Ok(Round::Step(JoinStep::CoordinatorUnknown));
             };
             let conn = coordinator.conn.clone();
+            if state.member.needs_join_prepare {
+                // Reset since the loop prepared: prepare again first.
+                return Ok(Round::Step(JoinStep::RetryNow));
+            }
             state.member.join_sent();
             let identity = Identity {
                 group_id: self.config.group_id.clone(),
@@ -616,10 +623,28 @@ impl GroupConsumer {
         let Ok((code, bytes)) = answer else {
             return Ok(self.unanswered());
         };
-        match self.shared.lock().unwrap().member.on_sync_response(code) {
-            JoinStep::Assigned => Ok(Round::Assigned(bytes)),
-            step => Ok(Round::Step(step)),
+        let decoded = decode_assignment(&bytes).map(|(assignment, _)| assignment.partitions);
+        let mut state = self.shared.lock().unwrap();
+        match state.member.on_sync_response(code) {
+            JoinStep::Assigned => {}
+            step => return Ok(Round::Step(step)),
         }
+        let Ok(assigned) = decoded else {
+            // The leader's bytes are unreadable: own nothing and rebalance again.
+            state.member.complete_join(&[], self.protocol);
+            state.member.request_rejoin();
+            return Err(GroupError::Protocol(format!(
+                "unreadable assignment: {:?}",
+                decoded.unwrap_err()
+            )));
+        };
+        let completion = state.member.complete_join(&assigned, self.protocol);
+        let owned = state.member.owned.clone();
+        Ok(Round::Assigned(
+            completion,
+            owned,
+            state.member.generation_id,
+        ))
     }
 
     fn unanswered(&mut self) -> Round {
@@ -644,25 +669,14 @@ impl GroupConsumer {
         leader_assignments(assignor, members, &counts).map_err(protocol_error)
     }
 
-    /// After SyncGroup: take the assignment (Kafka's `onJoinComplete`).
-    fn complete_join(&mut self, bytes: &[u8]) -> Result<(), GroupError> {
-        let assigned = match decode_assignment(bytes) {
-            Ok((assignment, _)) => assignment.partitions,
-            Err(error) => {
-                self.shared.lock().unwrap().member.request_rejoin();
-                return Err(GroupError::Protocol(error.to_string()));
-            }
-        };
+    /// After SyncGroup: tell the listener and the fetcher (Kafka's `onJoinComplete`).
+    fn complete_join(
+        &mut self,
+        completion: JoinCompletion,
+        owned: Vec<TopicPartition>,
+        generation: i32,
+    ) {
         let revoked_info = self.member_info(self.previous_generation);
-        let (completion, owned, generation) = {
-            let mut state = self.shared.lock().unwrap();
-            let completion = state.member.complete_join(&assigned, self.protocol);
-            (
-                completion,
-                state.member.owned.clone(),
-                state.member.generation_id,
-            )
-        };
         if !completion.revoked.is_empty() {
             self.listener
                 .on_partitions_revoked(&revoked_info, &completion.revoked);
@@ -674,7 +688,6 @@ impl GroupConsumer {
         let info = self.member_info(generation);
         self.listener
             .on_partitions_assigned(&info, &completion.added);
-        Ok(())
     }
 
     /// OffsetFetch for owned partitions without a position; false when that failed (then
