@@ -161,7 +161,10 @@ async fn run_member(
     assert!(consumer.assignment().is_empty());
 }
 
-fn three_members_consume_everything_and_commit_the_log_end(strategy: Assignor) {
+/// What the listeners saw, checked after the run.
+type Check = fn(&[Arc<Mutex<Seen>>]);
+
+fn three_members_consume_everything_and_commit_the_log_end(strategy: Assignor, check: Check) {
     simulate_cluster(one_broker(), move |addrs, clock| async move {
         let values = produce(&addrs, clock).await;
         let consumed: Arc<Mutex<BTreeSet<String>>> = Arc::default();
@@ -208,6 +211,7 @@ fn three_members_consume_everything_and_commit_the_log_end(strategy: Assignor) {
             })
             .collect();
         assert_eq!(assigned.len(), PARTITIONS as usize);
+        check(&seen);
 
         // A fresh member of the group reads the committed offsets: the log end everywhere.
         let mut reader = GroupConsumer::new(member_config(&addrs, strategy), Box::new(NoListener));
@@ -226,12 +230,12 @@ fn three_members_consume_everything_and_commit_the_log_end(strategy: Assignor) {
 
 #[test]
 fn three_eager_range_members_consume_everything_and_commit_the_log_end() {
-    three_members_consume_everything_and_commit_the_log_end(Assignor::Range);
+    three_members_consume_everything_and_commit_the_log_end(Assignor::Range, |_| {});
 }
 
 #[test]
 fn three_cooperative_sticky_members_consume_everything_and_commit_the_log_end() {
-    three_members_consume_everything_and_commit_the_log_end(Assignor::CooperativeSticky);
+    three_members_consume_everything_and_commit_the_log_end(Assignor::CooperativeSticky, |_| {});
 }
 
 /// A member that stops polling for longer than `max.poll.interval.ms` is taken out of the
@@ -438,5 +442,31 @@ fn a_member_carries_on_after_its_coordinator_restarts() {
                 .all(|offset| *offset == Some(RECORDS_PER_PARTITION)),
             "{committed:?}"
         );
+    });
+}
+
+#[test]
+fn three_roundrobin_members_consume_everything_and_commit_the_log_end() {
+    three_members_consume_everything_and_commit_the_log_end(Assignor::RoundRobin, |_| {});
+}
+
+#[test]
+fn three_eager_sticky_members_consume_everything_and_commit_the_log_end() {
+    // Eager members are told their whole assignment each generation: with `sticky`, a
+    // member that stays keeps everything it had when another leaves.
+    three_members_consume_everything_and_commit_the_log_end(Assignor::Sticky, |seen| {
+        let mut rebalances = 0;
+        for seen in seen {
+            let seen = seen.lock().unwrap();
+            for pair in seen.assigned.windows(2) {
+                let (before, after) = (&pair[0].1, &pair[1].1);
+                assert!(
+                    before.iter().all(|partition| after.contains(partition)),
+                    "{before:?} then {after:?}"
+                );
+                rebalances += 1;
+            }
+        }
+        assert!(rebalances >= 2, "members stayed through rebalances");
     });
 }
