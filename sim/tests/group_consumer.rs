@@ -53,6 +53,8 @@ struct Seen {
     assigned: Vec<(i32, Vec<(String, i32)>)>,
     revoked: usize,
     lost: usize,
+    /// (generation, member id) each lost callback named.
+    lost_by: Vec<(i32, String)>,
     commits: Vec<CommitReport>,
 }
 
@@ -69,8 +71,11 @@ impl GroupListener for Recorder {
     fn on_partitions_revoked(&mut self, _member: &MemberInfo, _partitions: &[(String, i32)]) {
         self.0.lock().unwrap().revoked += 1;
     }
-    fn on_partitions_lost(&mut self, _member: &MemberInfo, _partitions: &[(String, i32)]) {
-        self.0.lock().unwrap().lost += 1;
+    fn on_partitions_lost(&mut self, member: &MemberInfo, _partitions: &[(String, i32)]) {
+        let mut seen = self.0.lock().unwrap();
+        seen.lost += 1;
+        seen.lost_by
+            .push((member.generation_id, member.member_id.clone()));
     }
     fn on_commit_completed(&mut self, report: &CommitReport) {
         self.0.lock().unwrap().commits.push(report.clone());
@@ -284,6 +289,7 @@ fn a_member_that_stops_polling_leaves_and_finds_its_partitions_lost() {
             "the stalled member got partitions"
         );
         let generation_before = stalled.generation_id();
+        let member_before = stalled.member_id();
 
         tokio::time::sleep(Duration::from_millis(5_000)).await;
         assert!(
@@ -307,6 +313,11 @@ fn a_member_that_stops_polling_leaves_and_finds_its_partitions_lost() {
             seen_stalled.lock().unwrap().lost,
             1,
             "the partitions owned in generation {generation_before} are lost"
+        );
+        assert_eq!(
+            seen_stalled.lock().unwrap().lost_by,
+            [(generation_before, member_before)],
+            "lost partitions are reported as the old generation's"
         );
         assert!(stalled.generation_id() > generation_before);
 

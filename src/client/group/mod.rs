@@ -171,9 +171,9 @@ pub(crate) struct Shared {
 /// One JoinGroup + SyncGroup round's result.
 enum Round {
     /// The assignment was taken (under the same lock as the SyncGroup answer, so nothing
-    /// can reset the member in between): what changed, the partitions owned now and their
-    /// generation.
-    Assigned(JoinCompletion, Vec<TopicPartition>, i32),
+    /// can reset the member in between): what changed, the partitions owned now, their
+    /// generation and the member id.
+    Assigned(JoinCompletion, Vec<TopicPartition>, i32, String),
     Step(JoinStep),
 }
 
@@ -202,6 +202,8 @@ pub struct GroupConsumer {
     /// generation revoked and lost partitions are reported with).
     previous: Vec<TopicPartition>,
     previous_generation: i32,
+    /// The member id the last assignment was received with.
+    previous_member_id: String,
     closed: bool,
 }
 
@@ -294,6 +296,7 @@ impl GroupConsumer {
             heartbeat: None,
             previous: Vec::new(),
             previous_generation: GENERATION_NONE,
+            previous_member_id: MEMBER_ID_NONE.to_string(),
             closed: false,
             config,
         }
@@ -372,10 +375,11 @@ impl GroupConsumer {
         self.started.elapsed().as_millis() as u64
     }
 
-    fn member_info(&self, generation_id: i32) -> MemberInfo {
+    /// Who received the last assignment: revoked and lost partitions are reported as theirs.
+    fn previous_member_info(&self) -> MemberInfo {
         MemberInfo {
-            member_id: self.member_id(),
-            generation_id,
+            member_id: self.previous_member_id.clone(),
+            generation_id: self.previous_generation,
             group_instance_id: self.config.group_instance_id.clone(),
         }
     }
@@ -484,8 +488,8 @@ impl GroupConsumer {
                 self.prepare_join().await;
             }
             let step = match self.join_and_sync().await? {
-                Round::Assigned(completion, owned, generation) => {
-                    self.complete_join(completion, owned, generation);
+                Round::Assigned(completion, owned, generation, member_id) => {
+                    self.complete_join(completion, owned, generation, member_id);
                     continue;
                 }
                 Round::Step(step) => step,
@@ -529,7 +533,7 @@ impl GroupConsumer {
             let offsets = self.current_positions();
             self.commit_with_retries(offsets, CommitKind::Auto).await;
         }
-        let info = self.member_info(self.previous_generation);
+        let info = self.previous_member_info();
         let (prep, owned) = {
             let mut state = self.shared.lock().unwrap();
             let prep = state.member.prepare_join(self.protocol, &self.subscription);
@@ -644,6 +648,7 @@ impl GroupConsumer {
             completion,
             owned,
             state.member.generation_id,
+            state.member.member_id.clone(),
         ))
     }
 
@@ -675,8 +680,9 @@ impl GroupConsumer {
         completion: JoinCompletion,
         owned: Vec<TopicPartition>,
         generation: i32,
+        member_id: String,
     ) {
-        let revoked_info = self.member_info(self.previous_generation);
+        let revoked_info = self.previous_member_info();
         if !completion.revoked.is_empty() {
             self.listener
                 .on_partitions_revoked(&revoked_info, &completion.revoked);
@@ -684,8 +690,9 @@ impl GroupConsumer {
         self.consumer.assign(&owned);
         self.previous = owned;
         self.previous_generation = generation;
+        self.previous_member_id = member_id;
         self.auto_commit.reset(self.now_ms());
-        let info = self.member_info(generation);
+        let info = self.previous_member_info();
         self.listener
             .on_partitions_assigned(&info, &completion.added);
     }
@@ -1009,7 +1016,7 @@ impl GroupConsumer {
                 _ => break,
             }
         }
-        let info = self.member_info(self.previous_generation);
+        let info = self.previous_member_info();
         let (owned, in_generation, leave) = {
             let mut state = self.shared.lock().unwrap();
             let in_generation = state.member.generation_id != GENERATION_NONE
