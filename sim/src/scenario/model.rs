@@ -502,6 +502,9 @@ pub struct Nemesis {
     pub recover_after_ms: (u64, u64),
     /// Whether draws that would break the failure model are skipped.
     pub failure_model: FailureModel,
+    /// `targets` includes "clients": the group-consumer workloads' members are drawn too
+    /// (kill, pause, partition; restarted, resumed, healed), outside any replica's count.
+    pub clients: bool,
     /// `targets` includes "controller": the controller is drawn too, for the kinds it can
     /// suffer (see `crate::nemesis::schedule::CONTROLLER_KINDS`).
     pub controller: bool,

@@ -117,7 +117,11 @@ pub(in crate::scenario) fn check_target_partition(
 /// `coordinator(group)`: the leader of the group's `__consumer_offsets` partition when the
 /// step fires (the group's coordinator), as `leader(__consumer_offsets/p)`.
 fn coordinator_target(text: &str, cluster: &Cluster) -> Option<Target> {
-    let group = text.trim().strip_prefix("coordinator(")?.strip_suffix(')')?.trim();
+    let group = text
+        .trim()
+        .strip_prefix("coordinator(")?
+        .strip_suffix(')')?
+        .trim();
     let group = group.trim_matches('"');
     Some(Target::Leader {
         topic: kafkasim::server::groups::OFFSETS_TOPIC.to_string(),
@@ -138,12 +142,12 @@ pub(super) fn action_from(table: &Obj, cluster: &Cluster, topics: &[Topic]) -> R
     let target_field = table.required("target", r#""broker(n)" or "all""#)?;
     let target = match coordinator_target(target_field.str()?, cluster) {
         Some(target) => target,
-        None => parse_target(target_field.str()?, cluster.brokers).map_err(|error| {
-            ScenarioError {
+        None => {
+            parse_target(target_field.str()?, cluster.brokers).map_err(|error| ScenarioError {
                 suggestion: error.suggestion,
                 ..target_field.error(error.message)
-            }
-        })?,
+            })?
+        }
     };
     check_target_partition(&target, topics).map_err(|message| target_field.error(message))?;
     if let Target::Client(index) = target {

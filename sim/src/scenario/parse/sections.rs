@@ -32,9 +32,11 @@ pub(super) fn scenario_from(root: &Obj) -> Result<Scenario> {
         None => Model::default(),
     };
     cluster.controller = model.controller;
-    cluster.offsets_topic_partitions =
-        crate::scenario::configs::int_or_default(&broker, Scope::Broker, "offsets.topic.num.partitions")
-            as i32;
+    cluster.offsets_topic_partitions = crate::scenario::configs::int_or_default(
+        &broker,
+        Scope::Broker,
+        "offsets.topic.num.partitions",
+    ) as i32;
     let topics = topics_from(root, &cluster)?;
     let workloads = workloads_from(root, &topics)?;
     cluster.clients = workloads.iter().map(|w| w.clients).sum();
