@@ -183,6 +183,8 @@ static HONOURED: &[ConfigSpec] = &[
         "how long an offset commit waits for its records to be replicated"),
     spec("offsets.retention.minutes", Broker, int(1, INT_MAX), D::Int(10_080),
         "committed offsets of an Empty group expire after this"),
+    spec("offsets.retention.check.interval.ms", Broker, ms(1, LONG_MAX), D::Int(600_000),
+        "how often expired offsets and Empty groups without offsets are removed"),
     spec("group.initial.rebalance.delay.ms", Broker, ms(0, INT_MAX), D::Int(3000),
         "how long a new group's first rebalance waits for more members"),
     spec("group.min.session.timeout.ms", Broker, ms(0, INT_MAX), D::Int(6000),

@@ -72,6 +72,9 @@ pub struct CoordinatorConfig {
     /// restarts, and a new coordinator that loaded a group would give a joining member the id
     /// of one already in it. 0 (tests): ids are `client-n`.
     pub member_id_salt: u64,
+    /// offsets.retention.check.interval.ms: how often expired offsets and Empty groups without
+    /// offsets are removed (Kafka: 600000). 0 (tests): at every tick.
+    pub offsets_retention_check_interval_ms: i64,
     /// Kafka's trunk before apache/kafka PR 2436 (HOTFIX "Consumer offsets not properly
     /// loaded on coordinator failover", 2017-01-26, before 0.10.2.0): a load handed each
     /// replayed offset to `GroupMetadata.completePendingOffsetWrite`, which KAFKA-2000 had made
@@ -106,6 +109,7 @@ impl Default for CoordinatorConfig {
             offset_metadata_max_bytes: 4096,
             offsets_topic_partitions: hash::OFFSETS_TOPIC_PARTITIONS_DEFAULT,
             member_id_salt: 0,
+            offsets_retention_check_interval_ms: 0,
             load_offsets_only_if_commit_pending: false,
             expire_offsets_while_rebalancing: false,
             planted_accept_stale_generation_commit: false,
@@ -166,6 +170,8 @@ pub struct Coordinator {
     pending_assignments: BTreeMap<PersistToken, PendingAssignment>,
     next_persist_token: u64,
     next_member_number: u64,
+    /// When offsets are next expired and empty groups removed (set at the first tick).
+    next_cleanup_ms: Option<i64>,
 }
 
 impl Coordinator {
@@ -864,6 +870,13 @@ impl Coordinator {
                 group.tick(ctx)
             });
         }
+        // Kafka's cleanupGroupMetadata runs every offsets.retention.check.interval.ms.
+        let interval = self.config.offsets_retention_check_interval_ms;
+        let due = *self.next_cleanup_ms.get_or_insert(now_ms + interval);
+        if now_ms < due {
+            return effects;
+        }
+        self.next_cleanup_ms = Some(now_ms + interval);
         let mut records = Vec::new();
         for group_id in &group_ids {
             self.expire_group(now_ms, group_id, &mut records);

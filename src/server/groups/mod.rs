@@ -104,6 +104,11 @@ impl GroupSettings {
             planted_accept_stale_generation_commit: config.planted.accept_stale_generation_commit,
             // Seeded under simulation, so a run stays a function of its seed.
             member_id_salt: madsim::rand::random::<u64>().max(1),
+            offsets_retention_check_interval_ms: int(
+                "offsets.retention.check.interval.ms",
+                600_000,
+            )?
+            .max(1),
         };
         if coordinator.group_min_session_timeout_ms > coordinator.group_max_session_timeout_ms {
             return Err("group.min.session.timeout.ms exceeds group.max.session.timeout.ms".into());
@@ -269,12 +274,14 @@ fn scan(broker: &Arc<Broker>) {
             continue;
         }
         if owned.is_some() {
+            tracing::info!(partition = index, ?owned, ?leading, "unloading a __consumer_offsets partition");
             let effects = inner.coordinator.unload(index);
             inner.owned.remove(&index);
             groups.apply(&mut inner, effects);
             broker.env.trace.effect("group.coordinator_unloaded", 1);
         }
         if let Some(leader_epoch) = leading {
+            tracing::info!(partition = index, leader_epoch, "loading a __consumer_offsets partition");
             inner.coordinator.begin_loading(index);
             inner.owned.insert(index, leader_epoch);
             drop(inner);
