@@ -11,6 +11,7 @@ pub mod logging;
 pub mod panic;
 
 mod drain;
+mod groups;
 mod judge;
 mod replicas;
 

@@ -153,6 +153,10 @@ pub fn run_report(
         "wall_ms": wall_ms,
         "repro": repro(scenario, seed),
     });
+    // Only runs with consumer groups have the field, so every other report keeps its shape.
+    if let Some(generations) = super::groups::generations(&data.history) {
+        report["group_generations"] = generations;
+    }
     // Only a run that panicked has the field, so every other report keeps its shape.
     if let Some(site) = &data.panic {
         report["panic"] = json!({

@@ -214,6 +214,11 @@ async fn run_member(
     stop: Arc<AtomicBool>,
 ) {
     let group = config.group_id.clone();
+    let protocol = config
+        .assignment_strategy
+        .first()
+        .map(|a| a.protocol_name().to_string())
+        .unwrap_or_default();
     let instance = config.group_instance_id.clone();
     let listener = HistoryListener {
         recorder: recorder.clone(),
@@ -274,7 +279,7 @@ async fn run_member(
                         member_id: consumer.member_id(),
                         group_instance_id: instance.clone(),
                         generation,
-                        protocol: None,
+                        protocol: Some(protocol.clone()),
                         leader: false,
                     },
                 );
