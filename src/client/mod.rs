@@ -10,7 +10,10 @@ pub mod consumer;
 pub mod partitioner;
 pub mod producer;
 
-pub use admin::{Admin, AdminError, ClusterDescription, ConfigEntry};
+pub use admin::{
+    Admin, AdminError, ClusterDescription, ConfigEntry, GroupDescription, ListedGroup,
+    MemberDescription,
+};
 pub use consumer::{ConsumeError, Consumer, ConsumerConfig, ConsumerRecord, OffsetReset};
 pub use producer::{
     Delivery, ProduceError, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
