@@ -33,6 +33,9 @@ pub struct PlantedBugs {
     /// recording them in its producer state, so once it leads, a producer's retry of a batch
     /// its predecessor appended is appended again. The duplicate checker names it.
     pub producer_state_not_replicated: bool,
+    /// `accept-stale-generation-commit`: the group coordinator accepts an OffsetCommit from a
+    /// member of an older generation. The wire checker stale-generation-commit names it.
+    pub accept_stale_generation_commit: bool,
 }
 
 impl PlantedBugs {
@@ -45,6 +48,7 @@ impl PlantedBugs {
         "leader-high-watermark-regress",
         "fetch-ignores-response-limit",
         "producer-state-not-replicated",
+        "accept-stale-generation-commit",
     ];
 
     /// Turns on the bug called `name`; false if no planted bug has that name.
@@ -57,6 +61,7 @@ impl PlantedBugs {
             "leader-high-watermark-regress" => &mut self.leader_high_watermark_regress,
             "fetch-ignores-response-limit" => &mut self.fetch_ignores_response_limit,
             "producer-state-not-replicated" => &mut self.producer_state_not_replicated,
+            "accept-stale-generation-commit" => &mut self.accept_stale_generation_commit,
             _ => return false,
         };
         *switch = true;

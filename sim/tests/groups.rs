@@ -241,6 +241,28 @@ fn a_member_joins_syncs_commits_and_its_offsets_survive_a_restart() {
         assert_eq!(group.members.len(), 1);
         assert_eq!(&group.members[0].member_assignment[..], b"all of t");
 
+        // The coordinator restarts: the group and its offsets come back from the log.
+        restart_broker(1);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(find_coordinator(addr, GROUP).await, 1);
+        assert_eq!(committed(addr).await, 42);
+        let ResponseKind::DescribeGroups(described) =
+            send_request(addr, ApiKey::DescribeGroups, 5, describe.clone().into()).await
+        else {
+            panic!("not a DescribeGroups response")
+        };
+        assert_eq!(described.groups[0].group_state.as_str(), "Stable");
+        assert_eq!(described.groups[0].members.len(), 1);
+        // The restored generation still commits; an older one does not.
+        assert_eq!(
+            commit(addr, &member_id, generation, 43).await,
+            ErrorCode::NONE
+        );
+        assert_eq!(
+            commit(addr, &member_id, generation - 1, 44).await,
+            ErrorCode::ILLEGAL_GENERATION
+        );
+
         // Leaving empties the group; then it can be deleted, and its offsets go with it.
         let mut leave = LeaveGroupRequest::default();
         leave.group_id = group_id(GROUP);

@@ -1,8 +1,8 @@
 //! The consumer, with manual assignment: `assign`, `seek`, `poll(timeout)`, and
-//! `auto.offset.reset` when a position is missing or out of range. Consumer groups come in a
-//! later issue.
+//! `auto.offset.reset` when a position is missing or out of range, and `pause`/`resume`. The
+//! group consumer (`client::group`) drives one of these with the partitions its group assigns.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -118,6 +118,8 @@ pub struct Consumer {
     /// A corrupt batch found by the last fetch, reported by the next `poll` (after the
     /// records before it were returned), as Kafka's consumer does.
     corrupt: Option<(String, i32, i64)>,
+    /// Partitions `pause`d: kept with their positions but not fetched until `resume`d.
+    paused: BTreeSet<(String, i32)>,
 }
 
 impl Consumer {
@@ -136,12 +138,14 @@ impl Consumer {
             log_start_offsets: BTreeMap::new(),
             resets: Vec::new(),
             corrupt: None,
+            paused: BTreeSet::new(),
         }
     }
 
     /// Replace the assignment; new partitions start without a position.
     pub fn assign(&mut self, partitions: &[(String, i32)]) {
         self.positions.retain(|tp, _| partitions.contains(tp));
+        self.paused.retain(|tp| partitions.contains(tp));
         for tp in partitions {
             self.positions.entry(tp.clone()).or_insert(None);
         }
@@ -151,6 +155,41 @@ impl Consumer {
     pub fn seek(&mut self, topic: &str, partition: i32, offset: i64) {
         self.positions
             .insert((topic.to_string(), partition), Some(offset));
+    }
+
+    /// Stop fetching a partition, keeping its position (Kafka's `pause`). Partitions not
+    /// assigned are ignored, as the assignment decides what can be paused.
+    pub fn pause(&mut self, topic: &str, partition: i32) {
+        let key = (topic.to_string(), partition);
+        if self.positions.contains_key(&key) {
+            self.paused.insert(key);
+        }
+    }
+
+    /// Fetch a paused partition again (Kafka's `resume`).
+    pub fn resume(&mut self, topic: &str, partition: i32) {
+        self.paused.remove(&(topic.to_string(), partition));
+    }
+
+    /// The paused partitions, sorted.
+    pub fn paused(&self) -> Vec<(String, i32)> {
+        self.paused.iter().cloned().collect()
+    }
+
+    /// Refresh the metadata of `topics` (all when empty) and return each one's partition
+    /// count, for topics the cluster knows.
+    pub async fn refresh_partition_counts(
+        &mut self,
+        topics: &[String],
+    ) -> Result<BTreeMap<String, i32>, ConsumeError> {
+        self.cluster.refresh(topics).await?;
+        Ok(topics
+            .iter()
+            .filter_map(|topic| {
+                let count = self.cluster.partition_count(topic)?;
+                Some((topic.clone(), i32::try_from(count).ok()?))
+            })
+            .collect())
     }
 
     /// The positions `auto.offset.reset` chose since the last call: a consumer that was
@@ -295,6 +334,7 @@ impl Consumer {
         let positioned: Vec<_> = self
             .positions
             .iter()
+            .filter(|(tp, _)| !self.paused.contains(*tp))
             .filter_map(|((t, p), pos)| pos.map(|o| (t.clone(), *p, o)))
             .collect();
         for (topic, partition, offset) in positioned {

@@ -1,4 +1,4 @@
-//! kafkasim's own Kafka clients — producer, consumer and admin — speaking the real wire
+//! kafkasim's own Kafka clients — producer, consumer, group consumer and admin — speaking the real wire
 //! protocol. The simulation's workloads and the command-line tools use them; they follow
 //! Kafka's client semantics and config names so that what they record is what a Kafka
 //! application would have seen.
@@ -7,6 +7,7 @@ pub mod admin;
 pub mod cluster;
 pub mod connection;
 pub mod consumer;
+pub mod group;
 pub mod partitioner;
 pub mod producer;
 
@@ -15,6 +16,10 @@ pub use admin::{
     MemberDescription,
 };
 pub use consumer::{ConsumeError, Consumer, ConsumerConfig, ConsumerRecord, OffsetReset};
+pub use group::{
+    CommitInvoke, CommitKind, CommitOutcome, CommitReport, GroupConfig, GroupConsumer, GroupError,
+    GroupListener, MemberInfo,
+};
 pub use producer::{
     Delivery, ProduceError, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
 };

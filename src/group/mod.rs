@@ -12,7 +12,8 @@
 //!   in SyncGroup assignments, versions 0–3, decoded without ever panicking on a peer's bytes.
 //! - [`coordinator`]: the group coordinator as a pure state machine: the classic protocol
 //!   (join, sync, heartbeat, leave, static membership), committed offsets and their expiry,
-//!   list/describe/delete, and the `__consumer_offsets` records it persists.
+//!   list/describe/delete, and the `__consumer_offsets` records it persists and replays when
+//!   it becomes a partition's leader.
 //! - [`assignor`]: Kafka's four client-side assignors (`range`, `roundrobin`, `sticky`,
 //!   `cooperative-sticky`) as pure functions. Each asserts its postcondition: every partition
 //!   of a subscribed topic goes to at most one member (exactly one for the eager assignors),

@@ -43,8 +43,22 @@ pub struct BrokerConfig {
     /// `[model] monotonic_list_offsets` (KIP-207): a leader answers clients' ListOffsets with
     /// OFFSET_NOT_AVAILABLE until its high watermark reaches the start of its epoch.
     pub monotonic_list_offsets: bool,
+    /// `[model] offsets_load` and `[model] offsets_expiry`: the group coordinator's
+    /// historical rules beside their fixes (see [`GroupModel`]).
+    pub group_model: GroupModel,
     /// TEST-ONLY planted bugs (see [`crate::planted`]); none in real mode.
     pub planted: crate::planted::PlantedBugs,
+}
+
+/// The group coordinator's historical rules, each off (Kafka's fix) by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupModel {
+    /// `offsets_load = "pending-commits-only"`: apache/kafka PR 2436's bug, loaded offsets
+    /// kept only if a commit of them is pending, so a new coordinator forgets them all.
+    pub load_offsets_only_if_commit_pending: bool,
+    /// `offsets_expiry = "while-rebalancing"`: KAFKA-13636's bug, a rebalancing group's
+    /// offsets expired as if it subscribed to nothing.
+    pub expire_offsets_while_rebalancing: bool,
 }
 
 impl BrokerConfig {
@@ -65,6 +79,7 @@ impl BrokerConfig {
             truncation: crate::replication::TruncationRule::LeaderEpoch,
             epoch_lookup: crate::replication::EpochLookup::Kip279,
             monotonic_list_offsets: false,
+            group_model: GroupModel::default(),
             planted: crate::planted::PlantedBugs::default(),
         }
     }

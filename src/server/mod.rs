@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use crate::sync::Watch;
 use tokio::net::TcpListener;
 
-pub use config::{BrokerConfig, BrokerEndpoint, TopicAssignment};
+pub use config::{BrokerConfig, BrokerEndpoint, GroupModel, TopicAssignment};
 use partition::{IsrProposal, PartitionHandle, ReplicaConfig, TICK_INTERVAL};
 
 use crate::metadata::MetadataState;
@@ -120,7 +120,7 @@ impl Broker {
         };
         let session_slots = config.max_incremental_fetch_session_cache_slots();
         let group_settings =
-            groups::GroupSettings::from_configs(&config.configs).map_err(anyhow::Error::msg)?;
+            groups::GroupSettings::from_config(&config).map_err(anyhow::Error::msg)?;
         let broker = Arc::new(Broker {
             env,
             config,

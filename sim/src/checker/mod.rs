@@ -1,5 +1,6 @@
 //! The offline checkers: pure functions over the recorded history and the converged final logs,
-//! one file per anomaly kind (Jepsen's Kafka set plus kafkasim's acked-write-absent). Each
+//! one file per anomaly kind (Jepsen's Kafka set plus kafkasim's acked-write-absent, and the
+//! consumer group checkers under `groups/`). Each
 //! returns the anomalies it found; `check_all` runs them all and sorts the result so a report
 //! is byte-for-byte reproducible.
 //!
@@ -18,6 +19,7 @@ pub mod acked_write_absent;
 pub mod corrupt_batch_kept;
 pub mod duplicate;
 pub mod fetch_over_limit;
+pub mod groups;
 pub mod inconsistent_offsets;
 pub mod lost_write;
 pub mod nonmonotonic_poll;
@@ -82,24 +84,36 @@ pub const ALL_KINDS: &[&str] = &[
     aborted_read::KIND,
     acked_write_absent::KIND,
     wire::KIND,
+    groups::commit_past_delivery::KIND,
+    groups::committed_offset_lost::KIND,
+    groups::committed_offset_regression::KIND,
+    groups::concurrent_owner::KIND,
     corrupt_batch_kept::KIND,
     duplicate::KIND,
     fetch_over_limit::KIND,
+    groups::generation_double_owner::KIND,
     inconsistent_offsets::KIND,
     lost_write::KIND,
     nonmonotonic_poll::KIND,
     nonmonotonic_send::KIND,
     poll_skip::KIND,
+    groups::stale_generation_commit::KIND,
     unseen::KIND,
 ];
 
 /// Runs every checker and returns their anomalies sorted by kind, partition, offset and value.
 pub fn check_all(history: &History, final_state: &FinalState) -> Vec<Anomaly> {
-    let checkers: [fn(&History, &FinalState) -> Vec<Anomaly>; 11] = [
+    let checkers: [fn(&History, &FinalState) -> Vec<Anomaly>; 17] = [
         aborted_read::check,
         acked_write_absent::check,
         duplicate::check,
         fetch_over_limit::check,
+        groups::commit_past_delivery::check,
+        groups::committed_offset_lost::check,
+        groups::committed_offset_regression::check,
+        groups::concurrent_owner::check,
+        groups::generation_double_owner::check,
+        groups::stale_generation_commit::check,
         inconsistent_offsets::check,
         lost_write::check,
         nonmonotonic_poll::check,
@@ -142,6 +156,76 @@ mod tests {
         let history = b.build();
         let state = final_state(&[(tp(0), 0, &[(0, 10), (1, 11)]), (tp(1), 0, &[(0, 20)])]);
         assert_eq!(check_all(&history, &state), vec![]);
+    }
+
+    #[test]
+    fn clean_group_history_has_no_anomalies() {
+        // Two members share t/0 and t/1 through a cooperative rebalance, commit what they
+        // polled, and a restarted member fetches the commits back.
+        let mut b = HistoryBuilder::new();
+        for offset in 0..4 {
+            b.send_ok(0, tp(0), 10 + offset as u64, offset);
+            b.send_ok(0, tp(1), 20 + offset as u64, offset);
+        }
+        b.join(1, "g", "a", 1);
+        b.assign(1, "g", "a", 1, &[tp(0), tp(1)]);
+        b.poll(1, &[(tp(0), 0, 10), (tp(0), 1, 11), (tp(1), 0, 20)]);
+        b.commit_ok(1, "g", "a", 1, &[(tp(0), 2), (tp(1), 1)]);
+        b.join(1, "g", "a", 2);
+        b.join(2, "g", "b", 2);
+        b.assign(1, "g", "a", 2, &[tp(0)]);
+        b.assign(2, "g", "b", 2, &[]);
+        b.revoke(1, "g", "a", 2, &[tp(1)]);
+        b.join(1, "g", "a", 3);
+        b.join(2, "g", "b", 3);
+        b.assign(1, "g", "a", 3, &[tp(0)]);
+        b.assign(2, "g", "b", 3, &[tp(1)]);
+        b.offset_fetch(2, "g", &[(tp(1), 1)]);
+        b.poll(2, &[(tp(1), 1, 21), (tp(1), 2, 22), (tp(1), 3, 23)]);
+        b.poll(1, &[(tp(0), 2, 12), (tp(0), 3, 13)]);
+        b.commit_ok(1, "g", "a", 3, &[(tp(0), 4)]);
+        b.commit_ok(2, "g", "b", 3, &[(tp(1), 4)]);
+        b.offset_fetch(3, "g", &[(tp(0), 4), (tp(1), 4)]);
+        let history = b.build();
+        let t0: Vec<(i64, u64)> = (0..4).map(|o| (o, 10 + o as u64)).collect();
+        let t1: Vec<(i64, u64)> = (0..4).map(|o| (o, 20 + o as u64)).collect();
+        let state = final_state(&[(tp(0), 0, &t0), (tp(1), 0, &t1)]);
+        assert_eq!(check_all(&history, &state), vec![]);
+    }
+
+    #[test]
+    fn every_group_checker_is_registered() {
+        let mut b = HistoryBuilder::new();
+        b.send_ok(0, tp(0), 10, 0);
+        b.send_ok(0, tp(0), 11, 1);
+        b.join(1, "g", "a", 1);
+        b.assign(1, "g", "a", 1, &[tp(0)]);
+        b.poll(1, &[(tp(0), 0, 10)]);
+        b.commit_ok(1, "g", "a", 1, &[(tp(0), 2)]); // past offset 1, never polled
+        b.join(1, "g", "a", 2);
+        b.join(2, "g", "b", 2);
+        b.assign(2, "g", "b", 2, &[tp(0)]); // a has not revoked t/0
+        b.assign(3, "g", "c", 2, &[tp(0)]); // and c owns it too
+        b.poll(2, &[(tp(0), 0, 10)]);
+        b.commit_ok(1, "g", "a", 1, &[(tp(0), 1)]); // generation 1 after 2 was assigned
+        b.offset_fetch(4, "g", &[(tp(0), -1)]);
+        let history = b.build();
+        let state = final_state(&[(tp(0), 0, &[(0, 10), (1, 11)])]);
+        let mut kinds: Vec<String> = (check_all(&history, &state).into_iter())
+            .map(|a| a.kind)
+            .collect();
+        kinds.dedup();
+        assert_eq!(
+            kinds,
+            vec![
+                groups::commit_past_delivery::KIND,
+                groups::committed_offset_lost::KIND,
+                groups::committed_offset_regression::KIND,
+                groups::concurrent_owner::KIND,
+                groups::generation_double_owner::KIND,
+                groups::stale_generation_commit::KIND,
+            ]
+        );
     }
 
     #[test]

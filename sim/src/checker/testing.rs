@@ -130,6 +130,173 @@ impl HistoryBuilder {
         self.last_index()
     }
 
+    /// A JoinGroup answered: `member` is in `generation` of `group`; returns its index.
+    pub fn join(&mut self, process: u32, group: &str, member: &str, generation: i32) -> usize {
+        self.event(
+            process,
+            EventKind::GroupJoined {
+                group: group.into(),
+                member_id: member.into(),
+                group_instance_id: None,
+                generation,
+                protocol: Some("cooperative-sticky".into()),
+                leader: false,
+            },
+        )
+    }
+
+    /// A SyncGroup answered: `member` owns `partitions` in `generation`; returns its index.
+    pub fn assign(
+        &mut self,
+        process: u32,
+        group: &str,
+        member: &str,
+        generation: i32,
+        partitions: &[Tp],
+    ) -> usize {
+        self.assign_static(process, group, member, None, generation, partitions)
+    }
+
+    /// `assign` for a member that may be static (`instance` is its group.instance.id).
+    pub fn assign_static(
+        &mut self,
+        process: u32,
+        group: &str,
+        member: &str,
+        instance: Option<&str>,
+        generation: i32,
+        partitions: &[Tp],
+    ) -> usize {
+        self.event(
+            process,
+            EventKind::AssignmentReceived {
+                group: group.into(),
+                member_id: member.into(),
+                group_instance_id: instance.map(Into::into),
+                generation,
+                partitions: partitions.to_vec(),
+            },
+        )
+    }
+
+    /// The member gave up `partitions`; returns the event's index.
+    pub fn revoke(
+        &mut self,
+        process: u32,
+        group: &str,
+        member: &str,
+        generation: i32,
+        partitions: &[Tp],
+    ) -> usize {
+        self.event(
+            process,
+            EventKind::PartitionsRevoked {
+                group: group.into(),
+                member_id: member.into(),
+                group_instance_id: None,
+                generation,
+                partitions: partitions.to_vec(),
+            },
+        )
+    }
+
+    /// Invoke an OffsetCommit; returns its op id for `commit_complete`.
+    pub fn commit_invoke(
+        &mut self,
+        process: u32,
+        group: &str,
+        member: &str,
+        generation: i32,
+        offsets: &[(Tp, i64)],
+    ) -> u64 {
+        self.commit_invoke_static(process, group, member, None, generation, offsets)
+    }
+
+    /// `commit_invoke` for a member that may be static.
+    pub fn commit_invoke_static(
+        &mut self,
+        process: u32,
+        group: &str,
+        member: &str,
+        instance: Option<&str>,
+        generation: i32,
+        offsets: &[(Tp, i64)],
+    ) -> u64 {
+        let time_ms = self.tick();
+        let kind = EventKind::CommitInvoke {
+            group: group.into(),
+            member_id: member.into(),
+            group_instance_id: instance.map(Into::into),
+            generation,
+            offsets: offsets.to_vec(),
+        };
+        self.history.invoke(time_ms, process, kind)
+    }
+
+    /// Complete a commit invoked earlier; returns the completion's index.
+    pub fn commit_complete(&mut self, process: u32, op: u64, outcome: Outcome) -> usize {
+        let time_ms = self.tick();
+        self.history
+            .push(time_ms, process, op, EventKind::CommitComplete { outcome });
+        self.last_index()
+    }
+
+    /// An acknowledged commit; returns (invoke, completion) indexes.
+    pub fn commit_ok(
+        &mut self,
+        process: u32,
+        group: &str,
+        member: &str,
+        generation: i32,
+        offsets: &[(Tp, i64)],
+    ) -> (usize, usize) {
+        let op = self.commit_invoke(process, group, member, generation, offsets);
+        let complete = self.commit_complete(process, op, Outcome::Ok);
+        (complete - 1, complete)
+    }
+
+    /// Invoke an OffsetFetch of `partitions`; returns its op id.
+    pub fn offset_fetch_invoke(&mut self, process: u32, group: &str, partitions: &[Tp]) -> u64 {
+        let time_ms = self.tick();
+        let kind = EventKind::OffsetFetchInvoke {
+            group: group.into(),
+            partitions: partitions.to_vec(),
+        };
+        self.history.invoke(time_ms, process, kind)
+    }
+
+    /// Complete an OffsetFetch ok with these offsets; returns the completion's index.
+    pub fn offset_fetch_complete(&mut self, process: u32, op: u64, offsets: &[(Tp, i64)]) -> usize {
+        let time_ms = self.tick();
+        let kind = EventKind::OffsetFetchComplete {
+            outcome: Outcome::Ok,
+            offsets: offsets.to_vec(),
+        };
+        self.history.push(time_ms, process, op, kind);
+        self.last_index()
+    }
+
+    /// An ok OffsetFetch returning `offsets`; returns (invoke, completion) indexes.
+    pub fn offset_fetch(
+        &mut self,
+        process: u32,
+        group: &str,
+        offsets: &[(Tp, i64)],
+    ) -> (usize, usize) {
+        let partitions: Vec<Tp> = offsets.iter().map(|(tp, _)| tp.clone()).collect();
+        let op = self.offset_fetch_invoke(process, group, &partitions);
+        let complete = self.offset_fetch_complete(process, op, offsets);
+        (complete - 1, complete)
+    }
+
+    /// An event with no completion (a membership change); returns its index.
+    fn event(&mut self, process: u32, kind: EventKind) -> usize {
+        let time_ms = self.tick();
+        let op = self.history.next_op();
+        self.history.push(time_ms, process, op, kind);
+        self.last_index()
+    }
+
     pub fn build(self) -> History {
         self.history
     }

@@ -1,6 +1,8 @@
 //! **client-wire-mismatch**: the client-level history and the wire-level history disagree — a
 //! client reported a send acknowledged at an offset where no broker acknowledged that value, or
-//! a poll returned a record no broker served. Also **acked-write-absent** for values a broker
+//! a poll returned a record no broker served, or a client reported a commit acknowledged that no
+//! coordinator accepted (answered NONE for that offset, member and generation), or an
+//! OffsetFetch result no coordinator answered for that group. Also **acked-write-absent** for values a broker
 //! acknowledged at the wire that the client never reported as acknowledged.
 //!
 //! Guarantee: the history is only as trustworthy as the client that wrote it (SIMULATION.md,
@@ -11,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::ops;
+use super::{groups, ops};
 use super::{Anomaly, FinalState};
 use crate::history::wire::WireEvent;
 use crate::history::{History, Tp};
@@ -42,7 +44,10 @@ pub fn check(history: &History, final_state: &FinalState) -> Vec<Anomaly> {
             WireEvent::Served { tp, records, .. } => {
                 served.extend(records.iter().map(|&(offset, value)| (tp, offset, value)));
             }
-            WireEvent::FetchOverLimit { .. } => {}
+            WireEvent::FetchOverLimit { .. }
+            | WireEvent::GroupSynced { .. }
+            | WireEvent::CommitAccepted { .. }
+            | WireEvent::OffsetsServed { .. } => {}
         }
     }
     let mut anomalies = Vec::new();
@@ -91,6 +96,89 @@ pub fn check(history: &History, final_state: &FinalState) -> Vec<Anomaly> {
         }
     }
     anomalies.extend(wire_acked_absent(&acked, &client_acked, final_state));
+    anomalies.extend(commits_not_accepted(history));
+    anomalies.extend(fetched_offsets_not_served(history));
+    anomalies
+}
+
+/// Committed offsets a client's OffsetFetch reported that no coordinator answered for that
+/// group and partition.
+fn fetched_offsets_not_served(history: &History) -> Vec<Anomaly> {
+    let mut served: BTreeSet<(&str, &Tp, i64)> = BTreeSet::new();
+    for event in &history.wire {
+        if let WireEvent::OffsetsServed { group, offsets, .. } = event {
+            served.extend(
+                offsets
+                    .iter()
+                    .map(|(tp, offset)| (group.as_str(), tp, *offset)),
+            );
+        }
+    }
+    let mut anomalies = Vec::new();
+    for fetch in groups::offset_fetches(history) {
+        for (tp, offset) in fetch.offsets {
+            if served.contains(&(fetch.group, tp, *offset)) {
+                continue;
+            }
+            anomalies.push(Anomaly {
+                kind: KIND.to_string(),
+                tp: Some(tp.clone()),
+                value: None,
+                offset: Some(*offset),
+                description: format!(
+                    "an OffsetFetch of group {} reported {offset} committed for {tp}, which no coordinator answered",
+                    fetch.group
+                ),
+                events: vec![fetch.invoke, fetch.complete],
+            });
+        }
+    }
+    anomalies
+}
+
+/// Client-acknowledged commits whose offsets no coordinator answered NONE to, for that group,
+/// member and generation.
+fn commits_not_accepted(history: &History) -> Vec<Anomaly> {
+    let mut accepted: BTreeSet<(&str, &str, i32, &Tp, i64)> = BTreeSet::new();
+    for event in &history.wire {
+        if let WireEvent::CommitAccepted {
+            group,
+            member_id,
+            generation,
+            offsets,
+            ..
+        } = event
+        {
+            accepted.extend((offsets.iter()).map(|(tp, offset)| {
+                (group.as_str(), member_id.as_str(), *generation, tp, *offset)
+            }));
+        }
+    }
+    let mut anomalies = Vec::new();
+    for commit in groups::commits(history).iter().filter(|c| c.is_ok()) {
+        for (tp, offset) in commit.offsets {
+            if accepted.contains(&(
+                commit.group,
+                commit.member_id,
+                commit.generation,
+                tp,
+                *offset,
+            )) {
+                continue;
+            }
+            anomalies.push(Anomaly {
+                kind: KIND.to_string(),
+                tp: Some(tp.clone()),
+                value: None,
+                offset: Some(*offset),
+                description: format!(
+                    "the client reported group {}'s commit of {tp} at {offset} (member {}, generation {}) acknowledged, but no coordinator accepted it",
+                    commit.group, commit.member_id, commit.generation
+                ),
+                events: commit.events(),
+            });
+        }
+    }
     anomalies
 }
 
@@ -218,5 +306,52 @@ mod tests {
             vec![]
         );
         assert_eq!(check(&history, &final_state(&[(tp(0), 4, &[])])), vec![]);
+    }
+
+    #[test]
+    fn a_client_commit_ack_no_coordinator_sent_is_a_mismatch() {
+        let mut b = HistoryBuilder::new();
+        b.commit_ok(1, "g", "a", 2, &[(tp(0), 5)]);
+        let (invoke, complete) = b.commit_ok(1, "g", "a", 2, &[(tp(0), 6), (tp(1), 3)]);
+        let mut history = b.build();
+        history.wire_recorded = true;
+        let accepted = |offsets: Vec<(Tp, i64)>| WireEvent::CommitAccepted {
+            node: 1,
+            group: "g".into(),
+            member_id: "a".into(),
+            group_instance_id: None,
+            generation: 2,
+            offsets,
+        };
+        // The second commit's t/1 was answered with an error (so not recorded).
+        history.wire = vec![accepted(vec![(tp(0), 5)]), accepted(vec![(tp(0), 6)])];
+        let anomalies = check(&history, &FinalState::default());
+        assert_eq!(anomalies.len(), 1);
+        assert_eq!(anomalies[0].kind, KIND);
+        assert_eq!(
+            (anomalies[0].tp.clone(), anomalies[0].offset),
+            (Some(tp(1)), Some(3))
+        );
+        assert_eq!(anomalies[0].events, vec![invoke, complete]);
+        history.wire.push(accepted(vec![(tp(1), 3)]));
+        assert_eq!(check(&history, &FinalState::default()), vec![]);
+    }
+
+    #[test]
+    fn a_fetched_offset_no_coordinator_answered_is_a_mismatch() {
+        let mut b = HistoryBuilder::new();
+        b.offset_fetch(1, "g", &[(tp(0), 5), (tp(1), -1)]);
+        let (invoke, complete) = b.offset_fetch(1, "g", &[(tp(0), 6)]);
+        let mut history = b.build();
+        history.wire_recorded = true;
+        history.wire = vec![WireEvent::OffsetsServed {
+            node: 1,
+            group: "g".into(),
+            offsets: vec![(tp(0), 5), (tp(1), -1)],
+        }];
+        let anomalies = check(&history, &FinalState::default());
+        assert_eq!(anomalies.len(), 1);
+        assert_eq!(anomalies[0].offset, Some(6));
+        assert_eq!(anomalies[0].events, vec![invoke, complete]);
     }
 }

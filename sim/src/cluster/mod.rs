@@ -31,6 +31,33 @@ pub const BROKER_PORT: u16 = 9092;
 
 /// The controller's node id in fault targets and the trace (brokers are 1..=n).
 pub const CONTROLLER_ID: i32 = 100;
+/// Fault targets at or above this id are workload clients: `client(i)` is this plus i.
+pub const CLIENT_ID_BASE: i32 = 1_000_000;
+
+/// Starts a workload client's task again on its (restarted) node.
+pub type ClientRestart = std::sync::Arc<dyn Fn(&NodeHandle) + Send + Sync>;
+
+/// One workload client process as a fault target.
+pub struct ClientNode {
+    pub node: madsim::task::NodeId,
+    /// How to start its task again after a `restart` (workloads that cannot restart: `None`).
+    pub restart: Option<ClientRestart>,
+    pub alive: bool,
+    pub paused: bool,
+    pub partitioned: bool,
+}
+
+impl ClientNode {
+    pub fn new(node: madsim::task::NodeId, restart: Option<ClientRestart>) -> ClientNode {
+        ClientNode {
+            node,
+            restart,
+            alive: true,
+            paused: false,
+            partitioned: false,
+        }
+    }
+}
 
 /// The port the controller listens on.
 pub const CONTROLLER_PORT: u16 = 9093;
@@ -141,8 +168,8 @@ pub struct SimCluster {
     pub(crate) admin: Option<NodeHandle>,
     /// The timing knobs this seed drew for every broker (BUGGIFY; see `crate::cluster::knobs`).
     pub knobs: BTreeMap<String, String>,
-    /// The workload clients' nodes, ended with the rest by `end_every_process`.
-    pub clients: Vec<madsim::task::NodeId>,
+    /// The workload clients, by process index, ended with the rest by `end_every_process`.
+    pub clients: Vec<ClientNode>,
 }
 
 fn config_string(value: &ConfigValue) -> String {
@@ -229,6 +256,7 @@ impl SimCluster {
                 truncation: scenario.model.truncation,
                 epoch_lookup: scenario.model.epoch_lookup,
                 monotonic_list_offsets: scenario.model.monotonic_list_offsets,
+                group_model: scenario.model.group_model,
                 planted: scenario.model.planted_bugs,
             };
             let node = handle
@@ -345,7 +373,10 @@ impl SimCluster {
         let servers = self.brokers.values().chain(self.controller.as_ref());
         let servers = servers.map(|b| b.node.id());
         let admin = self.admin.as_ref().map(|a| a.id());
-        for node in servers.chain(admin).chain(self.clients.iter().copied()) {
+        for node in servers
+            .chain(admin)
+            .chain(self.clients.iter().map(|c| c.node))
+        {
             handle.kill(node);
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -372,6 +403,18 @@ impl SimCluster {
                 broker.alive = true;
                 broker.stopping = false;
                 restarted.push(broker.id);
+            }
+        }
+        // A killed client stays dead (a crashed member is gone); a frozen or cut-off one
+        // comes back.
+        for client in &mut self.clients {
+            if client.partitioned {
+                NetSim::current().unclog_node(client.node);
+                client.partitioned = false;
+            }
+            if client.paused && client.alive {
+                handle.resume(client.node);
+                client.paused = false;
             }
         }
         self.trace

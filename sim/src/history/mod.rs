@@ -5,6 +5,13 @@
 //! value identifies one send. An `info` send is never assumed absent. Polls record what the
 //! client saw, in order. Seeks and assignments are recorded so checkers know when a consumer
 //! legitimately moved its position.
+//!
+//! Consumer groups add membership events (a JoinGroup answered, a SyncGroup assignment
+//! received, partitions revoked) and two operations: an offset commit and an offset fetch.
+//! A group member's polls stay `PollInvoke`/`PollComplete`; its process id ties them to the
+//! membership events it recorded. A member's identity in a group is its `group_instance_id`
+//! when it has one (static membership: a restarted instance takes over its predecessor's
+//! member id and assignment), its `member_id` otherwise.
 
 pub mod wire;
 
@@ -68,6 +75,58 @@ pub enum EventKind {
     PollComplete { outcome: Outcome, reads: Vec<Read> },
     /// A consumer moved its position explicitly (assign, seek, offset reset).
     Seek { tp: Tp, offset: i64 },
+    /// A JoinGroup answered without error: the member is in `generation` of `group`.
+    GroupJoined {
+        group: String,
+        member_id: String,
+        /// The static member's instance id, if the member is static.
+        group_instance_id: Option<String>,
+        generation: i32,
+        /// The assignor the group chose (e.g. `cooperative-sticky`), if the answer named one.
+        protocol: Option<String>,
+        /// Whether this member was chosen to compute the assignment.
+        leader: bool,
+    },
+    /// A SyncGroup answered without error: the member owns `partitions` in `generation`
+    /// (cooperative rebalancing: in addition to what it still has to revoke).
+    AssignmentReceived {
+        group: String,
+        member_id: String,
+        group_instance_id: Option<String>,
+        generation: i32,
+        partitions: Vec<Tp>,
+    },
+    /// The member gave up `partitions` (all of them before an eager rebalance, only the ones
+    /// that move in a cooperative one, all of them when it finds it lost its membership).
+    /// After this it polls none of them until an assignment gives them back. Recorded under
+    /// the member id (and instance id) they were assigned to, even if the member is about to
+    /// rejoin under a new one.
+    PartitionsRevoked {
+        group: String,
+        member_id: String,
+        group_instance_id: Option<String>,
+        generation: i32,
+        partitions: Vec<Tp>,
+    },
+    /// A member began an OffsetCommit of `offsets` (the next offset to consume, per
+    /// partition) under `generation` (-1 for a commit from outside the group).
+    CommitInvoke {
+        group: String,
+        member_id: String,
+        group_instance_id: Option<String>,
+        generation: i32,
+        offsets: Vec<(Tp, i64)>,
+    },
+    /// The commit of `op` completed: `ok` only if every partition was answered NONE.
+    CommitComplete { outcome: Outcome },
+    /// A client began an OffsetFetch of `group`'s committed offsets for `partitions`.
+    OffsetFetchInvoke { group: String, partitions: Vec<Tp> },
+    /// The OffsetFetch of `op` completed; `offsets` has every requested partition, with -1
+    /// where the group has no committed offset (as Kafka answers). Empty unless `ok`.
+    OffsetFetchComplete {
+        outcome: Outcome,
+        offsets: Vec<(Tp, i64)>,
+    },
 }
 
 /// One history event.
@@ -127,5 +186,49 @@ impl History {
         let op = self.next_op;
         self.next_op += 1;
         op
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The group events keep the history's kebab-case tags, flattened into the event.
+    #[test]
+    fn group_events_serialize_with_kebab_case_tags() {
+        let mut history = History::new();
+        let kind = EventKind::AssignmentReceived {
+            group: "g".into(),
+            member_id: "m1".into(),
+            group_instance_id: None,
+            generation: 3,
+            partitions: vec![Tp::new("t", 0)],
+        };
+        let op = history.next_op();
+        history.push(5, 1, op, kind);
+        let kind = EventKind::CommitInvoke {
+            group: "g".into(),
+            member_id: "m1".into(),
+            group_instance_id: Some("i1".into()),
+            generation: 3,
+            offsets: vec![(Tp::new("t", 0), 7)],
+        };
+        let op = history.invoke(6, 1, kind);
+        history.push(
+            7,
+            1,
+            op,
+            EventKind::CommitComplete {
+                outcome: Outcome::Ok,
+            },
+        );
+        let json = serde_json::to_value(&history.events).unwrap();
+        assert_eq!(json[0]["type"], "assignment-received");
+        assert_eq!(json[0]["partitions"][0]["topic"], "t");
+        assert_eq!(json[1]["type"], "commit-invoke");
+        assert_eq!(json[1]["offsets"][0][1], 7);
+        assert_eq!(json[2]["type"], "commit-complete");
+        assert_eq!(json[2]["outcome"], "ok");
+        assert_eq!(json[1]["op"], json[2]["op"]);
     }
 }

@@ -14,7 +14,7 @@ use rand::Rng;
 
 use crate::cluster::{
     client_ip, controller_addr, heal_broker, BrokerNode, FiredFault, SimCluster,
-    ADMIN_CLIENT_INDEX, CONTROLLER_ID,
+    ADMIN_CLIENT_INDEX, CLIENT_ID_BASE, CONTROLLER_ID,
 };
 use crate::scenario::{Direction, FaultKind};
 use crate::trace::RunTrace;
@@ -28,6 +28,9 @@ pub fn apply(
     rng: &mut impl Rng,
 ) -> FiredFault {
     let now_ms = cluster.clock.now_ms();
+    if id >= CLIENT_ID_BASE {
+        return apply_to_client(cluster, kind, (id - CLIENT_ID_BASE) as u32, now_ms);
+    }
     let detail = match kind {
         FaultKind::Elect { unclean, partition } => elect(cluster, *unclean, partition.as_ref()),
         FaultKind::CreatePartitions { topic, count } => {
@@ -80,6 +83,73 @@ pub fn apply(
         } else {
             format!("broker({id})")
         },
+        detail,
+        random: false,
+    };
+    cluster.trace.record(
+        0,
+        "fault",
+        format!("{} {} {}", fired.time_ms, fired.kind, fired.target).as_bytes(),
+    );
+    fired
+}
+
+/// A process or network fault on workload client `process` (the parser admits no other).
+fn apply_to_client(
+    cluster: &mut SimCluster,
+    kind: &FaultKind,
+    process: u32,
+    now_ms: u64,
+) -> FiredFault {
+    let handle = Handle::current();
+    let client = &mut cluster.clients[process as usize];
+    let node = client.node;
+    let detail = match kind {
+        FaultKind::Kill => {
+            handle.kill(node);
+            client.alive = false;
+            "client process killed".to_string()
+        }
+        FaultKind::Pause => {
+            handle.pause(node);
+            client.paused = true;
+            "client process frozen: no polls, no heartbeats".to_string()
+        }
+        FaultKind::Resume => {
+            if client.alive {
+                handle.resume(node);
+            }
+            client.paused = false;
+            "client process resumed".to_string()
+        }
+        FaultKind::Restart => match client.restart.clone() {
+            Some(restart) => {
+                handle.kill(node);
+                handle.restart(node);
+                client.alive = true;
+                client.paused = false;
+                let node = handle.get_node(node).expect("a client node exists");
+                restart(&node);
+                "client process restarted".to_string()
+            }
+            None => "this workload's clients cannot restart; nothing done".to_string(),
+        },
+        FaultKind::Partition { .. } => {
+            NetSim::current().clog_node(node);
+            client.partitioned = true;
+            "client cut off from every broker".to_string()
+        }
+        FaultKind::Heal => {
+            NetSim::current().unclog_node(node);
+            client.partitioned = false;
+            "client network healed".to_string()
+        }
+        other => unreachable!("not a client fault: {}", other.name()),
+    };
+    let fired = FiredFault {
+        time_ms: now_ms,
+        kind: kind.name().to_string(),
+        target: format!("client({process})"),
         detail,
         random: false,
     };

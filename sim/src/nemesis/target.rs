@@ -37,6 +37,7 @@ pub fn resolve(
         Target::Broker(id) => vec![*id],
         Target::All => brokers.to_vec(),
         Target::Controller => vec![CONTROLLER_ID],
+        Target::Client(index) => vec![crate::cluster::CLIENT_ID_BASE + *index as i32],
         Target::Leader { .. } | Target::Follower { .. } | Target::Isr { .. } => {
             let tp = target_partition(target).expect("a partition target");
             let view = partition(&tp);

@@ -53,6 +53,9 @@ pub fn timeline_with_nemesis(scenario: &Scenario, seed: u64) -> (Vec<TimedAction
     steps.extend(schedule.actions.into_iter().map(|a| {
         let target = match a.broker {
             crate::cluster::CONTROLLER_ID => crate::scenario::Target::Controller,
+            id if id >= crate::cluster::CLIENT_ID_BASE => {
+                crate::scenario::Target::Client((id - crate::cluster::CLIENT_ID_BASE) as u32)
+            }
             broker => crate::scenario::Target::Broker(broker),
         };
         let action = Action {

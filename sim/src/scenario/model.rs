@@ -49,6 +49,8 @@ pub struct Cluster {
     pub brokers: u32,
     /// Whether a controller node runs (`[model] controller`), for the `controller` target.
     pub controller: bool,
+    /// Workload client processes of the run, for the `client(i)` target.
+    pub clients: u32,
 }
 
 /// kafkasim's own switches (`[model]`).
@@ -82,6 +84,8 @@ pub struct Model {
     /// KIP-207: a new leader answers clients' ListOffsets with OFFSET_NOT_AVAILABLE until its
     /// high watermark reaches the start of its epoch, so the answers never go backwards.
     pub monotonic_list_offsets: bool,
+    /// `offsets_load` and `offsets_expiry`: the group coordinator's historical rules.
+    pub group_model: kafkasim::server::GroupModel,
     /// TEST-ONLY planted bugs (`planted_bugs = [...]`, see `kafkasim::planted`).
     pub planted_bugs: kafkasim::planted::PlantedBugs,
 }
@@ -108,6 +112,7 @@ impl Default for Model {
             epoch_lookup: kafkasim::replication::EpochLookup::Kip279,
             buggify: false,
             monotonic_list_offsets: false,
+            group_model: kafkasim::server::GroupModel::default(),
             planted_bugs: kafkasim::planted::PlantedBugs::default(),
         }
     }
@@ -175,6 +180,10 @@ pub enum Target {
     Minority,
     /// `majority`: a random majority of the brokers, n / 2 + 1 of them.
     Majority,
+    /// `client(i)`: the i-th workload client process of the run (0-based, counted over the
+    /// `[[workload]]` tables in order; its node is `client-i`). Only process faults (kill,
+    /// pause, resume, restart) and network cuts (partition, heal) apply to it.
+    Client(u32),
 }
 
 impl Target {
@@ -185,6 +194,7 @@ impl Target {
             Target::All | Target::Isr { .. } => u64::from(brokers),
             Target::Minority => u64::from(brokers.saturating_sub(1) / 2),
             Target::Majority => u64::from(brokers / 2 + 1),
+            Target::Client(_) => 0,
             Target::Broker(_)
             | Target::Leader { .. }
             | Target::Follower { .. }

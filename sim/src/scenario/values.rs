@@ -155,6 +155,10 @@ pub fn parse_target(text: &str, brokers: u32) -> Result<Target, TargetError> {
         }
         ("isr", None) => fail(format!("expected isr(topic/partition), found \"{text}\"")),
         ("controller", None) => Ok(Target::Controller),
+        ("client", Some(args)) => match args.trim().parse::<u32>() {
+            Ok(index) => Ok(Target::Client(index)),
+            Err(_) => fail(format!("expected client(i) with i ≥ 0, found \"{text}\"")),
+        },
         ("minority", None) => Ok(Target::Minority),
         ("majority", None) => Ok(Target::Majority),
         (name, _) if REPLICATION_TARGETS.contains(&name) => fail(format!(

@@ -27,7 +27,7 @@ impl ConsumerWorkload {
 }
 
 impl Workload for ConsumerWorkload {
-    fn start(&mut self, client: Client<'_>) {
+    fn start(&mut self, client: Client<'_>) -> Option<crate::cluster::ClientRestart> {
         let recorder = client.recorder.clone();
         let topic = self.spec.topic.clone();
         let partitions = client.partitions;
@@ -38,6 +38,7 @@ impl Workload for ConsumerWorkload {
             let consumer = Consumer::new(config);
             run_consumer(topic, partitions, this, consumer, recorder, stop).await
         });
+        None
     }
 
     fn stop_at(&self) -> StopAt {

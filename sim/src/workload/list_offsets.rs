@@ -26,7 +26,7 @@ impl ListOffsetsWorkload {
 }
 
 impl Workload for ListOffsetsWorkload {
-    fn start(&mut self, client: Client<'_>) {
+    fn start(&mut self, client: Client<'_>) -> Option<crate::cluster::ClientRestart> {
         let workload = self.spec.clone();
         let partitions = client.partitions;
         let stop = self.stop.clone();
@@ -35,6 +35,7 @@ impl Workload for ListOffsetsWorkload {
             let consumer = Consumer::new(config);
             run_list_offsets(workload, partitions, consumer, stop).await
         });
+        None
     }
 
     fn stop_at(&self) -> StopAt {

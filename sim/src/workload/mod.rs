@@ -17,13 +17,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use madsim::runtime::{Handle, NodeHandle};
-use madsim::task::NodeId;
 
 pub use configs::{consumer_config, producer_config};
 pub use recorder::Recorder;
 
 use crate::cluster::clock::RunClock;
-use crate::cluster::{bootstrap, client_ip};
+use crate::cluster::{bootstrap, client_ip, ClientNode};
 use crate::history::History;
 use crate::scenario::{Scenario, WorkloadKind};
 
@@ -55,8 +54,10 @@ pub struct Client<'a> {
 /// One `[[workload]]` of a scenario: set up its client processes, stop them, and add what it
 /// alone knows to the report. Its operations go to the shared [`Recorder`] (the history).
 pub trait Workload {
-    /// Starts one client process on `client.node`.
-    fn start(&mut self, client: Client<'_>);
+    /// Starts one client process on `client.node`. A workload whose clients can be
+    /// restarted (`restart` on `client(i)`) returns how to start the process again on its
+    /// restarted node.
+    fn start(&mut self, client: Client<'_>) -> Option<crate::cluster::ClientRestart>;
 
     /// When its clients stop.
     fn stop_at(&self) -> StopAt;
@@ -103,14 +104,14 @@ impl Workloads {
     }
 
     /// Starts every client process, each on a node of its own, in the scenario's order;
-    /// returns the nodes, to be ended with the rest of the run.
+    /// returns them (fault targets, ended with the rest of the run).
     pub fn start(
         &mut self,
         scenario: &Scenario,
         seed: u64,
         recorder: &Recorder,
         clock: RunClock,
-    ) -> Vec<NodeId> {
+    ) -> Vec<ClientNode> {
         let handle = Handle::current();
         let mut process = 0u32;
         let mut nodes = Vec::new();
@@ -127,8 +128,7 @@ impl Workloads {
                     .name(format!("client-{process}"))
                     .ip(client_ip(process))
                     .build();
-                nodes.push(node.id());
-                workload.start(Client {
+                let restart = workload.start(Client {
                     node: &node,
                     process,
                     partitions,
@@ -137,6 +137,7 @@ impl Workloads {
                     clock,
                     seed,
                 });
+                nodes.push(ClientNode::new(node.id(), restart));
                 process += 1;
             }
         }

@@ -37,7 +37,7 @@ impl ProducerWorkload {
 }
 
 impl Workload for ProducerWorkload {
-    fn start(&mut self, client: Client<'_>) {
+    fn start(&mut self, client: Client<'_>) -> Option<crate::cluster::ClientRestart> {
         self.processes.push(client.process);
         let recorder = client.recorder.clone();
         let workload = self.spec.clone();
@@ -51,6 +51,7 @@ impl Workload for ProducerWorkload {
             let producer = Producer::new(config, client_clock);
             run_producer(workload, partitions, this, producer, recorder, stop, seed).await
         });
+        None
     }
 
     fn stop_at(&self) -> StopAt {

@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::group::consumer_protocol::decode_subscription;
 use crate::protocol::codes::ErrorCode;
 
 use super::api::{
@@ -83,6 +84,11 @@ pub struct ClassicGroup {
     pending_sync: BTreeSet<String>,
     sync_deadline_ms: Option<i64>,
     next_join_order: u64,
+    /// The topics the members subscribed to when the current generation began (Kafka's
+    /// `subscribedTopics`, computed in `initNextGeneration` and on load): `Some(empty)` for an
+    /// Empty consumer group, `None` when unknown. Offset expiry of a consumer group with
+    /// members reads it.
+    pub subscribed_topics: Option<BTreeSet<String>>,
 }
 
 impl ClassicGroup {
@@ -104,7 +110,66 @@ impl ClassicGroup {
             pending_sync: BTreeSet::new(),
             sync_deadline_ms: None,
             next_join_order: 0,
+            subscribed_topics: None,
         }
+    }
+
+    /// The group as its last GroupMetadata record left it (Kafka's `GroupMetadata.loadGroup`
+    /// then `onGroupLoaded`): Empty without members, else Stable, with the record's generation,
+    /// protocol, leader and members. Each member supports only the selected protocol, with the
+    /// subscription the record kept, and its session starts at `now_ms`. Members are ordered
+    /// for leadership as the record lists them.
+    pub fn restore(group_id: &str, value: &GroupMetadataValue, now_ms: i64) -> ClassicGroup {
+        let mut group = ClassicGroup::new(group_id, value.current_state_timestamp_ms);
+        group.state = if value.members.is_empty() {
+            GroupState::Empty
+        } else {
+            GroupState::Stable
+        };
+        group.generation_id = value.generation_id;
+        group.protocol_type = Some(value.protocol_type.clone()).filter(|t| !t.is_empty());
+        group.protocol_name = value.protocol_name.clone();
+        group.leader_id = value.leader.clone();
+        for stored in &value.members {
+            let protocols = match &value.protocol_name {
+                Some(protocol) => vec![(protocol.clone(), stored.subscription.clone())],
+                None => Vec::new(),
+            };
+            group.next_join_order += 1;
+            let member = Member {
+                member_id: stored.member_id.clone(),
+                group_instance_id: stored.group_instance_id.clone(),
+                client_id: stored.client_id.clone(),
+                client_host: stored.client_host.clone(),
+                session_timeout_ms: stored.session_timeout_ms,
+                rebalance_timeout_ms: stored.rebalance_timeout_ms,
+                protocol_type: value.protocol_type.clone(),
+                protocols,
+                assignment: stored.assignment.clone(),
+                join_waiter: None,
+                sync_waiter: None,
+                session_deadline_ms: now_ms + i64::from(stored.session_timeout_ms),
+                join_order: group.next_join_order,
+            };
+            if let Some(instance) = &member.group_instance_id {
+                group
+                    .static_members
+                    .insert(instance.clone(), member.member_id.clone());
+            }
+            let previous = group.members.insert(member.member_id.clone(), member);
+            assert!(
+                previous.is_none(),
+                "group {group_id}: member {} stored twice in one record",
+                stored.member_id
+            );
+        }
+        assert!(
+            group.members.is_empty() || group.protocol_name.is_some(),
+            "group {group_id}: a record with members names the selected protocol"
+        );
+        group.subscribed_topics = group.compute_subscribed_topics();
+        group.assert_invariants();
+        group
     }
 
     // ----- JoinGroup -------------------------------------------------------------------
@@ -723,12 +788,14 @@ impl ClassicGroup {
         );
         if self.members.is_empty() {
             self.protocol_name = None;
+            self.subscribed_topics = self.compute_subscribed_topics();
             self.transition(GroupState::Empty, ctx.now_ms);
             let record = self.metadata_record(ctx.now_ms);
             ctx.records.push(record);
             return;
         }
         self.protocol_name = Some(self.select_protocol());
+        self.subscribed_topics = self.compute_subscribed_topics();
         self.transition(GroupState::CompletingRebalance, ctx.now_ms);
         let leader_id = self
             .leader_id
@@ -857,6 +924,25 @@ impl ClassicGroup {
         let most = votes.values().copied().max().expect("votes");
         let winner = votes.into_iter().find(|(_, count)| *count == most);
         winner.expect("a winner").0
+    }
+
+    /// The topics the members of a consumer group subscribe to, read from their metadata for
+    /// the selected protocol (Kafka's `computeSubscribedTopics`): `None` when unknown (no
+    /// protocol selected, not a consumer group, or metadata that does not parse).
+    pub fn compute_subscribed_topics(&self) -> Option<BTreeSet<String>> {
+        if self.protocol_type.as_deref() != Some("consumer") {
+            return None;
+        }
+        if self.members.is_empty() {
+            return Some(BTreeSet::new());
+        }
+        let protocol = self.protocol_name.as_ref()?;
+        let mut topics = BTreeSet::new();
+        for member in self.members.values() {
+            let (subscription, _) = decode_subscription(member.metadata(protocol)?).ok()?;
+            topics.extend(subscription.topics);
+        }
+        Some(topics)
     }
 
     /// Kafka's `validateMember`: static members are checked by instance id (another member

@@ -9,24 +9,28 @@
 //!   LeaveGroup, static membership, timeouts) for one group.
 //! - [`offsets`]: committed offsets, commit validation, expiry.
 //! - [`records`]: the `__consumer_offsets` records and their bytes.
+//! - [`load`]: replaying a partition's records when this broker becomes its leader.
 //! - [`api`]: the plain request and response values.
 //!
 //! A second protocol (KIP-848 consumer groups) is a second variant of [`Group`]; the offset
 //! store and the coordinator's routing, partition ownership and persistence are shared.
 //!
 //! Invariants: a group is coordinated here only if its `__consumer_offsets` partition is
-//! ([`hash::coordinator_partition`]); every request is answered exactly once; an OffsetCommit
-//! is answered only after its records are persisted (or failed to be); nothing depends on
-//! the wall clock or on hash-map order.
+//! ([`hash::coordinator_partition`]) and that partition is Active here (no group of a
+//! loading or foreign partition is held); every request is answered exactly once; an
+//! OffsetCommit is answered only after its records are persisted (or failed to be); a load
+//! rebuilds what the persisted records say, so unloading and reloading a partition gives its
+//! Stable and Empty groups and its offsets back; nothing depends on the wall clock or on
+//! hash-map order.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::group::consumer_protocol::decode_subscription;
 use crate::group::hash;
 use crate::protocol::codes::ErrorCode;
 
 pub mod api;
 pub mod classic;
+pub mod load;
 pub mod member;
 pub mod offsets;
 pub mod records;
@@ -41,7 +45,8 @@ use api::{
     PersistToken, RequestToken, Response, SyncRequest, SyncResponse, MEMBER_ID_UNKNOWN,
 };
 use classic::{ClassicGroup, Ctx};
-use offsets::{CommittedOffset, OffsetStore, PartitionKey};
+use load::PartitionLoad;
+use offsets::{CommittedOffset, ExpiryRule, OffsetStore, PartitionKey};
 use records::{OffsetCommitValue, Record};
 use state::GroupState;
 
@@ -62,6 +67,27 @@ pub struct CoordinatorConfig {
     pub offset_metadata_max_bytes: usize,
     /// offsets.topic.num.partitions
     pub offsets_topic_partitions: i32,
+    /// Kafka's trunk before apache/kafka PR 2436 (HOTFIX "Consumer offsets not properly
+    /// loaded on coordinator failover", 2017-01-26, before 0.10.2.0): a load handed each
+    /// replayed offset to `GroupMetadata.completePendingOffsetWrite`, which KAFKA-2000 had made
+    /// the day before store an offset only when a commit of that partition is pending on the
+    /// group. None is pending on a partition being loaded, so every loaded offset was dropped:
+    /// after a coordinator failover OffsetFetch finds no committed offsets and consumers fall
+    /// back to `auto.offset.reset`. With this set, [`Coordinator::finish_loading`] keeps a
+    /// loaded offset only if a commit of it is pending.
+    pub load_offsets_only_if_commit_pending: bool,
+    /// Kafka before KAFKA-13636 (apache/kafka PR 11742: fixed in 3.2.0, backported to 2.8.2,
+    /// 3.0.1 and 3.1.1; the rule is `GroupMetadata.removeExpiredOffsets`'s): offset expiry of a
+    /// consumer group with members did not require the group to be Stable. While the group
+    /// rebalanced, offsets of topics outside its last generation's subscriptions expired
+    /// counting from their commit; a group rejoining after Empty has an empty subscription
+    /// set, so all its old offsets could expire during the join. With this set, the
+    /// `is(Stable)` condition is dropped.
+    pub expire_offsets_while_rebalancing: bool,
+    /// TEST-ONLY planted bug: an OffsetCommit from a current member carrying an older
+    /// generation than the group's is accepted instead of ILLEGAL_GENERATION (a zombie of
+    /// generation N-1 overwrites the offsets of generation N).
+    pub planted_accept_stale_generation_commit: bool,
 }
 
 impl Default for CoordinatorConfig {
@@ -74,6 +100,9 @@ impl Default for CoordinatorConfig {
             offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
             offset_metadata_max_bytes: 4096,
             offsets_topic_partitions: hash::OFFSETS_TOPIC_PARTITIONS_DEFAULT,
+            load_offsets_only_if_commit_pending: false,
+            expire_offsets_while_rebalancing: false,
+            planted_accept_stale_generation_commit: false,
         }
     }
 }
@@ -123,6 +152,8 @@ struct PendingAssignment {
 pub struct Coordinator {
     pub config: CoordinatorConfig,
     partitions: BTreeMap<i32, PartitionStatus>,
+    /// What the records replayed so far hold, per partition being loaded.
+    loads: BTreeMap<i32, PartitionLoad>,
     groups: BTreeMap<String, Group>,
     offsets: OffsetStore,
     pending_commits: BTreeMap<PersistToken, PendingCommit>,
@@ -143,25 +174,123 @@ impl Coordinator {
 
     // ----- Partition ownership ---------------------------------------------------------
 
-    /// This broker became leader of `partition` and is loading it.
+    /// This broker became leader of `partition` and is loading it: until
+    /// [`Coordinator::finish_loading`] its groups are answered COORDINATOR_LOAD_IN_PROGRESS and
+    /// the shell feeds its records to [`Coordinator::replay`]. The partition must not be
+    /// held already (the shell unloads it first), so no group of it is held.
     pub fn begin_loading(&mut self, partition: i32) {
-        self.partitions.insert(partition, PartitionStatus::Loading);
+        assert!(
+            (0..self.config.offsets_topic_partitions).contains(&partition),
+            "partition {partition} of __consumer_offsets does not exist"
+        );
+        let previous = self.partitions.insert(partition, PartitionStatus::Loading);
+        assert_eq!(previous, None, "partition {partition} loaded while held");
+        assert!(
+            self.groups
+                .keys()
+                .all(|id| self.partition_of(id) != partition),
+            "partition {partition}: groups held before loading"
+        );
+        self.loads.insert(partition, PartitionLoad::default());
     }
 
-    /// Loading finished: the partition's groups are served.
-    pub fn finish_loading(&mut self, partition: i32) {
+    /// One record of `partition`'s log, in offset order up to the high watermark (Kafka's
+    /// `loadGroupsAndOffsets` loop): the last value of each key wins, a tombstone removes it.
+    /// A record of a group that `partition` does not coordinate is skipped, not trusted: the
+    /// log is another broker's bytes (written, say, under another
+    /// `offsets.topic.num.partitions`), and holding such a group would break the invariant
+    /// that a group is served only by its own partition.
+    pub fn replay(&mut self, partition: i32, record: &Record) {
+        assert_eq!(
+            self.partitions.get(&partition),
+            Some(&PartitionStatus::Loading),
+            "replay into partition {partition}, which is not loading"
+        );
+        let group_id = record.group_id();
+        let partitions = self.config.offsets_topic_partitions;
+        let load = self
+            .loads
+            .get_mut(&partition)
+            .expect("a loading partition has a load");
+        if hash::coordinator_partition(group_id, partitions) == partition {
+            load.replay(record);
+        } else {
+            load.records_skipped += 1;
+        }
+    }
+
+    /// Loading finished at `now_ms`: the replayed groups and offsets are installed and the
+    /// partition's groups are served. A group with a GroupMetadata record comes back Empty
+    /// or Stable as the record left it, its members' sessions starting now; offsets of a
+    /// group without one form a simple group (Kafka's `emptyGroupOffsets`). A group's
+    /// tombstone leaves its offsets alone: only their own tombstones remove them (Kafka, since
+    /// KAFKA-4704, lets a deleted group's id be reused by a simple consumer).
+    pub fn finish_loading(&mut self, partition: i32, now_ms: i64) {
         let previous = self.partitions.insert(partition, PartitionStatus::Active);
         assert_eq!(
             previous,
             Some(PartitionStatus::Loading),
             "finish_loading without begin"
         );
+        let load = self
+            .loads
+            .remove(&partition)
+            .expect("a loading partition has a load");
+        for (group_id, value) in &load.groups {
+            self.restore_group(
+                partition,
+                group_id,
+                ClassicGroup::restore(group_id, value, now_ms),
+            );
+        }
+        for (group_id, offsets) in load.offsets {
+            if !self.groups.contains_key(&group_id) {
+                let simple = ClassicGroup::new(&group_id, now_ms);
+                self.restore_group(partition, &group_id, simple);
+            }
+            for (key, offset) in offsets {
+                if self.config.load_offsets_only_if_commit_pending
+                    && !self.committing(&group_id).contains(&key)
+                {
+                    continue; // PR 2436's bug: nothing is pending, so the offset is dropped
+                }
+                self.offsets.put(&group_id, key, offset);
+            }
+        }
     }
 
-    /// This broker lost `partition`: its groups are dropped, their held requests answered
-    /// NOT_COORDINATOR so that clients find the new coordinator.
+    /// Holds a group rebuilt by a load of `partition`: one of that partition's, not held yet.
+    fn restore_group(&mut self, partition: i32, group_id: &str, group: ClassicGroup) {
+        assert_eq!(
+            self.partition_of(group_id),
+            partition,
+            "group {group_id}: replay keeps only the partition's own groups"
+        );
+        let previous = self
+            .groups
+            .insert(group_id.to_string(), Group::Classic(group));
+        assert!(
+            previous.is_none(),
+            "group {group_id} held while its partition loaded"
+        );
+    }
+
+    /// The partitions of `group_id` with a commit being persisted.
+    fn committing(&self, group_id: &str) -> BTreeSet<PartitionKey> {
+        self.pending_commits
+            .values()
+            .filter(|pending| pending.group_id == group_id)
+            .flat_map(|pending| &pending.partitions)
+            .filter(|(_, error, _)| *error == ErrorCode::NONE)
+            .map(|(key, _, _)| key.clone())
+            .collect()
+    }
+
+    /// This broker lost `partition`: its groups are dropped, their held requests (joins,
+    /// syncs, commits) answered NOT_COORDINATOR so that clients find the new coordinator.
     pub fn unload(&mut self, partition: i32) -> Effects {
         self.partitions.remove(&partition);
+        self.loads.remove(&partition);
         let mut effects = Effects::default();
         let moved: Vec<String> = self
             .groups
@@ -186,7 +315,30 @@ impl Coordinator {
             }
             self.offsets.remove_group(&group_id);
         }
+        self.forget_pending_writes(partition, &mut effects);
         effects
+    }
+
+    /// The writes still held for `partition`'s groups are never applied: the groups are gone,
+    /// and a later load rebuilds them from the log, which a late write report must not undo.
+    /// Held commits are answered NOT_COORDINATOR now, like held joins and syncs (the write may
+    /// still land; the client retries at the new coordinator).
+    fn forget_pending_writes(&mut self, partition: i32, effects: &mut Effects) {
+        let partitions = self.config.offsets_topic_partitions;
+        let ours = |group_id: &str| hash::coordinator_partition(group_id, partitions) == partition;
+        let commits: Vec<PersistToken> = self
+            .pending_commits
+            .iter()
+            .filter(|(_, pending)| ours(&pending.group_id))
+            .map(|(persist, _)| *persist)
+            .collect();
+        for persist in commits {
+            let pending = self.pending_commits.remove(&persist).expect("listed");
+            let response = commit_response(&pending, ErrorCode::NOT_COORDINATOR);
+            effects.respond(pending.token, response);
+        }
+        self.pending_assignments
+            .retain(|_, pending| !ours(&pending.group_id));
     }
 
     fn partition_of(&self, group_id: &str) -> i32 {
@@ -424,7 +576,10 @@ impl Coordinator {
     fn validate_commit(&mut self, now_ms: i64, request: &CommitRequest) -> Result<(), ErrorCode> {
         self.check_group_id(&request.group_id)?;
         match self.groups.get(&request.group_id) {
-            Some(Group::Classic(group)) => offsets::validate_commit(group, request),
+            Some(Group::Classic(group)) => {
+                let stale_accepted = self.config.planted_accept_stale_generation_commit;
+                offsets::validate_commit(group, request, stale_accepted)
+            }
             None => match offsets::commit_to_unknown_group(request) {
                 Some(error) => Err(error),
                 None => {
@@ -524,7 +679,7 @@ impl Coordinator {
                 return effects;
             }
             Ok(group) => {
-                let subscribed = subscribed_topics(group);
+                let subscribed = group.compute_subscribed_topics();
                 partitions
                     .iter()
                     .filter(|(topic, _)| is_subscribed(group, &subscribed, topic))
@@ -715,9 +870,12 @@ impl Coordinator {
         let Some(Group::Classic(group)) = self.groups.get(group_id) else {
             return;
         };
-        let expired = self
-            .offsets
-            .expired(group, now_ms, self.config.offsets_retention_ms);
+        let rule = ExpiryRule {
+            retention_ms: self.config.offsets_retention_ms,
+            expire_while_rebalancing: self.config.expire_offsets_while_rebalancing,
+        };
+        let in_flight = self.committing(group_id);
+        let expired = self.offsets.expired(group, now_ms, &rule, &in_flight);
         let removable = group.state == GroupState::Empty && group.pending_members.is_empty();
         for key in &expired {
             self.offsets.remove(group_id, key);
@@ -751,25 +909,6 @@ fn validate_offset_delete(group: &ClassicGroup) -> Result<(), ErrorCode> {
         _ if group.protocol_type.as_deref() == Some("consumer") => Ok(()),
         _ => Err(ErrorCode::NON_EMPTY_GROUP),
     }
-}
-
-/// The topics the members of a consumer group subscribe to, read from their metadata for the
-/// selected protocol (Kafka's `computeSubscribedTopics`): `None` when unknown (no protocol
-/// selected, not a consumer group, or metadata that does not parse).
-fn subscribed_topics(group: &ClassicGroup) -> Option<BTreeSet<String>> {
-    if group.protocol_type.as_deref() != Some("consumer") {
-        return None;
-    }
-    if group.members.is_empty() {
-        return Some(BTreeSet::new());
-    }
-    let protocol = group.protocol_name.as_ref()?;
-    let mut topics = BTreeSet::new();
-    for member in group.members.values() {
-        let (subscription, _) = decode_subscription(member.metadata(protocol)?).ok()?;
-        topics.extend(subscription.topics);
-    }
-    Some(topics)
 }
 
 /// Kafka's `isSubscribedToTopic`: when the topics are unknown, a consumer group counts as

@@ -3,11 +3,15 @@
 //! whether a classic group may commit and when its offsets expire.
 //!
 //! Invariants: an offset is stored only after its record was persisted (the coordinator holds
-//! the commit until then); offsets expire only while their group is Empty (or is a simple
-//! group, which has no members), counted from when the group became Empty (from the commit
-//! itself for a simple group) — Kafka's `OffsetExpirationCondition`.
+//! the commit until then); an offset with a commit in flight never expires. Otherwise offsets
+//! expire as Kafka's `offsetExpirationCondition` says (after KAFKA-13636):
+//! - an Empty group: every offset, counted from when the group became Empty;
+//! - a simple group (no protocol type): every offset, counted from its commit;
+//! - a Stable consumer group whose subscriptions are known: only offsets of topics no member
+//!   subscribes to, counted from their commit;
+//! - any other group (rebalancing, or subscriptions unknown): none.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::protocol::codes::ErrorCode;
 
@@ -77,29 +81,81 @@ impl OffsetStore {
             .unwrap_or_default()
     }
 
-    /// The group's offsets that have expired at `now_ms`, or none when the group is not
-    /// eligible (has members, or is rebalancing).
+    /// The group's offsets that have expired at `now_ms` under `rule`, leaving out those in
+    /// `committing` (a commit of them is being persisted, as Kafka's `pendingOffsetCommits`).
     pub fn expired(
         &self,
         group: &ClassicGroup,
         now_ms: i64,
-        retention_ms: i64,
+        rule: &ExpiryRule,
+        committing: &BTreeSet<PartitionKey>,
     ) -> Vec<PartitionKey> {
-        if group.state != GroupState::Empty {
+        let Some(condition) = expiry_condition(group, rule.expire_while_rebalancing) else {
             return Vec::new();
-        }
-        let simple = group.protocol_type.is_none();
+        };
         self.group(&group.group_id)
+            .filter(|(key, _)| !committing.contains(*key))
+            .filter(|(key, _)| {
+                condition
+                    .topics_kept
+                    .is_none_or(|kept| !kept.contains(&key.0))
+            })
             .filter(|(_, offset)| {
-                let base = if simple {
-                    offset.commit_timestamp_ms
-                } else {
-                    group.state_timestamp_ms
+                let base = match condition.base {
+                    ExpiryBase::StateTimestamp => group.state_timestamp_ms,
+                    ExpiryBase::CommitTimestamp => offset.commit_timestamp_ms,
                 };
-                now_ms - base >= retention_ms
+                now_ms - base >= rule.retention_ms
             })
             .map(|(key, _)| key.clone())
             .collect()
+    }
+}
+
+/// What offset expiry obeys: the retention and which historical rule is in force.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExpiryRule {
+    /// offsets.retention.minutes, in milliseconds.
+    pub retention_ms: i64,
+    /// Before KAFKA-13636: a consumer group's offsets of unsubscribed topics may expire in any
+    /// state with members, not only Stable (see [`super::CoordinatorConfig`]).
+    pub expire_while_rebalancing: bool,
+}
+
+/// From when an offset's retention is counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ExpiryBase {
+    /// When the group entered its current state (an Empty group).
+    StateTimestamp,
+    /// When the offset was committed.
+    CommitTimestamp,
+}
+
+/// Whether a group's offsets may expire now, from when, and which topics are kept.
+struct ExpiryCondition<'a> {
+    base: ExpiryBase,
+    /// Topics whose offsets never expire under this condition (the subscribed ones).
+    topics_kept: Option<&'a BTreeSet<String>>,
+}
+
+/// Kafka's `offsetExpirationCondition`, with KAFKA-13636's `is(Stable)` unless
+/// `expire_while_rebalancing`.
+fn expiry_condition(
+    group: &ClassicGroup,
+    expire_while_rebalancing: bool,
+) -> Option<ExpiryCondition<'_>> {
+    let condition = |base, topics_kept| Some(ExpiryCondition { base, topics_kept });
+    match group.protocol_type.as_deref() {
+        None => condition(ExpiryBase::CommitTimestamp, None),
+        Some(_) if group.state == GroupState::Empty => condition(ExpiryBase::StateTimestamp, None),
+        Some("consumer") => {
+            let stable = group.state == GroupState::Stable;
+            let with_members = group.state != GroupState::Dead;
+            let eligible = stable || expire_while_rebalancing && with_members;
+            let subscribed = group.subscribed_topics.as_ref().filter(|_| eligible)?;
+            condition(ExpiryBase::CommitTimestamp, Some(subscribed))
+        }
+        Some(_) => None,
     }
 }
 
@@ -113,7 +169,14 @@ impl OffsetStore {
 ///   otherwise (an anonymous commit to a group with members): UNKNOWN_MEMBER_ID;
 /// - then, for a current member, CompletingRebalance: REBALANCE_IN_PROGRESS (its assignment
 ///   is not known yet).
-pub fn validate_commit(group: &ClassicGroup, request: &CommitRequest) -> Result<(), ErrorCode> {
+///
+/// `planted_accept_stale_generation` (TEST-ONLY) lets a current member commit with an older
+/// generation than the group's.
+pub fn validate_commit(
+    group: &ClassicGroup,
+    request: &CommitRequest,
+    planted_accept_stale_generation: bool,
+) -> Result<(), ErrorCode> {
     if group.state == GroupState::Dead {
         return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
     }
@@ -125,7 +188,9 @@ pub fn validate_commit(group: &ClassicGroup, request: &CommitRequest) -> Result<
         || request.group_instance_id.is_some();
     if identified {
         group.validate_member(&request.member_id, request.group_instance_id.as_deref())?;
-        if request.generation_id != group.generation_id {
+        let stale_accepted =
+            planted_accept_stale_generation && request.generation_id < group.generation_id;
+        if request.generation_id != group.generation_id && !stale_accepted {
             return Err(ErrorCode::ILLEGAL_GENERATION);
         }
     } else if group.state != GroupState::Empty {

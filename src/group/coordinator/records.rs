@@ -68,6 +68,15 @@ const GROUP_METADATA_KEY_VERSION: i16 = 2;
 const GROUP_METADATA_VALUE_VERSION: i16 = 3;
 
 impl Record {
+    /// The group the record belongs to (which decides its `__consumer_offsets` partition).
+    pub fn group_id(&self) -> &str {
+        match self {
+            Record::OffsetCommit { group_id, .. } | Record::GroupMetadata { group_id, .. } => {
+                group_id
+            }
+        }
+    }
+
     /// The record's key and value bytes (`None` for a tombstone).
     pub fn encode(&self) -> (Vec<u8>, Option<Vec<u8>>) {
         let mut key = Vec::new();

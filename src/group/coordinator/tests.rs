@@ -9,6 +9,7 @@ use super::state::GroupState;
 use super::{Coordinator, CoordinatorConfig, Group};
 use crate::protocol::codes::ErrorCode;
 
+mod load;
 mod property;
 
 const SESSION_MS: i32 = 10_000;
@@ -34,7 +35,7 @@ impl Harness {
             ..config
         });
         coordinator.begin_loading(0);
-        coordinator.finish_loading(0);
+        coordinator.finish_loading(0, 1_000);
         Harness {
             coordinator,
             now_ms: 1_000,
@@ -42,6 +43,26 @@ impl Harness {
             answers: BTreeMap::new(),
             persisted: Vec::new(),
             records_seen: Vec::new(),
+        }
+    }
+
+    /// A fresh coordinator with this one's config that loads partition 0 from every record
+    /// this one persisted, in order, at this harness's time (a failover to another broker).
+    pub fn reloaded(&self) -> Harness {
+        assert!(self.persisted.is_empty(), "every batch is persisted first");
+        let mut coordinator = Coordinator::new(self.coordinator.config.clone());
+        coordinator.begin_loading(0);
+        for record in &self.records_seen {
+            coordinator.replay(0, record);
+        }
+        coordinator.finish_loading(0, self.now_ms);
+        Harness {
+            coordinator,
+            now_ms: self.now_ms,
+            next_token: 0,
+            answers: BTreeMap::new(),
+            persisted: Vec::new(),
+            records_seen: self.records_seen.clone(),
         }
     }
 
@@ -1175,7 +1196,7 @@ fn coordinator_routing_errors() {
         error_of(c.join(0, t, &join_request("", None))),
         ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
     );
-    c.finish_loading(0);
+    c.finish_loading(0, 0);
     let mut no_id = join_request("", None);
     no_id.group_id = String::new();
     assert_eq!(error_of(c.join(0, t, &no_id)), ErrorCode::INVALID_GROUP_ID);

@@ -974,3 +974,30 @@ fn known_tagged_fields_must_fill_their_size() {
     *lying.last_mut().unwrap() = 0x7f;
     assert!(check(&lying).is_err());
 }
+
+#[test]
+fn group_requests_refuse_impossible_lengths_and_misplaced_nulls() {
+    // OffsetFetch v1: group "g", then a null topic list, which only v2 and later allow.
+    let mut body = vec![0, 1, b'g'];
+    body.extend_from_slice(&(-1i32).to_be_bytes());
+    let error = refusal(ApiKey::OffsetFetch, 1, &body);
+    assert!(error.contains("topics: null"), "{error}");
+    assert_eq!(check_request_body(ApiKey::OffsetFetch, 2, &body), Ok(()));
+    // OffsetFetch v8: one group "g" whose topic list is null (compact length 0), then
+    // require_stable and the tagged sections; a v9 group also has a member id and epoch.
+    let v8 = [2, 2, b'g', 0, 0, 0, 0];
+    assert_eq!(check_request_body(ApiKey::OffsetFetch, 8, &v8), Ok(()));
+    refusal(ApiKey::OffsetFetch, 9, &v8);
+    // JoinGroup v5 claiming 2^20 protocols in a short body.
+    let mut body = vec![0, 1, b'g', 0, 0, 0, 10, 0, 0, 0, 10, 0, 0, 0xff, 0xff, 0, 0];
+    body.extend_from_slice(&(1i32 << 20).to_be_bytes());
+    body.extend_from_slice(&[0; 32]);
+    let error = refusal(ApiKey::JoinGroup, 5, &body);
+    assert!(error.contains("protocols: array of 1048576"), "{error}");
+    // LeaveGroup v3 with one member whose member id is null: only its instance id may be.
+    let mut body = vec![0, 1, b'g', 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff];
+    let error = refusal(ApiKey::LeaveGroup, 3, &body);
+    assert!(error.contains("members: [0]: member_id"), "{error}");
+    body[7..9].copy_from_slice(&[0, 0]);
+    assert_eq!(check_request_body(ApiKey::LeaveGroup, 3, &body), Ok(()));
+}

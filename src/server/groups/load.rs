@@ -31,8 +31,10 @@ pub async fn load(broker: Arc<Broker>, partition: i32, leader_epoch: i32) {
         Ok(records) => {
             let now_ms = broker.env.clock.wall_ms();
             let loaded = records.len() as u64;
-            let _ = (&records, now_ms);
-            inner.coordinator.finish_loading(partition);
+            for record in &records {
+                inner.coordinator.replay(partition, record);
+            }
+            inner.coordinator.finish_loading(partition, now_ms);
             broker.env.trace.effect("group.coordinator_loaded", 1);
             broker
                 .env

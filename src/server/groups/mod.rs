@@ -37,7 +37,7 @@ use crate::group::coordinator::{Coordinator, CoordinatorConfig};
 use crate::group::hash;
 use crate::protocol::codes::ErrorCode;
 use crate::server::config::int_config_of;
-use crate::server::Broker;
+use crate::server::{Broker, BrokerConfig};
 
 /// The internal topic holding group metadata and committed offsets.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -61,7 +61,8 @@ pub struct GroupSettings {
 }
 
 impl GroupSettings {
-    pub fn from_configs(configs: &BTreeMap<String, String>) -> Result<GroupSettings, String> {
+    pub fn from_config(config: &BrokerConfig) -> Result<GroupSettings, String> {
+        let configs = &config.configs;
         let none = BTreeMap::new();
         let int = |key: &str, default: i64| -> Result<i64, String> {
             Ok(int_config_of(configs, &none, key)?.unwrap_or(default))
@@ -96,7 +97,11 @@ impl GroupSettings {
                 defaults.offsets_topic_partitions.into(),
             )?
             .clamp(1, 1000) as i32,
-            ..defaults
+            load_offsets_only_if_commit_pending: config
+                .group_model
+                .load_offsets_only_if_commit_pending,
+            expire_offsets_while_rebalancing: config.group_model.expire_offsets_while_rebalancing,
+            planted_accept_stale_generation_commit: config.planted.accept_stale_generation_commit,
         };
         if coordinator.group_min_session_timeout_ms > coordinator.group_max_session_timeout_ms {
             return Err("group.min.session.timeout.ms exceeds group.max.session.timeout.ms".into());

@@ -110,6 +110,9 @@ pub(in crate::scenario) fn check_target_partition(
     }
 }
 
+/// The faults a `client(i)` target takes: its process and its network.
+const CLIENT_FAULTS: &[&str] = &["kill", "pause", "resume", "restart", "partition", "heal"];
+
 pub(super) fn action_from(table: &Obj, cluster: &Cluster, topics: &[Topic]) -> Result<Action> {
     let do_field = table.required("do", "the fault kind, e.g. \"kill\"")?;
     let (name, params) = fault_kind_name(&do_field)?;
@@ -121,6 +124,20 @@ pub(super) fn action_from(table: &Obj, cluster: &Cluster, topics: &[Topic]) -> R
             ..target_field.error(error.message)
         })?;
     check_target_partition(&target, topics).map_err(|message| target_field.error(message))?;
+    if let Target::Client(index) = target {
+        if index >= cluster.clients {
+            return Err(target_field.error(format!(
+                "client({index}) does not exist: the workloads have clients 0..{}",
+                cluster.clients
+            )));
+        }
+        if !CLIENT_FAULTS.contains(&name) {
+            return Err(do_field.error(format!(
+                "{name} does not apply to a client; a client takes {}",
+                CLIENT_FAULTS.join(", ")
+            )));
+        }
+    }
     if target == Target::Controller && !cluster.controller {
         return Err(target_field.error(
             "the controller target needs `[model] controller = true` (without it leadership is static and no controller runs)",

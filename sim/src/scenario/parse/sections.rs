@@ -34,6 +34,7 @@ pub(super) fn scenario_from(root: &Obj) -> Result<Scenario> {
     cluster.controller = model.controller;
     let topics = topics_from(root, &cluster)?;
     let workloads = workloads_from(root, &topics)?;
+    cluster.clients = workloads.iter().map(|w| w.clients).sum();
     let faults = match section("fault") {
         Some(field) => faults_from(&field, &cluster, &topics, duration_ms)?,
         None => Vec::new(),
@@ -130,6 +131,7 @@ pub(super) fn cluster_from(field: &Field) -> Result<Cluster> {
     Ok(Cluster {
         brokers: brokers.int_in(1, BROKERS_MAX)? as u32,
         controller: false,
+        clients: 0,
     })
 }
 
@@ -148,6 +150,8 @@ pub(super) fn model_from(field: &Field) -> Result<Model> {
             "offset_for_leader_epoch",
             "buggify",
             "monotonic_list_offsets",
+            "offsets_load",
+            "offsets_expiry",
             "planted_bugs",
         ],
     )?;
@@ -189,6 +193,28 @@ pub(super) fn model_from(field: &Field) -> Result<Model> {
     }
     if let Some(field) = table.get("monotonic_list_offsets") {
         model.monotonic_list_offsets = field.bool()?;
+    }
+    if let Some(field) = table.get("offsets_load") {
+        model.group_model.load_offsets_only_if_commit_pending = match field.str()? {
+            "all" => false,
+            "pending-commits-only" => true,
+            other => {
+                return Err(field.error(format!(
+                    "expected \"all\" or \"pending-commits-only\" (apache/kafka PR 2436), found {other:?}"
+                )))
+            }
+        };
+    }
+    if let Some(field) = table.get("offsets_expiry") {
+        model.group_model.expire_offsets_while_rebalancing = match field.str()? {
+            "empty-or-unsubscribed" => false,
+            "while-rebalancing" => true,
+            other => {
+                return Err(field.error(format!(
+                    "expected \"empty-or-unsubscribed\" or \"while-rebalancing\" (KAFKA-13636), found {other:?}"
+                )))
+            }
+        };
     }
     if let Some(field) = table.get("planted_bugs") {
         model.planted_bugs = planted_bugs_from(&field)?;
