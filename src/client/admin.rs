@@ -49,8 +49,9 @@ const LIST_GROUPS_VERSION: i16 = 4;
 const DESCRIBE_GROUPS_VERSION: i16 = 5;
 const OFFSET_FETCH_VERSION: i16 = 7;
 const OFFSET_COMMIT_VERSION: i16 = 8;
-/// How many times a group request is tried while the coordinator is being created, loading
-/// or moving (each after [`COORDINATOR_RETRY_BACKOFF`]).
+/// How many times a group request (FindCoordinator included) is tried in all while the
+/// coordinator is being created, loading or moving, each after [`COORDINATOR_RETRY_BACKOFF`]:
+/// ten seconds.
 const COORDINATOR_ATTEMPTS_MAX: usize = 50;
 const COORDINATOR_RETRY_BACKOFF: Duration = Duration::from_millis(200);
 /// Kafka's `ConfigResource.Type.TOPIC`.
@@ -582,10 +583,23 @@ impl Admin {
     /// FindCoordinator for a group: the id of the broker coordinating it. The first request
     /// of a cluster creates `__consumer_offsets`, so COORDINATOR_NOT_AVAILABLE is waited out.
     pub async fn find_group_coordinator(&mut self, group: &str) -> Result<i32, AdminError> {
+        let mut attempts = 0;
+        self.find_group_coordinator_within(group, &mut attempts)
+            .await
+    }
+
+    /// FindCoordinator, counting its tries in `attempts` (shared with the caller's own, so
+    /// that one bound holds for the whole request).
+    async fn find_group_coordinator_within(
+        &mut self,
+        group: &str,
+        attempts: &mut usize,
+    ) -> Result<i32, AdminError> {
         // Metadata first, so the coordinator's address is known.
         self.broker_ids().await?;
         let mut last = None;
-        for _ in 0..COORDINATOR_ATTEMPTS_MAX {
+        while *attempts < COORDINATOR_ATTEMPTS_MAX {
+            *attempts += 1;
             let mut request = FindCoordinatorRequest::default();
             request.key = StrBytes::from_string(group.to_string());
             request.key_type = 0;
@@ -624,8 +638,12 @@ impl Admin {
         error_of: fn(&ResponseKind) -> Option<i16>,
     ) -> Result<ResponseKind, AdminError> {
         let mut last = None;
-        for _ in 0..COORDINATOR_ATTEMPTS_MAX {
-            let coordinator = self.find_group_coordinator(group).await?;
+        let mut attempts = 0;
+        while attempts < COORDINATOR_ATTEMPTS_MAX {
+            let coordinator = self
+                .find_group_coordinator_within(group, &mut attempts)
+                .await?;
+            attempts += 1;
             let conn = self.cluster.connection(coordinator).await?;
             let response = conn
                 .request(body.clone(), api_key, version, self.cluster.request_timeout)
@@ -644,6 +662,18 @@ impl Admin {
     pub async fn list_groups(&mut self) -> Result<Vec<ListedGroup>, AdminError> {
         let mut groups = BTreeMap::new();
         for broker in self.broker_ids().await? {
+            for group in self.list_groups_of(broker).await? {
+                groups.insert(group.group_id.clone(), group);
+            }
+        }
+        Ok(groups.into_values().collect())
+    }
+
+    /// ListGroups on one broker, again while it is loading a partition it coordinates (it
+    /// would list that partition's groups only once loaded).
+    async fn list_groups_of(&mut self, broker: i32) -> Result<Vec<ListedGroup>, AdminError> {
+        let mut attempts = 0;
+        loop {
             let conn = self.cluster.connection(broker).await?;
             let response = conn
                 .request(
@@ -657,19 +687,24 @@ impl Admin {
                 return Err(unexpected("ListGroups"));
             };
             let code = ErrorCode::from_wire(response.error_code);
-            if code != ErrorCode::NONE && !coordinator_retriable(code) {
+            attempts += 1;
+            if coordinator_retriable(code) && attempts < COORDINATOR_ATTEMPTS_MAX {
+                tokio::time::sleep(COORDINATOR_RETRY_BACKOFF).await;
+                continue;
+            }
+            if code != ErrorCode::NONE {
                 return Err(kafka_error(code, None));
             }
-            for group in response.groups {
-                let listed = ListedGroup {
+            return Ok(response
+                .groups
+                .into_iter()
+                .map(|group| ListedGroup {
                     group_id: group.group_id.0.to_string(),
                     protocol_type: group.protocol_type.to_string(),
                     state: group.group_state.to_string(),
-                };
-                groups.insert(listed.group_id.clone(), listed);
-            }
+                })
+                .collect());
         }
-        Ok(groups.into_values().collect())
     }
 
     /// DescribeGroups at the group's coordinator: its state, protocol and members, with each
