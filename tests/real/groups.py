@@ -13,7 +13,9 @@ its session times out and consume to the end. The three groups run side by side.
 - the AdminClient lists the group, and describes it Stable with the two survivors as members
   and the 6 partitions split between them.
 
-Then, when given the tools binary, `kafkasim-tools consumer-groups` on the range group:
+Then the range group's coordinator is killed with SIGKILL: another broker must serve its
+committed offsets and the Stable group (replayed from `__consumer_offsets`), and the killed
+broker is restarted. Then, when given the tools binary, `kafkasim-tools consumer-groups` on the range group:
 `--list`; `--describe` with its members (offsets, lag 0, consumer id, host, client id); the
 reset refused while the group has members; the survivors closed, records added (lag shows);
 `--reset-offsets` to the earliest, to an offset and to the latest, each seen by `--describe`
@@ -35,6 +37,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 
 from confluent_kafka import (Consumer, ConsumerGroupState, ConsumerGroupTopicPartitions,
                              KafkaException, Producer, TopicPartition)
@@ -249,7 +252,7 @@ class Round:
 def describe(admin, group):
     try:
         return admin.describe_consumer_groups([group])[group].result(timeout=15)
-    except KafkaException:
+    except (KafkaException, TimeoutError):
         return None
 
 
@@ -283,7 +286,7 @@ def committed_offsets(admin, group, topic):
                                                    for p in range(PARTITIONS)])
     try:
         result = admin.list_consumer_group_offsets([request])[group].result(timeout=15)
-    except KafkaException:
+    except (KafkaException, TimeoutError):
         return None
     return {tp.partition: tp.offset for tp in result.topic_partitions}
 
@@ -299,13 +302,53 @@ def wait_for_committed(admin, group, topic, expected, timeout_s):
     return committed
 
 
-def log_end_offsets(bootstrap, topic):
+def log_end_offsets(bootstrap, topic, timeout_s=20):
+    """{partition: log end offset}, asked again while leadership moves (NOT_LEADER after a
+    broker's restart, until the client's metadata catches up)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "groups-watermarks"})
+    deadline = time.monotonic() + timeout_s
     try:
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in range(PARTITIONS)}
+        while True:
+            try:
+                return {p: consumer.get_watermark_offsets(TopicPartition(topic, p),
+                                                          timeout=10)[1]
+                        for p in range(PARTITIONS)}
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
     finally:
         consumer.close()
+
+
+# --- the coordinator's kill -9 ------------------------------------------------------------
+
+def check_coordinator_failover(cluster, round_):
+    """The range group's coordinator is killed with SIGKILL: the broker that leads its
+    `__consumer_offsets` partition next loads it, serves the committed offsets, and the two
+    members carry on in a Stable group there. Then the killed broker is restarted."""
+    bootstrap = cluster.bootstrap()
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    group, topic = round_.group, round_.topic
+    before = describe(admin, group)
+    coordinator = before.coordinator.id if before is not None else None
+    check("the range group has a coordinator", coordinator in (1, 2, 3), str(coordinator))
+    if coordinator not in (1, 2, 3):
+        return
+    log_end = log_end_offsets(bootstrap, topic)
+    cluster.kill(f"broker-{coordinator}")
+    live = ",".join(f"127.0.0.1:{port}" for i, port in cluster.ports.items() if i != coordinator)
+    admin = AdminClient({"bootstrap.servers": live})
+    moved = wait_for_group(admin, group, lambda d: stable_with(d, 2)
+                           and d.coordinator.id != coordinator, 30)
+    check("after the coordinator's kill -9 another broker coordinates the group, Stable with "
+          "both members", stable_with(moved, 2) and moved.coordinator.id != coordinator,
+          f"{describe_text(moved)} at {moved.coordinator.id if moved else None}")
+    committed = wait_for_committed(admin, group, topic, log_end, 20)
+    check("its committed offsets are served by the new coordinator", committed == log_end,
+          f"committed {committed}, log end {log_end}")
+    cluster.start_broker(coordinator)
+    check("every partition has a leader after the restart", wait_for_leaders(bootstrap), "")
 
 
 # --- kafkasim-tools consumer-groups ---------------------------------------------------------
@@ -392,6 +435,8 @@ def check_tools(tools, cluster, round_):
 
 
 def main():
+    # SIGTERM (a timeout's) unwinds through the finally below, which kills what was started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     binary, work = sys.argv[1], sys.argv[2]
     tools = sys.argv[3] if len(sys.argv) > 3 else None
     topics = [f"{topic_of(a)}={PLACEMENT}" for a in ASSIGNORS]
@@ -403,15 +448,31 @@ def main():
             cluster.start_broker(i)
         leaders = wait_for_leaders(cluster.bootstrap())
         check("every partition has a leader", leaders, "")
-        if not leaders:
+        # The first FindCoordinator creates __consumer_offsets with a replication factor capped
+        # at the unfenced brokers its receiver knows: all three first, or it may get RF 1.
+        seen = wait_for_brokers(cluster)
+        check("every broker sees the three brokers", seen, "")
+        if not leaders or not seen:
             return
         threads = [threading.Thread(target=r.run) for r in rounds]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        replicas = offsets_topic_replicas(cluster.bootstrap())
+        if replicas == [3] * 5:
+            check_coordinator_failover(cluster, rounds[0])
+        else:
+            # The broker caps the offsets topic's replication factor at the brokers unfenced
+            # when the first FindCoordinator arrives; a broker fenced then (a slow start on a
+            # loaded machine) leaves fewer replicas, and a coordinator's loss would lose its
+            # groups. Nothing to fail over to: said, not counted.
+            print(f"skip the coordinator's kill -9: __consumer_offsets has replicas {replicas}",
+                  flush=True)
         if tools:
             check_tools(tools, cluster, rounds[0])
+    except Exception:  # noqa: BLE001 - a check that could not run is a failed one
+        check("the checks ran to the end", False, traceback.format_exc())
     finally:
         for r in rounds:
             for proc in r.consumers.values():
@@ -435,6 +496,26 @@ def wait_for_leaders(bootstrap, timeout_s=30):
             return True
         time.sleep(0.3)
     return False
+
+
+def wait_for_brokers(cluster, timeout_s=30):
+    """Until each broker, asked alone, describes three unfenced brokers (DescribeCluster
+    leaves the fenced out, as the offsets topic's creation counts them)."""
+    deadline = time.monotonic() + timeout_s
+    for port in cluster.ports.values():
+        admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{port}"})
+        while len(admin.describe_cluster().result(timeout=10).nodes) < 3:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.3)
+    return True
+
+
+def offsets_topic_replicas(bootstrap):
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    topic = admin.list_topics("__consumer_offsets", timeout=5).topics.get("__consumer_offsets")
+    partitions = topic.partitions.values() if topic is not None else []
+    return sorted(len(p.replicas) for p in partitions)
 
 
 if __name__ == "__main__":
