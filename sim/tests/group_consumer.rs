@@ -53,6 +53,8 @@ struct Seen {
     assigned: Vec<(i32, Vec<(String, i32)>)>,
     revoked: usize,
     lost: usize,
+    /// (generation, member id) each lost callback named.
+    lost_by: Vec<(i32, String)>,
     commits: Vec<CommitReport>,
 }
 
@@ -69,8 +71,11 @@ impl GroupListener for Recorder {
     fn on_partitions_revoked(&mut self, _member: &MemberInfo, _partitions: &[(String, i32)]) {
         self.0.lock().unwrap().revoked += 1;
     }
-    fn on_partitions_lost(&mut self, _member: &MemberInfo, _partitions: &[(String, i32)]) {
-        self.0.lock().unwrap().lost += 1;
+    fn on_partitions_lost(&mut self, member: &MemberInfo, _partitions: &[(String, i32)]) {
+        let mut seen = self.0.lock().unwrap();
+        seen.lost += 1;
+        seen.lost_by
+            .push((member.generation_id, member.member_id.clone()));
     }
     fn on_commit_completed(&mut self, report: &CommitReport) {
         self.0.lock().unwrap().commits.push(report.clone());
@@ -161,7 +166,10 @@ async fn run_member(
     assert!(consumer.assignment().is_empty());
 }
 
-fn three_members_consume_everything_and_commit_the_log_end(strategy: Assignor) {
+/// What the listeners saw, checked after the run.
+type Check = fn(&[Arc<Mutex<Seen>>]);
+
+fn three_members_consume_everything_and_commit_the_log_end(strategy: Assignor, check: Check) {
     simulate_cluster(one_broker(), move |addrs, clock| async move {
         let values = produce(&addrs, clock).await;
         let consumed: Arc<Mutex<BTreeSet<String>>> = Arc::default();
@@ -208,6 +216,7 @@ fn three_members_consume_everything_and_commit_the_log_end(strategy: Assignor) {
             })
             .collect();
         assert_eq!(assigned.len(), PARTITIONS as usize);
+        check(&seen);
 
         // A fresh member of the group reads the committed offsets: the log end everywhere.
         let mut reader = GroupConsumer::new(member_config(&addrs, strategy), Box::new(NoListener));
@@ -226,12 +235,12 @@ fn three_members_consume_everything_and_commit_the_log_end(strategy: Assignor) {
 
 #[test]
 fn three_eager_range_members_consume_everything_and_commit_the_log_end() {
-    three_members_consume_everything_and_commit_the_log_end(Assignor::Range);
+    three_members_consume_everything_and_commit_the_log_end(Assignor::Range, |_| {});
 }
 
 #[test]
 fn three_cooperative_sticky_members_consume_everything_and_commit_the_log_end() {
-    three_members_consume_everything_and_commit_the_log_end(Assignor::CooperativeSticky);
+    three_members_consume_everything_and_commit_the_log_end(Assignor::CooperativeSticky, |_| {});
 }
 
 /// A member that stops polling for longer than `max.poll.interval.ms` is taken out of the
@@ -280,6 +289,7 @@ fn a_member_that_stops_polling_leaves_and_finds_its_partitions_lost() {
             "the stalled member got partitions"
         );
         let generation_before = stalled.generation_id();
+        let member_before = stalled.member_id();
 
         tokio::time::sleep(Duration::from_millis(5_000)).await;
         assert!(
@@ -303,6 +313,11 @@ fn a_member_that_stops_polling_leaves_and_finds_its_partitions_lost() {
             seen_stalled.lock().unwrap().lost,
             1,
             "the partitions owned in generation {generation_before} are lost"
+        );
+        assert_eq!(
+            seen_stalled.lock().unwrap().lost_by,
+            [(generation_before, member_before)],
+            "lost partitions are reported as the old generation's"
         );
         assert!(stalled.generation_id() > generation_before);
 
@@ -375,5 +390,94 @@ fn a_static_member_closes_without_leaving_and_comes_back_to_its_partitions() {
             "the other member saw one generation: {generations:?}"
         );
         again.close().await;
+    });
+}
+
+/// The coordinator (the only broker) restarts while a member consumes: the member finds it
+/// again, carries on, and the records and committed offsets are all there in the end.
+#[test]
+fn a_member_carries_on_after_its_coordinator_restarts() {
+    simulate_cluster(one_broker(), move |addrs, clock| async move {
+        let values = produce(&addrs, clock).await;
+        let seen: Arc<Mutex<Seen>> = Arc::default();
+        let mut consumer = GroupConsumer::new(
+            member_config(&addrs, Assignor::CooperativeSticky),
+            Box::new(Recorder(seen.clone())),
+        );
+        consumer.subscribe(&[TOPIC.to_string()]);
+        let mut consumed = BTreeSet::new();
+        let mut restarted = false;
+        for _ in 0..500 {
+            for record in consumer
+                .poll(Duration::from_millis(200))
+                .await
+                .expect("poll")
+            {
+                consumed.insert(String::from_utf8(record.value.unwrap().to_vec()).unwrap());
+            }
+            if !restarted && consumed.len() >= values.len() / 2 {
+                restart_broker(1);
+                restarted = true;
+            }
+            if consumed.len() == values.len() {
+                break;
+            }
+        }
+        assert!(restarted);
+        assert_eq!(consumed, values, "every record consumed");
+        // An async commit right after the restart may find the old connection broken (a
+        // fail or an info, never a false ok); commit_sync retries until it is answered.
+        let id = consumer.commit_async(None);
+        let report = consumer.commit_sync(None).await;
+        assert_eq!(report.outcome, CommitOutcome::Ok, "{report:?}");
+        consumer.close().await;
+        // Whatever its outcome, the async commit is reported by the time close returns.
+        let reported = seen
+            .lock()
+            .unwrap()
+            .commits
+            .iter()
+            .any(|report| report.invoke.id == id);
+        assert!(reported, "the async commit was reported");
+
+        let mut reader = GroupConsumer::new(
+            member_config(&addrs, Assignor::CooperativeSticky),
+            Box::new(NoListener),
+        );
+        let partitions: Vec<(String, i32)> =
+            (0..PARTITIONS).map(|p| (TOPIC.to_string(), p)).collect();
+        let committed = reader.committed(&partitions).await.expect("committed");
+        assert!(
+            committed
+                .values()
+                .all(|offset| *offset == Some(RECORDS_PER_PARTITION)),
+            "{committed:?}"
+        );
+    });
+}
+
+#[test]
+fn three_roundrobin_members_consume_everything_and_commit_the_log_end() {
+    three_members_consume_everything_and_commit_the_log_end(Assignor::RoundRobin, |_| {});
+}
+
+#[test]
+fn three_eager_sticky_members_consume_everything_and_commit_the_log_end() {
+    // Eager members are told their whole assignment each generation: with `sticky`, a
+    // member that stays keeps everything it had when another leaves.
+    three_members_consume_everything_and_commit_the_log_end(Assignor::Sticky, |seen| {
+        let mut rebalances = 0;
+        for seen in seen {
+            let seen = seen.lock().unwrap();
+            for pair in seen.assigned.windows(2) {
+                let (before, after) = (&pair[0].1, &pair[1].1);
+                assert!(
+                    before.iter().all(|partition| after.contains(partition)),
+                    "{before:?} then {after:?}"
+                );
+                rebalances += 1;
+            }
+        }
+        assert!(rebalances >= 2, "members stayed through rebalances");
     });
 }

@@ -405,8 +405,8 @@ impl SimCluster {
                 restarted.push(broker.id);
             }
         }
-        // A killed client stays dead (a crashed member is gone); a frozen or cut-off one
-        // comes back.
+        // Clients come back too: a frozen or cut-off one resumes, a killed one that can
+        // restart (a group member) starts again; one that cannot stays dead.
         for client in &mut self.clients {
             if client.partitioned {
                 NetSim::current().unclog_node(client.node);
@@ -415,6 +415,13 @@ impl SimCluster {
             if client.paused && client.alive {
                 handle.resume(client.node);
                 client.paused = false;
+            }
+            if let (false, Some(restart)) = (client.alive, client.restart.clone()) {
+                handle.kill(client.node);
+                handle.restart(client.node);
+                client.alive = true;
+                client.paused = false;
+                restart(&handle.get_node(client.node).expect("a client node exists"));
             }
         }
         self.trace

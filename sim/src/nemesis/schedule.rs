@@ -49,6 +49,9 @@ pub const NEMESIS_KINDS: &[&str] = &[
 /// broker-only kinds act on produce responses, links to clients or broker logs).
 pub const CONTROLLER_KINDS: &[&str] = &["kill", "shutdown", "power-loss", "partition", "pause"];
 
+/// The kinds the nemesis may draw for a group member: its process and its network.
+pub const CLIENT_KINDS: &[&str] = &["kill", "partition", "pause"];
+
 /// The action that ends a random fault of `kind` on its broker.
 pub fn recovery(kind: &FaultKind) -> FaultKind {
     match kind {
@@ -84,6 +87,9 @@ pub struct Shape {
     pub replica_lag_time_max_ms: u64,
     /// The controller's node id, when the nemesis may draw it.
     pub controller: Option<i32>,
+    /// The group members' target ids (`CLIENT_ID_BASE` + process), when the nemesis may
+    /// draw them. They host no replica, so they never count against the failure model.
+    pub clients: Vec<i32>,
 }
 
 /// One partition's replicas and its min.insync.replicas.
@@ -128,8 +134,27 @@ impl Shape {
                 .as_ref()
                 .is_some_and(|n| n.controller)
                 .then_some(crate::cluster::CONTROLLER_ID),
+            clients: match scenario.nemesis.as_ref().is_some_and(|n| n.clients) {
+                true => group_members(scenario),
+                false => Vec::new(),
+            },
         }
     }
+}
+
+/// The target ids of every group-consumer client, in process order.
+fn group_members(scenario: &Scenario) -> Vec<i32> {
+    let mut process = 0i32;
+    let mut members = Vec::new();
+    for workload in &scenario.workloads {
+        for _ in 0..workload.clients {
+            if workload.kind == crate::scenario::WorkloadKind::GroupConsumer {
+                members.push(crate::cluster::CLIENT_ID_BASE + process);
+            }
+            process += 1;
+        }
+    }
+    members
 }
 
 /// One action of the schedule: at `at_ms` after the safety phase began, apply `kind` to
@@ -200,11 +225,17 @@ pub fn schedule(
         let controller = shape
             .controller
             .filter(|_| CONTROLLER_KINDS.contains(&kind.name()));
+        let clients = shape
+            .clients
+            .iter()
+            .copied()
+            .filter(|_| CLIENT_KINDS.contains(&kind.name()));
         let free: Vec<i32> = shape
             .brokers
             .iter()
             .copied()
             .chain(controller)
+            .chain(clients)
             .filter(|b| !windows.iter().any(|w| w.broker == *b && t < w.end_ms))
             .collect();
         if free.is_empty() {
@@ -362,6 +393,7 @@ mod tests {
             recover_after_ms: (1_000, 6_000),
             failure_model: model,
             controller: false,
+            clients: false,
         }
     }
 
@@ -379,6 +411,7 @@ mod tests {
                 .collect(),
             replica_lag_time_max_ms: 2_000,
             controller: None,
+            clients: Vec::new(),
         }
     }
 

@@ -51,6 +51,8 @@ pub struct Cluster {
     pub controller: bool,
     /// Workload client processes of the run, for the `client(i)` target.
     pub clients: u32,
+    /// `offsets.topic.num.partitions` of `[broker]`, for the `coordinator(group)` target.
+    pub offsets_topic_partitions: i32,
 }
 
 /// kafkasim's own switches (`[model]`).
@@ -134,6 +136,9 @@ pub struct Topic {
 pub enum WorkloadKind {
     Producer,
     Consumer,
+    /// Members of one consumer group (kafkasim's group consumer, the classic protocol)
+    /// subscribed to the topic.
+    GroupConsumer,
     /// Asks every partition's leader for its latest offset (ListOffsets) at `rate` per
     /// second, as a lag monitor would; what it reads is checked online
     /// (`list-offsets-regression`), not recorded in the history.
@@ -153,6 +158,11 @@ pub struct Workload {
     pub keyed: bool,
     /// Client configs under Kafka's names (`acks`, `linger.ms`, `retries`, …).
     pub config: Configs,
+    /// Group consumer: the group's `group.id` (default "group").
+    pub group: String,
+    /// Group consumer: whether each member has a `group.instance.id` (KIP-345 static
+    /// membership), `<group>-member-<i>` for the workload's i-th client.
+    pub static_members: bool,
 }
 
 /// What a fault action is aimed at, resolved when its step fires.
@@ -194,8 +204,8 @@ impl Target {
             Target::All | Target::Isr { .. } => u64::from(brokers),
             Target::Minority => u64::from(brokers.saturating_sub(1) / 2),
             Target::Majority => u64::from(brokers / 2 + 1),
-            Target::Client(_) => 0,
             Target::Broker(_)
+            | Target::Client(_)
             | Target::Leader { .. }
             | Target::Follower { .. }
             | Target::Controller => 1,
@@ -492,6 +502,9 @@ pub struct Nemesis {
     pub recover_after_ms: (u64, u64),
     /// Whether draws that would break the failure model are skipped.
     pub failure_model: FailureModel,
+    /// `targets` includes "clients": the group-consumer workloads' members are drawn too
+    /// (kill, pause, partition; restarted, resumed, healed), outside any replica's count.
+    pub clients: bool,
     /// `targets` includes "controller": the controller is drawn too, for the kinds it can
     /// suffer (see `crate::nemesis::schedule::CONTROLLER_KINDS`).
     pub controller: bool,

@@ -8,6 +8,7 @@
 
 mod configs;
 mod consumer;
+mod group_consumer;
 mod list_offsets;
 mod producer;
 mod recorder;
@@ -81,6 +82,7 @@ pub fn build(spec: &crate::scenario::Workload) -> Box<dyn Workload> {
         WorkloadKind::Producer => Box::new(producer::ProducerWorkload::new(spec)),
         WorkloadKind::ListOffsets => Box::new(list_offsets::ListOffsetsWorkload::new(spec)),
         WorkloadKind::Consumer => Box::new(consumer::ConsumerWorkload::new(spec)),
+        WorkloadKind::GroupConsumer => Box::new(group_consumer::GroupConsumerWorkload::new(spec)),
     }
 }
 

@@ -57,6 +57,14 @@ impl Recorder {
         history.push(self.clock.now_ms(), process, op, kind);
     }
 
+    /// Record an event that is neither an invoke nor a completion (a join, an assignment).
+    pub fn note(&self, process: u32, kind: EventKind) {
+        self.hash(process, u64::MAX, &kind);
+        let mut history = self.history.lock().unwrap();
+        let op = history.next_op();
+        history.push(self.clock.now_ms(), process, op, kind);
+    }
+
     pub fn history(&self) -> History {
         self.history.lock().unwrap().clone()
     }

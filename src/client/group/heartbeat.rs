@@ -51,7 +51,8 @@ pub(super) async fn run(
     loop {
         tokio::time::sleep(pause).await;
         pause = config.heartbeat_interval;
-        let duty = decide(&shared, &config, started);
+        let now_ms = started.elapsed().as_millis() as u64;
+        let duty = decide(&shared, &config, now_ms);
         match duty {
             Duty::Idle => {}
             Duty::FindCoordinator => {
@@ -100,12 +101,11 @@ pub(super) async fn run(
 
 /// Looks at the shared state once: leave when polls stopped, find the coordinator when it is
 /// unknown, heartbeat when stable.
-fn decide(shared: &Mutex<Shared>, config: &HeartbeatConfig, started: Instant) -> Duty {
+fn decide(shared: &Mutex<Shared>, config: &HeartbeatConfig, now_ms: u64) -> Duty {
     let mut state = shared.lock().unwrap();
     if state.closed || state.member.state == MemberState::Unjoined {
         return Duty::Idle;
     }
-    let now_ms = started.elapsed().as_millis() as u64;
     let identity = Identity {
         group_id: config.group_id.clone(),
         member_id: state.member.member_id.clone(),
@@ -134,5 +134,99 @@ fn decide(shared: &Mutex<Shared>, config: &HeartbeatConfig, started: Instant) ->
     match &state.coordinator {
         None => Duty::FindCoordinator,
         Some(coordinator) => Duty::Heartbeat(coordinator.conn.clone(), identity),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::group::member::Member;
+    use crate::group::assignor::RebalanceProtocol;
+
+    fn config(group_instance_id: Option<&str>) -> HeartbeatConfig {
+        HeartbeatConfig {
+            group_id: "g".into(),
+            client_id: "c".into(),
+            group_instance_id: group_instance_id.map(str::to_string),
+            heartbeat_interval: Duration::from_millis(3_000),
+            max_poll_interval: Duration::from_millis(300_000),
+            request_timeout: Duration::from_millis(30_000),
+            retry_backoff: Duration::from_millis(100),
+        }
+    }
+
+    /// A stable member of generation 1 that last polled at `last_poll_ms`.
+    fn shared(last_poll_ms: u64) -> Mutex<Shared> {
+        let mut member = Member::new();
+        member.prepare_join(RebalanceProtocol::Eager, &["t".to_string()].into());
+        member.join_sent();
+        member.on_join_response(ErrorCode::NONE, "m-1", 1, Some("range"), "m-1");
+        member.on_sync_response(ErrorCode::NONE);
+        member.complete_join(&[("t".to_string(), 0)], RebalanceProtocol::Eager);
+        Mutex::new(Shared {
+            member,
+            coordinator: None,
+            last_poll_ms,
+            poll_expired: false,
+            closed: false,
+        })
+    }
+
+    #[test]
+    fn a_stable_member_without_a_coordinator_looks_for_one() {
+        let shared = shared(0);
+        assert!(matches!(
+            decide(&shared, &config(None), 1_000),
+            Duty::FindCoordinator
+        ));
+        assert_eq!(shared.lock().unwrap().member.generation_id, 1);
+    }
+
+    #[test]
+    fn a_dynamic_member_past_max_poll_interval_sends_leave_group_and_forgets_its_generation() {
+        let shared = shared(1_000);
+        assert!(matches!(
+            decide(&shared, &config(None), 301_000),
+            Duty::FindCoordinator
+        ));
+        let Duty::Leave(None, identity) = decide(&shared, &config(None), 301_001) else {
+            panic!("expected LeaveGroup");
+        };
+        assert_eq!(
+            (identity.member_id.as_str(), identity.generation_id),
+            ("m-1", 1)
+        );
+        let state = shared.lock().unwrap();
+        assert!(state.poll_expired);
+        assert_eq!(state.member.state, MemberState::Unjoined);
+        assert_eq!(state.member.generation_id, -1);
+        drop(state);
+        assert!(matches!(
+            decide(&shared, &config(None), 400_000),
+            Duty::Idle
+        ));
+    }
+
+    #[test]
+    fn a_static_member_past_max_poll_interval_leaves_without_leave_group() {
+        let shared = shared(0);
+        assert!(matches!(
+            decide(&shared, &config(Some("i-1")), 300_001),
+            Duty::Idle
+        ));
+        let state = shared.lock().unwrap();
+        assert!(state.poll_expired);
+        assert_eq!(state.member.member_id, "");
+    }
+
+    #[test]
+    fn a_closed_consumer_does_nothing() {
+        let shared = shared(0);
+        shared.lock().unwrap().closed = true;
+        assert!(matches!(
+            decide(&shared, &config(None), 400_000),
+            Duty::Idle
+        ));
+        assert_eq!(shared.lock().unwrap().member.generation_id, 1);
     }
 }

@@ -17,7 +17,8 @@
 //! - a join is prepared (`prepare_join`) exactly once per rebalance, before its JoinGroup;
 //! - an answer to a request sent with another generation or member id than the current ones
 //!   changes nothing (Kafka's `generationUnchanged`), so a late heartbeat answer cannot undo
-//!   a newer join.
+//!   a newer join; a JoinGroup or SyncGroup answer arriving after the member was reset is
+//!   void (the member joins again).
 
 use std::collections::BTreeSet;
 
@@ -213,7 +214,11 @@ impl Member {
         protocol_name: Option<&str>,
         leader_id: &str,
     ) -> JoinStep {
-        assert_eq!(self.state, MemberState::PreparingRebalance);
+        if self.state != MemberState::PreparingRebalance {
+            // A heartbeat or commit answer reset the member while JoinGroup was in flight:
+            // the answer is void (Kafka's `UnjoinedGroupException`); join again.
+            return JoinStep::RetryNow;
+        }
         let step = match error {
             ErrorCode::NONE => match protocol_name {
                 Some(name) if generation_id >= 0 && !member_id.is_empty() => {
@@ -261,7 +266,10 @@ impl Member {
 
     /// Applies a SyncGroup answer.
     pub fn on_sync_response(&mut self, error: ErrorCode) -> JoinStep {
-        assert_eq!(self.state, MemberState::CompletingRebalance);
+        if self.state != MemberState::CompletingRebalance {
+            // Reset while SyncGroup was in flight: the assignment is void; join again.
+            return JoinStep::RetryNow;
+        }
         let step = match error {
             ErrorCode::NONE => {
                 self.state = MemberState::Stable;

@@ -170,7 +170,10 @@ pub(crate) struct Shared {
 
 /// One JoinGroup + SyncGroup round's result.
 enum Round {
-    Assigned(Vec<u8>),
+    /// The assignment was taken (under the same lock as the SyncGroup answer, so nothing
+    /// can reset the member in between): what changed, the partitions owned now, their
+    /// generation and the member id.
+    Assigned(JoinCompletion, Vec<TopicPartition>, i32, String),
     Step(JoinStep),
 }
 
@@ -199,6 +202,8 @@ pub struct GroupConsumer {
     /// generation revoked and lost partitions are reported with).
     previous: Vec<TopicPartition>,
     previous_generation: i32,
+    /// The member id the last assignment was received with.
+    previous_member_id: String,
     closed: bool,
 }
 
@@ -291,6 +296,7 @@ impl GroupConsumer {
             heartbeat: None,
             previous: Vec::new(),
             previous_generation: GENERATION_NONE,
+            previous_member_id: MEMBER_ID_NONE.to_string(),
             closed: false,
             config,
         }
@@ -369,10 +375,11 @@ impl GroupConsumer {
         self.started.elapsed().as_millis() as u64
     }
 
-    fn member_info(&self, generation_id: i32) -> MemberInfo {
+    /// Who received the last assignment: revoked and lost partitions are reported as theirs.
+    fn previous_member_info(&self) -> MemberInfo {
         MemberInfo {
-            member_id: self.member_id(),
-            generation_id,
+            member_id: self.previous_member_id.clone(),
+            generation_id: self.previous_generation,
             group_instance_id: self.config.group_instance_id.clone(),
         }
     }
@@ -481,8 +488,8 @@ impl GroupConsumer {
                 self.prepare_join().await;
             }
             let step = match self.join_and_sync().await? {
-                Round::Assigned(bytes) => {
-                    self.complete_join(&bytes)?;
+                Round::Assigned(completion, owned, generation, member_id) => {
+                    self.complete_join(completion, owned, generation, member_id);
                     continue;
                 }
                 Round::Step(step) => step,
@@ -526,7 +533,7 @@ impl GroupConsumer {
             let offsets = self.current_positions();
             self.commit_with_retries(offsets, CommitKind::Auto).await;
         }
-        let info = self.member_info(self.previous_generation);
+        let info = self.previous_member_info();
         let (prep, owned) = {
             let mut state = self.shared.lock().unwrap();
             let prep = state.member.prepare_join(self.protocol, &self.subscription);
@@ -549,6 +556,10 @@ impl GroupConsumer {
                 return Ok(Round::Step(JoinStep::CoordinatorUnknown));
             };
             let conn = coordinator.conn.clone();
+            if state.member.needs_join_prepare {
+                // Reset since the loop prepared: prepare again first.
+                return Ok(Round::Step(JoinStep::RetryNow));
+            }
             state.member.join_sent();
             let identity = Identity {
                 group_id: self.config.group_id.clone(),
@@ -616,10 +627,29 @@ impl GroupConsumer {
         let Ok((code, bytes)) = answer else {
             return Ok(self.unanswered());
         };
-        match self.shared.lock().unwrap().member.on_sync_response(code) {
-            JoinStep::Assigned => Ok(Round::Assigned(bytes)),
-            step => Ok(Round::Step(step)),
+        let decoded = decode_assignment(&bytes).map(|(assignment, _)| assignment.partitions);
+        let mut state = self.shared.lock().unwrap();
+        match state.member.on_sync_response(code) {
+            JoinStep::Assigned => {}
+            step => return Ok(Round::Step(step)),
         }
+        let Ok(assigned) = decoded else {
+            // The leader's bytes are unreadable: own nothing and rebalance again.
+            state.member.complete_join(&[], self.protocol);
+            state.member.request_rejoin();
+            return Err(GroupError::Protocol(format!(
+                "unreadable assignment: {:?}",
+                decoded.unwrap_err()
+            )));
+        };
+        let completion = state.member.complete_join(&assigned, self.protocol);
+        let owned = state.member.owned.clone();
+        Ok(Round::Assigned(
+            completion,
+            owned,
+            state.member.generation_id,
+            state.member.member_id.clone(),
+        ))
     }
 
     fn unanswered(&mut self) -> Round {
@@ -644,25 +674,15 @@ impl GroupConsumer {
         leader_assignments(assignor, members, &counts).map_err(protocol_error)
     }
 
-    /// After SyncGroup: take the assignment (Kafka's `onJoinComplete`).
-    fn complete_join(&mut self, bytes: &[u8]) -> Result<(), GroupError> {
-        let assigned = match decode_assignment(bytes) {
-            Ok((assignment, _)) => assignment.partitions,
-            Err(error) => {
-                self.shared.lock().unwrap().member.request_rejoin();
-                return Err(GroupError::Protocol(error.to_string()));
-            }
-        };
-        let revoked_info = self.member_info(self.previous_generation);
-        let (completion, owned, generation) = {
-            let mut state = self.shared.lock().unwrap();
-            let completion = state.member.complete_join(&assigned, self.protocol);
-            (
-                completion,
-                state.member.owned.clone(),
-                state.member.generation_id,
-            )
-        };
+    /// After SyncGroup: tell the listener and the fetcher (Kafka's `onJoinComplete`).
+    fn complete_join(
+        &mut self,
+        completion: JoinCompletion,
+        owned: Vec<TopicPartition>,
+        generation: i32,
+        member_id: String,
+    ) {
+        let revoked_info = self.previous_member_info();
         if !completion.revoked.is_empty() {
             self.listener
                 .on_partitions_revoked(&revoked_info, &completion.revoked);
@@ -670,11 +690,11 @@ impl GroupConsumer {
         self.consumer.assign(&owned);
         self.previous = owned;
         self.previous_generation = generation;
+        self.previous_member_id = member_id;
         self.auto_commit.reset(self.now_ms());
-        let info = self.member_info(generation);
+        let info = self.previous_member_info();
         self.listener
             .on_partitions_assigned(&info, &completion.added);
-        Ok(())
     }
 
     /// OffsetFetch for owned partitions without a position; false when that failed (then
@@ -814,12 +834,21 @@ impl GroupConsumer {
         &self,
         invoke: &CommitInvoke,
     ) -> Result<(Connection, Identity), CommitOutcome> {
-        let state = self.shared.lock().unwrap();
+        let mut state = self.shared.lock().unwrap();
         let current = state.member.generation_if_stable();
         if invoke.generation_id == GENERATION_NONE
             || current != Some((invoke.generation_id, invoke.member_id.clone()))
         {
             return Err(CommitOutcome::Fail(CommitError::NotInGroup));
+        }
+        // A connection already broken would refuse the request unsent; forget it so the
+        // heartbeat task (or a retry) finds the coordinator again.
+        if state
+            .coordinator
+            .as_ref()
+            .is_some_and(|c| c.conn.is_closed())
+        {
+            state.coordinator = None;
         }
         let Some(coordinator) = &state.coordinator else {
             return Err(CommitOutcome::Fail(CommitError::CoordinatorUnknown));
@@ -987,7 +1016,7 @@ impl GroupConsumer {
                 _ => break,
             }
         }
-        let info = self.member_info(self.previous_generation);
+        let info = self.previous_member_info();
         let (owned, in_generation, leave) = {
             let mut state = self.shared.lock().unwrap();
             let in_generation = state.member.generation_id != GENERATION_NONE

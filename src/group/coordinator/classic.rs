@@ -45,7 +45,10 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     fn new_member_id(&mut self, client_id: &str) -> String {
         *self.next_member_number += 1;
-        format!("{client_id}-{}", self.next_member_number)
+        match self.config.member_id_salt {
+            0 => format!("{client_id}-{}", self.next_member_number),
+            salt => format!("{client_id}-{salt:016x}-{}", self.next_member_number),
+        }
     }
 }
 

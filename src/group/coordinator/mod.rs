@@ -67,6 +67,11 @@ pub struct CoordinatorConfig {
     pub offset_metadata_max_bytes: usize,
     /// offsets.topic.num.partitions
     pub offsets_topic_partitions: i32,
+    /// A random number the shell draws for each coordinator it starts, put in every member id
+    /// it hands out (Kafka puts a UUID there): a counter alone would repeat across brokers and
+    /// restarts, and a new coordinator that loaded a group would give a joining member the id
+    /// of one already in it. 0 (tests): ids are `client-n`.
+    pub member_id_salt: u64,
     /// Kafka's trunk before apache/kafka PR 2436 (HOTFIX "Consumer offsets not properly
     /// loaded on coordinator failover", 2017-01-26, before 0.10.2.0): a load handed each
     /// replayed offset to `GroupMetadata.completePendingOffsetWrite`, which KAFKA-2000 had made
@@ -100,6 +105,7 @@ impl Default for CoordinatorConfig {
             offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
             offset_metadata_max_bytes: 4096,
             offsets_topic_partitions: hash::OFFSETS_TOPIC_PARTITIONS_DEFAULT,
+            member_id_salt: 0,
             load_offsets_only_if_commit_pending: false,
             expire_offsets_while_rebalancing: false,
             planted_accept_stale_generation_commit: false,

@@ -102,6 +102,8 @@ impl GroupSettings {
                 .load_offsets_only_if_commit_pending,
             expire_offsets_while_rebalancing: config.group_model.expire_offsets_while_rebalancing,
             planted_accept_stale_generation_commit: config.planted.accept_stale_generation_commit,
+            // Seeded under simulation, so a run stays a function of its seed.
+            member_id_salt: madsim::rand::random::<u64>().max(1),
         };
         if coordinator.group_min_session_timeout_ms > coordinator.group_max_session_timeout_ms {
             return Err("group.min.session.timeout.ms exceeds group.max.session.timeout.ms".into());

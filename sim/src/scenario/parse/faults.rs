@@ -89,6 +89,10 @@ pub(in crate::scenario) fn check_target_partition(
         } => (topic, *partition, Some(*index)),
         _ => return Ok(()),
     };
+    if topic == kafkasim::server::groups::OFFSETS_TOPIC {
+        // Created by the brokers at the first FindCoordinator; `coordinator(group)` names it.
+        return Ok(());
+    }
     let Some(declared) = topics.iter().find(|t| &t.name == topic) else {
         return Err(format!(
             "unknown topic \"{topic}\": declare it in a [[topic]]"
@@ -110,6 +114,24 @@ pub(in crate::scenario) fn check_target_partition(
     }
 }
 
+/// `coordinator(group)`: the leader of the group's `__consumer_offsets` partition when the
+/// step fires (the group's coordinator), as `leader(__consumer_offsets/p)`.
+fn coordinator_target(text: &str, cluster: &Cluster) -> Option<Target> {
+    let group = text
+        .trim()
+        .strip_prefix("coordinator(")?
+        .strip_suffix(')')?
+        .trim();
+    let group = group.trim_matches('"');
+    Some(Target::Leader {
+        topic: kafkasim::server::groups::OFFSETS_TOPIC.to_string(),
+        partition: kafkasim::group::hash::coordinator_partition(
+            group,
+            cluster.offsets_topic_partitions,
+        ),
+    })
+}
+
 /// The faults a `client(i)` target takes: its process and its network.
 const CLIENT_FAULTS: &[&str] = &["kill", "pause", "resume", "restart", "partition", "heal"];
 
@@ -118,11 +140,15 @@ pub(super) fn action_from(table: &Obj, cluster: &Cluster, topics: &[Topic]) -> R
     let (name, params) = fault_kind_name(&do_field)?;
     check_action_keys(table, name, params)?;
     let target_field = table.required("target", r#""broker(n)" or "all""#)?;
-    let target =
-        parse_target(target_field.str()?, cluster.brokers).map_err(|error| ScenarioError {
-            suggestion: error.suggestion,
-            ..target_field.error(error.message)
-        })?;
+    let target = match coordinator_target(target_field.str()?, cluster) {
+        Some(target) => target,
+        None => {
+            parse_target(target_field.str()?, cluster.brokers).map_err(|error| ScenarioError {
+                suggestion: error.suggestion,
+                ..target_field.error(error.message)
+            })?
+        }
+    };
     check_target_partition(&target, topics).map_err(|message| target_field.error(message))?;
     if let Target::Client(index) = target {
         if index >= cluster.clients {

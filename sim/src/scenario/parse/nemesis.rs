@@ -32,10 +32,12 @@ pub(super) fn planted_bugs_from(field: &Field) -> Result<kafkasim::planted::Plan
     Ok(bugs)
 }
 
-/// `targets`: which processes the nemesis draws from: "brokers" (always), and "controller"
-/// when the scenario runs one.
-pub(super) fn nemesis_targets_from(field: &Field, cluster: &Cluster) -> Result<bool> {
+/// `targets`: which processes the nemesis draws from: "brokers" (always), "controller" when
+/// the scenario runs one, and "clients" (the members of group-consumer workloads). Returns
+/// (controller, clients).
+pub(super) fn nemesis_targets_from(field: &Field, cluster: &Cluster) -> Result<(bool, bool)> {
     let mut controller = false;
+    let mut clients = false;
     let mut brokers = false;
     for element in field.array()? {
         match element.str()? {
@@ -46,12 +48,13 @@ pub(super) fn nemesis_targets_from(field: &Field, cluster: &Cluster) -> Result<b
                 ))
             }
             "controller" => controller = true,
+            "clients" => clients = true,
             other => {
-                let known = ["brokers", "controller"];
+                let known = ["brokers", "controller", "clients"];
                 return Err(ScenarioError {
                     suggestion: did_you_mean(other, &known).map(str::to_string),
                     ..element.error(format!(
-                        r#"unknown nemesis target "{other}" (expected "brokers" or "controller")"#
+                        r#"unknown nemesis target "{other}" (expected "brokers", "controller" or "clients")"#
                     ))
                 });
             }
@@ -60,7 +63,7 @@ pub(super) fn nemesis_targets_from(field: &Field, cluster: &Cluster) -> Result<b
     if !brokers {
         return Err(field.error(r#"the nemesis always draws brokers: list "brokers" first"#));
     }
-    Ok(controller)
+    Ok((controller, clients))
 }
 
 pub(super) fn nemesis_from(field: &Field, cluster: &Cluster) -> Result<Nemesis> {
@@ -77,9 +80,9 @@ pub(super) fn nemesis_from(field: &Field, cluster: &Cluster) -> Result<Nemesis> 
             "targets",
         ],
     )?;
-    let controller = match table.get("targets") {
+    let (controller, clients) = match table.get("targets") {
         Some(field) => nemesis_targets_from(&field, cluster)?,
-        None => false,
+        None => (false, false),
     };
     let interval_ms = table
         .required(
@@ -157,6 +160,7 @@ pub(super) fn nemesis_from(field: &Field, cluster: &Cluster) -> Result<Nemesis> 
         recover_after_ms,
         failure_model,
         controller,
+        clients,
     })
 }
 

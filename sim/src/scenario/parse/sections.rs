@@ -32,6 +32,11 @@ pub(super) fn scenario_from(root: &Obj) -> Result<Scenario> {
         None => Model::default(),
     };
     cluster.controller = model.controller;
+    cluster.offsets_topic_partitions = crate::scenario::configs::int_or_default(
+        &broker,
+        Scope::Broker,
+        "offsets.topic.num.partitions",
+    ) as i32;
     let topics = topics_from(root, &cluster)?;
     let workloads = workloads_from(root, &topics)?;
     cluster.clients = workloads.iter().map(|w| w.clients).sum();
@@ -132,6 +137,7 @@ pub(super) fn cluster_from(field: &Field) -> Result<Cluster> {
         brokers: brokers.int_in(1, BROKERS_MAX)? as u32,
         controller: false,
         clients: 0,
+        offsets_topic_partitions: 50,
     })
 }
 

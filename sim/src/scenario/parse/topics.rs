@@ -146,17 +146,31 @@ pub(super) fn workloads_from(root: &Obj, topics: &[Topic]) -> Result<Vec<Workloa
 pub(super) fn workload_from(table: &Obj, topics: &[Topic]) -> Result<Workload> {
     table.check_keys(
         "[[workload]]",
-        &["kind", "clients", "topic", "rate", "keyed", "config"],
+        &[
+            "kind",
+            "clients",
+            "topic",
+            "rate",
+            "keyed",
+            "config",
+            "group",
+            "static_members",
+        ],
     )?;
-    let kind_field = table.required("kind", r#""producer", "consumer" or "list-offsets""#)?;
+    let kind_field = table.required(
+        "kind",
+        r#""producer", "consumer", "group-consumer" or "list-offsets""#,
+    )?;
     let kind = match kind_field.str()? {
         "producer" => WorkloadKind::Producer,
         "consumer" => WorkloadKind::Consumer,
+        "group-consumer" => WorkloadKind::GroupConsumer,
         "list-offsets" => WorkloadKind::ListOffsets,
         other => {
-            let message =
-                format!(r#"expected "producer", "consumer" or "list-offsets", found "{other}""#);
-            let kinds = ["producer", "consumer", "list-offsets"];
+            let message = format!(
+                r#"expected "producer", "consumer", "group-consumer" or "list-offsets", found "{other}""#
+            );
+            let kinds = ["producer", "consumer", "group-consumer", "list-offsets"];
             let suggestion = did_you_mean(other, &kinds).map(str::to_string);
             return Err(ScenarioError {
                 suggestion,
@@ -171,12 +185,14 @@ pub(super) fn workload_from(table: &Obj, topics: &[Topic]) -> Result<Workload> {
     let topic = workload_topic(&table.required("topic", "the name of a [[topic]]")?, topics)?;
     let (rate_per_sec, keyed) = match kind {
         WorkloadKind::Producer => producer_fields(table)?,
-        WorkloadKind::Consumer => consumer_fields(table)?,
+        WorkloadKind::Consumer | WorkloadKind::GroupConsumer => consumer_fields(table)?,
         WorkloadKind::ListOffsets => list_offsets_fields(table)?,
     };
     let place = match kind {
         WorkloadKind::Producer => Scope::Producer,
-        WorkloadKind::Consumer | WorkloadKind::ListOffsets => Scope::Consumer,
+        WorkloadKind::Consumer | WorkloadKind::GroupConsumer | WorkloadKind::ListOffsets => {
+            Scope::Consumer
+        }
     };
     let config = match table.get("config") {
         Some(field) => configs_from(&field, place)?,
@@ -185,6 +201,25 @@ pub(super) fn workload_from(table: &Obj, topics: &[Topic]) -> Result<Workload> {
     if kind == WorkloadKind::Producer {
         check_delivery_timeout(table, &config)?;
     }
+    let group_field = |key: &str| match (table.get(key), kind) {
+        (Some(field), WorkloadKind::GroupConsumer) => Ok(Some(field)),
+        (Some(field), _) => Err(field.error(format!(
+            "`{key}` is for kind = \"group-consumer\" workloads"
+        ))),
+        (None, _) => Ok(None),
+    };
+    let group = match group_field("group")? {
+        Some(field) => field.str()?.to_string(),
+        None => "group".to_string(),
+    };
+    if group.is_empty() {
+        let field = table.get("group").expect("read above");
+        return Err(field.error("a group id may not be empty"));
+    }
+    let static_members = match group_field("static_members")? {
+        Some(field) => field.bool()?,
+        None => false,
+    };
     Ok(Workload {
         kind,
         clients,
@@ -192,6 +227,8 @@ pub(super) fn workload_from(table: &Obj, topics: &[Topic]) -> Result<Workload> {
         rate_per_sec,
         keyed,
         config,
+        group,
+        static_members,
     })
 }
 

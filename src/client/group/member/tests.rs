@@ -236,6 +236,30 @@ fn sync_errors_reset_or_retry() {
 }
 
 #[test]
+fn a_join_or_sync_answer_after_a_reset_is_void() {
+    let mut member = stable(&[("t", 0)], 3, RebalanceProtocol::Cooperative);
+    member.request_rejoin();
+    member.prepare_join(RebalanceProtocol::Cooperative, &topics(&["t"]));
+    member.join_sent();
+    // The answer to a heartbeat sent before the JoinGroup arrives first.
+    member.on_heartbeat_response(3, "m-1", ErrorCode::UNKNOWN_MEMBER_ID);
+    let step = member.on_join_response(ErrorCode::NONE, "m-1", 4, Some("range"), "m-1");
+    assert_eq!(step, JoinStep::RetryNow);
+    assert_eq!(
+        member.generation_id, GENERATION_NONE,
+        "the void answer was not taken"
+    );
+    let prep = member.prepare_join(RebalanceProtocol::Cooperative, &topics(&["t"]));
+    assert_eq!(prep.lost, tps(&[("t", 0)]));
+
+    member.join_sent();
+    member.on_join_response(ErrorCode::NONE, "m-2", 5, Some("range"), "m-2");
+    member.leave();
+    assert_eq!(member.on_sync_response(ErrorCode::NONE), JoinStep::RetryNow);
+    assert_eq!(member.state, MemberState::Unjoined);
+}
+
+#[test]
 fn leaving_forgets_generation_and_member_id() {
     let mut member = stable(&[("t", 0)], 5, RebalanceProtocol::Eager);
     member.leave();

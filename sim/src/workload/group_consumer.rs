@@ -1,0 +1,321 @@
+//! The group-consumer workload: kafkasim's group consumer (Kafka's classic protocol), every
+//! client a member of one group subscribed to the topic, polling until the readers are
+//! stopped and then closing (a final commit, then LeaveGroup unless static). It records what
+//! the group checkers read: each join, assignment, revocation (and loss, recorded as a
+//! revocation by the member that held the partitions), every commit as invoke and
+//! completion, every poll, and a seek on every partition newly assigned (its position then
+//! comes from the committed offset, so a re-delivery after a rebalance is not a rewind).
+//!
+//! A client restarted by the nemesis (`restart` on `client(i)`) starts again as a new
+//! process of the same member: with `static_members`, the same `group.instance.id`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafkasim::client::group::{CommitInvoke, CommitOutcome, MemberInfo};
+use kafkasim::client::{CommitReport, GroupConfig, GroupConsumer, GroupListener};
+use kafkasim::group::assignor::Assignor;
+use madsim::runtime::NodeHandle;
+
+use super::configs::{ms, string_config};
+use super::{Client, Recorder, StopAt, Workload};
+use crate::history::{EventKind, Outcome, Read, Tp};
+use crate::scenario::configs::Scope;
+
+/// How long one poll waits for records.
+const POLL_TIMEOUT: Duration = Duration::from_millis(500);
+/// How often a member reads its group's committed offsets back (OffsetFetch), as a lag
+/// monitor would: what committed-offset-lost checks against the acknowledged commits.
+const OFFSET_FETCH_INTERVAL: Duration = Duration::from_millis(2_000);
+
+/// A `[[workload]] kind = "group-consumer"`.
+pub struct GroupConsumerWorkload {
+    spec: crate::scenario::Workload,
+    /// Set once readers have caught up; every client of the workload reads it.
+    stop: Arc<AtomicBool>,
+    /// Clients started so far, numbering the members within the workload.
+    started: u32,
+}
+
+impl GroupConsumerWorkload {
+    pub fn new(spec: &crate::scenario::Workload) -> GroupConsumerWorkload {
+        GroupConsumerWorkload {
+            spec: spec.clone(),
+            stop: Arc::default(),
+            started: 0,
+        }
+    }
+}
+
+impl Workload for GroupConsumerWorkload {
+    fn start(&mut self, client: Client<'_>) -> Option<crate::cluster::ClientRestart> {
+        let member = self.started;
+        self.started += 1;
+        let config = group_config(&self.spec, client.bootstrap.clone(), client.process, member);
+        let recorder = client.recorder.clone();
+        let topic = self.spec.topic.clone();
+        let process = client.process;
+        let stop = self.stop.clone();
+        let start: crate::cluster::ClientRestart = Arc::new(move |node: &NodeHandle| {
+            let (config, recorder, topic, stop) = (
+                config.clone(),
+                recorder.clone(),
+                topic.clone(),
+                stop.clone(),
+            );
+            node.spawn(run_member(config, topic, process, recorder, stop));
+        });
+        start(client.node);
+        Some(start)
+    }
+
+    fn stop_at(&self) -> StopAt {
+        StopAt::CaughtUp
+    }
+
+    fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The member's configs: the workload's Kafka configs, Kafka's defaults where it is silent.
+fn group_config(
+    spec: &crate::scenario::Workload,
+    bootstrap: Vec<std::net::SocketAddr>,
+    process: u32,
+    member: u32,
+) -> GroupConfig {
+    let consumer = super::consumer_config(spec, bootstrap.clone(), process);
+    let mut config = GroupConfig::new(bootstrap, &spec.group);
+    config.consumer = consumer;
+    config.consumer.client_id = format!("member-{process}");
+    config.group_instance_id = spec
+        .static_members
+        .then(|| format!("{}-member-{member}", spec.group));
+    config.session_timeout = ms(spec, Scope::Consumer, "session.timeout.ms");
+    config.heartbeat_interval = ms(spec, Scope::Consumer, "heartbeat.interval.ms");
+    config.max_poll_interval = ms(spec, Scope::Consumer, "max.poll.interval.ms");
+    config.auto_commit_interval = ms(spec, Scope::Consumer, "auto.commit.interval.ms");
+    config.enable_auto_commit =
+        string_config(spec, Scope::Consumer, "enable.auto.commit") == "true";
+    let strategy = string_config(spec, Scope::Consumer, "partition.assignment.strategy");
+    config.assignment_strategy = vec![match strategy.as_str() {
+        "roundrobin" => Assignor::RoundRobin,
+        "sticky" => Assignor::Sticky,
+        "cooperative-sticky" => Assignor::CooperativeSticky,
+        _ => Assignor::Range,
+    }];
+    config
+}
+
+/// Records the member's callbacks into the history.
+struct HistoryListener {
+    recorder: Recorder,
+    process: u32,
+    group: String,
+    /// `group.instance.id`, for static members.
+    instance: Option<String>,
+    /// Commit ids (the consumer's numbering) to history op ids.
+    commits: std::collections::BTreeMap<u64, u64>,
+}
+
+fn tps(partitions: &[(String, i32)]) -> Vec<Tp> {
+    partitions
+        .iter()
+        .map(|(topic, partition)| Tp::new(topic.clone(), *partition))
+        .collect()
+}
+
+impl HistoryListener {
+    fn revoked(&mut self, member: &MemberInfo, partitions: &[(String, i32)]) {
+        if partitions.is_empty() {
+            return;
+        }
+        self.recorder.note(
+            self.process,
+            EventKind::PartitionsRevoked {
+                group: self.group.clone(),
+                member_id: member.member_id.clone(),
+                group_instance_id: member.group_instance_id.clone(),
+                generation: member.generation_id,
+                partitions: tps(partitions),
+            },
+        );
+    }
+}
+
+impl GroupListener for HistoryListener {
+    fn on_partitions_revoked(&mut self, member: &MemberInfo, partitions: &[(String, i32)]) {
+        self.revoked(member, partitions);
+    }
+
+    fn on_partitions_lost(&mut self, member: &MemberInfo, partitions: &[(String, i32)]) {
+        self.revoked(member, partitions);
+    }
+
+    fn on_partitions_assigned(&mut self, member: &MemberInfo, partitions: &[(String, i32)]) {
+        self.recorder.note(
+            self.process,
+            EventKind::AssignmentReceived {
+                group: self.group.clone(),
+                member_id: member.member_id.clone(),
+                group_instance_id: member.group_instance_id.clone(),
+                generation: member.generation_id,
+                partitions: tps(partitions),
+            },
+        );
+        // Positions of newly assigned partitions come from the committed offsets.
+        for tp in tps(partitions) {
+            self.recorder.seek(self.process, tp, -1);
+        }
+    }
+
+    fn on_commit_invoked(&mut self, commit: &CommitInvoke) {
+        let op = self.recorder.invoke(
+            self.process,
+            EventKind::CommitInvoke {
+                group: self.group.clone(),
+                member_id: commit.member_id.clone(),
+                group_instance_id: self.instance.clone(),
+                generation: commit.generation_id,
+                offsets: commit
+                    .offsets
+                    .iter()
+                    .map(|((topic, partition), offset)| {
+                        (Tp::new(topic.clone(), *partition), *offset)
+                    })
+                    .collect(),
+            },
+        );
+        self.commits.insert(commit.id, op);
+    }
+
+    fn on_commit_completed(&mut self, report: &CommitReport) {
+        let Some(op) = self.commits.remove(&report.invoke.id) else {
+            return;
+        };
+        let outcome = match &report.outcome {
+            CommitOutcome::Ok => Outcome::Ok,
+            CommitOutcome::Fail(error) => Outcome::Fail(format!("{error:?}")),
+            CommitOutcome::Info(error) => Outcome::Info(format!("{error:?}")),
+        };
+        self.recorder
+            .complete(self.process, op, EventKind::CommitComplete { outcome });
+    }
+}
+
+/// One member: subscribes, polls until `stop`, then closes.
+async fn run_member(
+    config: GroupConfig,
+    topic: String,
+    process: u32,
+    recorder: Recorder,
+    stop: Arc<AtomicBool>,
+) {
+    let group = config.group_id.clone();
+    let instance = config.group_instance_id.clone();
+    let listener = HistoryListener {
+        recorder: recorder.clone(),
+        process,
+        group: group.clone(),
+        instance: instance.clone(),
+        commits: Default::default(),
+    };
+    let mut consumer = GroupConsumer::new(config, Box::new(listener));
+    consumer.subscribe(&[topic]);
+    let mut generation = -1;
+    let mut next_offset_fetch = tokio::time::Instant::now() + OFFSET_FETCH_INTERVAL;
+    while !stop.load(Ordering::Relaxed) {
+        let op = recorder.invoke(process, EventKind::PollInvoke);
+        let result = consumer.poll(POLL_TIMEOUT).await;
+        for (topic, partition, offset) in consumer.take_resets() {
+            recorder.seek(process, Tp::new(topic, partition), offset);
+        }
+        let kind = match result {
+            Ok(records) => {
+                let reads = records
+                    .iter()
+                    .filter_map(|r| {
+                        let value = std::str::from_utf8(r.value.as_deref()?)
+                            .ok()?
+                            .parse::<u64>()
+                            .ok()?;
+                        Some(Read {
+                            tp: Tp::new(r.topic.clone(), r.partition),
+                            offset: r.offset,
+                            value,
+                        })
+                    })
+                    .collect();
+                EventKind::PollComplete {
+                    outcome: Outcome::Ok,
+                    reads,
+                }
+            }
+            Err(error) => EventKind::PollComplete {
+                outcome: Outcome::Fail(error.to_string()),
+                reads: Vec::new(),
+            },
+        };
+        recorder.complete(process, op, kind);
+        let now = tokio::time::Instant::now();
+        if now >= next_offset_fetch {
+            next_offset_fetch = now + OFFSET_FETCH_INTERVAL;
+            fetch_committed(&mut consumer, &group, process, &recorder).await;
+        }
+        if consumer.generation_id() != generation {
+            generation = consumer.generation_id();
+            if generation >= 0 {
+                recorder.note(
+                    process,
+                    EventKind::GroupJoined {
+                        group: group.clone(),
+                        member_id: consumer.member_id(),
+                        group_instance_id: instance.clone(),
+                        generation,
+                        protocol: None,
+                        leader: false,
+                    },
+                );
+            }
+        }
+    }
+    consumer.close().await;
+}
+
+/// Read back the committed offsets of the member's partitions and record what came back.
+async fn fetch_committed(
+    consumer: &mut GroupConsumer,
+    group: &str,
+    process: u32,
+    recorder: &Recorder,
+) {
+    let partitions = consumer.assignment();
+    if partitions.is_empty() {
+        return;
+    }
+    let op = recorder.invoke(
+        process,
+        EventKind::OffsetFetchInvoke {
+            group: group.to_string(),
+            partitions: tps(&partitions),
+        },
+    );
+    let kind = match consumer.committed(&partitions).await {
+        Ok(committed) => EventKind::OffsetFetchComplete {
+            outcome: Outcome::Ok,
+            offsets: committed
+                .iter()
+                .map(|((topic, partition), offset)| {
+                    (Tp::new(topic.clone(), *partition), offset.unwrap_or(-1))
+                })
+                .collect(),
+        },
+        Err(error) => EventKind::OffsetFetchComplete {
+            outcome: Outcome::Fail(error.to_string()),
+            offsets: Vec::new(),
+        },
+    };
+    recorder.complete(process, op, kind);
+}
