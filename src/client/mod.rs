@@ -11,7 +11,10 @@ pub mod group;
 pub mod partitioner;
 pub mod producer;
 
-pub use admin::{Admin, AdminError, ClusterDescription, ConfigEntry};
+pub use admin::{
+    Admin, AdminError, ClusterDescription, ConfigEntry, GroupDescription, ListedGroup,
+    MemberDescription,
+};
 pub use consumer::{ConsumeError, Consumer, ConsumerConfig, ConsumerRecord, OffsetReset};
 pub use group::{
     CommitInvoke, CommitKind, CommitOutcome, CommitReport, GroupConfig, GroupConsumer, GroupError,

@@ -42,7 +42,7 @@ pub async fn run(broker: Arc<Broker>, mut stream: TcpStream, conn: ConnInfo) {
         broker.env.trace.record("request", &frame);
         let request_frame = frame.clone();
         let response = match protocol::decode_request(frame) {
-            Ok(request) => match handlers::dispatch(&broker, request).await {
+            Ok(request) => match handlers::dispatch(&broker, request, conn.peer).await {
                 handlers::Reply::Respond(bytes) => Some(bytes),
                 handlers::Reply::Silent => None,
                 handlers::Reply::Close => return,

@@ -55,9 +55,15 @@ def free_port():
 
 
 class Cluster:
-    def __init__(self, binary, work):
+    """The controller and brokers 1 to 3 on free ports of 127.0.0.1, each with its own log dir
+    under `work`; `topics` are `NAME=PLACEMENT` arguments given to every node at start and
+    `configs` the `--config` arguments."""
+
+    def __init__(self, binary, work, topics=(f"{TOPIC}={PLACEMENT}",), configs=COMMON):
         self.binary = binary
         self.work = work
+        self.topics = [arg for topic in topics for arg in ("--topic", topic)]
+        self.configs = list(configs)
         self.controller_port = free_port()
         self.ports = {i: free_port() for i in (1, 2, 3)}
         self.procs = {}
@@ -74,15 +80,14 @@ class Cluster:
 
     def start_controller(self):
         args = ["--role", "controller", "--listen", f"127.0.0.1:{self.controller_port}",
-                "--log-dir", os.path.join(self.work, "controller"), "--topic", f"{TOPIC}={PLACEMENT}"]
-        self.spawn("controller", args + COMMON)
+                "--log-dir", os.path.join(self.work, "controller")]
+        self.spawn("controller", args + self.topics + self.configs)
 
     def start_broker(self, i):
         args = ["--node-id", str(i), "--listen", f"127.0.0.1:{self.ports[i]}",
                 "--log-dir", os.path.join(self.work, f"broker-{i}"),
-                "--controller", f"127.0.0.1:{self.controller_port}",
-                "--topic", f"{TOPIC}={PLACEMENT}"] + self.peers()
-        self.spawn(f"broker-{i}", args + COMMON)
+                "--controller", f"127.0.0.1:{self.controller_port}"] + self.peers()
+        self.spawn(f"broker-{i}", args + self.topics + self.configs)
 
     def kill(self, name):
         proc = self.procs.pop(name)

@@ -5,7 +5,9 @@
 # kafkasim's own tools against it (topics, produce, consume, and a short producer-perf-test
 # read back by consumer-perf-test). Then tests/real/cluster.py: three brokers and a
 # controller, a leader killed with SIGKILL during acks=all production, then another stopped
-# with SIGTERM (controlled shutdown). Exits non-zero if the build or any check fails.
+# with SIGTERM (controlled shutdown). Then tests/real/groups.py: three consumer processes per
+# assignor in one group, one killed with SIGKILL, the others consuming to the end; and
+# kafkasim-tools consumer-groups on that cluster. Exits non-zero if the build or any check fails.
 #
 #   bash tests/real/run.sh
 #
@@ -123,6 +125,18 @@ tools topics --alter tools-admin --partitions 4
 tools topics --describe tools-admin | grep -c "leader 1" | grep -qx 4
 seq 1 50 | tools produce tools-admin --key-separator : >/dev/null
 tools delete-records --topic tools-admin --partition 0 --offset -1 | grep "low_watermark" >/dev/null
+# kafka-consumer-groups on one broker: offsets reset for a group that has no members (a new
+# one), then described with their lag (the views of a group with members are in groups.py).
+tools topics --create tools-groups --partitions 2
+seq 1 10 | tools produce tools-groups >/dev/null
+group_lag() {
+    tools consumer-groups --describe --group tools-group | awk '$1 == "tools-group" {lag += $6} END {print lag}'
+}
+tools consumer-groups --reset-offsets --group tools-group --topic tools-groups --to-earliest --execute >/dev/null
+tools consumer-groups --list | grep -x tools-group >/dev/null
+[[ $(group_lag) == 10 ]]
+tools consumer-groups --reset-offsets --group tools-group --topic tools-groups --to-latest --execute >/dev/null
+[[ $(group_lag) == 0 ]]
 tools topics --delete tools-check
 if tools topics --list | grep -x tools-check >/dev/null; then
     echo "tools-check is still listed after its deletion" >&2
@@ -161,3 +175,12 @@ echo "perf tools: 1 passed, 0 failed"
 echo "== three brokers + controller, leader kill -9, then a leader's SIGTERM"
 mkdir -p "$work_dir/cluster"
 .venv-real/bin/python tests/real/cluster.py "$broker_bin" "$work_dir/cluster" 2>"$work_dir/cluster/librdkafka.log"
+
+# Consumer groups on three brokers and a controller: for each assignor (range, roundrobin,
+# cooperative-sticky) three consumer processes in one group, one killed with SIGKILL
+# mid-run, the other two taking its partitions over; every acknowledged record consumed and
+# the committed offsets at the log end. Then kafkasim-tools consumer-groups on that cluster:
+# list, describe with members and lag, reset the offsets of the emptied group.
+echo "== consumer groups: a consumer's kill -9 per assignor, then kafkasim-tools consumer-groups"
+mkdir -p "$work_dir/groups"
+.venv-real/bin/python tests/real/groups.py "$broker_bin" "$work_dir/groups" "$tools_bin" 2>"$work_dir/groups/librdkafka.log"

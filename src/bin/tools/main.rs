@@ -1,5 +1,6 @@
 //! Real-mode command-line tools in the spirit of kafka-topics, kafka-console-producer,
-//! kafka-console-consumer, kafka-producer-perf-test and kafka-consumer-perf-test, built on
+//! kafka-console-consumer, kafka-configs, kafka-delete-records, kafka-consumer-groups,
+//! kafka-producer-perf-test and kafka-consumer-perf-test, built on
 //! kafkasim's own clients.
 //!
 //! ```text
@@ -10,6 +11,9 @@
 //! kafkasim-tools --bootstrap 127.0.0.1:9092 topics --describe t
 //! kafkasim-tools --bootstrap 127.0.0.1:9092 configs --alter --topic t --add-config flush.messages=1
 //! kafkasim-tools --bootstrap 127.0.0.1:9092 delete-records --topic t --partition 0 --offset 10
+//! kafkasim-tools --bootstrap 127.0.0.1:9092 consumer-groups --describe --group g
+//! kafkasim-tools --bootstrap 127.0.0.1:9092 consumer-groups --reset-offsets --group g \
+//!     --topic t --to-earliest --execute
 //! kafkasim-tools --bootstrap 127.0.0.1:9092 topics --delete t
 //! printf 'k1:v1\nk2:v2\n' | kafkasim-tools --bootstrap 127.0.0.1:9092 produce t --key-separator :
 //! kafkasim-tools --bootstrap 127.0.0.1:9092 consume t --from-beginning --max-messages 2
@@ -23,6 +27,7 @@
 #![cfg_attr(madsim, allow(dead_code))]
 
 mod admin_tools;
+mod consumer_groups;
 mod consumer_perf;
 mod perf_args;
 #[cfg(not(madsim))]
@@ -56,9 +61,10 @@ fn parse(args: &[String]) -> Result<Tool, String> {
             .map_err(usage(perf_args::CONSUMER_USAGE)),
         _ => real::parse(args).map(Tool::Classic).map_err(|message| {
             format!(
-                "{message}\n{}\n{}\n{}\n{}",
+                "{message}\n{}\n{}\n{}\n{}\n{}",
                 real::USAGE,
                 admin_tools::USAGE,
+                consumer_groups::USAGE,
                 perf_args::PRODUCER_USAGE,
                 perf_args::CONSUMER_USAGE
             )
@@ -123,6 +129,7 @@ mod real {
             partitions: i32,
         },
         Admin(crate::admin_tools::AdminCommand),
+        Groups(crate::consumer_groups::GroupsCommand),
         Describe {
             topic: String,
         },
@@ -253,9 +260,10 @@ mod real {
             Some("configs") | Some("delete-records") => {
                 Command::Admin(crate::admin_tools::parse(&rest)?)
             }
+            Some("consumer-groups") => Command::Groups(crate::consumer_groups::parse(&rest)?),
             _ => {
                 return Err(
-                    "expected a command: topics, produce, consume, configs or delete-records"
+                    "expected a command: topics, produce, consume, configs, delete-records or consumer-groups"
                         .into(),
                 )
             }
@@ -290,6 +298,9 @@ mod real {
             }
             Command::Admin(command) => {
                 crate::admin_tools::run(invocation.bootstrap, command).await?
+            }
+            Command::Groups(command) => {
+                crate::consumer_groups::run(invocation.bootstrap, command).await?
             }
             Command::Describe { topic } => {
                 for (index, p) in Admin::new(bootstrap, TIMEOUT)

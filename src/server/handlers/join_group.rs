@@ -14,13 +14,14 @@ pub async fn handle(
     request: JoinGroupRequest,
     version: i16,
     client_id: String,
+    client_host: String,
 ) -> JoinGroupResponse {
     let join = api::JoinRequest {
         group_id: request.group_id.0.to_string(),
         member_id: request.member_id.to_string(),
         group_instance_id: request.group_instance_id.as_ref().map(|s| s.to_string()),
         client_id,
-        client_host: String::new(),
+        client_host,
         session_timeout_ms: request.session_timeout_ms,
         // v0 has no rebalance timeout: the session timeout stands in, as in Kafka.
         rebalance_timeout_ms: if version == 0 {

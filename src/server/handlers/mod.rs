@@ -47,8 +47,9 @@ pub enum Reply {
     Close,
 }
 
-/// Handle a decoded request.
-pub async fn dispatch(broker: &Broker, request: Request) -> Reply {
+/// Handle a decoded request from `peer` (the client's address, which DescribeGroups reports
+/// as a member's host).
+pub async fn dispatch(broker: &Broker, request: Request, peer: std::net::SocketAddr) -> Reply {
     let version = request.header.request_api_version;
     let correlation_id = request.header.correlation_id;
     let response: ResponseKind = match request.body {
@@ -69,9 +70,17 @@ pub async fn dispatch(broker: &Broker, request: Request) -> Reply {
         }
         RequestKind::JoinGroup(req) => {
             let client_id = request.header.client_id.as_ref().map(|c| c.to_string());
-            join_group::handle(broker, req, version, client_id.unwrap_or_default())
-                .await
-                .into()
+            // Kafka's client host: the address as Java prints it, "/127.0.0.1".
+            let client_host = format!("/{}", peer.ip());
+            join_group::handle(
+                broker,
+                req,
+                version,
+                client_id.unwrap_or_default(),
+                client_host,
+            )
+            .await
+            .into()
         }
         RequestKind::SyncGroup(req) => sync_group::handle(broker, req).await.into(),
         RequestKind::Heartbeat(req) => heartbeat::handle(broker, req).await.into(),
