@@ -178,7 +178,7 @@ static HONOURED: &[ConfigSpec] = &[
     spec("offsets.topic.num.partitions", Broker, int(1, 1000), D::Int(50),
         "partitions of __consumer_offsets, created on the first FindCoordinator"),
     spec("offsets.topic.replication.factor", Broker, int(1, i16::MAX as i64), D::Int(3),
-        "replicas of __consumer_offsets, capped at the live brokers when it is created"),
+        "replicas of __consumer_offsets, capped at the brokers the cluster has; created once that many are alive"),
     spec("offsets.commit.timeout.ms", Broker, ms(1, INT_MAX), D::Int(5000),
         "how long an offset commit waits for its records to be replicated"),
     spec("offsets.retention.minutes", Broker, int(1, INT_MAX), D::Int(10_080),

@@ -1,7 +1,8 @@
 //! FindCoordinator: for a group, the leader of its `__consumer_offsets` partition
 //! (`abs(javaHash(group)) % offsets.topic.num.partitions`). The topic is created on the first
 //! request that needs it, as Kafka does: `offsets.topic.num.partitions` partitions,
-//! `offsets.topic.replication.factor` replicas capped at the brokers there are,
+//! `offsets.topic.replication.factor` replicas capped at the brokers the cluster has (and not
+//! before that many are alive),
 //! `cleanup.policy=compact`; until it exists and the partition has a leader the answer is
 //! COORDINATOR_NOT_AVAILABLE and the client asks again. Transactions do not exist yet, so a
 //! transaction key is COORDINATOR_NOT_AVAILABLE too.
@@ -107,10 +108,18 @@ async fn find(broker: &Broker, key_type: i8, key: &str) -> Result<Found, (ErrorC
 async fn create_offsets_topic(broker: &Broker) {
     let settings = &broker.groups.settings;
     let replication_factor = match broker.metadata() {
-        // With a controller: capped at the brokers registered and not fenced.
+        // With a controller: capped at the brokers the cluster has (registered), and, as in
+        // Kafka, not created until that many are alive (unfenced): a topic made while the
+        // brokers of a fresh cluster are still registering would keep a smaller RF for good.
         Some(metadata) => {
+            let registered = metadata.brokers.len() as i32;
             let live = metadata.brokers.values().filter(|b| !b.fenced).count() as i32;
-            settings.offsets_topic_replication_factor.min(live.max(1))
+            let wanted = settings.offsets_topic_replication_factor.min(registered.max(1));
+            if live < wanted {
+                tracing::info!(live, wanted, "the offsets topic waits for enough live brokers");
+                return;
+            }
+            wanted
         }
         // The static map hosts topics created at run time on this broker only.
         None => 1,
