@@ -38,7 +38,9 @@ pub fn generations(history: &History) -> Option<Value> {
                     .or_default();
                 member.process = event.process;
                 member.group_instance_id = group_instance_id.clone();
-                member.partitions.extend(partitions.iter().map(|tp| tp.to_string()));
+                member
+                    .partitions
+                    .extend(partitions.iter().map(|tp| tp.to_string()));
             }
             EventKind::GroupJoined {
                 group,

@@ -35,7 +35,12 @@ pub async fn load(broker: Arc<Broker>, partition: i32, leader_epoch: i32) {
                 inner.coordinator.replay(partition, record);
             }
             inner.coordinator.finish_loading(partition, now_ms);
-            tracing::info!(partition, leader_epoch, records = records.len(), "loaded a __consumer_offsets partition");
+            tracing::info!(
+                partition,
+                leader_epoch,
+                records = records.len(),
+                "loaded a __consumer_offsets partition"
+            );
             broker.env.trace.effect("group.coordinator_loaded", 1);
             broker
                 .env

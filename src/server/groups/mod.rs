@@ -274,14 +274,23 @@ fn scan(broker: &Arc<Broker>) {
             continue;
         }
         if owned.is_some() {
-            tracing::info!(partition = index, ?owned, ?leading, "unloading a __consumer_offsets partition");
+            tracing::info!(
+                partition = index,
+                ?owned,
+                ?leading,
+                "unloading a __consumer_offsets partition"
+            );
             let effects = inner.coordinator.unload(index);
             inner.owned.remove(&index);
             groups.apply(&mut inner, effects);
             broker.env.trace.effect("group.coordinator_unloaded", 1);
         }
         if let Some(leader_epoch) = leading {
-            tracing::info!(partition = index, leader_epoch, "loading a __consumer_offsets partition");
+            tracing::info!(
+                partition = index,
+                leader_epoch,
+                "loading a __consumer_offsets partition"
+            );
             inner.coordinator.begin_loading(index);
             inner.owned.insert(index, leader_epoch);
             drop(inner);
@@ -301,7 +310,7 @@ async fn append_loop(broker: Arc<Broker>, mut rx: mpsc::UnboundedReceiver<Queued
                 Ok((handle, last_offset)) => {
                     let timeout =
                         Duration::from_millis(broker.groups.settings.offsets_commit_timeout_ms);
-                    crate::server::handlers::wait_for_replicas(&handle, last_offset, timeout).await
+                    handle.wait_for_replicas(last_offset, timeout).await
                 }
                 Err(error) => error,
             };

@@ -114,9 +114,15 @@ async fn create_offsets_topic(broker: &Broker) {
         Some(metadata) => {
             let registered = metadata.brokers.len() as i32;
             let live = metadata.brokers.values().filter(|b| !b.fenced).count() as i32;
-            let wanted = settings.offsets_topic_replication_factor.min(registered.max(1));
+            let wanted = settings
+                .offsets_topic_replication_factor
+                .min(registered.max(1));
             if live < wanted {
-                tracing::info!(live, wanted, "the offsets topic waits for enough live brokers");
+                tracing::info!(
+                    live,
+                    wanted,
+                    "the offsets topic waits for enough live brokers"
+                );
                 return;
             }
             wanted

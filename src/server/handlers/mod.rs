@@ -27,8 +27,6 @@ mod offset_for_leader_epoch;
 mod produce;
 mod sync_group;
 
-pub(crate) use produce::wait_for_replicas;
-
 use bytes::Bytes;
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 use kafka_protocol::protocol::StrBytes;

@@ -11,8 +11,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use crate::env::{buggify, Buggify, Observation};
 use crate::protocol::codes::ErrorCode;
-use crate::replication::{AcksAll, ACKS_ALL};
-use crate::server::partition::PartitionHandle;
+use crate::replication::ACKS_ALL;
 use crate::server::Broker;
 
 /// How late BUGGIFY's late purgatory completion answers a completed acks=all produce.
@@ -55,7 +54,7 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
                                 p.log_start_offset = handle.offsets().log_start_offset;
                                 if request.acks == ACKS_ALL {
                                     let code =
-                                        wait_for_replicas(&handle, info.last_offset, timeout).await;
+                                        handle.wait_for_replicas(info.last_offset, timeout).await;
                                     if buggify(&broker.env, Buggify::LatePurgatory) {
                                         tokio::time::sleep(LATE_PURGATORY).await;
                                     }
@@ -84,32 +83,4 @@ pub async fn handle(broker: &Broker, request: ProduceRequest) -> ProduceResponse
         response.responses.push(out);
     }
     response
-}
-
-/// The delayed produce: wait until the high watermark passes `last_offset`.
-pub(crate) async fn wait_for_replicas(
-    handle: &PartitionHandle,
-    last_offset: i64,
-    timeout: Duration,
-) -> ErrorCode {
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut offsets = handle.subscribe();
-    loop {
-        offsets.borrow_and_update();
-        match handle.check_acks(last_offset).await {
-            Ok(AcksAll::Done) => return ErrorCode::NONE,
-            Ok(AcksAll::NotEnoughReplicasAfterAppend) => {
-                return ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
-            }
-            Ok(AcksAll::Pending) => {}
-            Err(code) => return code,
-        }
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        // Woken by any change of the partition's offsets (the HW moving), or by the timeout.
-        match tokio::time::timeout(left, offsets.changed()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return ErrorCode::NOT_LEADER_OR_FOLLOWER,
-            Err(_) => return ErrorCode::REQUEST_TIMED_OUT,
-        }
-    }
 }

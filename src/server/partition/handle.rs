@@ -328,6 +328,35 @@ impl PartitionHandle {
         rx.await.map_err(|_| ErrorCode::NOT_LEADER_OR_FOLLOWER)?
     }
 
+    /// The delayed produce (acks=all, and the group coordinator's writes): wait until the
+    /// high watermark passes `last_offset`.
+    pub async fn wait_for_replicas(
+        &self,
+        last_offset: i64,
+        timeout: std::time::Duration,
+    ) -> ErrorCode {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut offsets = self.subscribe();
+        loop {
+            offsets.borrow_and_update();
+            match self.check_acks(last_offset).await {
+                Ok(AcksAll::Done) => return ErrorCode::NONE,
+                Ok(AcksAll::NotEnoughReplicasAfterAppend) => {
+                    return ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+                }
+                Ok(AcksAll::Pending) => {}
+                Err(code) => return code,
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            // Woken by any change of the partition's offsets (the HW moving), or by the timeout.
+            match tokio::time::timeout(left, offsets.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return ErrorCode::NOT_LEADER_OR_FOLLOWER,
+                Err(_) => return ErrorCode::REQUEST_TIMED_OUT,
+            }
+        }
+    }
+
     /// Where an acks=all produce whose batch ends at `last_offset` stands.
     pub async fn check_acks(&self, last_offset: i64) -> Result<AcksAll, ErrorCode> {
         let (reply, rx) = oneshot::channel();
