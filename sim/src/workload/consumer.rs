@@ -68,26 +68,10 @@ async fn run_consumer(
             recorder.seek(process, Tp::new(topic, partition), offset);
         }
         let kind = match result {
-            Ok(records) => {
-                let reads = records
-                    .iter()
-                    .filter_map(|r| {
-                        let value = std::str::from_utf8(r.value.as_deref()?)
-                            .ok()?
-                            .parse::<u64>()
-                            .ok()?;
-                        Some(Read {
-                            tp: Tp::new(r.topic.clone(), r.partition),
-                            offset: r.offset,
-                            value,
-                        })
-                    })
-                    .collect();
-                EventKind::PollComplete {
-                    outcome: Outcome::Ok,
-                    reads,
-                }
-            }
+            Ok(records) => EventKind::PollComplete {
+                outcome: Outcome::Ok,
+                reads: reads_of(&records),
+            },
             Err(ConsumeError::OutOfRange { topic, partition }) => EventKind::PollComplete {
                 outcome: Outcome::Fail(format!("offset out of range on {topic}/{partition}")),
                 reads: Vec::new(),
@@ -101,4 +85,23 @@ async fn run_consumer(
         };
         recorder.complete(process, op, kind);
     }
+}
+
+/// The workload values a poll returned, in order (records whose value is not a workload
+/// value are left out).
+pub(super) fn reads_of(records: &[kafkasim::client::ConsumerRecord]) -> Vec<Read> {
+    records
+        .iter()
+        .filter_map(|r| {
+            let value = std::str::from_utf8(r.value.as_deref()?)
+                .ok()?
+                .parse::<u64>()
+                .ok()?;
+            Some(Read {
+                tp: Tp::new(r.topic.clone(), r.partition),
+                offset: r.offset,
+                value,
+            })
+        })
+        .collect()
 }

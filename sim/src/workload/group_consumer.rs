@@ -19,8 +19,9 @@ use kafkasim::group::assignor::Assignor;
 use madsim::runtime::NodeHandle;
 
 use super::configs::{ms, string_config};
+use super::consumer::reads_of;
 use super::{Client, Recorder, StopAt, Workload};
-use crate::history::{EventKind, Outcome, Read, Tp};
+use crate::history::{EventKind, Outcome, Tp};
 use crate::scenario::configs::Scope;
 
 /// How long one poll waits for records.
@@ -238,26 +239,10 @@ async fn run_member(
             recorder.seek(process, Tp::new(topic, partition), offset);
         }
         let kind = match result {
-            Ok(records) => {
-                let reads = records
-                    .iter()
-                    .filter_map(|r| {
-                        let value = std::str::from_utf8(r.value.as_deref()?)
-                            .ok()?
-                            .parse::<u64>()
-                            .ok()?;
-                        Some(Read {
-                            tp: Tp::new(r.topic.clone(), r.partition),
-                            offset: r.offset,
-                            value,
-                        })
-                    })
-                    .collect();
-                EventKind::PollComplete {
-                    outcome: Outcome::Ok,
-                    reads,
-                }
-            }
+            Ok(records) => EventKind::PollComplete {
+                outcome: Outcome::Ok,
+                reads: reads_of(&records),
+            },
             Err(error) => EventKind::PollComplete {
                 outcome: Outcome::Fail(error.to_string()),
                 reads: Vec::new(),
