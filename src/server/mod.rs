@@ -655,7 +655,6 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     tokio::spawn(housekeeping(broker.clone()));
     tokio::spawn(checkpoint_high_watermarks(broker.clone()));
-    tokio::spawn(groups::run(broker.clone()));
     let controlled = broker.config.controller.is_some();
     for ((topic, partition), handle) in broker.partitions() {
         // Without a controller only followers ever fetch; with one, any replica may become a
@@ -776,6 +775,7 @@ async fn housekeeping(broker: Arc<Broker>) {
         for (_, handle) in broker.partitions() {
             handle.tick().await;
         }
+        groups::tick(&broker);
     }
 }
 

@@ -43,8 +43,9 @@ use crate::server::{Broker, BrokerConfig};
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
 /// How often the shell checks which `__consumer_offsets` partitions it leads and ticks the
-/// coordinator's timers (session timeouts, rebalance deadlines, offset expiry).
-pub const SCAN_INTERVAL: Duration = Duration::from_millis(100);
+/// coordinator's timers (session timeouts, rebalance deadlines, offset expiry): the broker's
+/// housekeeping tick.
+pub const SCAN_INTERVAL: Duration = crate::server::partition::TICK_INTERVAL;
 
 /// The coordinator's settings plus the shell's own, read from the broker's configs under
 /// Kafka's names.
@@ -102,8 +103,8 @@ impl GroupSettings {
                 .load_offsets_only_if_commit_pending,
             expire_offsets_while_rebalancing: config.group_model.expire_offsets_while_rebalancing,
             planted_accept_stale_generation_commit: config.planted.accept_stale_generation_commit,
-            // Seeded under simulation, so a run stays a function of its seed.
-            member_id_salt: madsim::rand::random::<u64>().max(1),
+            // Drawn when the broker first hosts __consumer_offsets (see `tick`).
+            member_id_salt: 0,
             offsets_retention_check_interval_ms: int(
                 "offsets.retention.check.interval.ms",
                 600_000,
@@ -238,24 +239,37 @@ fn group_of(record: &Record) -> &str {
     }
 }
 
-/// The shell's tasks: the appender and the scan-and-tick loop. Returns when the broker stops.
-pub async fn run(broker: Arc<Broker>) {
-    let Some(rx) = broker.groups.persist_rx.lock().unwrap().take() else {
+/// One step of the shell, on the broker's housekeeping tick (every [`SCAN_INTERVAL`]): load
+/// and unload partitions, then tick the coordinator's timers. A broker that hosts no
+/// `__consumer_offsets` partition (no group was ever looked up) does nothing at all here: no
+/// task, no timer, so a cluster without groups runs exactly as it did before they existed.
+/// The appender task starts with the first hosted partition.
+pub fn tick(broker: &Arc<Broker>) {
+    let hosts_offsets =
+        broker.partition(OFFSETS_TOPIC, 0).is_some() || broker.topic(OFFSETS_TOPIC).is_some();
+    if !hosts_offsets {
         return;
-    };
-    tokio::spawn(append_loop(broker.clone(), rx));
-    loop {
-        tokio::time::sleep(SCAN_INTERVAL).await;
-        if broker.is_stopped() {
-            return;
-        }
-        scan(&broker);
-        let now_ms = broker.env.clock.wall_ms();
-        let groups = &broker.groups;
-        let mut inner = groups.inner.lock().unwrap();
-        let effects = inner.coordinator.tick(now_ms);
-        groups.apply(&mut inner, effects);
     }
+    if let Some(rx) = broker.groups.persist_rx.lock().unwrap().take() {
+        // Seeded under simulation, so a run stays a function of its seed; drawn only here so
+        // that a broker without groups draws nothing it did not draw before.
+        let salt = madsim::rand::random::<u64>().max(1);
+        broker
+            .groups
+            .inner
+            .lock()
+            .unwrap()
+            .coordinator
+            .config
+            .member_id_salt = salt;
+        tokio::spawn(append_loop(broker.clone(), rx));
+    }
+    scan(broker);
+    let now_ms = broker.env.clock.wall_ms();
+    let groups = &broker.groups;
+    let mut inner = groups.inner.lock().unwrap();
+    let effects = inner.coordinator.tick(now_ms);
+    groups.apply(&mut inner, effects);
 }
 
 /// Load partitions newly led here, unload those no longer led.
