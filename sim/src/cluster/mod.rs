@@ -57,6 +57,21 @@ impl ClientNode {
             partitioned: false,
         }
     }
+
+    /// Kills the process and starts its task again on the fresh node; false (nothing done)
+    /// for a workload whose clients cannot restart.
+    pub fn restart_process(&mut self) -> bool {
+        let Some(restart) = self.restart.clone() else {
+            return false;
+        };
+        let handle = Handle::current();
+        handle.kill(self.node);
+        handle.restart(self.node);
+        self.alive = true;
+        self.paused = false;
+        restart(&handle.get_node(self.node).expect("a client node exists"));
+        true
+    }
 }
 
 /// The port the controller listens on.
@@ -416,12 +431,8 @@ impl SimCluster {
                 handle.resume(client.node);
                 client.paused = false;
             }
-            if let (false, Some(restart)) = (client.alive, client.restart.clone()) {
-                handle.kill(client.node);
-                handle.restart(client.node);
-                client.alive = true;
-                client.paused = false;
-                restart(&handle.get_node(client.node).expect("a client node exists"));
+            if !client.alive {
+                client.restart_process();
             }
         }
         self.trace

@@ -75,14 +75,26 @@ pub fn apply(
             }
         }
     };
+    let target = if id == CONTROLLER_ID {
+        "controller".to_string()
+    } else {
+        format!("broker({id})")
+    };
+    record(cluster, now_ms, kind, target, detail)
+}
+
+/// The fault as the report lists it, also recorded in the trace.
+fn record(
+    cluster: &SimCluster,
+    now_ms: u64,
+    kind: &FaultKind,
+    target: String,
+    detail: String,
+) -> FiredFault {
     let fired = FiredFault {
         time_ms: now_ms,
         kind: kind.name().to_string(),
-        target: if id == CONTROLLER_ID {
-            "controller".to_string()
-        } else {
-            format!("broker({id})")
-        },
+        target,
         detail,
         random: false,
     };
@@ -122,17 +134,9 @@ fn apply_to_client(
             client.paused = false;
             "client process resumed".to_string()
         }
-        FaultKind::Restart => match client.restart.clone() {
-            Some(restart) => {
-                handle.kill(node);
-                handle.restart(node);
-                client.alive = true;
-                client.paused = false;
-                let node = handle.get_node(node).expect("a client node exists");
-                restart(&node);
-                "client process restarted".to_string()
-            }
-            None => "this workload's clients cannot restart; nothing done".to_string(),
+        FaultKind::Restart => match client.restart_process() {
+            true => "client process restarted".to_string(),
+            false => "this workload's clients cannot restart; nothing done".to_string(),
         },
         FaultKind::Partition { .. } => {
             NetSim::current().clog_node(node);
@@ -146,19 +150,7 @@ fn apply_to_client(
         }
         other => unreachable!("not a client fault: {}", other.name()),
     };
-    let fired = FiredFault {
-        time_ms: now_ms,
-        kind: kind.name().to_string(),
-        target: format!("client({process})"),
-        detail,
-        random: false,
-    };
-    cluster.trace.record(
-        0,
-        "fault",
-        format!("{} {} {}", fired.time_ms, fired.kind, fired.target).as_bytes(),
-    );
-    fired
+    record(cluster, now_ms, kind, format!("client({process})"), detail)
 }
 
 /// Faults that end or freeze the process.

@@ -50,11 +50,7 @@ impl Recorder {
     }
 
     pub fn seek(&self, process: u32, tp: Tp, offset: i64) {
-        let kind = EventKind::Seek { tp, offset };
-        self.hash(process, u64::MAX, &kind);
-        let mut history = self.history.lock().unwrap();
-        let op = history.next_op();
-        history.push(self.clock.now_ms(), process, op, kind);
+        self.note(process, EventKind::Seek { tp, offset });
     }
 
     /// Record an event that is neither an invoke nor a completion (a join, an assignment).
