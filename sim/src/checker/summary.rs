@@ -88,7 +88,9 @@ pub fn count(history: &History) -> OpCounts {
                 open.remove(&event.op);
             }
             EventKind::AssignmentReceived { .. } => counts.assignments_received += 1,
-            EventKind::GroupJoined { .. } | EventKind::PartitionsRevoked { .. } => {}
+            EventKind::GroupJoined { .. }
+            | EventKind::PartitionsRevoked { .. }
+            | EventKind::ProcessCrashed => {}
             EventKind::SendComplete { outcome, .. } => {
                 open.remove(&event.op);
                 let slot = match outcome {

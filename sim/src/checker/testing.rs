@@ -289,6 +289,11 @@ impl HistoryBuilder {
         (complete - 1, complete)
     }
 
+    /// The client process was killed; returns its index.
+    pub fn crash(&mut self, process: u32) -> usize {
+        self.event(process, EventKind::ProcessCrashed)
+    }
+
     /// An event with no completion (a membership change); returns its index.
     fn event(&mut self, process: u32, kind: EventKind) -> usize {
         let time_ms = self.tick();

@@ -37,24 +37,42 @@ pub const CLIENT_ID_BASE: i32 = 1_000_000;
 /// Starts a workload client's task again on its (restarted) node.
 pub type ClientRestart = std::sync::Arc<dyn Fn(&NodeHandle) + Send + Sync>;
 
+/// Tells the history a client process died (it records `process-crashed`).
+pub type ClientCrashed = Box<dyn Fn() + Send + Sync>;
+
 /// One workload client process as a fault target.
 pub struct ClientNode {
     pub node: madsim::task::NodeId,
     /// How to start its task again after a `restart` (workloads that cannot restart: `None`).
     pub restart: Option<ClientRestart>,
+    /// Called whenever the process is killed, so the history knows it holds nothing more.
+    crashed: ClientCrashed,
     pub alive: bool,
     pub paused: bool,
     pub partitioned: bool,
 }
 
 impl ClientNode {
-    pub fn new(node: madsim::task::NodeId, restart: Option<ClientRestart>) -> ClientNode {
+    pub fn new(
+        node: madsim::task::NodeId,
+        restart: Option<ClientRestart>,
+        crashed: ClientCrashed,
+    ) -> ClientNode {
         ClientNode {
             node,
             restart,
+            crashed,
             alive: true,
             paused: false,
             partitioned: false,
+        }
+    }
+
+    /// Kills the process (SIGKILL: nothing it had in flight completes).
+    pub fn kill(&mut self) {
+        Handle::current().kill(self.node);
+        if std::mem::replace(&mut self.alive, false) {
+            (self.crashed)();
         }
     }
 
@@ -64,8 +82,8 @@ impl ClientNode {
         let Some(restart) = self.restart.clone() else {
             return false;
         };
+        self.kill();
         let handle = Handle::current();
-        handle.kill(self.node);
         handle.restart(self.node);
         self.alive = true;
         self.paused = false;

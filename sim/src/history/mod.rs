@@ -127,6 +127,11 @@ pub enum EventKind {
         outcome: Outcome,
         offsets: Vec<(Tp, i64)>,
     },
+    /// The client process was killed (a `kill` or `restart` fault on `client(i)`): the
+    /// operations it had in flight never complete, and from here on it holds nothing, no
+    /// group membership and no partition; a restart begins afresh (a new member id, or the
+    /// same static instance id).
+    ProcessCrashed,
 }
 
 /// One history event.

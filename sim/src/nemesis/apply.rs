@@ -118,8 +118,7 @@ fn apply_to_client(
     let node = client.node;
     let detail = match kind {
         FaultKind::Kill => {
-            handle.kill(node);
-            client.alive = false;
+            client.kill();
             "client process killed".to_string()
         }
         FaultKind::Pause => {

@@ -24,7 +24,7 @@ pub use recorder::Recorder;
 
 use crate::cluster::clock::RunClock;
 use crate::cluster::{bootstrap, client_ip, ClientNode};
-use crate::history::History;
+use crate::history::{EventKind, History};
 use crate::scenario::{Scenario, WorkloadKind};
 
 /// When a workload's clients stop.
@@ -139,7 +139,9 @@ impl Workloads {
                     clock,
                     seed,
                 });
-                nodes.push(ClientNode::new(node.id(), restart));
+                let history = recorder.clone();
+                let crashed = Box::new(move || history.note(process, EventKind::ProcessCrashed));
+                nodes.push(ClientNode::new(node.id(), restart, crashed));
                 process += 1;
             }
         }

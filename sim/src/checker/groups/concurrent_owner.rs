@@ -15,6 +15,12 @@
 //! is not in that generation, so it may still poll as a zombie — the classic protocol does
 //! not fence fetches — and that is not this anomaly.
 //!
+//! A member whose process crashed owns nothing from then on: a dead process polls nothing,
+//! and its restart is a new member. This matters because a coordinator failover can roll the
+//! generation number back (generations whose rebalance never completed were never written to
+//! `__consumer_offsets`), so a crashed member that had joined such a generation would
+//! otherwise look like a member of the new coordinator's lower-numbered ones.
+//!
 //! Members are known here by member id, not static instance id: a static member that crashes
 //! never revokes, and its restart (a new member id) owns nothing until assigned; one that
 //! takes over its instance's assignment within a generation is generation-double-owner's
@@ -63,6 +69,18 @@ impl<'a> Owners<'a> {
         let owned = self.owned.entry(member).or_default();
         for tp in partitions {
             owned.entry(tp).or_insert((generation, index));
+        }
+    }
+
+    /// The process died: whatever its members owned, it polls no more.
+    fn crashed(&mut self, process: u32) {
+        let members: Vec<((u32, &'a str), String)> = (self.process_member.range((process, "")..))
+            .take_while(|((p, _), _)| *p == process)
+            .map(|(key, owner)| (*key, owner.clone()))
+            .collect();
+        for ((_, group), owner) in members {
+            self.owned.remove(&(group, owner));
+            self.process_member.remove(&(process, group));
         }
     }
 
@@ -133,6 +151,7 @@ pub fn check(history: &History, _final_state: &FinalState) -> Vec<Anomaly> {
                 let owner = owner_key(member_id, None);
                 owners.revoked(&(group.as_str(), owner), partitions);
             }
+            EventKind::ProcessCrashed => owners.crashed(event.process),
             EventKind::PollComplete { reads, .. } => {
                 let polled: BTreeSet<&Tp> = reads.iter().map(|r| &r.tp).collect();
                 for ((process, group), me) in owners.process_member.range((event.process, "")..) {
@@ -232,6 +251,57 @@ mod tests {
         b.assign_static(1, "g", "a2", Some("i"), 4, &[tp(0)]);
         b.poll(1, &[(tp(0), 1, 11)]);
         assert_eq!(check(&b.build(), &FinalState::default()), vec![]);
+    }
+
+    /// Seed 87 of the cooperative-sticky random sweep, reduced: a rebalance that never
+    /// completes (generation 15) is lost with its coordinator, the new one loads generation 1
+    /// and numbers the next rebalance 2.
+    fn rolled_back_generations(crash: bool) -> History {
+        let mut b = HistoryBuilder::new();
+        b.join(1, "g", "a", 1);
+        b.assign(1, "g", "a", 1, &[tp(0)]);
+        b.poll(1, &[(tp(0), 0, 10)]);
+        b.join(1, "g", "a", 15);
+        if crash {
+            b.crash(1);
+        }
+        b.join(2, "g", "b", 2);
+        b.assign(2, "g", "b", 2, &[tp(0)]);
+        b.poll(2, &[(tp(0), 1, 11)]);
+        b.build()
+    }
+
+    #[test]
+    fn a_crashed_member_owns_nothing_even_in_a_generation_numbered_again() {
+        let history = rolled_back_generations(true);
+        assert_eq!(check(&history, &FinalState::default()), vec![]);
+    }
+
+    #[test]
+    fn a_live_member_of_a_higher_generation_still_counts_as_owner() {
+        let anomalies = check(&rolled_back_generations(false), &FinalState::default());
+        assert_eq!(anomalies.len(), 1, "{anomalies:?}");
+        assert_eq!(anomalies[0].tp, Some(tp(0)));
+    }
+
+    #[test]
+    fn a_crash_ends_only_that_process_s_ownership() {
+        let mut b = HistoryBuilder::new();
+        b.join(1, "g", "a", 1);
+        b.join(2, "g", "b", 1);
+        b.join(3, "g", "c", 1);
+        b.assign(1, "g", "a", 1, &[tp(0)]);
+        b.assign(2, "g", "b", 1, &[tp(1)]);
+        b.assign(3, "g", "c", 1, &[]);
+        b.crash(2);
+        b.join(1, "g", "a", 2);
+        b.join(3, "g", "c", 2);
+        // The assignor wrongly gives c a's partition while a still owns it.
+        b.assign(3, "g", "c", 2, &[tp(0), tp(1)]);
+        b.poll(3, &[(tp(0), 0, 10), (tp(1), 0, 20)]);
+        let anomalies = check(&b.build(), &FinalState::default());
+        assert_eq!(anomalies.len(), 1, "{anomalies:?}");
+        assert_eq!(anomalies[0].tp, Some(tp(0)));
     }
 
     #[test]
