@@ -844,11 +844,25 @@ impl Coordinator {
     }
 
     /// Marks an Empty group Dead, tombstones its offsets and metadata, and forgets it.
+    ///
+    /// Writes it still has in flight land in the log but no longer apply to anything, as
+    /// Kafka's write callbacks find their group Dead: a leader's assignment whose write
+    /// completes after the group was removed must not complete a later group of the same id
+    /// that happens to be at the same generation number, and a held commit must not store
+    /// its offsets in one.
     fn remove_group(&mut self, now_ms: i64, group_id: &str, records: &mut Vec<Record>) {
         let Some(Group::Classic(mut group)) = self.groups.remove(group_id) else {
             unreachable!("removing a group that exists")
         };
         group.mark_dead(now_ms);
+        self.pending_assignments
+            .retain(|_, pending| pending.group_id != group_id);
+        let held = (self.pending_commits.values_mut()).filter(|p| p.group_id == group_id);
+        for pending in held {
+            for (_, _, offset) in &mut pending.partitions {
+                *offset = None;
+            }
+        }
         for key in self.offsets.remove_group(group_id) {
             records.push(offset_record(group_id, &key, None));
         }
