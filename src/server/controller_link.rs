@@ -191,6 +191,8 @@ async fn heartbeats(broker: Arc<Broker>, controller: SocketAddr) {
     let mut now = broker.heartbeat_now.subscribe();
     while !broker.is_stopped() {
         let conn = connect(&broker, controller, "heartbeat").await;
+        // The replicas whose log ends the controller has from this process.
+        let mut reported = hosted(&broker);
         match register(&broker, &conn).await {
             Ok(ErrorCode::NONE) => {}
             Ok(ErrorCode::STALE_BROKER_EPOCH) => {
@@ -213,7 +215,7 @@ async fn heartbeats(broker: Arc<Broker>, controller: SocketAddr) {
             }
         }
         while !broker.is_stopped() {
-            match heartbeat(&broker, &conn).await {
+            match heartbeat(&broker, &conn, &mut reported).await {
                 Ok(ErrorCode::STALE_BROKER_EPOCH | ErrorCode::BROKER_ID_NOT_REGISTERED)
                 | Err(_) => break,
                 Ok(_) => {
@@ -261,8 +263,20 @@ async fn register(broker: &Broker, conn: &Connection) -> Result<ErrorCode, ConnE
     }
 }
 
+/// The replicas this broker hosts now.
+fn hosted(broker: &Broker) -> Vec<(String, i32)> {
+    broker
+        .partitions()
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect()
+}
+
 /// Every hosted replica's last epoch and log end offset, for the controller's unclean
-/// recovery (KIP-966) to compare.
+/// recovery (KIP-966) to compare. Sent at registration, and again with the next heartbeat
+/// whenever the hosted replicas changed: a topic created at run time (`__consumer_offsets`,
+/// say) is opened only once the metadata log reaches this broker, after it registered, and
+/// without its log end a partition whose every replica crashed would stay offline for good.
 async fn log_ends(broker: &Broker) -> Vec<ReplicaLogEnd> {
     let mut ends = Vec::new();
     for ((topic, partition), handle) in broker.partitions() {
@@ -276,8 +290,20 @@ async fn log_ends(broker: &Broker) -> Vec<ReplicaLogEnd> {
     ends
 }
 
-async fn heartbeat(broker: &Broker, conn: &Connection) -> Result<ErrorCode, ConnError> {
+async fn heartbeat(
+    broker: &Broker,
+    conn: &Connection,
+    reported: &mut Vec<(String, i32)>,
+) -> Result<ErrorCode, ConnError> {
     let mut request = BrokerHeartbeatRequest::default();
+    let now_hosted = hosted(broker);
+    let report = now_hosted != *reported;
+    if report {
+        let ends = encode_log_ends(&log_ends(broker).await);
+        request
+            .unknown_tagged_fields
+            .insert(LOG_ENDS_TAG, bytes::Bytes::from(ends));
+    }
     request.broker_id = BrokerId(broker.config.node_id);
     request.broker_epoch = broker.broker_epoch.load(Ordering::Relaxed);
     request.current_metadata_offset = broker.metadata_offset.load(Ordering::Relaxed);
@@ -296,7 +322,11 @@ async fn heartbeat(broker: &Broker, conn: &Connection) -> Result<ErrorCode, Conn
             if request_wants_shut_down && response.should_shut_down {
                 broker.shutdown_approved.send_if_changed(true);
             }
-            Ok(ErrorCode::from_wire(response.error_code))
+            let code = ErrorCode::from_wire(response.error_code);
+            if report && code == ErrorCode::NONE {
+                *reported = now_hosted;
+            }
+            Ok(code)
         }
         _ => Err(ConnError::Protocol(
             "unexpected response to BrokerHeartbeat".into(),

@@ -179,6 +179,8 @@ static HONOURED: &[ConfigSpec] = &[
         "partitions of __consumer_offsets, created on the first FindCoordinator"),
     spec("offsets.topic.replication.factor", Broker, int(1, i16::MAX as i64), D::Int(3),
         "replicas of __consumer_offsets, capped at the brokers the cluster has; created once that many are alive"),
+    spec("offsets.topic.segment.bytes", Broker, int(14, INT_MAX), D::Int(104_857_600),
+        "segment size of __consumer_offsets (its segments roll, then compact)"),
     spec("offsets.commit.timeout.ms", Broker, ms(1, INT_MAX), D::Int(5000),
         "how long an offset commit waits for its records to be replicated"),
     spec("offsets.retention.minutes", Broker, int(1, INT_MAX), D::Int(10_080),

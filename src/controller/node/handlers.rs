@@ -75,6 +75,15 @@ pub(super) fn heartbeat(node: &Node, request: BrokerHeartbeatRequest) -> BrokerH
     // the log as it stood at the takeover.
     let registered_at = core.registered_at.get(&broker_id).copied();
     let caught_up = request.current_metadata_offset >= registered_at.unwrap_or(0);
+    // Log ends again when the broker's hosted replicas changed since it registered (topics
+    // created at run time open only after registration); the heartbeat below then lets
+    // offline partitions it hosts try unclean recovery with them.
+    let log_ends = request.unknown_tagged_fields.get(&LOG_ENDS_TAG);
+    if let Some(Ok(ends)) = log_ends.map(|bytes| decode_log_ends(bytes)) {
+        let incarnation = request.broker_epoch as u64;
+        core.controller
+            .report_log_ends(broker_id, incarnation, &ends);
+    }
     let result =
         core.controller
             .heartbeat(broker_id, request.broker_epoch as u64, now_ms, caught_up);
