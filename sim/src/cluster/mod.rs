@@ -50,6 +50,9 @@ pub struct ClientNode {
     pub alive: bool,
     pub paused: bool,
     pub partitioned: bool,
+    /// Its application's `slow-poll` stalls (honoured by group members only; the parser
+    /// admits the fault on no other client). Ended by a restart and by the heal phase.
+    pub slow_poll: Arc<crate::workload::SlowPoll>,
 }
 
 impl ClientNode {
@@ -57,6 +60,7 @@ impl ClientNode {
         node: madsim::task::NodeId,
         restart: Option<ClientRestart>,
         crashed: ClientCrashed,
+        slow_poll: Arc<crate::workload::SlowPoll>,
     ) -> ClientNode {
         ClientNode {
             node,
@@ -65,6 +69,7 @@ impl ClientNode {
             alive: true,
             paused: false,
             partitioned: false,
+            slow_poll,
         }
     }
 
@@ -87,6 +92,8 @@ impl ClientNode {
         handle.restart(self.node);
         self.alive = true;
         self.paused = false;
+        // A new process has no batch in hand.
+        self.slow_poll.end();
         restart(&handle.get_node(self.node).expect("a client node exists"));
         true
     }
@@ -449,6 +456,7 @@ impl SimCluster {
                 handle.resume(client.node);
                 client.paused = false;
             }
+            client.slow_poll.end();
             if !client.alive {
                 client.restart_process();
             }

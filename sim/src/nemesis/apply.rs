@@ -72,6 +72,9 @@ pub fn apply(
                 | FaultKind::DeleteRecords { .. } => {
                     unreachable!("handled above")
                 }
+                FaultKind::SlowPoll { .. } => {
+                    unreachable!("the parser admits slow-poll only on client(i)")
+                }
             }
         }
     };
@@ -146,6 +149,10 @@ fn apply_to_client(
             NetSim::current().unclog_node(node);
             client.partitioned = false;
             "client network healed".to_string()
+        }
+        FaultKind::SlowPoll { duration_ms } => {
+            client.slow_poll.stall(Duration::from_millis(*duration_ms));
+            format!("the member's application takes {duration_ms} ms over the batch it polled: no poll until then, its heartbeats go on")
         }
         other => unreachable!("not a client fault: {}", other.name()),
     };

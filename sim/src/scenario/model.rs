@@ -51,6 +51,9 @@ pub struct Cluster {
     pub controller: bool,
     /// Workload client processes of the run, for the `client(i)` target.
     pub clients: u32,
+    /// The workload kind of each client process, in process order: some client faults
+    /// (`slow-poll`) apply only to some kinds.
+    pub client_kinds: Vec<WorkloadKind>,
     /// `offsets.topic.num.partitions` of `[broker]`, for the `coordinator(group)` target.
     pub offsets_topic_partitions: i32,
 }
@@ -299,6 +302,13 @@ pub enum FaultKind {
         partition: i32,
         offset: i64,
     },
+    /// A group member's application is slow: the batch it polled takes `duration_ms` to
+    /// process, so it calls poll no more for that long while its heartbeat task goes on
+    /// (unlike `pause`, which freezes the whole process). Past `max.poll.interval.ms` the
+    /// heartbeat task leaves the group; the next poll rejoins with its partitions lost.
+    SlowPoll {
+        duration_ms: u64,
+    },
 }
 
 impl FaultKind {
@@ -330,6 +340,7 @@ impl FaultKind {
             FaultKind::SilentDeath => "silent-death",
             FaultKind::CreatePartitions { .. } => "create-partitions",
             FaultKind::DeleteRecords { .. } => "delete-records",
+            FaultKind::SlowPoll { .. } => "slow-poll",
         }
     }
 }

@@ -7,7 +7,16 @@
 //! comes from the committed offset, so a re-delivery after a rebalance is not a rewind).
 //!
 //! A client restarted by the nemesis (`restart` on `client(i)`) starts again as a new
-//! process of the same member: with `static_members`, the same `group.instance.id`.
+//! process of the same member: with `static_members`, the same `group.instance.id`. A
+//! `slow-poll` on it makes the loop wait between two polls (the application processing its
+//! batch) while the consumer's heartbeat task goes on.
+//!
+//! Effects, so a scenario can require what a slow member must cause:
+//! `group_member.poll_interval_expired` (the heartbeat task left the group because polls
+//! stopped for `max.poll.interval.ms`), `group_member.generations_missed` (when such a member
+//! joins again: the generations the group formed without it, its new generation minus the
+//! one it left minus one) and `group_member.partitions_lost` (partitions members reported
+//! lost, having been out of the group).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,7 +29,7 @@ use madsim::runtime::NodeHandle;
 
 use super::configs::{ms, string_config};
 use super::consumer::reads_of;
-use super::{Client, Recorder, StopAt, Workload};
+use super::{Client, Recorder, SlowPoll, StopAt, Workload};
 use crate::history::{EventKind, Outcome, Tp};
 use crate::scenario::configs::Scope;
 
@@ -58,14 +67,18 @@ impl Workload for GroupConsumerWorkload {
         let topic = self.spec.topic.clone();
         let process = client.process;
         let stop = self.stop.clone();
+        let slow_poll = client.slow_poll.clone();
         let start: crate::cluster::ClientRestart = Arc::new(move |node: &NodeHandle| {
-            let (config, recorder, topic, stop) = (
+            let (config, recorder, topic, stop, slow_poll) = (
                 config.clone(),
                 recorder.clone(),
                 topic.clone(),
                 stop.clone(),
+                slow_poll.clone(),
             );
-            node.spawn(run_member(config, topic, process, recorder, stop));
+            node.spawn(run_member(
+                config, topic, process, recorder, stop, slow_poll,
+            ));
         });
         start(client.node);
         Some(start)
@@ -152,6 +165,8 @@ impl GroupListener for HistoryListener {
     }
 
     fn on_partitions_lost(&mut self, member: &MemberInfo, partitions: &[(String, i32)]) {
+        self.recorder
+            .effect("group_member.partitions_lost", partitions.len() as u64);
         self.revoked(member, partitions);
     }
 
@@ -206,13 +221,15 @@ impl GroupListener for HistoryListener {
     }
 }
 
-/// One member: subscribes, polls until `stop`, then closes.
+/// One member: subscribes, polls until `stop` (waiting out `slow_poll`'s stalls between
+/// polls), then closes.
 async fn run_member(
     config: GroupConfig,
     topic: String,
     process: u32,
     recorder: Recorder,
     stop: Arc<AtomicBool>,
+    slow_poll: Arc<SlowPoll>,
 ) {
     let group = config.group_id.clone();
     let protocol = config
@@ -231,6 +248,9 @@ async fn run_member(
     let mut consumer = GroupConsumer::new(config, Box::new(listener));
     consumer.subscribe(&[topic]);
     let mut generation = -1;
+    // The generation the member left when its heartbeat task saw polls stop, until it joins
+    // again.
+    let mut left_generation: Option<i32> = None;
     let mut next_offset_fetch = tokio::time::Instant::now() + OFFSET_FETCH_INTERVAL;
     while !stop.load(Ordering::Relaxed) {
         let op = recorder.invoke(process, EventKind::PollInvoke);
@@ -249,6 +269,10 @@ async fn run_member(
             },
         };
         recorder.complete(process, op, kind);
+        if consumer.take_poll_expired() {
+            recorder.effect("group_member.poll_interval_expired", 1);
+            left_generation = left_generation.or(Some(generation));
+        }
         let now = tokio::time::Instant::now();
         if now >= next_offset_fetch {
             next_offset_fetch = now + OFFSET_FETCH_INTERVAL;
@@ -256,6 +280,13 @@ async fn run_member(
         }
         if consumer.generation_id() != generation {
             generation = consumer.generation_id();
+            if let Some(left) = left_generation.filter(|_| generation >= 0) {
+                // A static member may come back into the very generation it left (KIP-345:
+                // the coordinator hands its assignment back without a rebalance).
+                let missed = (generation - left - 1).max(0) as u64;
+                recorder.effect("group_member.generations_missed", missed);
+                left_generation = None;
+            }
             if generation >= 0 {
                 recorder.note(
                     process,
@@ -270,6 +301,7 @@ async fn run_member(
                 );
             }
         }
+        slow_poll.wait().await;
     }
     consumer.close().await;
 }

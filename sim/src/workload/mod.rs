@@ -12,6 +12,7 @@ mod group_consumer;
 mod list_offsets;
 mod producer;
 mod recorder;
+mod slow_poll;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use madsim::runtime::{Handle, NodeHandle};
 
 pub use configs::{consumer_config, producer_config};
 pub use recorder::Recorder;
+pub use slow_poll::SlowPoll;
 
 use crate::cluster::clock::RunClock;
 use crate::cluster::{bootstrap, client_ip, ClientNode};
@@ -50,6 +52,9 @@ pub struct Client<'a> {
     pub recorder: &'a Recorder,
     pub clock: RunClock,
     pub seed: u64,
+    /// The process's `slow-poll` state, set by the nemesis; a workload with a poll loop apart
+    /// from its heartbeats (group members) waits out its stalls between polls.
+    pub slow_poll: &'a std::sync::Arc<SlowPoll>,
 }
 
 /// One `[[workload]]` of a scenario: set up its client processes, stop them, and add what it
@@ -130,6 +135,7 @@ impl Workloads {
                     .name(format!("client-{process}"))
                     .ip(client_ip(process))
                     .build();
+                let slow_poll = std::sync::Arc::<SlowPoll>::default();
                 let restart = workload.start(Client {
                     node: &node,
                     process,
@@ -138,10 +144,11 @@ impl Workloads {
                     recorder,
                     clock,
                     seed,
+                    slow_poll: &slow_poll,
                 });
                 let history = recorder.clone();
                 let crashed = Box::new(move || history.note(process, EventKind::ProcessCrashed));
-                nodes.push(ClientNode::new(node.id(), restart, crashed));
+                nodes.push(ClientNode::new(node.id(), restart, crashed, slow_poll));
                 process += 1;
             }
         }

@@ -61,6 +61,12 @@ impl Recorder {
         history.push(self.clock.now_ms(), process, op, kind);
     }
 
+    /// Add to one of the run's effect counters (what a workload's clients observed, e.g.
+    /// a group member leaving because it did not poll in time).
+    pub fn effect(&self, name: &str, count: u64) {
+        self.trace.effect(name, count);
+    }
+
     pub fn history(&self) -> History {
         self.history.lock().unwrap().clone()
     }

@@ -133,7 +133,15 @@ fn coordinator_target(text: &str, cluster: &Cluster) -> Option<Target> {
 }
 
 /// The faults a `client(i)` target takes: its process and its network.
-const CLIENT_FAULTS: &[&str] = &["kill", "pause", "resume", "restart", "partition", "heal"];
+const CLIENT_FAULTS: &[&str] = &[
+    "kill",
+    "pause",
+    "resume",
+    "restart",
+    "partition",
+    "heal",
+    "slow-poll",
+];
 
 pub(super) fn action_from(table: &Obj, cluster: &Cluster, topics: &[Topic]) -> Result<Action> {
     let do_field = table.required("do", "the fault kind, e.g. \"kill\"")?;
@@ -163,6 +171,11 @@ pub(super) fn action_from(table: &Obj, cluster: &Cluster, topics: &[Topic]) -> R
                 CLIENT_FAULTS.join(", ")
             )));
         }
+        check_slow_poll_client(name, index, cluster).map_err(|m| target_field.error(m))?;
+    } else if name == "slow-poll" {
+        return Err(target_field.error(
+            "slow-poll stops a group member's poll loop: its target is a group-consumer client, \"client(i)\"",
+        ));
     }
     if target == Target::Controller && !cluster.controller {
         return Err(target_field.error(
@@ -248,6 +261,36 @@ pub(super) fn action_from(table: &Obj, cluster: &Cluster, topics: &[Topic]) -> R
         target,
         after_ms,
     })
+}
+
+/// `slow-poll` stops a poll loop that runs apart from a heartbeat task: only the
+/// group-consumer workload has one. Other clients would have to freeze whole, which is `pause`.
+fn check_slow_poll_client(
+    name: &str,
+    index: u32,
+    cluster: &Cluster,
+) -> std::result::Result<(), String> {
+    let kind = cluster.client_kinds.get(index as usize).copied();
+    if name != "slow-poll" || kind == Some(WorkloadKind::GroupConsumer) {
+        return Ok(());
+    }
+    let members: Vec<String> = (cluster.client_kinds.iter().enumerate())
+        .filter(|(_, kind)| **kind == WorkloadKind::GroupConsumer)
+        .map(|(i, _)| format!("client({i})"))
+        .collect();
+    let members = match members.is_empty() {
+        true => "no workload has group members".to_string(),
+        false => format!("the group members are {}", members.join(", ")),
+    };
+    let kind = match kind {
+        Some(WorkloadKind::Producer) => "producer",
+        Some(WorkloadKind::Consumer) => "consumer",
+        Some(WorkloadKind::ListOffsets) => "list-offsets",
+        Some(WorkloadKind::GroupConsumer) | None => unreachable!("checked above"),
+    };
+    Err(format!(
+        "slow-poll applies to a group member, whose heartbeats go on while it does not poll: client({index}) is a {kind} client ({members})"
+    ))
 }
 
 pub(super) fn fault_kind_name(field: &Field) -> Result<(&'static str, &'static [&'static str])> {
@@ -396,6 +439,9 @@ pub(super) fn fault_kind(table: &Obj, name: &str) -> Result<FaultKind> {
             count: table
                 .required("count", "the topic's new partition count")?
                 .int_in(1, 10_000)? as i32,
+        },
+        "slow-poll" => FaultKind::SlowPoll {
+            duration_ms: positive("duration")?,
         },
         other => unreachable!("fault kind {other} is in FAULT_KINDS but not built"),
     })

@@ -82,6 +82,7 @@ pub const FAULT_KINDS: &[(&str, &[&str])] = &[
     ("elect", &["election", "partition"]),
     ("create-partitions", &["topic", "count"]),
     ("delete-records", &["offset"]),
+    ("slow-poll", &["duration"]),
 ];
 
 /// A user's mistake in a scenario file: where it is and what was expected.

@@ -40,6 +40,9 @@ pub(super) fn scenario_from(root: &Obj) -> Result<Scenario> {
     let topics = topics_from(root, &cluster)?;
     let workloads = workloads_from(root, &topics)?;
     cluster.clients = workloads.iter().map(|w| w.clients).sum();
+    cluster.client_kinds = (workloads.iter())
+        .flat_map(|w| std::iter::repeat_n(w.kind, w.clients as usize))
+        .collect();
     let faults = match section("fault") {
         Some(field) => faults_from(&field, &cluster, &topics, duration_ms)?,
         None => Vec::new(),
@@ -137,6 +140,7 @@ pub(super) fn cluster_from(field: &Field) -> Result<Cluster> {
         brokers: brokers.int_in(1, BROKERS_MAX)? as u32,
         controller: false,
         clients: 0,
+        client_kinds: Vec::new(),
         offsets_topic_partitions: 50,
     })
 }
