@@ -504,6 +504,28 @@ mod tests {
     use super::*;
     use madsim::runtime::Handle;
 
+    /// A client's last start is its latest `restart` fault, or the heal if it was dead then;
+    /// broker restarts and other client faults are not starts.
+    #[test]
+    fn client_starts_come_from_restart_faults_and_the_heal() {
+        let fault = |time_ms, kind: &str, target: &str| FiredFault {
+            time_ms,
+            kind: kind.into(),
+            target: target.into(),
+            detail: String::new(),
+            random: false,
+        };
+        let faults = [
+            fault(100, "restart", "client(1)"),
+            fault(200, "restart", "broker(1)"),
+            fault(300, "kill", "client(2)"),
+            fault(400, "restart", "client(1)"),
+            fault(500, "kill", "client(3)"),
+        ];
+        let starts = client_starts(&faults, &[3], 900);
+        assert_eq!(starts, BTreeMap::from([(1, 400), (3, 900)]));
+    }
+
     /// A tripped assertion on a broker's node ends the run as `unknown`, and the run's data
     /// names the assertion, the node and the line.
     #[test]
