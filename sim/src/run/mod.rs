@@ -29,6 +29,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::checker::groups::liveness::{self, RunEnd};
 use crate::checker::{self, Anomaly, FinalState};
 use crate::cluster::clock::RunClock;
 use crate::cluster::{FiredFault, SimCluster};
@@ -201,6 +202,7 @@ fn phase_budget(scenario: &Scenario) -> Duration {
     STARTUP
         + Duration::from_millis(scenario.duration_ms)
         + settle_time(scenario)
+        + Workloads::of(scenario).catch_up_time()
         + CONVERGE_SLACK
         + DRAIN_TIMEOUT
 }
@@ -220,8 +222,15 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     let (faults, mut restarts) = nemesis.finish();
     workloads.stop(StopAt::FaultsEnd);
 
+    let heal_ms = clock.now_ms();
+    let restarted_at_heal: Vec<u32> = (0u32..)
+        .zip(&cluster.clients)
+        .filter(|(_, client)| !client.alive)
+        .map(|(process, _)| process)
+        .collect();
     restarts += cluster.heal_all().len() as u64;
-    let mut liveness_failure = converge(&workloads, &recorder, clock).await;
+    let (mut liveness_failure, readers_stopped_ms) =
+        converge(&workloads, &recorder, clock, heal_ms).await;
 
     // Drain every partition from log start to the high watermark.
     let final_state = match drain::drain(&scenario, clock).await {
@@ -234,6 +243,22 @@ async fn supervise(scenario: Scenario, seed: u64) -> RunData {
     let mut history = recorder.history();
     history.wire = trace.wire();
     history.wire_recorded = true;
+    if liveness_failure.is_none() {
+        let end = RunEnd {
+            heal_ms,
+            deadline_ms: readers_stopped_ms,
+            alive: (0u32..)
+                .zip(&cluster.clients)
+                .filter(|(_, client)| client.alive)
+                .map(|(process, _)| process)
+                .collect(),
+            started_ms: client_starts(&faults, &restarted_at_heal, heal_ms),
+        };
+        let failures = liveness::check(&history, &final_state, &workloads.groups(), &end);
+        if !failures.is_empty() {
+            liveness_failure = Some(failures.join("; "));
+        }
+    }
     let (anomalies, trace_hash, replica_logs) =
         find_anomalies(&scenario, &cluster, &trace, &history, &final_state);
     let verdict = if liveness_failure.is_some() {
@@ -321,10 +346,40 @@ fn set_up(
     (trace, cluster, rng, when_rx)
 }
 
+/// When each client process last started again: a `restart` fault on it, or the heal for one
+/// that was dead then. Processes never restarted are left out.
+fn client_starts(
+    faults: &[FiredFault],
+    restarted_at_heal: &[u32],
+    heal_ms: u64,
+) -> BTreeMap<u32, u64> {
+    let mut starts = BTreeMap::new();
+    for fault in faults.iter().filter(|f| f.kind == "restart") {
+        let process = (fault.target.strip_prefix("client("))
+            .and_then(|rest| rest.strip_suffix(')'))
+            .and_then(|index| index.parse::<u32>().ok());
+        if let Some(process) = process {
+            starts.insert(process, fault.time_ms);
+        }
+    }
+    for &process in restarted_at_heal {
+        starts.insert(process, heal_ms);
+    }
+    starts
+}
+
 /// Converge, once the cluster is healed: every outstanding send completes (ok, fail or info
 /// by its delivery timeout) while the cluster settles; then readers catch up on what is there
-/// and stop. A liveness failure if sends were still pending at the deadline.
-async fn converge(workloads: &Workloads, recorder: &Recorder, clock: RunClock) -> Option<String> {
+/// and stop — at least 2 s after the sends settled, and no earlier than the heal plus the
+/// longest consumer-group liveness bound (`Workloads::catch_up_time`), so that a group that
+/// must rebalance after a restart can. Returns a liveness failure if sends were still pending
+/// at the deadline, and when the readers were told to stop.
+async fn converge(
+    workloads: &Workloads,
+    recorder: &Recorder,
+    clock: RunClock,
+    heal_ms: u64,
+) -> (Option<String>, u64) {
     let converge_deadline =
         clock.now_ms() + (workloads.settle_time() + CONVERGE_SLACK).as_millis() as u64;
     while recorder.pending_sends.load(Ordering::Relaxed) > 0 && clock.now_ms() < converge_deadline {
@@ -338,10 +393,13 @@ async fn converge(workloads: &Workloads, recorder: &Recorder, clock: RunClock) -
         ));
     }
     // Let consumers catch up on what is there, then stop them.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let catch_up_until = heal_ms + workloads.catch_up_time().as_millis() as u64;
+    let catch_up_ms = catch_up_until.saturating_sub(clock.now_ms()).max(2_000);
+    tokio::time::sleep(Duration::from_millis(catch_up_ms)).await;
+    let readers_stopped_ms = clock.now_ms();
     workloads.stop(StopAt::CaughtUp);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    liveness_failure
+    (liveness_failure, readers_stopped_ms)
 }
 
 /// Every anomaly the checkers find, in report order, with the trace hash (taken once
@@ -445,6 +503,28 @@ fn replica_map(scenario: &Scenario) -> BTreeMap<Tp, Vec<i32>> {
 mod tests {
     use super::*;
     use madsim::runtime::Handle;
+
+    /// A client's last start is its latest `restart` fault, or the heal if it was dead then;
+    /// broker restarts and other client faults are not starts.
+    #[test]
+    fn client_starts_come_from_restart_faults_and_the_heal() {
+        let fault = |time_ms, kind: &str, target: &str| FiredFault {
+            time_ms,
+            kind: kind.into(),
+            target: target.into(),
+            detail: String::new(),
+            random: false,
+        };
+        let faults = [
+            fault(100, "restart", "client(1)"),
+            fault(200, "restart", "broker(1)"),
+            fault(300, "kill", "client(2)"),
+            fault(400, "restart", "client(1)"),
+            fault(500, "kill", "client(3)"),
+        ];
+        let starts = client_starts(&faults, &[3], 900);
+        assert_eq!(starts, BTreeMap::from([(1, 400), (3, 900)]));
+    }
 
     /// A tripped assertion on a broker's node ends the run as `unknown`, and the run's data
     /// names the assertion, the node and the line.

@@ -18,6 +18,7 @@
 //! one it left minus one) and `group_member.partitions_lost` (partitions members reported
 //! lost, having been out of the group).
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,14 +31,20 @@ use madsim::runtime::NodeHandle;
 use super::configs::{ms, string_config};
 use super::consumer::reads_of;
 use super::{Client, Recorder, SlowPoll, StopAt, Workload};
+use crate::checker::groups::liveness::GroupExpectation;
 use crate::history::{EventKind, Outcome, Tp};
-use crate::scenario::configs::Scope;
+use crate::scenario::configs::{int_or_default, Scope};
+use crate::scenario::Configs;
 
 /// How long one poll waits for records.
 const POLL_TIMEOUT: Duration = Duration::from_millis(500);
 /// How often a member reads its group's committed offsets back (OffsetFetch), as a lag
 /// monitor would: what committed-offset-lost checks against the acknowledged commits.
 const OFFSET_FETCH_INTERVAL: Duration = Duration::from_millis(2_000);
+/// The part of the liveness bound the group's own timeouts do not cover: madsim's reconnect
+/// backoff once a cut-off node is healed (capped near 10 s), the restarted brokers'
+/// elections and the new coordinator's load of the group, and the polls that read to the end.
+const LIVENESS_SLACK: Duration = Duration::from_secs(10);
 
 /// A `[[workload]] kind = "group-consumer"`.
 pub struct GroupConsumerWorkload {
@@ -46,22 +53,49 @@ pub struct GroupConsumerWorkload {
     stop: Arc<AtomicBool>,
     /// Clients started so far, numbering the members within the workload.
     started: u32,
+    /// The run's process index of each member, for the liveness check.
+    processes: BTreeSet<u32>,
+    /// How long after the heal the group may take to settle and read to the end.
+    liveness_bound: Duration,
 }
 
 impl GroupConsumerWorkload {
-    pub fn new(spec: &crate::scenario::Workload) -> GroupConsumerWorkload {
+    pub fn new(spec: &crate::scenario::Workload, broker: &Configs) -> GroupConsumerWorkload {
         GroupConsumerWorkload {
             spec: spec.clone(),
             stop: Arc::default(),
             started: 0,
+            processes: BTreeSet::new(),
+            liveness_bound: liveness_bound(spec, broker),
         }
     }
+}
+
+/// How long after the final heal the group may take to be stable with every live member and
+/// to have consumed every partition to its end (`checker::groups::liveness`):
+/// - `session.timeout.ms`: a member that died shortly before the heal (its process restarts
+///   as a new member) holds the rebalance until its session expires;
+/// - `group.initial.rebalance.delay.ms`: a group the faults emptied waits this long before
+///   its first rebalance;
+/// - 3 × `heartbeat.interval.ms`: members learn of a rebalance at their next heartbeat, then
+///   rejoin and sync;
+/// - `LIVENESS_SLACK` (10 s): what the group's timeouts do not cover (see there).
+///
+/// `max.poll.interval.ms` is not in it: a member polls at least every `POLL_TIMEOUT`, so none
+/// holds a rebalance up by not polling.
+pub fn liveness_bound(spec: &crate::scenario::Workload, broker: &Configs) -> Duration {
+    let initial_delay = int_or_default(broker, Scope::Broker, "group.initial.rebalance.delay.ms");
+    ms(spec, Scope::Consumer, "session.timeout.ms")
+        + Duration::from_millis(initial_delay.max(0) as u64)
+        + 3 * ms(spec, Scope::Consumer, "heartbeat.interval.ms")
+        + LIVENESS_SLACK
 }
 
 impl Workload for GroupConsumerWorkload {
     fn start(&mut self, client: Client<'_>) -> Option<crate::cluster::ClientRestart> {
         let member = self.started;
         self.started += 1;
+        self.processes.insert(client.process);
         let config = group_config(&self.spec, client.bootstrap.clone(), client.process, member);
         let recorder = client.recorder.clone();
         let topic = self.spec.topic.clone();
@@ -90,6 +124,15 @@ impl Workload for GroupConsumerWorkload {
 
     fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+
+    fn group(&self) -> Option<GroupExpectation> {
+        Some(GroupExpectation {
+            group: self.spec.group.clone(),
+            topics: BTreeSet::from([self.spec.topic.clone()]),
+            processes: self.processes.clone(),
+            bound_ms: self.liveness_bound.as_millis() as u64,
+        })
     }
 }
 

@@ -24,6 +24,7 @@ pub use configs::{consumer_config, producer_config};
 pub use recorder::Recorder;
 pub use slow_poll::SlowPoll;
 
+use crate::checker::groups::liveness::GroupExpectation;
 use crate::cluster::clock::RunClock;
 use crate::cluster::{bootstrap, client_ip, ClientNode};
 use crate::history::{EventKind, History};
@@ -79,15 +80,24 @@ pub trait Workload {
 
     /// Adds its own counters to the report's effects, read from the history.
     fn add_effects(&self, _history: &History, _effects: &mut BTreeMap<String, u64>) {}
+
+    /// The consumer group its started clients form, and how long after the heal it may take
+    /// to settle and read to the end (`checker::groups::liveness`); `None` if it forms none.
+    fn group(&self) -> Option<GroupExpectation> {
+        None
+    }
 }
 
 /// The workload a `[[workload]]` table describes: the one list of workload kinds.
-pub fn build(spec: &crate::scenario::Workload) -> Box<dyn Workload> {
+pub fn build(scenario: &Scenario, spec: &crate::scenario::Workload) -> Box<dyn Workload> {
     match spec.kind {
         WorkloadKind::Producer => Box::new(producer::ProducerWorkload::new(spec)),
         WorkloadKind::ListOffsets => Box::new(list_offsets::ListOffsetsWorkload::new(spec)),
         WorkloadKind::Consumer => Box::new(consumer::ConsumerWorkload::new(spec)),
-        WorkloadKind::GroupConsumer => Box::new(group_consumer::GroupConsumerWorkload::new(spec)),
+        WorkloadKind::GroupConsumer => Box::new(group_consumer::GroupConsumerWorkload::new(
+            spec,
+            &scenario.broker,
+        )),
     }
 }
 
@@ -100,7 +110,9 @@ impl Workloads {
     /// The scenario's workloads, not started.
     pub fn of(scenario: &Scenario) -> Workloads {
         Workloads {
-            workloads: scenario.workloads.iter().map(build).collect(),
+            workloads: (scenario.workloads.iter())
+                .map(|spec| build(scenario, spec))
+                .collect(),
         }
     }
 
@@ -108,6 +120,32 @@ impl Workloads {
     pub fn settle_time(&self) -> Duration {
         let times = self.workloads.iter().map(|w| w.settle_time());
         times.max().unwrap_or_default()
+    }
+
+    /// How long after the final heal readers keep running, so that every group can settle
+    /// and read to the end: the longest group liveness bound (zero without groups).
+    pub fn catch_up_time(&self) -> Duration {
+        let bounds = self.groups().into_iter().map(|g| g.bound_ms);
+        Duration::from_millis(bounds.max().unwrap_or(0))
+    }
+
+    /// Every consumer group the started clients form, one per group id (workloads sharing a
+    /// group id are merged: their processes and topics together, the longest bound).
+    pub fn groups(&self) -> Vec<GroupExpectation> {
+        let mut groups: BTreeMap<String, GroupExpectation> = BTreeMap::new();
+        for group in self.workloads.iter().filter_map(|w| w.group()) {
+            match groups.get_mut(&group.group) {
+                Some(merged) => {
+                    merged.topics.extend(group.topics);
+                    merged.processes.extend(group.processes);
+                    merged.bound_ms = merged.bound_ms.max(group.bound_ms);
+                }
+                None => {
+                    groups.insert(group.group.clone(), group);
+                }
+            }
+        }
+        groups.into_values().collect()
     }
 
     /// Starts every client process, each on a node of its own, in the scenario's order;

@@ -21,6 +21,7 @@ pub mod committed_offset_lost;
 pub mod committed_offset_regression;
 pub mod concurrent_owner;
 pub mod generation_double_owner;
+pub mod liveness;
 pub mod stale_generation_commit;
 
 /// Who a member is across the member ids it is given: its static instance id when it has one
