@@ -9,6 +9,7 @@
 //! A client restarted by the nemesis (`restart` on `client(i)`) starts again as a new
 //! process of the same member: with `static_members`, the same `group.instance.id`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +22,7 @@ use madsim::runtime::NodeHandle;
 use super::configs::{ms, string_config};
 use super::consumer::reads_of;
 use super::{Client, Recorder, StopAt, Workload};
-use crate::history::{EventKind, Outcome, Tp};
+use crate::history::{EventKind, History, Outcome, Tp};
 use crate::scenario::configs::Scope;
 
 /// How long one poll waits for records.
@@ -37,6 +38,11 @@ pub struct GroupConsumerWorkload {
     stop: Arc<AtomicBool>,
     /// Clients started so far, numbering the members within the workload.
     started: u32,
+    /// The processes it started, to count only its own members' events in the effects.
+    processes: Vec<u32>,
+    /// The topic's declared partition count: partitions at or above it were added during
+    /// the run (`create-partitions`).
+    declared_partitions: i32,
 }
 
 impl GroupConsumerWorkload {
@@ -45,6 +51,8 @@ impl GroupConsumerWorkload {
             spec: spec.clone(),
             stop: Arc::default(),
             started: 0,
+            processes: Vec::new(),
+            declared_partitions: 0,
         }
     }
 }
@@ -53,6 +61,8 @@ impl Workload for GroupConsumerWorkload {
     fn start(&mut self, client: Client<'_>) -> Option<crate::cluster::ClientRestart> {
         let member = self.started;
         self.started += 1;
+        self.processes.push(client.process);
+        self.declared_partitions = client.partitions;
         let config = group_config(&self.spec, client.bootstrap.clone(), client.process, member);
         let recorder = client.recorder.clone();
         let topic = self.spec.topic.clone();
@@ -78,6 +88,39 @@ impl Workload for GroupConsumerWorkload {
     fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
     }
+
+    /// For partitions added to the topic during the run: how many of them the group's
+    /// members were ever assigned (`group.added_partitions_assigned`) and how many records
+    /// they polled from them (`group.records_polled_from_added_partitions`), so a scenario
+    /// can require that the group rebalanced over the new partitions and consumed them.
+    fn add_effects(&self, history: &History, effects: &mut BTreeMap<String, u64>) {
+        let added =
+            |tp: &Tp| tp.topic == self.spec.topic && tp.partition >= self.declared_partitions;
+        let mut assigned: BTreeSet<&Tp> = BTreeSet::new();
+        let mut polled: u64 = 0;
+        let own = (history.events.iter()).filter(|event| self.processes.contains(&event.process));
+        for event in own {
+            match &event.kind {
+                EventKind::AssignmentReceived { partitions, .. } => {
+                    assigned.extend(partitions.iter().filter(|tp| added(tp)));
+                }
+                EventKind::PollComplete { reads, .. } => {
+                    polled += reads.iter().filter(|read| added(&read.tp)).count() as u64;
+                }
+                _ => {}
+            }
+        }
+        if !assigned.is_empty() {
+            *effects
+                .entry("group.added_partitions_assigned".into())
+                .or_default() += assigned.len() as u64;
+        }
+        if polled > 0 {
+            *effects
+                .entry("group.records_polled_from_added_partitions".into())
+                .or_default() += polled;
+        }
+    }
 }
 
 /// The member's configs: the workload's Kafka configs, Kafka's defaults where it is silent.
@@ -98,6 +141,7 @@ fn group_config(
     config.heartbeat_interval = ms(spec, Scope::Consumer, "heartbeat.interval.ms");
     config.max_poll_interval = ms(spec, Scope::Consumer, "max.poll.interval.ms");
     config.auto_commit_interval = ms(spec, Scope::Consumer, "auto.commit.interval.ms");
+    config.metadata_max_age = ms(spec, Scope::Consumer, "metadata.max.age.ms");
     config.enable_auto_commit =
         string_config(spec, Scope::Consumer, "enable.auto.commit") == "true";
     let strategy = string_config(spec, Scope::Consumer, "partition.assignment.strategy");
