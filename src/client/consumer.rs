@@ -183,13 +183,23 @@ impl Consumer {
         topics: &[String],
     ) -> Result<BTreeMap<String, i32>, ConsumeError> {
         self.cluster.refresh(topics).await?;
-        Ok(topics
+        Ok(self.known_partition_counts(topics))
+    }
+
+    /// The partition count of each of `topics` the cached metadata knows, without a request.
+    pub fn known_partition_counts(&self, topics: &[String]) -> BTreeMap<String, i32> {
+        topics
             .iter()
             .filter_map(|topic| {
                 let count = self.cluster.partition_count(topic)?;
                 Some((topic.clone(), i32::try_from(count).ok()?))
             })
-            .collect())
+            .collect()
+    }
+
+    /// Whether the cached metadata is older than `max_age` (or there is none).
+    pub fn metadata_older_than(&self, max_age: Duration) -> bool {
+        self.cluster.metadata_older_than(max_age)
     }
 
     /// The positions `auto.offset.reset` chose since the last call: a consumer that was

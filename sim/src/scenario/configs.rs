@@ -253,6 +253,8 @@ static HONOURED: &[ConfigSpec] = &[
         "group consumer: commit the positions of the previous poll every auto.commit.interval.ms"),
     spec("auto.commit.interval.ms", Consumer, ms(0, INT_MAX), D::Int(5000),
         "group consumer: how often positions are committed"),
+    spec("metadata.max.age.ms", Consumer, ms(0, LONG_MAX), D::Int(300_000),
+        "group consumer: how often the member that assigned the partitions refreshes the topic's metadata; partitions added make it rebalance the group"),
     ConfigSpec {
         name: "isolation.level",
         scope: Consumer,

@@ -18,7 +18,7 @@
 //! one it left minus one) and `group_member.partitions_lost` (partitions members reported
 //! lost, having been out of the group).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +32,7 @@ use super::configs::{ms, string_config};
 use super::consumer::reads_of;
 use super::{Client, Recorder, SlowPoll, StopAt, Workload};
 use crate::checker::groups::liveness::GroupExpectation;
-use crate::history::{EventKind, Outcome, Tp};
+use crate::history::{EventKind, History, Outcome, Tp};
 use crate::scenario::configs::{int_or_default, Scope};
 use crate::scenario::Configs;
 
@@ -53,10 +53,14 @@ pub struct GroupConsumerWorkload {
     stop: Arc<AtomicBool>,
     /// Clients started so far, numbering the members within the workload.
     started: u32,
-    /// The run's process index of each member, for the liveness check.
+    /// The run's process index of each member: for the liveness check, and to count only
+    /// its own members' events in the effects.
     processes: BTreeSet<u32>,
     /// How long after the heal the group may take to settle and read to the end.
     liveness_bound: Duration,
+    /// The topic's declared partition count: partitions at or above it were added during
+    /// the run (`create-partitions`).
+    declared_partitions: i32,
 }
 
 impl GroupConsumerWorkload {
@@ -67,6 +71,7 @@ impl GroupConsumerWorkload {
             started: 0,
             processes: BTreeSet::new(),
             liveness_bound: liveness_bound(spec, broker),
+            declared_partitions: 0,
         }
     }
 }
@@ -96,6 +101,7 @@ impl Workload for GroupConsumerWorkload {
         let member = self.started;
         self.started += 1;
         self.processes.insert(client.process);
+        self.declared_partitions = client.partitions;
         let config = group_config(&self.spec, client.bootstrap.clone(), client.process, member);
         let recorder = client.recorder.clone();
         let topic = self.spec.topic.clone();
@@ -134,6 +140,39 @@ impl Workload for GroupConsumerWorkload {
             bound_ms: self.liveness_bound.as_millis() as u64,
         })
     }
+
+    /// For partitions added to the topic during the run: how many of them the group's
+    /// members were ever assigned (`group.added_partitions_assigned`) and how many records
+    /// they polled from them (`group.records_polled_from_added_partitions`), so a scenario
+    /// can require that the group rebalanced over the new partitions and consumed them.
+    fn add_effects(&self, history: &History, effects: &mut BTreeMap<String, u64>) {
+        let added =
+            |tp: &Tp| tp.topic == self.spec.topic && tp.partition >= self.declared_partitions;
+        let mut assigned: BTreeSet<&Tp> = BTreeSet::new();
+        let mut polled: u64 = 0;
+        let own = (history.events.iter()).filter(|event| self.processes.contains(&event.process));
+        for event in own {
+            match &event.kind {
+                EventKind::AssignmentReceived { partitions, .. } => {
+                    assigned.extend(partitions.iter().filter(|tp| added(tp)));
+                }
+                EventKind::PollComplete { reads, .. } => {
+                    polled += reads.iter().filter(|read| added(&read.tp)).count() as u64;
+                }
+                _ => {}
+            }
+        }
+        if !assigned.is_empty() {
+            *effects
+                .entry("group.added_partitions_assigned".into())
+                .or_default() += assigned.len() as u64;
+        }
+        if polled > 0 {
+            *effects
+                .entry("group.records_polled_from_added_partitions".into())
+                .or_default() += polled;
+        }
+    }
 }
 
 /// The member's configs: the workload's Kafka configs, Kafka's defaults where it is silent.
@@ -154,6 +193,7 @@ fn group_config(
     config.heartbeat_interval = ms(spec, Scope::Consumer, "heartbeat.interval.ms");
     config.max_poll_interval = ms(spec, Scope::Consumer, "max.poll.interval.ms");
     config.auto_commit_interval = ms(spec, Scope::Consumer, "auto.commit.interval.ms");
+    config.metadata_max_age = ms(spec, Scope::Consumer, "metadata.max.age.ms");
     config.enable_auto_commit =
         string_config(spec, Scope::Consumer, "enable.auto.commit") == "true";
     let strategy = string_config(spec, Scope::Consumer, "partition.assignment.strategy");

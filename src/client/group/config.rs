@@ -30,6 +30,9 @@ pub struct GroupConfig {
     pub auto_commit_interval: Duration,
     /// `retry.backoff.ms` (100).
     pub retry_backoff: Duration,
+    /// `metadata.max.age.ms` (300000): how often the leader refreshes the partition counts
+    /// of the group's topics, to rebalance when partitions were added.
+    pub metadata_max_age: Duration,
 }
 
 impl GroupConfig {
@@ -48,6 +51,7 @@ impl GroupConfig {
             enable_auto_commit: true,
             auto_commit_interval: Duration::from_millis(5_000),
             retry_backoff: Duration::from_millis(100),
+            metadata_max_age: Duration::from_millis(300_000),
         }
     }
 
@@ -75,6 +79,7 @@ impl GroupConfig {
             "max.poll.interval.ms" => self.max_poll_interval = millis()?,
             "auto.commit.interval.ms" => self.auto_commit_interval = millis()?,
             "retry.backoff.ms" => self.retry_backoff = millis()?,
+            "metadata.max.age.ms" => self.metadata_max_age = millis()?,
             "request.timeout.ms" => self.consumer.request_timeout = millis()?,
             "fetch.max.wait.ms" => self.consumer.fetch_max_wait = millis()?,
             "enable.auto.commit" => {
@@ -160,6 +165,7 @@ mod tests {
         assert!(config.enable_auto_commit);
         assert_eq!(config.auto_commit_interval, Duration::from_millis(5_000));
         assert_eq!(config.consumer.auto_offset_reset, OffsetReset::Latest);
+        assert_eq!(config.metadata_max_age, Duration::from_millis(300_000));
     }
 
     #[test]
@@ -177,6 +183,8 @@ mod tests {
             config.assignment_strategy,
             [Assignor::CooperativeSticky, Assignor::RoundRobin]
         );
+        config.set("metadata.max.age.ms", "1000").unwrap();
+        assert_eq!(config.metadata_max_age, Duration::from_millis(1_000));
         config.set("group.instance.id", "i-1").unwrap();
         assert_eq!(config.group_instance_id.as_deref(), Some("i-1"));
         assert!(config.set("session.timeout.ms", "soon").is_err());

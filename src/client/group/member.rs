@@ -18,9 +18,19 @@
 //! - an answer to a request sent with another generation or member id than the current ones
 //!   changes nothing (Kafka's `generationUnchanged`), so a late heartbeat answer cannot undo
 //!   a newer join; a JoinGroup or SyncGroup answer arriving after the member was reset is
-//!   void (the member joins again).
+//!   void (the member joins again);
+//! - only the member leading the current join round holds an assignment snapshot (the
+//!   partition counts it ran the assignor with), and the snapshot's counts name only the
+//!   topics it watches.
+//!
+//! Partitions added to a subscribed topic (Kafka's `ConsumerCoordinator.assignmentSnapshot`):
+//! the leader remembers the partition count of every topic the group subscribes to as it
+//! assigned them; the shell refreshes those counts every `metadata.max.age.ms`, and a count
+//! that differs from the snapshot makes the leader rejoin, so the assignor runs again over
+//! the new partitions. Other members watch nothing: the leader's rejoin starts the rebalance
+//! they all take part in.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::group::assignor::{RebalanceProtocol, TopicPartition};
 use crate::protocol::codes::ErrorCode;
@@ -106,6 +116,17 @@ pub struct JoinCompletion {
     pub rejoin: bool,
 }
 
+/// What the leader assigned with (Kafka's `assignmentSnapshot`): compared with fresh
+/// metadata to notice partitions added to a subscribed topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssignmentSnapshot {
+    /// Every topic some member subscribed to (the group's subscription), sorted: what the
+    /// leader watches, including topics the cluster did not know then.
+    pub topics: Vec<String>,
+    /// Partition count of each of `topics` the cluster knew when the assignor ran.
+    pub partition_counts: BTreeMap<String, i32>,
+}
+
 /// The member's state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
@@ -126,6 +147,9 @@ pub struct Member {
     pub leader: bool,
     /// Partitions the member owns now, sorted.
     pub owned: Vec<TopicPartition>,
+    /// Set when this member ran the assignor in the current join round: what it assigned
+    /// with, so that it rejoins when the metadata changes. `None` on every other member.
+    pub assignment_snapshot: Option<AssignmentSnapshot>,
 }
 
 impl Default for Member {
@@ -146,6 +170,7 @@ impl Member {
             protocol_name: None,
             leader: false,
             owned: Vec::new(),
+            assignment_snapshot: None,
         }
     }
 
@@ -194,15 +219,73 @@ impl Member {
         }
         self.needs_join_prepare = false;
         self.leader = false;
+        self.assignment_snapshot = None;
         self.assert_invariants();
         prep
     }
 
-    /// JoinGroup is being sent.
+    /// JoinGroup is being sent. A snapshot of an earlier round is dropped: who leads, and
+    /// with what metadata, is decided again by this round.
     pub fn join_sent(&mut self) {
         assert!(!self.needs_join_prepare, "JoinGroup before onJoinPrepare");
         self.state = MemberState::PreparingRebalance;
         self.rejoin_requested = false;
+        self.assignment_snapshot = None;
+        self.assert_invariants();
+    }
+
+    /// The leader ran the assignor over `topics` (the group's subscription) with
+    /// `partition_counts` (those the cluster knew): remembers them (Kafka's
+    /// `assignmentSnapshot = metadataSnapshot`). Ignored when the member was reset or lost the
+    /// lead while the assignor ran: its SyncGroup answer is void then too.
+    pub fn assignor_ran(&mut self, topics: &[String], partition_counts: BTreeMap<String, i32>) {
+        if self.state != MemberState::CompletingRebalance || !self.leader {
+            return;
+        }
+        let topics: Vec<String> = topics
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        self.assignment_snapshot = Some(AssignmentSnapshot {
+            topics,
+            partition_counts,
+        });
+        self.assert_invariants();
+    }
+
+    /// The topics whose metadata the member watches: the snapshot's, when this member
+    /// assigned the current generation; `None` otherwise (nothing to refresh).
+    pub fn watched_topics(&self) -> Option<Vec<String>> {
+        if self.state != MemberState::Stable {
+            return None;
+        }
+        Some(self.assignment_snapshot.as_ref()?.topics.clone())
+    }
+
+    /// Fresh metadata: the partition count of each watched topic the cluster knows. When it
+    /// differs from what the leader assigned with (a partition was added, a topic appeared
+    /// or went), the leader asks for a rebalance (Kafka's `rejoinNeededOrPending`); returns
+    /// whether it did. A member that did not assign the current generation ignores it.
+    pub fn on_metadata(&mut self, partition_counts: &BTreeMap<String, i32>) -> bool {
+        if self.state != MemberState::Stable {
+            return false;
+        }
+        let Some(snapshot) = &self.assignment_snapshot else {
+            return false;
+        };
+        assert!(
+            partition_counts
+                .keys()
+                .all(|topic| snapshot.topics.binary_search(topic).is_ok()),
+            "metadata of a topic the leader does not watch: {partition_counts:?}"
+        );
+        let changed = *partition_counts != snapshot.partition_counts;
+        if changed {
+            self.rejoin_requested = true;
+        }
+        changed
     }
 
     /// Applies a JoinGroup answer.
@@ -325,6 +408,10 @@ impl Member {
             );
         }
         let rejoin = protocol == RebalanceProtocol::Cooperative && !revoked.is_empty();
+        if !self.leader {
+            // Kafka's onJoinComplete: only the leader watches for metadata changes.
+            self.assignment_snapshot = None;
+        }
         self.owned = assigned.into_iter().collect();
         self.needs_join_prepare = true;
         self.rejoin_requested = rejoin;
@@ -412,6 +499,7 @@ impl Member {
         self.state = MemberState::Unjoined;
         self.protocol_name = None;
         self.leader = false;
+        self.assignment_snapshot = None;
         self.needs_join_prepare = true;
     }
 
@@ -426,6 +514,24 @@ impl Member {
             "owned partitions unsorted or duplicated: {:?}",
             self.owned
         );
+        if let Some(snapshot) = &self.assignment_snapshot {
+            assert!(self.leader, "a snapshot on a member that does not lead");
+            assert!(
+                snapshot.topics.windows(2).all(|pair| pair[0] < pair[1]),
+                "watched topics unsorted or duplicated: {:?}",
+                snapshot.topics
+            );
+            assert!(
+                snapshot
+                    .partition_counts
+                    .iter()
+                    .all(|(topic, count)| *count >= 0
+                        && snapshot.topics.binary_search(topic).is_ok()),
+                "snapshot counts {:?} outside the watched topics {:?}",
+                snapshot.partition_counts,
+                snapshot.topics
+            );
+        }
     }
 }
 

@@ -18,10 +18,15 @@
 //! it used. Callbacks run on the caller's task, inside `poll`, `commit_sync` and `close`, as
 //! Kafka runs them inside `poll`.
 //!
+//! The member that ran the assignor watches the metadata it assigned with: each `poll`
+//! refreshes the partition counts of the group's topics once they are older than
+//! `metadata.max.age.ms`, and a count that changed (partitions were added) makes it rejoin,
+//! so the group rebalances over the new partitions (Kafka's `assignmentSnapshot`).
+//!
 //! Departures from Kafka, on purpose: a rebalance started in `poll` runs to its end (bounded
 //! by the rebalance timeout), even past the poll's timeout; the assignment is not checked
-//! against the subscription; a metadata change does not make the leader rebalance;
-//! FENCED_INSTANCE_ID resets the member rather than failing it for good.
+//! against the subscription; FENCED_INSTANCE_ID resets the member rather than failing it for
+//! good.
 
 mod assign;
 mod commit;
@@ -37,8 +42,8 @@ pub use commit::{
 };
 pub use config::{parse_strategy, rebalance_protocol, GroupConfig};
 pub use member::{
-    JoinCompletion, JoinPrep, JoinStep, Member, MemberState, Reaction, GENERATION_NONE,
-    MEMBER_ID_NONE,
+    AssignmentSnapshot, JoinCompletion, JoinPrep, JoinStep, Member, MemberState, Reaction,
+    GENERATION_NONE, MEMBER_ID_NONE,
 };
 pub use requests::{
     FIND_COORDINATOR_VERSION, HEARTBEAT_VERSION, JOIN_GROUP_VERSION, LEAVE_GROUP_VERSION,
@@ -204,6 +209,9 @@ pub struct GroupConsumer {
     previous_generation: i32,
     /// The member id the last assignment was received with.
     previous_member_id: String,
+    /// After a failed metadata refresh, when the leader may try again (`retry.backoff.ms`
+    /// later), so a broker that does not answer is not asked on every poll.
+    metadata_retry_at: Option<Instant>,
     closed: bool,
 }
 
@@ -297,6 +305,7 @@ impl GroupConsumer {
             previous: Vec::new(),
             previous_generation: GENERATION_NONE,
             previous_member_id: MEMBER_ID_NONE.to_string(),
+            metadata_retry_at: None,
             closed: false,
             config,
         }
@@ -426,6 +435,7 @@ impl GroupConsumer {
         self.start_heartbeat();
         self.note_poll();
         self.deliver_commit_reports();
+        self.check_assignment_metadata().await;
         if !self.ensure_active_group(deadline).await? {
             return Ok(Vec::new());
         }
@@ -441,6 +451,31 @@ impl GroupConsumer {
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
         Ok(self.consumer.poll(remaining).await?)
+    }
+
+    /// On the member that assigned the current generation: refreshes the partition counts
+    /// of the group's topics when the metadata is older than `metadata.max.age.ms`, and asks
+    /// for a rebalance when they differ from the ones it assigned with (Kafka's
+    /// `rejoinNeededOrPending`). A failed refresh is tried again `retry.backoff.ms` later;
+    /// the counts then compared are the cached ones.
+    async fn check_assignment_metadata(&mut self) {
+        let Some(topics) = self.shared.lock().unwrap().member.watched_topics() else {
+            return;
+        };
+        let now = Instant::now();
+        let may_refresh = self.metadata_retry_at.is_none_or(|at| now >= at);
+        if may_refresh
+            && self
+                .consumer
+                .metadata_older_than(self.config.metadata_max_age)
+        {
+            let refreshed = self.consumer.refresh_partition_counts(&topics).await;
+            self.metadata_retry_at = refreshed
+                .is_err()
+                .then(|| Instant::now() + self.config.retry_backoff);
+        }
+        let counts = self.consumer.known_partition_counts(&topics);
+        self.shared.lock().unwrap().member.on_metadata(&counts);
     }
 
     /// Finds the coordinator unless known, retrying with backoff until `deadline` (at least
@@ -671,7 +706,14 @@ impl GroupConsumer {
         };
         let topics = assign::subscribed_topics(members).map_err(protocol_error)?;
         let counts = self.consumer.refresh_partition_counts(&topics).await?;
-        leader_assignments(assignor, members, &counts).map_err(protocol_error)
+        let assignments = leader_assignments(assignor, members, &counts).map_err(protocol_error)?;
+        // Remembered only once the assignments exist: a leader whose assignor failed rejoins.
+        self.shared
+            .lock()
+            .unwrap()
+            .member
+            .assignor_ran(&topics, counts);
+        Ok(assignments)
     }
 
     /// After SyncGroup: tell the listener and the fetcher (Kafka's `onJoinComplete`).

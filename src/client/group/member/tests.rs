@@ -277,6 +277,126 @@ fn preparing_twice_in_one_rebalance_is_a_bug() {
     member.prepare_join(RebalanceProtocol::Eager, &topics(&["t"]));
 }
 
+fn counts(list: &[(&str, i32)]) -> BTreeMap<String, i32> {
+    list.iter().map(|(t, n)| (t.to_string(), *n)).collect()
+}
+
+/// A member that led generation `generation`: it ran the assignor over `watched` with
+/// `assigned_counts`, then took `owned`.
+fn leader_with_snapshot(
+    watched: &[&str],
+    assigned_counts: &[(&str, i32)],
+    owned: &[(&str, i32)],
+    protocol: RebalanceProtocol,
+) -> Member {
+    let mut member = Member::new();
+    member.prepare_join(protocol, &topics(&["t"]));
+    member.join_sent();
+    member.on_join_response(ErrorCode::NONE, "m-1", 4, Some("range"), "m-1");
+    let watched: Vec<String> = watched.iter().map(|t| t.to_string()).collect();
+    member.assignor_ran(&watched, counts(assigned_counts));
+    assert_eq!(member.on_sync_response(ErrorCode::NONE), JoinStep::Assigned);
+    member.complete_join(&tps(owned), protocol);
+    member
+}
+
+#[test]
+fn the_leader_rejoins_when_a_watched_topic_gains_partitions() {
+    let mut member = leader_with_snapshot(
+        &["t"],
+        &[("t", 6)],
+        &[("t", 0), ("t", 1)],
+        RebalanceProtocol::Eager,
+    );
+    assert_eq!(member.watched_topics(), Some(vec!["t".to_string()]));
+    assert!(!member.on_metadata(&counts(&[("t", 6)])), "same counts");
+    assert!(!member.needs_rejoin());
+    assert!(member.on_metadata(&counts(&[("t", 9)])), "partitions added");
+    assert!(member.needs_rejoin());
+    // The rejoin forgets the snapshot; the next assignor run takes a new one.
+    member.prepare_join(RebalanceProtocol::Eager, &topics(&["t"]));
+    member.join_sent();
+    assert_eq!(member.assignment_snapshot, None);
+    assert_eq!(member.watched_topics(), None);
+    member.on_join_response(ErrorCode::NONE, "m-1", 5, Some("range"), "m-1");
+    member.assignor_ran(&["t".to_string()], counts(&[("t", 9)]));
+    assert_eq!(member.on_sync_response(ErrorCode::NONE), JoinStep::Assigned);
+    member.complete_join(
+        &tps(&[("t", 0), ("t", 1), ("t", 2)]),
+        RebalanceProtocol::Eager,
+    );
+    assert!(!member.on_metadata(&counts(&[("t", 9)])));
+    assert!(!member.needs_rejoin());
+}
+
+#[test]
+fn a_topic_appearing_or_going_counts_as_a_change() {
+    let mut member = leader_with_snapshot(
+        &["a", "b"],
+        &[("a", 2)],
+        &[("a", 0)],
+        RebalanceProtocol::Cooperative,
+    );
+    assert_eq!(
+        member.watched_topics(),
+        Some(vec!["a".to_string(), "b".to_string()])
+    );
+    assert!(!member.on_metadata(&counts(&[("a", 2)])));
+    assert!(
+        member.on_metadata(&counts(&[("a", 2), ("b", 1)])),
+        "b created"
+    );
+    let mut member = leader_with_snapshot(
+        &["a", "b"],
+        &[("a", 2), ("b", 1)],
+        &[("a", 0)],
+        RebalanceProtocol::Cooperative,
+    );
+    assert!(member.on_metadata(&counts(&[("a", 2)])), "b gone");
+}
+
+#[test]
+fn only_the_leader_of_a_stable_generation_watches_metadata() {
+    // A follower never ran the assignor: it has nothing to compare with.
+    let mut follower = Member::new();
+    follower.prepare_join(RebalanceProtocol::Eager, &topics(&["t"]));
+    follower.join_sent();
+    follower.on_join_response(ErrorCode::NONE, "m-2", 4, Some("range"), "m-1");
+    follower.assignor_ran(&["t".to_string()], counts(&[("t", 6)]));
+    assert_eq!(follower.assignment_snapshot, None, "not the leader");
+    follower.on_sync_response(ErrorCode::NONE);
+    follower.complete_join(&tps(&[("t", 3)]), RebalanceProtocol::Eager);
+    assert_eq!(follower.watched_topics(), None);
+    assert!(!follower.on_metadata(&BTreeMap::new()));
+    assert!(!follower.needs_rejoin());
+
+    // A leader reset by an error (or leaving) forgets its snapshot.
+    let mut leader =
+        leader_with_snapshot(&["t"], &[("t", 6)], &[("t", 0)], RebalanceProtocol::Eager);
+    leader.on_heartbeat_response(4, "m-1", ErrorCode::UNKNOWN_MEMBER_ID);
+    assert_eq!(leader.assignment_snapshot, None);
+    assert!(!leader.on_metadata(&counts(&[("t", 9)])));
+
+    // While a rebalance is under way the snapshot is not compared (the member is not
+    // Stable); a reset while the assignor ran makes its result void.
+    let mut leader =
+        leader_with_snapshot(&["t"], &[("t", 6)], &[("t", 0)], RebalanceProtocol::Eager);
+    leader.join_sent_after_rejoin_for_test();
+    assert_eq!(leader.watched_topics(), None);
+    leader.on_join_response(ErrorCode::NONE, "m-1", 5, Some("range"), "m-1");
+    leader.leave();
+    leader.assignor_ran(&["t".to_string()], counts(&[("t", 9)]));
+    assert_eq!(leader.assignment_snapshot, None);
+}
+
+#[test]
+#[should_panic(expected = "a topic the leader does not watch")]
+fn metadata_of_an_unwatched_topic_is_a_bug() {
+    let mut member =
+        leader_with_snapshot(&["t"], &[("t", 6)], &[("t", 0)], RebalanceProtocol::Eager);
+    member.on_metadata(&counts(&[("t", 6), ("u", 1)]));
+}
+
 impl Member {
     /// A stable member asked to rejoin, prepared and sending JoinGroup.
     fn join_sent_after_rejoin_for_test(&mut self) {
