@@ -144,17 +144,40 @@ impl Workload for GroupConsumerWorkload {
     /// For partitions added to the topic during the run: how many of them the group's
     /// members were ever assigned (`group.added_partitions_assigned`) and how many records
     /// they polled from them (`group.records_polled_from_added_partitions`), so a scenario
-    /// can require that the group rebalanced over the new partitions and consumed them.
+    /// can require that the group rebalanced over the new partitions and consumed them. And
+    /// `group.static_rejoins_without_rebalance`: static members whose process crashed and
+    /// whose restart was assigned in the very generation it had (KIP-345: the coordinator
+    /// swapped the member id and handed the assignment back, no rebalance).
     fn add_effects(&self, history: &History, effects: &mut BTreeMap<String, u64>) {
         let added =
             |tp: &Tp| tp.topic == self.spec.topic && tp.partition >= self.declared_partitions;
         let mut assigned: BTreeSet<&Tp> = BTreeSet::new();
         let mut polled: u64 = 0;
+        // Per process: the generation of its last assignment, and that of the one it had
+        // when it crashed, until its restart is assigned again.
+        let mut last_generation: BTreeMap<u32, i32> = BTreeMap::new();
+        let mut crashed_in: BTreeMap<u32, i32> = BTreeMap::new();
+        let mut static_rejoins_in_place: u64 = 0;
         let own = (history.events.iter()).filter(|event| self.processes.contains(&event.process));
         for event in own {
             match &event.kind {
-                EventKind::AssignmentReceived { partitions, .. } => {
+                EventKind::ProcessCrashed => {
+                    if let Some(&generation) = last_generation.get(&event.process) {
+                        crashed_in.insert(event.process, generation);
+                    }
+                }
+                EventKind::AssignmentReceived {
+                    partitions,
+                    generation,
+                    group_instance_id,
+                    ..
+                } => {
                     assigned.extend(partitions.iter().filter(|tp| added(tp)));
+                    let before = crashed_in.remove(&event.process);
+                    if group_instance_id.is_some() && before == Some(*generation) {
+                        static_rejoins_in_place += 1;
+                    }
+                    last_generation.insert(event.process, *generation);
                 }
                 EventKind::PollComplete { reads, .. } => {
                     polled += reads.iter().filter(|read| added(&read.tp)).count() as u64;
@@ -171,6 +194,11 @@ impl Workload for GroupConsumerWorkload {
             *effects
                 .entry("group.records_polled_from_added_partitions".into())
                 .or_default() += polled;
+        }
+        if static_rejoins_in_place > 0 {
+            *effects
+                .entry("group.static_rejoins_without_rebalance".into())
+                .or_default() += static_rejoins_in_place;
         }
     }
 }
