@@ -41,12 +41,12 @@ pub(super) fn register(
     // KIP-966: the broker epoch its clean-shutdown marker named (v3+; -1 after a crash).
     let previous_incarnation = u64::try_from(request.previous_broker_epoch).ok();
     let mut core = node.core.lock().unwrap();
-    // A garbled log-ends field only costs the broker its say in unclean recovery.
-    let log_ends = request.unknown_tagged_fields.get(&LOG_ENDS_TAG);
-    if let Some(Ok(ends)) = log_ends.map(|bytes| decode_log_ends(bytes)) {
-        core.controller
-            .report_log_ends(broker_id, incarnation, &ends);
-    }
+    report_log_ends(
+        &mut core.controller,
+        broker_id,
+        incarnation,
+        &request.unknown_tagged_fields,
+    );
     let registered = core.controller.register_broker(
         broker_id,
         incarnation,
@@ -66,6 +66,21 @@ pub(super) fn register(
     response
 }
 
+/// The log ends a BrokerRegistration or BrokerHeartbeat carries in its tagged field, if any,
+/// handed to the controller. A garbled field only costs the broker its say in unclean
+/// recovery.
+fn report_log_ends(
+    controller: &mut super::super::Controller,
+    broker_id: i32,
+    incarnation: u64,
+    tagged_fields: &std::collections::BTreeMap<i32, bytes::Bytes>,
+) {
+    let log_ends = tagged_fields.get(&LOG_ENDS_TAG);
+    if let Some(Ok(ends)) = log_ends.map(|bytes| decode_log_ends(bytes)) {
+        controller.report_log_ends(broker_id, incarnation, &ends);
+    }
+}
+
 pub(super) fn heartbeat(node: &Node, request: BrokerHeartbeatRequest) -> BrokerHeartbeatResponse {
     let mut response = BrokerHeartbeatResponse::default();
     let broker_id = request.broker_id.0;
@@ -78,12 +93,12 @@ pub(super) fn heartbeat(node: &Node, request: BrokerHeartbeatRequest) -> BrokerH
     // Log ends again when the broker's hosted replicas changed since it registered (topics
     // created at run time open only after registration); the heartbeat below then lets
     // offline partitions it hosts try unclean recovery with them.
-    let log_ends = request.unknown_tagged_fields.get(&LOG_ENDS_TAG);
-    if let Some(Ok(ends)) = log_ends.map(|bytes| decode_log_ends(bytes)) {
-        let incarnation = request.broker_epoch as u64;
-        core.controller
-            .report_log_ends(broker_id, incarnation, &ends);
-    }
+    report_log_ends(
+        &mut core.controller,
+        broker_id,
+        request.broker_epoch as u64,
+        &request.unknown_tagged_fields,
+    );
     let result =
         core.controller
             .heartbeat(broker_id, request.broker_epoch as u64, now_ms, caught_up);
